@@ -10,7 +10,9 @@ packages=(
   # libraries (DESIGN.md §8)
   libuv1-dev libjansson-dev libpcre2-dev librdkafka-dev libhiredis-dev
   libcurl4-openssl-dev libmicrohttpd-dev libcmocka-dev
-  # tests and benchmarks
+  # benchmarks (gzip'd event streams)
+  zlib1g-dev
+  # tests
   python3 python3-pytest curl redis-server
 )
 

@@ -62,6 +62,7 @@ struct jmember {
 struct jnode {
 	enum json_type type;
 	uint32_t offset;   /* byte offset of the value's first character */
+	uint32_t end;      /* byte offset just past the value's last character */
 	size_t len;        /* STRING: bytes; NUMBER: text bytes; ARRAY: items; OBJECT: members */
 	union {
 		const char *str;          /* JSON_STRING: unescaped, NUL-terminated */

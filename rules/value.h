@@ -71,6 +71,7 @@ struct literal {
 	char *text;        /* STRING: unescaped bytes; NUMBER: raw text; else NULL */
 	size_t len;
 	bool has_key;      /* NUMBER: key is valid (number_is_exact_double held) */
+	bool exactly;      /* STRING from {"exactly": …}: bytes only, no IP-address equivalence */
 	struct numkey key;
 };
 
@@ -100,13 +101,32 @@ bool cidr_contains(const struct cidr *c, int family, const uint8_t addr[16]);
 
 /* ------------------------------------------------------------- case folding
  *
- * equals-ignore-case compares whole Unicode characters after simple case
- * folding (so 'ǅ', 'ǆ' and 'Ǆ' are equal, and characters outside the BMP
- * fold too). casefold() writes the folded form of valid UTF-8 s[0..n) into
- * out and returns its length; out needs at most casefold_max_len(n) bytes.
+ * equals-ignore-case is decided by ic_match(), as EventBridge defines it:
+ * pattern-directed, each pattern character matching itself, its full
+ * lowercase or its full uppercase (so "straße" matches "STRASSE" and
+ * "STRAßE" but not "strasse"). casefold() is simple Unicode case folding
+ * (so 'ǅ', 'ǆ' and 'Ǆ' are equal, and characters outside the BMP fold too),
+ * usable as an index key for patterns that ic_foldable() accepts. It writes
+ * the folded form of valid UTF-8 s[0..n) into out and returns its length;
+ * out needs at most casefold_max_len(n) bytes.
  */
 size_t casefold_max_len(size_t n);
 size_t casefold(const char *s, size_t n, char *out);
+
+enum ic_mode { IC_EQUALS, IC_PREFIX, IC_SUFFIX };
+
+/* EventBridge's equals-ignore-case: true when s[0..n) matches pattern pat[0..plen) in mode
+ * (both valid UTF-8): each pattern character c matches c itself, its full lowercase or its
+ * full uppercase. IC_PREFIX matches the start of s, IC_SUFFIX its end. No allocation for
+ * values under 8 KB; false if a larger one cannot get its buffer. */
+bool ic_match(const char *pat, size_t plen, const char *s, size_t n, enum ic_mode mode);
+
+/* True when fold(pat) can serve as an exact pre-filter for ic_match: for every character c
+ * of pat, c, lower(c) and upper(c) are single characters that all fold to fold(c). Then
+ * ic_match(pat, s) implies fold(s) == fold(pat) (IC_EQUALS), fold(s) starts with fold(pat)
+ * (IC_PREFIX) or ends with it (IC_SUFFIX), and each pattern character lines up with exactly
+ * one character of s. */
+bool ic_foldable(const char *pat, size_t plen);
 
 /* ----------------------------------------------------------------- wildcard
  *

@@ -1,0 +1,573 @@
+/*
+ * cli.c — the `tripline` command line: subcommand dispatch, help texts, and
+ * the commands that work on rules without a daemon (test-pattern, match,
+ * validate).
+ *
+ * Contract (users and scripts rely on it):
+ *   exit 0  success, or a positive answer (the pattern matches);
+ *   exit 1  a negative answer (no match, not found);
+ *   exit 2  bad input: a usage error, an invalid pattern, event or rule file,
+ *           with a message on stderr;
+ *   exit 3  any other failure (I/O, out of memory).
+ * Answers go to stdout, diagnostics to stderr. Nothing here reads event data
+ * into a shell or a format string.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "matcher.h"
+#include "pattern.h"
+#include "ruleset.h"
+
+#define EXIT_NEGATIVE 1
+#define EXIT_BADINPUT 2
+#define EXIT_FAILURE_OTHER 3
+
+/* Largest pattern or event text accepted from the command line or a file. */
+#define CLI_MAX_INPUT ((size_t)16 << 20)
+/* Longest event line `match` reads: the matcher's default event limit. */
+#define CLI_MAX_EVENT_LINE ((size_t)1 << 20)
+
+static const char *prog = "tripline";
+
+/* ------------------------------------------------------------ output */
+
+/* Writes s as a JSON string literal (quotes included). */
+static void json_put_string(FILE *f, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	putc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		default:
+			if (c < 0x20) {
+				fputs("\\u00", f);
+				putc(hex[c >> 4], f);
+				putc(hex[c & 15], f);
+			} else {
+				putc((int)c, f);
+			}
+		}
+	}
+	putc('"', f);
+}
+
+/* ------------------------------------------------------------ input */
+
+/* Reads a whole file (bounded); *ret is NUL-terminated. 0 or -errno / -E2BIG. */
+static int read_file(const char *path, char **ret, size_t *ret_len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > CLI_MAX_INPUT + 65536)
+				cap = CLI_MAX_INPUT + 65536;
+			char *nb = realloc(buf, cap + 1);
+			if (!nb) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (len > CLI_MAX_INPUT) {
+			r = -E2BIG;
+			break;
+		}
+		if (n == 0) {
+			if (ferror(f))
+				r = -EIO;
+			break;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	if (!buf && !(buf = malloc(1)))
+		return -ENOMEM;
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* A command-line argument that is JSON text, or @path for a file's content. */
+static int load_arg(const char *what, const char *arg, char **ret, size_t *ret_len)
+{
+	if (arg[0] == '@') {
+		int r = read_file(arg + 1, ret, ret_len);
+		if (r < 0) {
+			fprintf(stderr, "%s: %s: %s: %s\n", prog, what, arg + 1,
+				r == -E2BIG ? "file too large" : strerror(-r));
+			return EXIT_BADINPUT;
+		}
+		return 0;
+	}
+	*ret_len = strlen(arg);
+	*ret = strdup(arg);
+	return *ret ? 0 : EXIT_FAILURE_OTHER;
+}
+
+/* ------------------------------------------------------------ help */
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+	const char *usage;
+};
+
+static int cmd_test_pattern(int argc, char **argv);
+static int cmd_match(int argc, char **argv);
+static int cmd_validate(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct command commands[] = {
+	{"test-pattern", cmd_test_pattern, "test one event against one event pattern",
+	 "usage: tripline test-pattern --pattern PATTERN --event EVENT [--eventbridge]\n"
+	 "\n"
+	 "PATTERN and EVENT are JSON text, or @FILE for a file's content (@- for stdin).\n"
+	 "Prints \"true\" and exits 0 when the event matches, prints \"false\" and exits 1\n"
+	 "when it does not, and exits 2 with a message when either is invalid.\n"
+	 "\n"
+	 "  --pattern P     the event pattern (EventBridge syntax, plus {\"regex\": ...})\n"
+	 "  --event E       the event: any JSON object\n"
+	 "  --eventbridge   accept exactly EventBridge's pattern language (reject\n"
+	 "                  tripline's extensions such as regex)\n"},
+	{"match", cmd_match, "match JSON-lines events from stdin against rule files",
+	 "usage: tripline match --rules PATH [--rules PATH ...] [--eventbridge]\n"
+	 "\n"
+	 "Loads the rule files (a file, or a directory of *.json files) and reads one\n"
+	 "event per line from stdin. For each input line writes one JSON line:\n"
+	 "  {\"line\": N, \"matched\": [\"rule-name\", ...]}   (names sorted)\n"
+	 "  {\"line\": N, \"error\": \"...\"}                    (invalid line; processing goes on)\n"
+	 "Rules that are DISABLED or have only a ScheduleExpression never match.\n"
+	 "Exits 2 when a rule file is invalid (every error is printed), 0 otherwise.\n"},
+	{"validate", cmd_validate, "check rule files",
+	 "usage: tripline validate [--eventbridge] PATH...\n"
+	 "\n"
+	 "Checks every rule file (a file, or a directory of *.json files). Prints a\n"
+	 "one-line summary and exits 0 when all are valid; otherwise prints every\n"
+	 "error as FILE: /json/pointer: message and exits 2.\n"},
+	{"help", cmd_help, "show help for tripline or one command",
+	 "usage: tripline help [COMMAND]\n"},
+	{"version", cmd_version, "print the version", "usage: tripline version\n"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_overview(FILE *f)
+{
+	fprintf(f, "tripline %s — an event-driven task runner: EventBridge rules and ECS tasks you run yourself\n\n"
+		   "usage: tripline [--version] [--help] COMMAND [ARGS]\n\ncommands:\n",
+		TRIPLINE_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'tripline help COMMAND' or 'tripline COMMAND --help' for a command's options.\n"
+		   "Exit codes: 0 ok, 1 a negative answer, 2 bad input, 3 other failures.\n");
+}
+
+static int usage_error(const struct command *c, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s %s: ", prog, c->name);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n%s", c->usage);
+	return EXIT_BADINPUT;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	if (argc > 2) {
+		fprintf(stderr, "%s help: too many arguments\n%s", prog, commands[3].usage);
+		return EXIT_BADINPUT;
+	}
+	if (argc == 2) {
+		const struct command *c = find_command(argv[1]);
+		if (!c) {
+			fprintf(stderr, "%s help: unknown command '%s'\n", prog, argv[1]);
+			return EXIT_BADINPUT;
+		}
+		fputs(c->usage, stdout);
+		return 0;
+	}
+	print_overview(stdout);
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "%s version: takes no arguments\n", prog);
+		return EXIT_BADINPUT;
+	}
+	printf("tripline %s\n", TRIPLINE_VERSION);
+	return 0;
+}
+
+/* Handles --help/-h for a command; returns -1 when absent. */
+static int maybe_help(const struct command *c, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(c->usage, stdout);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ test-pattern */
+
+static int cmd_test_pattern(int argc, char **argv)
+{
+	const struct command *c = find_command("test-pattern");
+	static const struct option opts[] = {
+		{"pattern", required_argument, NULL, 'p'},
+		{"event", required_argument, NULL, 'e'},
+		{"eventbridge", no_argument, NULL, 'E'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *pattern_arg = NULL, *event_arg = NULL;
+	enum pattern_dialect dialect = PATTERN_DIALECT_TRIPLINE;
+	char *ptext = NULL, *etext = NULL;
+	size_t plen, elen;
+	struct errlist errs = ERRLIST_INIT;
+	struct pattern *pat = NULL;
+	struct matcher *m = NULL;
+	struct match_scratch *s = NULL;
+	int opt, rc;
+
+	if ((rc = maybe_help(c, argc, argv)) >= 0)
+		return rc;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': pattern_arg = optarg; break;
+		case 'e': event_arg = optarg; break;
+		case 'E': dialect = PATTERN_DIALECT_EVENTBRIDGE; break;
+		default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+	if (!pattern_arg || !event_arg)
+		return usage_error(c, "%s", "both --pattern and --event are required");
+
+	if ((rc = load_arg("pattern", pattern_arg, &ptext, &plen)) != 0 ||
+	    (rc = load_arg("event", event_arg, &etext, &elen)) != 0)
+		goto out;
+
+	if (pattern_parse(ptext, plen, dialect, NULL, &pat, &errs) < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s: invalid pattern: %s\n", prog, errs.msgs[i]);
+		if (!errs.n)
+			fprintf(stderr, "%s: invalid pattern (out of memory)\n", prog);
+		rc = errs.n ? EXIT_BADINPUT : EXIT_FAILURE_OTHER;
+		goto out;
+	}
+	struct matcher_builder *b = matcher_builder_new(NULL);
+	if (!b || matcher_builder_add(b, 0, pat) < 0 || matcher_build(b, &m) < 0 ||
+	    !(s = match_scratch_new())) {
+		if (!b)
+			pattern_free(pat);
+		fprintf(stderr, "%s: out of memory\n", prog);
+		rc = EXIT_FAILURE_OTHER;
+		goto out;
+	}
+	const uint32_t *ids;
+	int n = matcher_match(m, etext, elen, s, &ids);
+	if (n < 0) {
+		fprintf(stderr, "%s: invalid event: %s\n", prog,
+			n == -ENOMEM ? "out of memory" : match_scratch_error(s));
+		rc = n == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+		goto out;
+	}
+	puts(n ? "true" : "false");
+	rc = n ? 0 : EXIT_NEGATIVE;
+out:
+	match_scratch_free(s);
+	matcher_free(m);
+	errlist_clear(&errs);
+	free(ptext);
+	free(etext);
+	return rc;
+}
+
+/* ------------------------------------------------------------ rules loading */
+
+static int load_rules(const char *const *paths, size_t n, enum pattern_dialect dialect,
+		      struct ruleset **ret)
+{
+	struct ruleset_options opt = {0};
+	struct errlist errs = ERRLIST_INIT;
+
+	opt.dialect = dialect;
+	int r = ruleset_load(paths, n, &opt, ret, &errs);
+	if (r < 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		if (errs.dropped)
+			fprintf(stderr, "%s: %zu more errors not shown (out of memory)\n", prog, errs.dropped);
+		if (r == -ENOMEM && !errs.n)
+			fprintf(stderr, "%s: out of memory\n", prog);
+	}
+	errlist_clear(&errs);
+	return r;
+}
+
+/* ------------------------------------------------------------ match */
+
+/*
+ * Reads one line into *buf (growing up to limit + 1 bytes). Returns the line
+ * length without the newline, -1 at EOF, or -2 when the line was longer than
+ * limit (the rest of it is consumed and dropped).
+ */
+static ssize_t read_line(FILE *f, char **buf, size_t *cap, size_t limit)
+{
+	size_t len = 0;
+	bool too_long = false;
+	int ch;
+
+	for (;;) {
+		ch = getc(f);
+		if (ch == EOF) {
+			if (len == 0 && !too_long)
+				return -1;
+			break;
+		}
+		if (ch == '\n')
+			break;
+		if (too_long)
+			continue;
+		if (len >= limit) {
+			too_long = true;
+			continue;
+		}
+		if (len + 1 >= *cap) {
+			size_t nc = *cap ? *cap * 2 : 4096;
+			char *nb = realloc(*buf, nc);
+			if (!nb)
+				return -3;
+			*buf = nb;
+			*cap = nc;
+		}
+		(*buf)[len++] = (char)ch;
+	}
+	if (too_long)
+		return -2;
+	if (len && (*buf)[len - 1] == '\r')
+		len--;
+	return (ssize_t)len;
+}
+
+static int cmd_match(int argc, char **argv)
+{
+	const struct command *c = find_command("match");
+	static const struct option opts[] = {
+		{"rules", required_argument, NULL, 'r'},
+		{"eventbridge", no_argument, NULL, 'E'},
+		{NULL, 0, NULL, 0},
+	};
+	enum pattern_dialect dialect = PATTERN_DIALECT_TRIPLINE;
+	const char **paths = calloc((size_t)argc, sizeof(*paths));
+	size_t npaths = 0;
+	struct ruleset *rs = NULL;
+	struct matcher *empty = NULL;
+	struct match_scratch *s = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	int opt, rc;
+
+	if (!paths)
+		return EXIT_FAILURE_OTHER;
+	if ((rc = maybe_help(c, argc, argv)) >= 0)
+		goto out;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r': paths[npaths++] = optarg; break;
+		case 'E': dialect = PATTERN_DIALECT_EVENTBRIDGE; break;
+		default:
+			rc = usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = usage_error(c, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!npaths) {
+		rc = usage_error(c, "%s", "at least one --rules PATH is required");
+		goto out;
+	}
+	int r = load_rules(paths, npaths, dialect, &rs);
+	if (r < 0) {
+		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+		goto out;
+	}
+	/* with no enabled pattern, lines are still checked to be events */
+	const struct matcher *m = rs->matcher;
+	if (!m) {
+		struct matcher_builder *b = matcher_builder_new(NULL);
+		if (!b || matcher_build(b, &empty) < 0) {
+			rc = EXIT_FAILURE_OTHER;
+			goto out;
+		}
+		m = empty;
+	}
+	if (!(s = match_scratch_new())) {
+		rc = EXIT_FAILURE_OTHER;
+		goto out;
+	}
+	size_t limit = CLI_MAX_EVENT_LINE;
+	for (unsigned long lineno = 1;; lineno++) {
+		ssize_t n = read_line(stdin, &line, &cap, limit);
+		if (n == -1)
+			break;
+		if (n == -3) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			rc = EXIT_FAILURE_OTHER;
+			goto out;
+		}
+		printf("{\"line\": %lu, ", lineno);
+		if (n == -2) {
+			printf("\"error\": \"line longer than %zu bytes\"}\n", limit);
+			continue;
+		}
+		const uint32_t *ids;
+		int k = matcher_match(m, line, (size_t)n, s, &ids);
+		if (k < 0) {
+			const char *why = k == -ENOMEM ? "out of memory" : match_scratch_error(s);
+			fputs("\"error\": ", stdout);
+			json_put_string(stdout, why, strlen(why));
+			fputs("}\n", stdout);
+			continue;
+		}
+		fputs("\"matched\": [", stdout);
+		for (int i = 0; i < k; i++) {
+			const char *name = rs->rules[ids[i]].name;
+			if (i)
+				fputs(", ", stdout);
+			json_put_string(stdout, name, strlen(name));
+		}
+		fputs("]}\n", stdout);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: writing the output: %s\n", prog, strerror(errno));
+		rc = EXIT_FAILURE_OTHER;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	match_scratch_free(s);
+	matcher_free(empty);
+	ruleset_unref(rs);
+	free(paths);
+	return rc;
+}
+
+/* ------------------------------------------------------------ validate */
+
+static int cmd_validate(int argc, char **argv)
+{
+	const struct command *c = find_command("validate");
+	static const struct option opts[] = {
+		{"eventbridge", no_argument, NULL, 'E'},
+		{NULL, 0, NULL, 0},
+	};
+	enum pattern_dialect dialect = PATTERN_DIALECT_TRIPLINE;
+	struct ruleset *rs = NULL;
+	int opt, rc;
+
+	if ((rc = maybe_help(c, argc, argv)) >= 0)
+		return rc;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'E': dialect = PATTERN_DIALECT_EVENTBRIDGE; break;
+		default: return usage_error(c, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error(c, "%s", "at least one PATH is required");
+	int r = load_rules((const char *const *)argv + optind, (size_t)(argc - optind), dialect, &rs);
+	if (r < 0)
+		return r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+
+	size_t enabled = 0, patterns = 0, schedules = 0, targets = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *ru = &rs->rules[i];
+		enabled += ru->enabled;
+		patterns += ru->pattern_text != NULL;
+		schedules += ru->schedule_text != NULL;
+		targets += ru->ntargets;
+	}
+	printf("ok: %zu rule%s valid (%zu enabled; %zu with an event pattern, %zu with a schedule; %zu target%s)\n",
+	       rs->n, rs->n == 1 ? "" : "s", enabled, patterns, schedules, targets,
+	       targets == 1 ? "" : "s");
+	ruleset_unref(rs);
+	return 0;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+int cli_main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_overview(stderr);
+		return EXIT_BADINPUT;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		return cmd_version(1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(1, argv + 1);
+	const struct command *c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "%s: unknown command '%s' (try 'tripline help')\n", prog, argv[1]);
+		return EXIT_BADINPUT;
+	}
+	return c->run(argc - 1, argv + 1);
+}
