@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +205,17 @@ static void print_overview(FILE *f)
 		   "Exit codes: 0 ok, 1 a negative answer, 2 bad input, 3 other failures.\n");
 }
 
-static int usage_error(const struct command *c, const char *fmt, const char *arg)
+static int usage_error(const struct command *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_error(const struct command *c, const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "%s %s: ", prog, c->name);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n%s", c->usage);
 	return EXIT_BADINPUT;
 }

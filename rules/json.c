@@ -62,7 +62,7 @@ static void *arena_alloc(struct jdoc *doc, size_t n)
 	return p;
 }
 
-static struct jnode *new_node(struct parser *ps, enum json_type t, const char *at)
+static struct jnode *new_node(struct parser *ps, enum jnode_type t, const char *at)
 {
 	struct jnode *n = arena_alloc(ps->doc, sizeof(*n));
 	if (!n) {
@@ -126,7 +126,7 @@ static int vec_push(struct vec *v, void *p)
 static struct jnode *parse_array(struct parser *ps, const char **pp, uint32_t depth)
 {
 	const char *p = *pp;
-	struct jnode *n = new_node(ps, JSON_ARRAY, p);
+	struct jnode *n = new_node(ps, JNODE_ARRAY, p);
 	struct vec items = {0};
 
 	if (!n)
@@ -175,7 +175,7 @@ fail:
 static struct jnode *parse_object(struct parser *ps, const char **pp, uint32_t depth)
 {
 	const char *p = *pp;
-	struct jnode *n = new_node(ps, JSON_OBJECT, p);
+	struct jnode *n = new_node(ps, JNODE_OBJECT, p);
 	struct vec keys = {0};   /* pairs: key string, then value node; lengths kept in a third */
 	struct vec lens = {0};
 
@@ -266,7 +266,7 @@ static struct jnode *parse_value(struct parser *ps, const char **pp, uint32_t de
 		break;
 	case '"': {
 		size_t len;
-		n = new_node(ps, JSON_STRING, p);
+		n = new_node(ps, JNODE_STRING, p);
 		if (!n)
 			return NULL;
 		p++;
@@ -280,7 +280,7 @@ static struct jnode *parse_value(struct parser *ps, const char **pp, uint32_t de
 	case 'f':
 	case 'n': {
 		const char *w = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
-		enum json_type t = *p == 't' ? JSON_TRUE : *p == 'f' ? JSON_FALSE : JSON_NULL;
+		enum jnode_type t = *p == 't' ? JNODE_TRUE : *p == 'f' ? JNODE_FALSE : JNODE_NULL;
 		n = new_node(ps, t, p);
 		if (!n)
 			return NULL;
@@ -294,7 +294,7 @@ static struct jnode *parse_value(struct parser *ps, const char **pp, uint32_t de
 		p = json_lex_number(p, ps->end, &ps->lx);
 		if (!p)
 			return NULL;
-		n = new_node(ps, JSON_NUMBER, start);
+		n = new_node(ps, JNODE_NUMBER, start);
 		if (!n)
 			return NULL;
 		size_t len = (size_t)(p - start);
@@ -398,7 +398,7 @@ const struct jnode *jnode_get(const struct jnode *obj, const char *key)
 {
 	size_t klen = strlen(key);
 
-	if (!obj || obj->type != JSON_OBJECT)
+	if (!obj || obj->type != JNODE_OBJECT)
 		return NULL;
 	for (size_t i = obj->len; i-- > 0;) {
 		const struct jmember *m = &obj->u.members[i];
@@ -411,19 +411,19 @@ const struct jnode *jnode_get(const struct jnode *obj, const char *key)
 bool jnode_streq(const struct jnode *n, const char *s)
 {
 	size_t len = strlen(s);
-	return n && n->type == JSON_STRING && n->len == len && memcmp(n->u.str, s, len) == 0;
+	return n && n->type == JNODE_STRING && n->len == len && memcmp(n->u.str, s, len) == 0;
 }
 
-const char *json_type_name(enum json_type t)
+const char *jnode_type_name(enum jnode_type t)
 {
 	switch (t) {
-	case JSON_NULL: return "null";
-	case JSON_FALSE:
-	case JSON_TRUE: return "boolean";
-	case JSON_NUMBER: return "number";
-	case JSON_STRING: return "string";
-	case JSON_ARRAY: return "array";
-	case JSON_OBJECT: return "object";
+	case JNODE_NULL: return "null";
+	case JNODE_FALSE:
+	case JNODE_TRUE: return "boolean";
+	case JNODE_NUMBER: return "number";
+	case JNODE_STRING: return "string";
+	case JNODE_ARRAY: return "array";
+	case JNODE_OBJECT: return "object";
 	}
 	return "value";
 }

@@ -24,14 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum json_type {
-	JSON_NULL,
-	JSON_FALSE,
-	JSON_TRUE,
-	JSON_NUMBER,
-	JSON_STRING,
-	JSON_ARRAY,
-	JSON_OBJECT,
+enum jnode_type {
+	JNODE_NULL,
+	JNODE_FALSE,
+	JNODE_TRUE,
+	JNODE_NUMBER,
+	JNODE_STRING,
+	JNODE_ARRAY,
+	JNODE_OBJECT,
 };
 
 /* Hard limits on a document; 0 means the default. */
@@ -60,15 +60,15 @@ struct jmember {
 };
 
 struct jnode {
-	enum json_type type;
+	enum jnode_type type;
 	uint32_t offset;   /* byte offset of the value's first character */
 	uint32_t end;      /* byte offset just past the value's last character */
 	size_t len;        /* STRING: bytes; NUMBER: text bytes; ARRAY: items; OBJECT: members */
 	union {
-		const char *str;          /* JSON_STRING: unescaped, NUL-terminated */
-		const char *num;          /* JSON_NUMBER: the raw text, NUL-terminated */
-		struct jnode **items;     /* JSON_ARRAY */
-		struct jmember *members;  /* JSON_OBJECT, document order, duplicates kept */
+		const char *str;          /* JNODE_STRING: unescaped, NUL-terminated */
+		const char *num;          /* JNODE_NUMBER: the raw text, NUL-terminated */
+		struct jnode **items;     /* JNODE_ARRAY */
+		struct jmember *members;  /* JNODE_OBJECT, document order, duplicates kept */
 	} u;
 };
 
@@ -90,7 +90,7 @@ const struct jnode *jnode_get(const struct jnode *obj, const char *key);
 bool jnode_streq(const struct jnode *n, const char *s);
 
 /* "string", "number", "object", … for messages. */
-const char *json_type_name(enum json_type t);
+const char *jnode_type_name(enum jnode_type t);
 
 /*
  * JSON pointers (RFC 6901) for error locations. A jptr is a small

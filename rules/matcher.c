@@ -285,13 +285,13 @@ struct vm {
 	struct bmap exact;
 	uint32_t *run_off, *run_cnt;
 	uint32_t *targets;
+	const struct operand **verify;   /* per targets[] entry, or NULL: no check */
 
 	/* distinct prefix/suffix lengths present, ascending */
 	uint32_t *plen, *Plen, *xlen, *Xlen;
 	uint32_t nplen, nPlen, nxlen, nXlen;
 
 	bool want_numkey;     /* some number condition needs the value's key */
-	bool want_fold;       /* some condition compares folded text */
 	bool has_strings;     /* any 's' key */
 	bool has_eic;         /* any 'i' key */
 	bool has_ip;          /* any 'a' key: IP-address literals */
@@ -448,6 +448,11 @@ static int field_signature(struct build *bd, uint32_t state, uint32_t path, cons
 				r |= sig_put(bd, o->lit.text, o->lit.len);
 			if (o->text_len)
 				r |= sig_put(bd, o->text, o->text_len);
+			if (o->raw) {
+				uint32_t rl = (uint32_t)o->raw_len;
+				r |= sig_put(bd, &rl, sizeof(rl));
+				r |= sig_put(bd, o->raw, o->raw_len);
+			}
 			if (c->kind == COND_NUMERIC) {
 				const struct numrange *nr = &o->range;
 				uint8_t flags[4] = {nr->has_lo, nr->lo_open, nr->has_hi, nr->hi_open};
@@ -591,7 +596,8 @@ static int collect_paths(struct build *bd)
 		}
 	}
 	/* pattern.c rejects keys holding U+0000, so paths are C strings */
-	qsort(list.v, list.n, sizeof(*list.v), cmp_str);
+	if (list.n)
+		qsort(list.v, list.n, sizeof(*list.v), cmp_str);
 	m->paths = calloc(list.n ? list.n : 1, sizeof(*m->paths));
 	if (!m->paths)
 		goto out;
@@ -709,6 +715,7 @@ struct kv {
 	char *key;
 	size_t klen;
 	uint32_t target;
+	const struct operand *verify;   /* equals-ignore-case forms: decided by ic_match() */
 };
 
 struct kv_vec {
@@ -725,12 +732,14 @@ static int kv_cmp(const void *a, const void *b)
 		return d;
 	if (x->klen != y->klen)
 		return x->klen < y->klen ? -1 : 1;
-	return (x->target > y->target) - (x->target < y->target);
+	if (x->target != y->target)
+		return x->target < y->target ? -1 : 1;
+	return (x->verify > y->verify) - (x->verify < y->verify);
 }
 
 static int kv_add(struct kv_vec *kvs, char tag, const void *bytes, size_t n, uint32_t target)
 {
-	struct kv e;
+	struct kv e = {0};
 	e.key = malloc(n + 1);
 	if (!e.key)
 		return -ENOMEM;
@@ -929,14 +938,13 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 		uint32_t t = b->entries.v[i].target;
 		const struct operand *o = &c->operands[0];
 
+		bool ic = c->kind == COND_EQUALS_IC || c->kind == COND_PREFIX_IC ||
+			  c->kind == COND_SUFFIX_IC;
 		if (c->negated || c->kind == COND_WILDCARD || c->kind == COND_REGEX ||
-		    c->kind == COND_CIDR) {
+		    c->kind == COND_CIDR || (ic && !o->foldable)) {
 			struct vslow s = {c, t};
 			if (VEC_PUSH(slow, s) < 0)
 				goto out;
-			if (c->kind == COND_EQUALS_IC || c->kind == COND_PREFIX_IC ||
-			    c->kind == COND_SUFFIX_IC)
-				v->want_fold = true;
 			if (c->kind == COND_EXACT)
 				v->want_numkey = true;
 			if (c->kind == COND_REGEX)
@@ -979,7 +987,6 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 			break;
 		case COND_EQUALS_IC:
 			r = kv_add(&kvs, 'i', o->text, o->text_len, t);
-			v->want_fold = true;
 			v->has_eic = true;
 			break;
 		case COND_PREFIX:
@@ -987,14 +994,12 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 			break;
 		case COND_PREFIX_IC:
 			r = kv_add(&kvs, 'P', o->text, o->text_len, t);
-			v->want_fold = true;
 			break;
 		case COND_SUFFIX:
 			r = kv_add(&kvs, 'x', o->text, o->text_len, t);
 			break;
 		case COND_SUFFIX_IC:
 			r = kv_add(&kvs, 'X', o->text, o->text_len, t);
-			v->want_fold = true;
 			break;
 		case COND_NUMERIC: {
 			struct vrange vr = {o->range, t};
@@ -1013,6 +1018,8 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 		}
 		if (r < 0)
 			goto out;
+		if (ic)
+			kvs.v[kvs.n - 1].verify = o;
 	}
 
 	/* exact-style keys: group equal keys into runs of distinct targets */
@@ -1021,7 +1028,8 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 	v->targets = malloc((kvs.n ? kvs.n : 1) * sizeof(*v->targets));
 	v->run_off = malloc((kvs.n ? kvs.n : 1) * sizeof(*v->run_off));
 	v->run_cnt = malloc((kvs.n ? kvs.n : 1) * sizeof(*v->run_cnt));
-	if (!v->targets || !v->run_off || !v->run_cnt)
+	v->verify = calloc(kvs.n ? kvs.n : 1, sizeof(*v->verify));
+	if (!v->targets || !v->run_off || !v->run_cnt || !v->verify)
 		goto out;
 	uint32_t nt = 0, nruns = 0;
 	for (size_t i = 0; i < kvs.n;) {
@@ -1029,8 +1037,11 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 		v->run_off[nruns] = nt;
 		while (j < kvs.n && kvs.v[j].klen == kvs.v[i].klen &&
 		       memcmp(kvs.v[j].key, kvs.v[i].key, kvs.v[i].klen) == 0) {
-			if (j == i || kvs.v[j].target != kvs.v[j - 1].target)
+			if (j == i || kvs.v[j].target != kvs.v[j - 1].target ||
+			    kvs.v[j].verify != kvs.v[j - 1].verify) {
+				v->verify[nt] = kvs.v[j].verify;
 				v->targets[nt++] = kvs.v[j].target;
+			}
 			j++;
 		}
 		v->run_cnt[nruns] = nt - v->run_off[nruns];
@@ -1073,6 +1084,7 @@ static void vm_free(struct vm *v)
 	free(v->run_off);
 	free(v->run_cnt);
 	free(v->targets);
+	free(v->verify);
 	free(v->plen);
 	free(v->Plen);
 	free(v->xlen);
@@ -1368,9 +1380,10 @@ static const char *scan_lexfail(struct scan *sc)
 	return NULL;
 }
 
+/* Room for n more bytes of text (and always a buffer, even for n == 0). */
 static int text_reserve(struct match_scratch *s, size_t n)
 {
-	return vec_reserve_((void **)&s->text.v, &s->text.cap, s->text.n + n, 1);
+	return vec_reserve_((void **)&s->text.v, &s->text.cap, s->text.n + n + 1, 1);
 }
 
 /* Records a leaf on path (string values already decoded by the caller). */
@@ -1684,6 +1697,26 @@ static int out_targets(struct match_scratch *s, const struct vm *v, const struct
 	return 0;
 }
 
+/*
+ * The same for the equals-ignore-case keys: the folded key only proposes
+ * candidates; ic_match() on the value as written decides each one.
+ */
+static int out_targets_ic(struct match_scratch *s, const struct vm *v, const struct bmap_slot *slot,
+			  const char *val, size_t len, enum ic_mode mode)
+{
+	if (!slot)
+		return 0;
+	uint32_t off = v->run_off[slot->value], n = v->run_cnt[slot->value];
+	for (uint32_t i = off; i < off + n; i++) {
+		const struct operand *o = v->verify[i];
+		if (o && !ic_match(o->raw, o->raw_len, val, len, mode))
+			continue;
+		if (VEC_PUSH(s->targets, v->targets[i]) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static inline const struct bmap_slot *tag_lookup(const struct vm *v, char tag, const char *bytes,
 						 size_t n, char *buf, size_t bufcap)
 {
@@ -1699,8 +1732,6 @@ static bool operand_matches(struct match_scratch *s, enum cond_kind kind, const 
 			    struct leaf *lf)
 {
 	const char *val = leaf_val(s, lf);
-	size_t fl;
-	const char *f;
 
 	switch (kind) {
 	case COND_EXACT:
@@ -1736,17 +1767,11 @@ static bool operand_matches(struct match_scratch *s, enum cond_kind kind, const 
 		return lf->type == LEAF_STRING && lf->len >= o->text_len &&
 		       memcmp(val + lf->len - o->text_len, o->text, o->text_len) == 0;
 	case COND_EQUALS_IC:
+		return lf->type == LEAF_STRING && ic_match(o->raw, o->raw_len, val, lf->len, IC_EQUALS);
 	case COND_PREFIX_IC:
+		return lf->type == LEAF_STRING && ic_match(o->raw, o->raw_len, val, lf->len, IC_PREFIX);
 	case COND_SUFFIX_IC:
-		if (lf->type != LEAF_STRING || !(f = leaf_fold(s, lf, &fl)))
-			return false;
-		if (kind == COND_EQUALS_IC)
-			return fl == o->text_len && memcmp(f, o->text, fl) == 0;
-		if (fl < o->text_len)
-			return false;
-		if (kind == COND_PREFIX_IC)
-			return memcmp(f, o->text, o->text_len) == 0;
-		return memcmp(f + fl - o->text_len, o->text, o->text_len) == 0;
+		return lf->type == LEAF_STRING && ic_match(o->raw, o->raw_len, val, lf->len, IC_SUFFIX);
 	case COND_WILDCARD:
 		return lf->type == LEAF_STRING && wildcard_match(o->wildcard, val, lf->len);
 	case COND_REGEX:
@@ -1834,12 +1859,16 @@ static int vm_eval(struct match_scratch *s, const struct vm *v, struct leaf *lf)
 			const char *f = leaf_fold(s, lf, &fl);
 			if (!f)
 				return -ENOMEM;
-			err |= out_targets(s, v, tag_lookup(v, 'i', f, fl, buf, sizeof(buf)));
+			/* the value may live in the text buffer, which folding may have moved */
+			val = leaf_val(s, lf);
+			err |= out_targets_ic(s, v, tag_lookup(v, 'i', f, fl, buf, sizeof(buf)), val, len,
+					      IC_EQUALS);
 			for (uint32_t i = 0; i < v->nPlen && v->Plen[i] <= fl; i++)
-				err |= out_targets(s, v, tag_lookup(v, 'P', f, v->Plen[i], buf, sizeof(buf)));
+				err |= out_targets_ic(s, v, tag_lookup(v, 'P', f, v->Plen[i], buf, sizeof(buf)),
+						      val, len, IC_PREFIX);
 			for (uint32_t i = 0; i < v->nXlen && v->Xlen[i] <= fl; i++)
-				err |= out_targets(s, v, tag_lookup(v, 'X', f + fl - v->Xlen[i], v->Xlen[i], buf,
-								    sizeof(buf)));
+				err |= out_targets_ic(s, v, tag_lookup(v, 'X', f + fl - v->Xlen[i], v->Xlen[i], buf,
+								       sizeof(buf)), val, len, IC_SUFFIX);
 		}
 		break;
 	}

@@ -66,6 +66,7 @@ static void operand_free(enum cond_kind kind, struct operand *o)
 {
 	free(o->lit.text);
 	free(o->text);
+	free(o->raw);
 	if (kind == COND_WILDCARD)
 		wildcard_free(o->wildcard);
 	if (kind == COND_REGEX)
@@ -145,11 +146,14 @@ static int operand_copy(enum cond_kind kind, const struct operand *src, struct o
 	*dst = *src;
 	dst->lit.text = NULL;
 	dst->text = NULL;
+	dst->raw = NULL;
 	dst->wildcard = NULL;
 	dst->regex = NULL;
 	if (src->lit.text && !(dst->lit.text = memdup0(src->lit.text, src->lit.len)))
 		return -ENOMEM;
 	if (src->text && !(dst->text = memdup0(src->text, src->text_len)))
+		return -ENOMEM;
+	if (src->raw && !(dst->raw = memdup0(src->raw, src->raw_len)))
 		return -ENOMEM;
 	if (kind == COND_WILDCARD &&
 	    !(dst->wildcard = wildcard_compile(src->text, src->text_len, err, sizeof(err))))
@@ -304,36 +308,36 @@ static int blist_product(struct pctx *c, struct blist *left, struct blist *right
 
 static bool is_string(const struct jnode *n)
 {
-	return n->type == JSON_STRING;
+	return n->type == JNODE_STRING;
 }
 
 static int set_literal(struct pctx *c, const struct jnode *n, struct literal *lit)
 {
 	memset(lit, 0, sizeof(*lit));
 	switch (n->type) {
-	case JSON_STRING:
+	case JNODE_STRING:
 		lit->type = LIT_STRING;
 		break;
-	case JSON_NUMBER:
+	case JNODE_NUMBER:
 		lit->type = LIT_NUMBER;
 		lit->has_key = number_is_exact_double(n->u.num, n->len) &&
 			       numkey_from_text(n->u.num, n->len, &lit->key) == 0;
 		break;
-	case JSON_TRUE:
+	case JNODE_TRUE:
 		lit->type = LIT_TRUE;
 		return 0;
-	case JSON_FALSE:
+	case JNODE_FALSE:
 		lit->type = LIT_FALSE;
 		return 0;
-	case JSON_NULL:
+	case JNODE_NULL:
 		lit->type = LIT_NULL;
 		return 0;
-	case JSON_ARRAY:
-	case JSON_OBJECT:
+	case JNODE_ARRAY:
+	case JNODE_OBJECT:
 		return -EINVAL;
 	}
 	lit->len = n->len;
-	lit->text = memdup0(n->type == JSON_STRING ? n->u.str : n->u.num, n->len);
+	lit->text = memdup0(n->type == JNODE_STRING ? n->u.str : n->u.num, n->len);
 	if (!lit->text) {
 		c->nomem = true;
 		return -ENOMEM;
@@ -345,10 +349,13 @@ static int set_text(struct pctx *c, struct operand *o, const struct jnode *n, bo
 {
 	if (fold) {
 		o->text = malloc(casefold_max_len(n->len) + 1);
-		if (!o->text)
+		o->raw = memdup0(n->u.str, n->len);
+		if (!o->text || !o->raw)
 			goto nomem;
 		o->text_len = casefold(n->u.str, n->len, o->text);
 		o->text[o->text_len] = '\0';
+		o->raw_len = n->len;
+		o->foldable = ic_foldable(n->u.str, n->len);
 		return 0;
 	}
 	o->text = memdup0(n->u.str, n->len);
@@ -444,7 +451,7 @@ static int affix_cond(struct pctx *c, const struct jnode *v, bool prefix, struct
 {
 	const char *op = prefix ? "prefix" : "suffix";
 
-	if (v->type == JSON_OBJECT) {
+	if (v->type == JNODE_OBJECT) {
 		if (v->len != 1) {
 			perr(c, v->len ? "Only one key allowed in match expression"
 				       : "%s match expression name not found", op);
@@ -469,7 +476,7 @@ static int affix_cond(struct pctx *c, const struct jnode *v, bool prefix, struct
 /* Checks a numeric operand; fills key. */
 static int numeric_operand(struct pctx *c, const struct jnode *n, const char *op, struct numkey *key)
 {
-	if (!n || n->type != JSON_NUMBER) {
+	if (!n || n->type != JNODE_NUMBER) {
 		perr(c, "Value of %s must be numeric", op);
 		return -EINVAL;
 	}
@@ -485,11 +492,11 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 {
 	struct numrange r = {0};
 
-	if (v->type != JSON_ARRAY) {
+	if (v->type != JNODE_ARRAY) {
 		perr(c, "Value of numeric must be an array");
 		return -EINVAL;
 	}
-	if (v->len == 0 || v->u.items[0]->type != JSON_STRING) {
+	if (v->len == 0 || v->u.items[0]->type != JNODE_STRING) {
 		perr(c, "numeric must start with an operator: \"=\", \"<\", \"<=\", \">\" or \">=\"");
 		return -EINVAL;
 	}
@@ -526,7 +533,7 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 		r.lo = k1;
 		if (v->len > 2) {
 			const struct jnode *op2 = v->u.items[2];
-			if (op2->type != JSON_STRING) {
+			if (op2->type != JNODE_STRING) {
 				perr(c, "Invalid member in numeric match: expected \"<\" or \"<=\"");
 				return -EINVAL;
 			}
@@ -569,7 +576,7 @@ static int anything_but_list(struct pctx *c, const struct jnode *v, enum cond_ki
 	const struct jnode *const *items = (const struct jnode *const *)&v;
 	size_t n = 1;
 
-	if (v->type == JSON_ARRAY) {
+	if (v->type == JNODE_ARRAY) {
 		items = (const struct jnode *const *)v->u.items;
 		n = v->len;
 		if (n == 0) {
@@ -578,7 +585,7 @@ static int anything_but_list(struct pctx *c, const struct jnode *v, enum cond_ki
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (items[i]->type != JSON_STRING) {
+		if (items[i]->type != JNODE_STRING) {
 			if (kind == COND_EQUALS_IC)
 				perr(c, "Inside anything-but/equals-ignore-case list, only strings are allowed");
 			else
@@ -594,7 +601,7 @@ static int anything_but_list(struct pctx *c, const struct jnode *v, enum cond_ki
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		out->n = i + 1;
-		size_t old = v->type == JSON_ARRAY ? jptr_push_index(&c->ptr, i) : c->ptr.len;
+		size_t old = v->type == JNODE_ARRAY ? jptr_push_index(&c->ptr, i) : c->ptr.len;
 		int r = prepare_operand(c, kind, items[i], &out->operands[i]);
 		jptr_pop(&c->ptr, old);
 		if (r < 0) {
@@ -609,25 +616,25 @@ static int anything_but_list(struct pctx *c, const struct jnode *v, enum cond_ki
 static int anything_but_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 {
 	switch (v->type) {
-	case JSON_STRING:
-	case JSON_NUMBER:
+	case JNODE_STRING:
+	case JNODE_NUMBER:
 		break;
-	case JSON_ARRAY: {
+	case JNODE_ARRAY: {
 		if (v->len == 0) {
 			perr(c, "anything-but list must not be empty");
 			return -EINVAL;
 		}
 		bool strings = false, numbers = false;
 		for (size_t i = 0; i < v->len; i++) {
-			enum json_type t = v->u.items[i]->type;
-			if (t == JSON_STRING) {
+			enum jnode_type t = v->u.items[i]->type;
+			if (t == JNODE_STRING) {
 				strings = true;
-			} else if (t == JSON_NUMBER) {
+			} else if (t == JNODE_NUMBER) {
 				numbers = true;
 			} else {
 				size_t old = jptr_push_index(&c->ptr, i);
 				perr(c, "Inside anything-but list, only strings or numbers are allowed (not %s)",
-				     json_type_name(t));
+				     jnode_type_name(t));
 				jptr_pop(&c->ptr, old);
 				return -EINVAL;
 			}
@@ -638,7 +645,7 @@ static int anything_but_cond(struct pctx *c, const struct jnode *v, struct cond 
 		}
 		break;
 	}
-	case JSON_OBJECT: {
+	case JNODE_OBJECT: {
 		if (v->len == 0) {
 			perr(c, "Anything-But expression name not found");
 			return -EINVAL;
@@ -669,9 +676,9 @@ static int anything_but_cond(struct pctx *c, const struct jnode *v, struct cond 
 		jptr_pop(&c->ptr, old);
 		return r;
 	}
-	case JSON_NULL:
-	case JSON_TRUE:
-	case JSON_FALSE:
+	case JNODE_NULL:
+	case JNODE_TRUE:
+	case JNODE_FALSE:
 		perr(c, "Value of anything-but must be a string, a number, an array of strings or numbers, or an object");
 		return -EINVAL;
 	}
@@ -679,13 +686,13 @@ static int anything_but_cond(struct pctx *c, const struct jnode *v, struct cond 
 	/* a value or a list of values: negated exact match */
 	const struct jnode *const *items = (const struct jnode *const *)&v;
 	size_t n = 1;
-	if (v->type == JSON_ARRAY) {
+	if (v->type == JNODE_ARRAY) {
 		items = (const struct jnode *const *)v->u.items;
 		n = v->len;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (items[i]->type == JSON_NUMBER && !number_is_exact_double(items[i]->u.num, items[i]->len)) {
-			size_t old = v->type == JSON_ARRAY ? jptr_push_index(&c->ptr, i) : c->ptr.len;
+		if (items[i]->type == JNODE_NUMBER && !number_is_exact_double(items[i]->u.num, items[i]->len)) {
+			size_t old = v->type == JNODE_ARRAY ? jptr_push_index(&c->ptr, i) : c->ptr.len;
 			perr(c, "Cannot compare number: %s (anything-but numbers must be finite doubles written exactly)",
 			     items[i]->u.num);
 			jptr_pop(&c->ptr, old);
@@ -746,10 +753,10 @@ static int match_expression(struct pctx *c, const struct jnode *e, struct cond *
 	} else if (!strcmp(k, "numeric")) {
 		r = numeric_cond(c, v, out);
 	} else if (!strcmp(k, "exists")) {
-		if (v->type != JSON_TRUE && v->type != JSON_FALSE) {
+		if (v->type != JNODE_TRUE && v->type != JNODE_FALSE) {
 			perr(c, "exists match pattern must be either true or false");
 			r = -EINVAL;
-		} else if (v->type == JSON_FALSE) {
+		} else if (v->type == JNODE_FALSE) {
 			*absent = true;
 			r = 1;
 		} else if (cond_new(c, out, COND_EXISTS, false, 1)) {
@@ -821,10 +828,10 @@ static int value_list(struct pctx *c, const struct jnode *arr, const char *path,
 		int rr;
 
 		switch (e->type) {
-		case JSON_OBJECT:
+		case JNODE_OBJECT:
 			rr = match_expression(c, e, cd, &absent);
 			break;
-		case JSON_ARRAY:
+		case JNODE_ARRAY:
 			perr(c, "Match value must be a string, number, true, false, null or a match expression, not an array");
 			rr = -EINVAL;
 			break;
@@ -911,7 +918,7 @@ static int parse_or(struct pctx *c, const struct jnode *v, const char *prefix, s
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (v->type != JSON_ARRAY || v->len < 2) {
+	if (v->type != JNODE_ARRAY || v->len < 2) {
 		perr(c, "There must be at least 2 objects in a $or relationship");
 		return -EINVAL;
 	}
@@ -920,7 +927,7 @@ static int parse_or(struct pctx *c, const struct jnode *v, const char *prefix, s
 		size_t old = jptr_push_index(&c->ptr, i);
 		struct blist sub;
 
-		if (alt->type != JSON_OBJECT) {
+		if (alt->type != JNODE_OBJECT) {
 			perr(c, "Only JSON objects are allowed in the array of a $or relationship");
 			jptr_pop(&c->ptr, old);
 			r = -EINVAL;
@@ -970,13 +977,13 @@ static bool or_is_value_list(const struct jnode *v)
 {
 	bool seen_expr = false;
 
-	if (v->type != JSON_ARRAY)
+	if (v->type != JNODE_ARRAY)
 		return false;
 	for (size_t i = 0; i < v->len; i++) {
 		const struct jnode *e = v->u.items[i];
-		if (e->type == JSON_ARRAY)
+		if (e->type == JNODE_ARRAY)
 			return false;
-		if (e->type == JSON_OBJECT) {
+		if (e->type == JNODE_OBJECT) {
 			if (e->len != 1 || !is_operator_name(e->u.members[0].key, e->u.members[0].key_len))
 				return false;
 			seen_expr = true;
@@ -1030,7 +1037,7 @@ static int parse_object(struct pctx *c, const struct jnode *obj, const char *pre
 			continue;
 		}
 		if (m->key_len == 3 && memcmp(m->key, "$or", 3) == 0 &&
-		    m->value->type != JSON_OBJECT && !or_is_value_list(m->value)) {
+		    m->value->type != JNODE_OBJECT && !or_is_value_list(m->value)) {
 			rr = parse_or(c, m->value, prefix, plen, depth, &part);
 		} else {
 			size_t len;
@@ -1038,9 +1045,9 @@ static int parse_object(struct pctx *c, const struct jnode *obj, const char *pre
 			if (!path) {
 				c->nomem = true;
 				rr = -ENOMEM;
-			} else if (m->value->type == JSON_OBJECT) {
+			} else if (m->value->type == JNODE_OBJECT) {
 				rr = parse_object(c, m->value, path, len, depth + 1, &part);
-			} else if (m->value->type == JSON_ARRAY) {
+			} else if (m->value->type == JNODE_ARRAY) {
 				rr = value_list(c, m->value, path, len, &part);
 			} else {
 				perr(c, "\"%s\" must be an object or an array", m->key);
@@ -1104,8 +1111,8 @@ int pattern_from_node(const struct jnode *root, enum pattern_dialect dialect,
 		c.ptr.buf[n] = '\0';
 		c.ptr.len = n;
 	}
-	if (root->type != JSON_OBJECT) {
-		perr(&c, "an event pattern must be a JSON object, not %s", json_type_name(root->type));
+	if (root->type != JNODE_OBJECT) {
+		perr(&c, "an event pattern must be a JSON object, not %s", jnode_type_name(root->type));
 		return -EINVAL;
 	}
 	r = parse_object(&c, root, "", 0, 0, &l);

@@ -68,9 +68,15 @@ struct cond {
 struct operand {
 	/* COND_EXACT: the typed literal (see value.h). */
 	struct literal lit;
-	/* PREFIX/SUFFIX (bytes as written) and *_IC / EQUALS_IC (case-folded). */
+	/* PREFIX/SUFFIX (bytes as written) and *_IC / EQUALS_IC (case-folded:
+	 * the index key). */
 	char *text;
 	size_t text_len;
+	/* *_IC / EQUALS_IC: the operand as written, which decides (ic_match());
+	 * foldable: whether the folded text is an exact pre-filter for it. */
+	char *raw;
+	size_t raw_len;
+	bool foldable;
 	/* COND_NUMERIC: the range. */
 	struct numrange range;
 	/* COND_CIDR */

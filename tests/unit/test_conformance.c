@@ -89,9 +89,9 @@ static void load(const char *name, bool valid, struct ccase **ret, size_t *ret_n
 		if (valid) {
 			c->pattern = span(line, pat);
 			c->event = span(line, jnode_get(root, "event"));
-			c->match = jnode_get(root, "match")->type == JSON_TRUE;
+			c->match = jnode_get(root, "match")->type == JNODE_TRUE;
 		} else {
-			assert_int_equal(pat->type, JSON_STRING);   /* the pattern as JSON text */
+			assert_int_equal(pat->type, JNODE_STRING);   /* the pattern as JSON text */
 			c->pattern = malloc(pat->len + 1);
 			memcpy(c->pattern, pat->u.str, pat->len + 1);
 		}

@@ -42,7 +42,7 @@ static void test_numbers_keep_their_text(void **state)
 	(void)state;
 	struct jdoc *doc = parse_ok(" [3.0e2, -0, 9007199254740993, 1E400, 0.10] ");
 	const struct jnode *a = jdoc_root(doc);
-	assert_int_equal(a->type, JSON_ARRAY);
+	assert_int_equal(a->type, JNODE_ARRAY);
 	assert_int_equal(a->len, 5);
 	assert_string_equal(a->u.items[0]->u.num, "3.0e2");
 	assert_string_equal(a->u.items[1]->u.num, "-0");
