@@ -175,7 +175,7 @@ static struct bmap_slot *bmap_upsert(struct bmap *m, const void *key, size_t kle
 		return s;
 	if ((m->n + 1) * 4 > m->cap * 3 && bmap_grow(m) < 0)
 		return NULL;
-	if (m->keys_len + klen > m->keys_cap) {
+	if (!m->keys || m->keys_len + klen > m->keys_cap) {
 		size_t cap = m->keys_cap ? m->keys_cap : 64;
 		while (cap < m->keys_len + klen)
 			cap *= 2;

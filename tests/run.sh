@@ -66,7 +66,7 @@ for t in fuzz_pattern fuzz_event fuzz_rulefile; do
   seed="tests/fuzz/corpus/${t#fuzz_}"
   if build/fuzz/tests/fuzz/$t -max_total_time="$FUZZ_SECONDS" -max_len=4096 \
        -rss_limit_mb=2048 -print_final_stats=0 "$corpus" "$seed" >"build/fuzz/$t.log" 2>&1; then
-    echo "$t: ok ($(grep -Eo 'stat::number_of_executed_units: [0-9]+|#[0-9]+ *DONE' "build/fuzz/$t.log" | tail -n 1))"
+    echo "$t: ok ($(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "build/fuzz/$t.log" | tail -n 1)s)"
     passed=$((passed + 1))
   else
     echo "$t: FAILED — see build/fuzz/$t.log"
