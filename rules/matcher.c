@@ -66,6 +66,8 @@
 #define MAX_WORK_PER_EVENT 20000000u
 
 #define NONE UINT32_MAX
+#define FIN_NO UINT32_MAX
+#define FIN_MULTI (UINT32_MAX - 1)
 
 /* ================================================================ hashing */
 
@@ -102,17 +104,20 @@ static uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
 /*
  * bmap: an open-addressing map from byte strings to uint32 values. Keys are
  * copied into the map's own storage. Used at build time (dedup) and, frozen,
- * on the match path (trie children, value lookups).
+ * on the match path (trie children, value lookups), where most lookups miss
+ * (a prefix length no pattern has, a value no pattern names): a control byte
+ * per slot (0 empty, else 7 bits of the hash) lets a miss read only that
+ * small array, not the slots.
  */
 struct bmap_slot {
 	uint64_t hash;
 	uint32_t koff;    /* offset of the key in keys */
 	uint32_t klen;
 	uint32_t value;
-	uint32_t used;
 };
 
 struct bmap {
+	uint8_t *ctrl;     /* per slot: 0 empty, else 0x80 | 7 bits of the hash */
 	struct bmap_slot *slots;
 	size_t cap;        /* power of two */
 	size_t n;
@@ -120,8 +125,14 @@ struct bmap {
 	size_t keys_len, keys_cap;
 };
 
+static inline uint8_t bmap_tag(uint64_t h)
+{
+	return (uint8_t)(0x80 | (h >> 57));
+}
+
 static void bmap_free(struct bmap *m)
 {
+	free(m->ctrl);
 	free(m->slots);
 	free(m->keys);
 	memset(m, 0, sizeof(*m));
@@ -130,19 +141,26 @@ static void bmap_free(struct bmap *m)
 static int bmap_grow(struct bmap *m)
 {
 	size_t cap = m->cap ? m->cap * 2 : 8;
-	struct bmap_slot *s = calloc(cap, sizeof(*s));
-	if (!s)
+	struct bmap_slot *s = malloc(cap * sizeof(*s));
+	uint8_t *c = calloc(cap, 1);
+	if (!s || !c) {
+		free(s);
+		free(c);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->slots[i].used)
+		if (!m->ctrl[i])
 			continue;
 		size_t j = m->slots[i].hash & (cap - 1);
-		while (s[j].used)
+		while (c[j])
 			j = (j + 1) & (cap - 1);
 		s[j] = m->slots[i];
+		c[j] = m->ctrl[i];
 	}
 	free(m->slots);
+	free(m->ctrl);
 	m->slots = s;
+	m->ctrl = c;
 	m->cap = cap;
 	return 0;
 }
@@ -152,12 +170,16 @@ static inline struct bmap_slot *bmap_find(const struct bmap *m, const void *key,
 	if (!m->cap)
 		return NULL;
 	size_t j = h & (m->cap - 1);
+	uint8_t tag = bmap_tag(h);
 	for (;;) {
-		struct bmap_slot *s = &m->slots[j];
-		if (!s->used)
+		uint8_t c = m->ctrl[j];
+		if (!c)
 			return NULL;
-		if (s->hash == h && s->klen == klen && memcmp(m->keys + s->koff, key, klen) == 0)
-			return s;
+		if (c == tag) {
+			struct bmap_slot *s = &m->slots[j];
+			if (s->hash == h && s->klen == klen && memcmp(m->keys + s->koff, key, klen) == 0)
+				return s;
+		}
 		j = (j + 1) & (m->cap - 1);
 	}
 }
@@ -188,14 +210,14 @@ static struct bmap_slot *bmap_upsert(struct bmap *m, const void *key, size_t kle
 	if (klen)
 		memcpy(m->keys + m->keys_len, key, klen);
 	size_t j = h & (m->cap - 1);
-	while (m->slots[j].used)
+	while (m->ctrl[j])
 		j = (j + 1) & (m->cap - 1);
+	m->ctrl[j] = bmap_tag(h);
 	s = &m->slots[j];
 	s->hash = h;
 	s->koff = (uint32_t)m->keys_len;
 	s->klen = (uint32_t)klen;
 	s->value = dflt;
-	s->used = 1;
 	m->keys_len += klen;
 	m->n++;
 	if (ret_new)
@@ -214,10 +236,8 @@ static inline const struct bmap_slot *bmap_get(const struct bmap *m, const void 
 
 #define VEC(type) struct { type *v; size_t n, cap; }
 
-static int vec_reserve_(void **v, size_t *cap, size_t need, size_t elem)
+static int vec_grow_(void **v, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return 0;
 	size_t nc = *cap ? *cap : 8;
 	while (nc < need)
 		nc *= 2;
@@ -227,6 +247,12 @@ static int vec_reserve_(void **v, size_t *cap, size_t need, size_t elem)
 	*v = nv;
 	*cap = nc;
 	return 0;
+}
+
+/* Room for `need` elements; the check is inline, growing is not. */
+static inline int vec_reserve_(void **v, size_t *cap, size_t need, size_t elem)
+{
+	return need <= *cap ? 0 : vec_grow_(v, cap, need, elem);
 }
 
 #define VEC_PUSH(vec, item)                                                                    \
@@ -248,9 +274,10 @@ struct pnode {
 
 #define PNODE_LINEAR_MAX 8
 
-/* One numeric range condition inside a value matcher. */
+/* One numeric range condition inside a value matcher, bounds as doubles. */
 struct vrange {
-	struct numrange r;
+	double lo, hi;
+	bool has_lo, lo_open, has_hi, hi_open;
 	uint32_t target;
 };
 
@@ -260,14 +287,26 @@ struct vslow {
 	uint32_t target;
 };
 
-/* Segment tree over the elementary intervals of a set of ranges. */
-struct stree {
-	size_t nkeys;              /* distinct endpoints, sorted */
-	struct numkey *keys;
-	size_t nslots;             /* 2 * nkeys + 1 elementary slots */
-	size_t size;               /* leaves of the tree (power of two >= nslots) */
-	uint32_t *node_off;        /* per tree node: [off, off+cnt) into targets */
-	uint32_t *node_cnt;
+/*
+ * The numeric ranges on one path. Bounds are exact doubles and a value is
+ * looked up only as an exact double, so comparing doubles is comparing exact
+ * decimals here. The distinct bounds cut the number line into elementary
+ * slots (2i+1 is bound i, 2i the gap below it, 2n the gap above the last),
+ * and a value's slot is found by binary search. When the ranges overlap
+ * little, every slot lists its targets directly (flat: one lookup); otherwise
+ * a segment tree holds each range at O(log n) nodes and a query collects the
+ * nodes on one root-to-leaf path. off[] holds prefix offsets into targets, so
+ * one load gives a node's or slot's run.
+ */
+struct rindex {
+	size_t nkeys;
+	double *keys;         /* sorted */
+	double *top;          /* keys[16 b] for every block b of 16 keys: a small, hot index */
+	size_t ntop;
+	size_t nslots;
+	bool flat;
+	size_t size;          /* tree: leaves, a power of two >= nslots */
+	uint32_t *off;        /* flat: nslots + 1 entries; tree: 2 * size + 1 */
 	uint32_t *targets;
 };
 
@@ -281,29 +320,30 @@ struct stree {
  * and map to a run [off, off+cnt) in targets (value = index into runs).
  */
 struct vm {
+	/* what the match path reads for every value first: one cache line */
 	uint32_t path;
+	bool want_numkey;     /* some number condition needs the value's key */
+	bool want_double;     /* numeric ranges need the value as a double */
+	bool has_strings;     /* any 's' key */
+	bool has_eic;         /* any 'i' key */
+	bool has_ip;          /* any 'a' key: IP-address literals */
+	uint32_t nplen, nPlen, nxlen, nXlen;
+	uint32_t nany, nslow, nrange, nrfinal;
+	/* distinct prefix/suffix lengths present, ascending */
+	uint32_t *plen, *Plen, *xlen, *Xlen;
+
 	struct bmap exact;
 	uint32_t *run_off, *run_cnt;
 	uint32_t *targets;
 	const struct operand **verify;   /* per targets[] entry, or NULL: no check */
 
-	/* distinct prefix/suffix lengths present, ascending */
-	uint32_t *plen, *Plen, *xlen, *Xlen;
-	uint32_t nplen, nPlen, nxlen, nXlen;
-
-	bool want_numkey;     /* some number condition needs the value's key */
-	bool has_strings;     /* any 's' key */
-	bool has_eic;         /* any 'i' key */
-	bool has_ip;          /* any 'a' key: IP-address literals */
-
-	struct stree ranges;
-	uint32_t nrange;
+	struct rindex ranges;
+	/* when every range leads to an accepting dead end (few of them): those
+	 * states, so that a value is not even converted once all are reached */
+	uint32_t rfinal[4];
 
 	uint32_t *any;        /* exists: true */
-	uint32_t nany;
-
 	struct vslow *slow;   /* wildcard, regex, cidr, anything-but */
-	uint32_t nslow;
 };
 
 struct state {
@@ -333,6 +373,12 @@ struct matcher {
 	size_t nvms;
 
 	struct state *states;        /* [0] is the start state */
+	/*
+	 * Per state, packed for the match path, where most targets are the
+	 * accepting dead ends of single rules: FIN_NO when the state has a way
+	 * out, FIN_MULTI when it accepts several ids, else the one id it accepts.
+	 */
+	uint32_t *fin;
 	size_t nstates;
 
 	bool any_regex;
@@ -792,47 +838,73 @@ static int collect_lens(const struct kv_vec *kvs, char tag, uint32_t **ret, uint
 	return 0;
 }
 
-static int numkey_qcmp(const void *a, const void *b)
+static int double_cmp(const void *a, const void *b)
 {
-	return numkey_cmp(a, b);
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
 }
 
-/* Slot of key k among the elementary intervals: 2i+1 = keys[i], 2i = gap before keys[i]. */
-static size_t stree_slot(const struct stree *t, const struct numkey *k)
+#define RINDEX_BLOCK 16
+
+/*
+ * The slot of value d on the match path: a binary search over the top index
+ * (one key per block of 16, small enough to stay in cache) picks the block,
+ * and a scan of that block's 16 keys (two cache lines) finds the lower
+ * bound, so even a large set of bounds costs a miss or two, not one per step.
+ */
+static inline size_t rindex_lookup(const struct rindex *t, double d)
 {
-	size_t lo = 0, hi = t->nkeys;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int d = numkey_cmp(&t->keys[mid], k);
-		if (d == 0)
-			return 2 * mid + 1;
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	size_t lo = 0, n = t->ntop;
+
+	/* the number of blocks whose first key is <= d */
+	while (n > 0) {
+		size_t half = n / 2;
+		if (t->top[lo + half] <= d) {
+			lo += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
 	}
-	return 2 * lo;
+	size_t i = lo ? (lo - 1) * RINDEX_BLOCK : 0;
+	size_t end = i + RINDEX_BLOCK < t->nkeys ? i + RINDEX_BLOCK : t->nkeys;
+	while (i < end && t->keys[i] < d)
+		i++;
+	return i < t->nkeys && t->keys[i] == d ? 2 * i + 1 : 2 * i;
 }
 
-static size_t range_lo_slot(const struct stree *t, const struct numrange *r)
+/* The slot of value d (see struct rindex), by plain binary search (build time). */
+static inline size_t rindex_slot(const struct rindex *t, double d)
 {
-	if (!r->has_lo)
-		return 0;
-	size_t s = stree_slot(t, &r->lo);   /* always an exact key slot */
-	return r->lo_open ? s + 1 : s;
+	size_t lo = 0, n = t->nkeys;
+
+	/* lower bound: the first key >= d */
+	while (n > 0) {
+		size_t half = n / 2;
+		if (t->keys[lo + half] < d) {
+			lo += half + 1;
+			n -= half + 1;
+		} else {
+			n = half;
+		}
+	}
+	return lo < t->nkeys && t->keys[lo] == d ? 2 * lo + 1 : 2 * lo;
 }
 
-static size_t range_hi_slot(const struct stree *t, const struct numrange *r)
+static void range_slots(const struct rindex *t, const struct vrange *r, size_t *ret_a, size_t *ret_b)
 {
-	if (!r->has_hi)
-		return t->nslots - 1;
-	size_t s = stree_slot(t, &r->hi);
-	return r->hi_open ? s - 1 : s;
+	size_t a = 0, b = t->nslots - 1;
+	if (r->has_lo)
+		a = rindex_slot(t, r->lo) + (r->lo_open ? 1 : 0);   /* an exact key slot */
+	if (r->has_hi)
+		b = rindex_slot(t, r->hi) - (r->hi_open ? 1 : 0);
+	*ret_a = a;
+	*ret_b = b;
 }
 
 /* Calls fn for each canonical node covering [a, b] of the tree. */
-static void stree_cover(size_t node, size_t nl, size_t nr, size_t a, size_t b,
-			void (*fn)(void *, size_t), void *arg)
+static void tree_cover(size_t node, size_t nl, size_t nr, size_t a, size_t b,
+		       void (*fn)(void *, size_t), void *arg)
 {
 	if (b < nl || nr < a)
 		return;
@@ -841,27 +913,30 @@ static void stree_cover(size_t node, size_t nl, size_t nr, size_t a, size_t b,
 		return;
 	}
 	size_t mid = (nl + nr) / 2;
-	stree_cover(2 * node, nl, mid, a, b, fn, arg);
-	stree_cover(2 * node + 1, mid + 1, nr, a, b, fn, arg);
+	tree_cover(2 * node, nl, mid, a, b, fn, arg);
+	tree_cover(2 * node + 1, mid + 1, nr, a, b, fn, arg);
 }
 
-struct stree_fill {
-	struct stree *t;
+struct tree_fill {
+	struct rindex *t;
+	uint32_t *fill;       /* next free position per node, or NULL while counting */
 	uint32_t target;
-	bool counting;
 };
 
-static void stree_visit(void *arg, size_t node)
+static void tree_visit(void *arg, size_t node)
 {
-	struct stree_fill *f = arg;
-	if (f->counting)
-		f->t->node_cnt[node]++;
+	struct tree_fill *f = arg;
+	if (!f->fill)
+		f->t->off[node + 1]++;
 	else
-		f->t->targets[f->t->node_off[node] + f->t->node_cnt[node]++] = f->target;
+		f->t->targets[f->fill[node]++] = f->target;
 }
 
-static int stree_build(struct stree *t, const struct vrange *rs, size_t n)
+static int rindex_build(struct rindex *t, const struct vrange *rs, size_t n)
 {
+	uint32_t *fill = NULL;
+	size_t total = 0;
+
 	memset(t, 0, sizeof(*t));
 	if (!n)
 		return 0;
@@ -869,56 +944,100 @@ static int stree_build(struct stree *t, const struct vrange *rs, size_t n)
 	if (!t->keys)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (rs[i].r.has_lo)
-			t->keys[t->nkeys++] = rs[i].r.lo;
-		if (rs[i].r.has_hi)
-			t->keys[t->nkeys++] = rs[i].r.hi;
+		if (rs[i].has_lo)
+			t->keys[t->nkeys++] = rs[i].lo;
+		if (rs[i].has_hi)
+			t->keys[t->nkeys++] = rs[i].hi;
 	}
-	qsort(t->keys, t->nkeys, sizeof(*t->keys), numkey_qcmp);
+	qsort(t->keys, t->nkeys, sizeof(*t->keys), double_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < t->nkeys; i++)
-		if (w == 0 || !numkey_eq(&t->keys[w - 1], &t->keys[i]))
+		if (w == 0 || t->keys[w - 1] != t->keys[i])
 			t->keys[w++] = t->keys[i];
 	t->nkeys = w;
 	t->nslots = 2 * w + 1;
+	t->ntop = (w + RINDEX_BLOCK - 1) / RINDEX_BLOCK;
+	t->top = malloc((t->ntop ? t->ntop : 1) * sizeof(*t->top));
+	if (!t->top)
+		return -ENOMEM;
+	for (size_t b = 0; b < t->ntop; b++)
+		t->top[b] = t->keys[b * RINDEX_BLOCK];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t a, b;
+		range_slots(t, &rs[i], &a, &b);
+		total += b - a + 1;
+	}
+	t->flat = total <= 32 * n + 4096;
+	if (t->flat) {
+		/* per slot: counts through a difference array, then prefix offsets */
+		t->off = calloc(t->nslots + 2, sizeof(*t->off));
+		t->targets = malloc(total * sizeof(*t->targets));
+		if (!t->off || !t->targets)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++) {
+			size_t a, b;
+			range_slots(t, &rs[i], &a, &b);
+			t->off[a + 1]++;
+			t->off[b + 2]--;
+		}
+		uint32_t run = 0;
+		for (size_t i = 1; i <= t->nslots; i++) {
+			run += t->off[i];
+			t->off[i] = run;   /* now the count of slot i - 1 */
+		}
+		for (size_t i = 1; i <= t->nslots; i++)
+			t->off[i] += t->off[i - 1];
+		fill = malloc(t->nslots * sizeof(*fill));
+		if (!fill)
+			return -ENOMEM;
+		memcpy(fill, t->off, t->nslots * sizeof(*fill));
+		for (size_t i = 0; i < n; i++) {
+			size_t a, b;
+			range_slots(t, &rs[i], &a, &b);
+			for (size_t k = a; k <= b; k++)
+				t->targets[fill[k]++] = rs[i].target;
+		}
+		free(fill);
+		return 0;
+	}
+
 	t->size = 1;
 	while (t->size < t->nslots)
 		t->size *= 2;
-	t->node_off = calloc(2 * t->size, sizeof(*t->node_off));
-	t->node_cnt = calloc(2 * t->size, sizeof(*t->node_cnt));
-	if (!t->node_off || !t->node_cnt)
+	t->off = calloc(2 * t->size + 1, sizeof(*t->off));
+	if (!t->off)
 		return -ENOMEM;
-
-	struct stree_fill f = {t, 0, true};
+	struct tree_fill f = {t, NULL, 0};
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < n; i++) {
-			size_t a = range_lo_slot(t, &rs[i].r), b = range_hi_slot(t, &rs[i].r);
-			if (a > b)
-				continue;   /* cannot happen for validated ranges */
+			size_t a, b;
+			range_slots(t, &rs[i], &a, &b);
 			f.target = rs[i].target;
-			stree_cover(1, 0, t->size - 1, a, b, stree_visit, &f);
+			tree_cover(1, 0, t->size - 1, a, b, tree_visit, &f);
 		}
 		if (pass == 0) {
-			size_t total = 0;
-			for (size_t i = 0; i < 2 * t->size; i++) {
-				t->node_off[i] = (uint32_t)total;
-				total += t->node_cnt[i];
-				t->node_cnt[i] = 0;
-			}
-			t->targets = malloc((total ? total : 1) * sizeof(*t->targets));
-			if (!t->targets)
+			for (size_t i = 1; i <= 2 * t->size; i++)
+				t->off[i] += t->off[i - 1];
+			t->targets = malloc((t->off[2 * t->size] ? t->off[2 * t->size] : 1) * sizeof(*t->targets));
+			fill = malloc(2 * t->size * sizeof(*fill));
+			if (!t->targets || !fill) {
+				free(fill);
 				return -ENOMEM;
-			f.counting = false;
+			}
+			memcpy(fill, t->off, 2 * t->size * sizeof(*fill));
+			f.fill = fill;
 		}
 	}
+	free(fill);
 	return 0;
 }
 
-static void stree_free(struct stree *t)
+static void rindex_free(struct rindex *t)
 {
 	free(t->keys);
-	free(t->node_off);
-	free(t->node_cnt);
+	free(t->top);
+	free(t->off);
 	free(t->targets);
 }
 
@@ -1002,9 +1121,10 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 			r = kv_add(&kvs, 'X', o->text, o->text_len, t);
 			break;
 		case COND_NUMERIC: {
-			struct vrange vr = {o->range, t};
+			struct vrange vr = {o->range.lo_d, o->range.hi_d, o->range.has_lo, o->range.lo_open,
+					    o->range.has_hi, o->range.hi_open, t};
 			r = VEC_PUSH(ranges, vr);
-			v->want_numkey = true;
+			v->want_double = true;
 			break;
 		}
 		case COND_EXISTS:
@@ -1055,8 +1175,21 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 	    collect_lens(&kvs, 'x', &v->xlen, &v->nxlen) < 0 ||
 	    collect_lens(&kvs, 'X', &v->Xlen, &v->nXlen) < 0)
 		goto out;
-	if (stree_build(&v->ranges, ranges.v, ranges.n) < 0)
+	if (rindex_build(&v->ranges, ranges.v, ranges.n) < 0)
 		goto out;
+	for (size_t i = 0; i < ranges.n; i++) {
+		uint32_t t = ranges.v[i].target;
+		bool dup = false;
+		for (uint32_t k = 0; k < v->nrfinal; k++)
+			dup |= v->rfinal[k] == t;
+		if (dup)
+			continue;
+		if (v->nrfinal == 4 || bd->m->fin[t] == FIN_NO) {
+			v->nrfinal = 0;   /* not worth it, or not possible */
+			break;
+		}
+		v->rfinal[v->nrfinal++] = t;
+	}
 	v->nrange = (uint32_t)ranges.n;
 	v->any = any.v;
 	v->nany = (uint32_t)any.n;
@@ -1064,9 +1197,10 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 	v->slow = slow.v;
 	v->nslow = (uint32_t)slow.n;
 	slow.v = NULL;
-	bd->m->bytes += v->exact.cap * sizeof(struct bmap_slot) + v->exact.keys_cap +
-			kvs.n * 3 * sizeof(uint32_t) + v->ranges.size * 2 * 2 * sizeof(uint32_t) +
-			v->ranges.nkeys * sizeof(struct numkey) + v->nslow * sizeof(struct vslow);
+	bd->m->bytes += v->exact.cap * (sizeof(struct bmap_slot) + 1) + v->exact.keys_cap +
+			kvs.n * 3 * sizeof(uint32_t) +
+			(v->ranges.flat ? v->ranges.nslots : 2 * v->ranges.size) * sizeof(uint32_t) +
+			v->ranges.nkeys * sizeof(double) + v->nslow * sizeof(struct vslow);
 	r = 0;
 out:
 	for (size_t i = 0; i < kvs.n; i++)
@@ -1089,7 +1223,7 @@ static void vm_free(struct vm *v)
 	free(v->Plen);
 	free(v->xlen);
 	free(v->Xlen);
-	stree_free(&v->ranges);
+	rindex_free(&v->ranges);
 	free(v->any);
 	free(v->slow);
 }
@@ -1162,8 +1296,18 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 	m->vms = calloc(m->nvms ? m->nvms : 1, sizeof(*m->vms));
 	m->nstates = bd.states.n;
 	m->states = calloc(m->nstates, sizeof(*m->states));
-	if (!m->vms || !m->states)
+	m->fin = malloc(m->nstates * sizeof(*m->fin));
+	if (!m->vms || !m->states || !m->fin)
 		goto out;
+	for (size_t i = 0; i < bd.states.n; i++) {
+		const struct bstate *bs = &bd.states.v[i];
+		if (!bs->match.n || bs->trans.n || bs->absent_path.n)
+			m->fin[i] = FIN_NO;
+		else if (bs->match.n == 1 && bs->match.v[0] < FIN_MULTI)
+			m->fin[i] = bs->match.v[0];
+		else
+			m->fin[i] = FIN_MULTI;
+	}
 	for (size_t i = 0; i < bd.vms.n; i++)
 		if (vm_freeze(&bd, &bd.vms.v[i], &m->vms[i]) < 0)
 			goto out;
@@ -1181,7 +1325,7 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 		s->nmatch = (uint32_t)bs->match.n;
 		s->match = bs->match.v;
 		bs->match.v = NULL;
-		s->final_only = s->nmatch && !s->ntrans && !s->nabsent;
+		s->final_only = m->fin[i] != FIN_NO;
 		m->bytes += sizeof(*s) + (s->ntrans + 2 * s->nabsent + s->nmatch) * sizeof(uint32_t);
 	}
 	m->bytes += m->nvms * sizeof(struct vm) + m->npnodes * sizeof(struct pnode) +
@@ -1230,6 +1374,7 @@ void matcher_free(struct matcher *m)
 		}
 	}
 	free(m->states);
+	free(m->fin);
 	free(m);
 }
 
@@ -1269,12 +1414,15 @@ struct leaf {
 	uint32_t elem;       /* deepest enclosing element, or NONE */
 	uint8_t type;        /* enum leaf_type */
 	uint8_t key_state;   /* 0 not computed, 1 valid, 2 no key */
+	uint8_t exact_state; /* 0 not computed, 1 an exact double, 2 not */
+	uint8_t dbl_state;   /* 0 not computed, 1 dbl is valid, 2 not finite */
 	uint8_t in_text;     /* the value is at val_off in the text buffer */
 	uint8_t folded;      /* fold_off/fold_len are valid */
 	uint32_t len;
 	const char *val;     /* when !in_text */
 	uint32_t val_off;    /* when in_text */
 	uint32_t fold_off, fold_len;
+	double dbl;
 	struct numkey key;
 };
 
@@ -1653,18 +1801,34 @@ static inline const char *leaf_val(const struct match_scratch *s, const struct l
 	return lf->in_text ? s->text.v + lf->val_off : lf->val;
 }
 
-/*
- * The numeric key of a number leaf, computed once per event. As in
- * EventBridge, an event number takes part in numeric comparisons only when it
- * is a double written exactly (5e-324, 1e400 and 12345678901234567890 do
- * not); otherwise only its text can match.
- */
+/* The exact decimal key of a number leaf, computed once per event. */
 static bool leaf_numkey(struct leaf *lf)
 {
 	if (!lf->key_state)
-		lf->key_state = numkey_from_text(lf->val, lf->len, &lf->key) == 0 &&
-					number_is_exact_double(lf->val, lf->len) ? 1 : 2;
+		lf->key_state = numkey_from_text(lf->val, lf->len, &lf->key) == 0 ? 1 : 2;
 	return lf->key_state == 1;
+}
+
+/*
+ * As in EventBridge, an event number is compared with numeric ranges only
+ * when it is a double written exactly (5e-324, 1e400 and
+ * 12345678901234567890 are not). Equality needs no such check: a number
+ * equal to a pattern's operand, which is always exact, is exact itself. The
+ * check costs more than the rest, so it runs only when a range would match.
+ */
+/* The nearest double of a number leaf, computed once per event. */
+static bool leaf_double(struct leaf *lf)
+{
+	if (!lf->dbl_state)
+		lf->dbl_state = number_to_double(lf->val, lf->len, &lf->dbl) == 0 ? 1 : 2;
+	return lf->dbl_state == 1;
+}
+
+static bool leaf_exact(struct leaf *lf)
+{
+	if (!lf->exact_state)
+		lf->exact_state = number_is_exact_double(lf->val, lf->len) ? 1 : 2;
+	return lf->exact_state == 1;
 }
 
 /* The folded form of a string leaf, computed once per event. */
@@ -1784,7 +1948,8 @@ static bool operand_matches(struct match_scratch *s, enum cond_kind kind, const 
 		return fam && cidr_contains(&o->cidr, fam, addr);
 	}
 	case COND_NUMERIC:
-		return lf->type == LEAF_NUMBER && leaf_numkey(lf) && numrange_contains(&o->range, &lf->key);
+		return lf->type == LEAF_NUMBER && leaf_numkey(lf) && numrange_contains(&o->range, &lf->key) &&
+		       leaf_exact(lf);
 	case COND_EXISTS:
 		return true;
 	}
@@ -1802,24 +1967,33 @@ static bool cond_matches(struct match_scratch *s, const struct cond *c, struct l
 	return operand_matches(s, c->kind, &c->operands[0], lf);
 }
 
-static void stree_query(const struct stree *t, const struct numkey *k, struct match_scratch *s, int *err)
+/* Appends the targets of every range holding d. */
+static int rindex_query(const struct rindex *t, double d, struct match_scratch *s)
 {
-	size_t slot = stree_slot(t, k);
-	size_t node = 1, nl = 0, nr = t->size - 1;
+	size_t slot = rindex_lookup(t, d);
 
+	if (t->flat) {
+		uint32_t a = t->off[slot], n = t->off[slot + 1] - a;
+		if (!n)
+			return 0;
+		if (vec_reserve_((void **)&s->targets.v, &s->targets.cap, s->targets.n + n, sizeof(uint32_t)) < 0)
+			return -ENOMEM;
+		memcpy(s->targets.v + s->targets.n, t->targets + a, n * sizeof(uint32_t));
+		s->targets.n += n;
+		return 0;
+	}
+	size_t node = 1, nl = 0, nr = t->size - 1;
 	for (;;) {
-		uint32_t n = t->node_cnt[node];
+		uint32_t a = t->off[node], n = t->off[node + 1] - a;
 		if (n) {
 			if (vec_reserve_((void **)&s->targets.v, &s->targets.cap, s->targets.n + n,
-					 sizeof(uint32_t)) < 0) {
-				*err = -ENOMEM;
-				return;
-			}
-			memcpy(s->targets.v + s->targets.n, t->targets + t->node_off[node], n * sizeof(uint32_t));
+					 sizeof(uint32_t)) < 0)
+				return -ENOMEM;
+			memcpy(s->targets.v + s->targets.n, t->targets + a, n * sizeof(uint32_t));
 			s->targets.n += n;
 		}
 		if (nl == nr)
-			return;
+			return 0;
 		size_t mid = (nl + nr) / 2;
 		if (slot <= mid) {
 			node = 2 * node;
@@ -1831,8 +2005,30 @@ static void stree_query(const struct stree *t, const struct numkey *k, struct ma
 	}
 }
 
+/* Drops targets[from..] that are accepting dead ends already reached: they add nothing. */
+static void drop_reached(const struct matcher *m, struct match_scratch *s, size_t from)
+{
+	size_t w = from;
+	for (size_t i = from; i < s->targets.n; i++) {
+		uint32_t t = s->targets.v[i];
+		if (m->fin[t] == FIN_NO || s->seen[t] != s->gen)
+			s->targets.v[w++] = t;
+	}
+	s->targets.n = w;
+}
+
+static bool ranges_all_reached(const struct match_scratch *s, const struct vm *v)
+{
+	if (!v->nrfinal)
+		return false;
+	for (uint32_t i = 0; i < v->nrfinal; i++)
+		if (s->seen[v->rfinal[i]] != s->gen)
+			return false;
+	return true;
+}
+
 /* Appends to s->targets every state that value matcher v leads to for the leaf. */
-static int vm_eval(struct match_scratch *s, const struct vm *v, struct leaf *lf)
+static int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v, struct leaf *lf)
 {
 	char buf[512];
 	int err = 0;
@@ -1875,11 +2071,16 @@ static int vm_eval(struct match_scratch *s, const struct vm *v, struct leaf *lf)
 	case LEAF_NUMBER: {
 		const char *val = leaf_val(s, lf);
 		err |= out_targets(s, v, tag_lookup(v, 't', val, lf->len, buf, sizeof(buf)));
-		if (v->want_numkey && leaf_numkey(lf)) {
+		if (v->want_numkey && leaf_numkey(lf))
 			err |= out_targets(s, v, tag_lookup(v, 'n', (const char *)lf->key.b, lf->key.len, buf,
 							    sizeof(buf)));
-			if (v->nrange)
-				stree_query(&v->ranges, &lf->key, s, &err);
+		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(lf)) {
+			size_t mid = s->targets.n;
+			err |= rindex_query(&v->ranges, lf->dbl, s);
+			if (s->targets.n > mid)
+				drop_reached(m, s, mid);
+			if (s->targets.n > mid && !leaf_exact(lf))
+				s->targets.n = mid;
 		}
 		break;
 	}
@@ -1906,19 +2107,30 @@ static int vm_eval(struct match_scratch *s, const struct vm *v, struct leaf *lf)
 static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_t state,
 		       uint32_t ctx_off, uint32_t n, uint32_t add)
 {
-	const struct state *st = &m->states[state];
+	uint32_t fin = m->fin[state];
 	uint32_t tmp_n = 0;
 	uint32_t base;
 
-	if (st->final_only) {
+	if (fin != FIN_NO) {
 		/* nothing left to check: accept without a thread */
 		if (s->seen[state] == s->gen)
 			return 0;
 		s->seen[state] = s->gen;
+		if (fin != FIN_MULTI)
+			return VEC_PUSH(s->out, fin);
+		const struct state *st = &m->states[state];
 		for (uint32_t i = 0; i < st->nmatch; i++)
 			if (VEC_PUSH(s->out, st->match[i]) < 0)
 				return -ENOMEM;
 		return 0;
+	}
+	if (n == 0 && add == NONE) {
+		/* no array context (the common case): dedupe by state alone */
+		if (s->seen[state] == s->gen)
+			return 0;
+		s->seen[state] = s->gen;
+		struct thread t = {state, (uint32_t)s->ctx.n, 0};
+		return VEC_PUSH(s->work, t);
 	}
 	/* the new context: ctx ∪ {add}, keeping only the deepest elements */
 	base = (uint32_t)s->ctx.n;
@@ -1990,7 +2202,7 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 				if (!ctx_consistent(s, s->ctx.v + t.ctx_off, t.ctx_n, lf->elem))
 					continue;
 				s->targets.n = 0;
-				if (vm_eval(s, v, lf) < 0)
+				if (vm_eval(m, s, v, lf) < 0)
 					return -ENOMEM;
 				for (size_t k = 0; k < s->targets.n && r == 0; k++) {
 					r = push_thread(s, m, s->targets.v[k], t.ctx_off, t.ctx_n, lf->elem);
@@ -2046,7 +2258,7 @@ static int prepare_scratch(const struct matcher *m, struct match_scratch *s)
 		s->gen = 1;
 	}
 	if (s->seen_ctx.n) {
-		memset(s->seen_ctx.slots, 0, s->seen_ctx.cap * sizeof(*s->seen_ctx.slots));
+		memset(s->seen_ctx.ctrl, 0, s->seen_ctx.cap);
 		s->seen_ctx.n = 0;
 		s->seen_ctx.keys_len = 0;
 	}

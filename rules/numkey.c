@@ -283,7 +283,233 @@ static bool decimal_equals(const struct decimal *d, uint64_t m, int e)
 	return true;
 }
 
+/* Powers of ten that are exact doubles. */
+static const double exact_pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 u128;
+
+static int bits128(u128 v)
+{
+	uint64_t hi = (uint64_t)(v >> 64);
+	if (hi)
+		return 128 - __builtin_clzll(hi);
+	uint64_t lo = (uint64_t)v;
+	return lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+/* 10^k for k in [0, 38], or 0 when it does not fit. */
+static u128 pow10_128(int k)
+{
+	u128 p = 1;
+	if (k < 0 || k > 38)
+		return 0;
+	while (k--)
+		p *= 10;
+	return p;
+}
+
+/*
+ * w × 10^q correctly rounded (to nearest, ties to even) with 128-bit integer
+ * arithmetic, for the magnitudes where it fits: 0, or -1 when it does not.
+ * q < 0: the quotient w·2^k / 10^-q is taken with exactly 53 bits and the
+ * remainder decides the rounding; q >= 0: the integer w·10^q is rounded to
+ * 53 bits by its dropped bits.
+ */
+static int exact_convert(uint64_t w, int q, double *ret)
+{
+	if (q < 0) {
+		u128 p = pow10_128(-q);
+		if (!p || bits128(p) > 70)
+			return -1;
+		/*
+		 * x = w / p = (w·2^k / p) · 2^-k. With k = 53 + bits(p) - bits(w)
+		 * the quotient lies in (2^52, 2^54); when it has 54 bits, k one
+		 * less gives 53. A negative k shifts the divisor instead.
+		 */
+		int k = 53 + bits128(p) - (64 - __builtin_clzll(w));
+		u128 num, den, quo;
+		for (int attempt = 0;; attempt++) {
+			num = k >= 0 ? (u128)w << k : (u128)w;
+			den = k >= 0 ? p : p << -k;
+			quo = num / den;
+			if (bits128(quo) <= 53 || attempt)
+				break;
+			k--;
+		}
+		u128 rem = num % den, twice = rem << 1;
+		if (twice > den || (twice == den && (quo & 1)))
+			quo++;   /* 2^53 at most: still exact */
+		*ret = ldexp((double)(uint64_t)quo, -k);
+		return 0;
+	}
+	u128 p = pow10_128(q);
+	if (!p || bits128(p) + 64 > 127)
+		return -1;
+	u128 v = (u128)w * p;
+	int b = bits128(v);
+	if (b <= 53) {
+		*ret = (double)(uint64_t)v;
+		return 0;
+	}
+	int sh = b - 53;
+	u128 mant = v >> sh, dropped = v & (((u128)1 << sh) - 1), half = (u128)1 << (sh - 1);
+	if (dropped > half || (dropped == half && (mant & 1)))
+		mant++;
+	*ret = ldexp((double)(uint64_t)mant, sh);
+	return 0;
+}
+#endif
+
+/*
+ * The double nearest d (d.ndigits <= 17): Clinger's fast path when the
+ * significand and the power of ten are both exact doubles, then exact 128-bit
+ * arithmetic, and strtod() of "<digits>e<exponent>" (which no locale can
+ * misread) for the rest.
+ */
+static int decimal_to_double(const struct decimal *d, double *ret)
+{
+	uint64_t w = 0;
+	int q;
+	double x;
+
+	if (d->zero) {
+		*ret = d->neg ? -0.0 : 0.0;
+		return 0;
+	}
+	for (int i = 0; i < d->ndigits; i++)
+		w = w * 10 + d->digits[i];
+	q = (int)(d->exp - (d->ndigits - 1));
+	if (w <= (UINT64_C(1) << 53) && q >= -22 && q <= 22) {
+		x = (double)w;
+		x = q < 0 ? x / exact_pow10[-q] : x * exact_pow10[q];
+		goto done;
+	}
+#ifdef __SIZEOF_INT128__
+	if (exact_convert(w, q, &x) == 0 && x >= 2.2250738585072014e-308)
+		goto done;
+#endif
+	{
+		char buf[48];
+		snprintf(buf, sizeof(buf), "%" PRIu64 "e%d", w, q);
+		x = strtod(buf, NULL);
+	}
+done:
+	*ret = d->neg ? -x : x;
+	return isfinite(x) ? 0 : -ERANGE;
+}
+
+#ifdef __SIZEOF_INT128__
+/*
+ * The printed-form test for a 16- or 17-digit decimal d with exact integer
+ * arithmetic: 1 exact, 0 not, -1 when the numbers involved do not fit in 128
+ * bits (or d is subnormal) and the caller must take the slow path.
+ *
+ * x = the double nearest d = m × 2^e. d is x's printed form iff (a) no
+ * decimal with one digit less lies in x's rounding interval — it suffices to
+ * test the two such decimals around d, L and U, since the interval is convex
+ * and holds d — and (b) d is the nearest decimal of its length to x.
+ * Everything is compared on one integer scale: binary quantities in units of
+ * 2^(e-2) (x = 4m, the interval ends at 4m ± 2, or 4m - 1 below a power of
+ * two) and decimal ones in units of 10^q, both multiplied up to integers.
+ */
+static int exact_fast(const struct decimal *d)
+{
+	uint64_t w = 0;
+	int q = (int)d->exp - (d->ndigits - 1);
+	double x;
+
+	for (int i = 0; i < d->ndigits; i++)
+		w = w * 10 + d->digits[i];
+	struct decimal pos = *d;
+	pos.neg = false;
+	if (decimal_to_double(&pos, &x) < 0 || x < 2.2250738585072014e-308)
+		return -1;   /* overflow and subnormals: slow path */
+	int ex;
+	double f = frexp(x, &ex);
+	uint64_t m = (uint64_t)ldexp(f, 53);
+	int e = ex - 53;
+
+	/* multipliers that bring both kinds of unit to one integer scale */
+	int s2 = e - 2, s10 = q;
+	u128 mb = 1, md = 1;
+	if (s2 > 0) {
+		if (s2 > 60)
+			return -1;
+		mb <<= s2;
+	} else {
+		if (-s2 > 66)
+			return -1;
+		md <<= -s2;
+	}
+	if (s10 < 0) {
+		u128 p = pow10_128(-s10);
+		if (!p || bits128(p) + bits128(mb) > 70)
+			return -1;
+		mb *= p;
+	} else {
+		u128 p = pow10_128(s10);
+		if (!p || bits128(p) + bits128(md) > 70)
+			return -1;
+		md *= p;
+	}
+	/* k ≤ 2^55 and t ≤ 10^17 < 2^57: products stay below 2^127 */
+	u128 X = (u128)(4 * m) * mb;
+	u128 hi = (u128)(4 * m + 2) * mb;
+	u128 lo = (u128)(4 * m - (m == (UINT64_C(1) << 52) ? 1 : 2)) * mb;
+	bool inclusive = (m & 1) == 0;
+	uint64_t Lw = w / 10 * 10, Uw = Lw + 10;
+	u128 L = (u128)Lw * md, U = (u128)Uw * md, D = (u128)w * md;
+
+#define IN_INTERVAL(v) (inclusive ? ((v) >= lo && (v) <= hi) : ((v) > lo && (v) < hi))
+	if (IN_INTERVAL(L) || IN_INTERVAL(U))
+		return 0;
+	/* d's neighbour of the same length on x's side, if it also reads back
+	 * and is nearer, is the printed form instead (the lopsided interval at a
+	 * power of two can keep the nearest one out) */
+	u128 diff = D > X ? D - X : X - D;
+	if (D == X)
+		return 1;
+	u128 N = D > X ? D - md : D + md;
+	u128 ndiff = N > X ? N - X : X - N;
+	if (!IN_INTERVAL(N) || ndiff > diff)
+		return 1;
+	return ndiff < diff ? 0 : -1;   /* a tie: let the slow path decide */
+#undef IN_INTERVAL
+}
+#endif
+
+int number_to_double(const char *text, size_t n, double *ret)
+{
+	struct decimal d;
+
+	if (decimal_parse(text, n, &d) < 0 || d.ndigits > 17 || d.exp > 309 || d.exp < -325)
+		return -ERANGE;
+	return decimal_to_double(&d, ret);
+}
+
 bool number_is_exact_double(const char *text, size_t n)
+{
+#ifdef __SIZEOF_INT128__
+	struct decimal d;
+
+	if (decimal_parse(text, n, &d) < 0)
+		return false;
+	if (!d.zero && (d.ndigits == 16 || d.ndigits == 17) && d.exp >= -307 && d.exp <= 307) {
+		int r = exact_fast(&d);
+		if (r >= 0)
+			return r == 1;
+	}
+#endif
+	return number_is_exact_double_reference(text, n);
+}
+
+/* The definition, by printing: slow (several printf/strtod), used for what
+ * exact_fast() leaves open and, by the tests, as its reference. */
+bool number_is_exact_double_reference(const char *text, size_t n)
 {
 	struct decimal d;
 	double x;

@@ -473,14 +473,16 @@ static int affix_cond(struct pctx *c, const struct jnode *v, bool prefix, struct
 	return string_cond(c, v, prefix ? COND_PREFIX : COND_SUFFIX, op, out);
 }
 
-/* Checks a numeric operand; fills key. */
-static int numeric_operand(struct pctx *c, const struct jnode *n, const char *op, struct numkey *key)
+/* Checks a numeric operand; fills its key and its (exact) double. */
+static int numeric_operand(struct pctx *c, const struct jnode *n, const char *op, struct numkey *key,
+			   double *dbl)
 {
 	if (!n || n->type != JNODE_NUMBER) {
 		perr(c, "Value of %s must be numeric", op);
 		return -EINVAL;
 	}
-	if (!number_is_exact_double(n->u.num, n->len) || numkey_from_text(n->u.num, n->len, key) < 0) {
+	if (!number_is_exact_double(n->u.num, n->len) || numkey_from_text(n->u.num, n->len, key) < 0 ||
+	    number_to_double(n->u.num, n->len, dbl) < 0) {
 		perr(c, "Cannot compare number: %s (numeric operands must be finite doubles written exactly)",
 		     n->u.num);
 		return -EINVAL;
@@ -510,7 +512,8 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 		return -EINVAL;
 	}
 	struct numkey k1;
-	if (numeric_operand(c, v->len > 1 ? v->u.items[1] : NULL, o, &k1) < 0)
+	double d1;
+	if (numeric_operand(c, v->len > 1 ? v->u.items[1] : NULL, o, &k1, &d1) < 0)
 		return -EINVAL;
 	if (eq) {
 		if (v->len > 2) {
@@ -519,6 +522,7 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 		}
 		r.has_lo = r.has_hi = true;
 		r.lo = r.hi = k1;
+		r.lo_d = r.hi_d = d1;
 	} else if (lt || le) {
 		if (v->len > 2) {
 			perr(c, "Too many elements in numeric expression: the lower bound (\">\" or \">=\") must come first");
@@ -527,10 +531,12 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 		r.has_hi = true;
 		r.hi_open = lt;
 		r.hi = k1;
+		r.hi_d = d1;
 	} else {
 		r.has_lo = true;
 		r.lo_open = gt;
 		r.lo = k1;
+		r.lo_d = d1;
 		if (v->len > 2) {
 			const struct jnode *op2 = v->u.items[2];
 			if (op2->type != JNODE_STRING) {
@@ -547,7 +553,8 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 				return -EINVAL;
 			}
 			struct numkey k2;
-			if (numeric_operand(c, v->len > 3 ? v->u.items[3] : NULL, op2->u.str, &k2) < 0)
+			double d2;
+			if (numeric_operand(c, v->len > 3 ? v->u.items[3] : NULL, op2->u.str, &k2, &d2) < 0)
 				return -EINVAL;
 			if (v->len > 4) {
 				perr(c, "Too many terms in numeric range expression");
@@ -560,6 +567,7 @@ static int numeric_cond(struct pctx *c, const struct jnode *v, struct cond *out)
 			r.has_hi = true;
 			r.hi_open = lt2;
 			r.hi = k2;
+			r.hi_d = d2;
 		}
 	}
 	if (!cond_new(c, out, COND_NUMERIC, false, 1))

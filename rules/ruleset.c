@@ -2217,8 +2217,8 @@ int ruleset_load(const char *const *paths, size_t npaths, const struct ruleset_o
 	for (size_t i = 0; i < npaths && r == 0; i++)
 		r = expand_path(&ld, paths[i], &files);
 	for (size_t i = 0; i < files.n && r == 0 && !ld.nomem; i++) {
-		char *text;
-		size_t len;
+		char *text = NULL;
+		size_t len = 0;
 		int rr = read_file(files.v[i], ld.opt.max_file_bytes, &text, &len);
 		if (rr == -ENOMEM)
 			r = rr;

@@ -45,13 +45,23 @@ bool numkey_eq(const struct numkey *a, const struct numkey *b);
  * 12345678901234567890 and 4.99999999999999999999 are not).
  */
 bool number_is_exact_double(const char *text, size_t n);
+/* The same by its definition (printing and reading back): slow; for tests. */
+bool number_is_exact_double_reference(const char *text, size_t n);
 
 /* A numeric range; an absent bound is unbounded. Equality is lo == hi, both closed. */
 struct numrange {
 	bool has_lo, lo_open;
 	bool has_hi, hi_open;
 	struct numkey lo, hi;
+	double lo_d, hi_d;    /* the same bounds as doubles (they are exact doubles) */
 };
+
+/*
+ * The double nearest to the JSON number text[0..n), whatever the locale, for
+ * numbers that can be exact doubles; -ERANGE for those that cannot (more than
+ * 17 significant digits, or beyond the double range).
+ */
+int number_to_double(const char *text, size_t n, double *ret);
 
 bool numrange_contains(const struct numrange *r, const struct numkey *k);
 

@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs,
 # builds with strict warnings as errors, and runs
 #   1. every test (unit, conformance, CLI) under ASan+UBSan (gcc, -Werror);
-#   2. the same tree built with clang (warnings as errors) and its unit tests;
-#   3. each libFuzzer target for a short smoke run (FUZZ_SECONDS, default 20).
+#   2. the same tree built with clang (warnings as errors), the suite again;
+#   3. the release build (gcc -O2) that deploy/run.sh uses, on the examples;
+#   4. each libFuzzer target for a short smoke run (FUZZ_SECONDS, default 20).
 # Exits non-zero when anything fails; the last line sums up the counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,20 @@ cmake --preset clang >/dev/null
 cmake --build --preset clang
 ctest --preset clang 2>&1 | tee build/clang/ctest.log || status=1
 count_ctest build/clang/ctest.log
+
+step "release build (gcc -O2, warnings as errors) and the example rules through it"
+cmake --preset release >/dev/null
+cmake --build --preset release
+if build/release/engine/tripline validate deploy/examples/rules &&
+   build/release/engine/tripline match --rules deploy/examples/rules \
+     < deploy/examples/events.jsonl >build/release/example.out &&
+   [ "$(wc -l <build/release/example.out)" -eq "$(wc -l <deploy/examples/events.jsonl)" ]; then
+  passed=$((passed + 1))
+else
+  echo "release: the example rules failed"
+  failed=$((failed + 1))
+  status=1
+fi
 
 step "fuzz smoke runs (${FUZZ_SECONDS}s each)"
 cmake --preset fuzz >/dev/null

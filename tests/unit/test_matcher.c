@@ -173,6 +173,49 @@ static void test_numeric_ranges_random(void **state)
 	matcher_free(m);
 }
 
+/*
+ * Many narrow, mostly disjoint ranges (the index lists each slot's targets
+ * directly) plus a block boundary every 16 bounds: checked against brute force
+ * at every bound, next to it, and between bounds.
+ */
+static void test_numeric_ranges_disjoint(void **state)
+{
+	(void)state;
+	enum { N = 500 };
+	static char bufs[N][128];
+	const char *pats[N];
+	for (int i = 0; i < N; i++) {
+		/* [10 i, 10 i + 5] with alternating open/closed ends, some overlapping the next */
+		int lo = 10 * i, hi = 10 * i + (i % 7 == 0 ? 15 : 5);
+		snprintf(bufs[i], 128, "{\"v\":[{\"numeric\":[\"%s\",%d,\"%s\",%d]}]}",
+			 i % 2 ? ">" : ">=", lo, i % 3 ? "<" : "<=", hi);
+		pats[i] = bufs[i];
+	}
+	struct matcher *m = build_n(pats, N, NULL);
+	struct match_scratch *s = match_scratch_new();
+	for (int x4 = -8; x4 <= 4 * 10 * N + 80; x4++) {
+		char ev[64];
+		double x = x4 / 4.0;
+		snprintf(ev, sizeof(ev), "{\"v\":%.2f}", x);
+		const uint32_t *ids;
+		int n = matcher_match(m, ev, strlen(ev), s, &ids);
+		assert_true(n >= 0);
+		int k = 0;
+		for (int i = 0; i < N; i++) {
+			int lo = 10 * i, hi = 10 * i + (i % 7 == 0 ? 15 : 5);
+			bool want = (i % 2 ? x > lo : x >= lo) && (i % 3 ? x < hi : x <= hi);
+			bool got = k < n && ids[k] == (uint32_t)i;
+			if (got)
+				k++;
+			if (want != got)
+				fail_msg("x=%s pattern %s: want %d got %d", ev, pats[i], want, got);
+		}
+		assert_int_equal(k, n);
+	}
+	match_scratch_free(s);
+	matcher_free(m);
+}
+
 static void test_prefix_suffix_lengths(void **state)
 {
 	(void)state;
@@ -272,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_dotted_keys),
 		cmocka_unit_test(test_many_patterns_share),
 		cmocka_unit_test(test_numeric_ranges_random),
+		cmocka_unit_test(test_numeric_ranges_disjoint),
 		cmocka_unit_test(test_prefix_suffix_lengths),
 		cmocka_unit_test(test_event_errors),
 		cmocka_unit_test(test_limits),

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "../../rules/value.h"
@@ -335,6 +336,98 @@ static void test_exact_double_sweep(void **state)
 	assert_false(number_is_exact_double("0.10000000000000001", 19));
 }
 
+/*
+ * The fast exact-integer test for 16- and 17-digit numbers must agree with
+ * the definition (printing and reading back) everywhere: random doubles of
+ * every magnitude printed with 16 and 17 digits, their last digit nudged,
+ * and values next to powers of two, where the rounding interval is lopsided.
+ */
+static void test_exact_fast_agrees_with_reference(void **state)
+{
+	uint64_t seed = 88172645463325252ULL;
+	size_t checked = 0, exact = 0;
+
+	(void)state;
+	for (int i = 0; i < 60000; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		double x;
+		if (i % 4 == 0) {
+			/* next to a power of two */
+			x = ldexp(1.0, (int)(seed % 200) - 100);
+			x = (seed & 1) ? nextafter(x, 0) : nextafter(x, 1e300);
+		} else if (i % 4 == 1) {
+			/* citylots-like coordinates */
+			x = -122.5 + (double)(seed % 1000000000) * 1e-9;
+		} else {
+			uint64_t bits = (seed & 0x800FFFFFFFFFFFFFULL) | ((uint64_t)(900 + seed % 250) << 52);
+			memcpy(&x, &bits, 8);
+		}
+		for (int p = 16; p <= 17; p++) {
+			for (int nudge = -1; nudge <= 1; nudge++) {
+				char buf[64];
+				snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
+				if (nudge) {
+					/* change the last mantissa digit */
+					char *e = strchr(buf, 'e');
+					char *dgt = e - 1;
+					if (*dgt + nudge < '0' || *dgt + nudge > '9')
+						continue;
+					*dgt = (char)(*dgt + nudge);
+				}
+				size_t n = strlen(buf);
+				bool fast = number_is_exact_double(buf, n);
+				bool ref = number_is_exact_double_reference(buf, n);
+				if (fast != ref)
+					fail_msg("%s: fast %d, reference %d", buf, fast, ref);
+				checked++;
+				exact += ref;
+			}
+		}
+	}
+	/* both answers occur often: the comparison is not vacuous */
+	assert_true(exact > checked / 10);
+	assert_true(exact < checked * 9 / 10);
+}
+
+/* number_to_double() rounds exactly like strtod() on every path it takes. */
+static void test_to_double_agrees_with_strtod(void **state)
+{
+	uint64_t seed = 0x9E3779B97F4A7C15ULL;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		char buf[64];
+		int digits = 1 + (int)(seed % 17);
+		int exp10 = (int)((seed >> 8) % 80) - 40;
+		uint64_t w = (seed >> 16) % 100000000000000000ULL;
+		/* keep `digits` significant digits */
+		char num[32];
+		snprintf(num, sizeof(num), "%017llu", (unsigned long long)w);
+		num[digits] = '\0';
+		if (num[0] == '0')
+			num[0] = '1';
+		snprintf(buf, sizeof(buf), "%s%c.%se%d", (seed & 1) ? "-" : "", num[0], num + 1, exp10);
+		if (digits == 1)
+			snprintf(buf, sizeof(buf), "%s%ce%d", (seed & 1) ? "-" : "", num[0], exp10);
+		double want = strtod(buf, NULL), got;
+		assert_int_equal(number_to_double(buf, strlen(buf), &got), 0);
+		if (memcmp(&want, &got, sizeof(got)) != 0)
+			fail_msg("%s: strtod %.17g, number_to_double %.17g", buf, want, got);
+	}
+	double d;
+	assert_int_equal(number_to_double("1e400", 5, &d), -ERANGE);
+	assert_int_equal(number_to_double("123456789012345678", 18, &d), -ERANGE);
+	assert_int_equal(number_to_double("-0", 2, &d), 0);
+	assert_true(d == 0);
+	assert_int_equal(number_to_double("-122.42916360922355", 19, &d), 0);
+	assert_true(d == -122.42916360922355);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +441,8 @@ int main(void)
 		cmocka_unit_test(test_exact_double_true),
 		cmocka_unit_test(test_exact_double_false),
 		cmocka_unit_test(test_exact_double_sweep),
+		cmocka_unit_test(test_exact_fast_agrees_with_reference),
+		cmocka_unit_test(test_to_double_agrees_with_strtod),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
