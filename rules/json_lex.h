@@ -41,6 +41,9 @@ static inline const char *json_lex_fail(struct json_lexerr *lx, const char *at, 
 
 static inline const char *json_lex_ws(const char *p, const char *end)
 {
+	/* compact JSON has none: one test in the common case */
+	if (p < end && (unsigned char)*p > ' ')
+		return p;
 	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	return p;
@@ -207,6 +210,25 @@ static inline bool json_lex_isdigit(char c)
 	return (unsigned char)(c - '0') < 10;
 }
 
+/* Skips a run of ASCII digits, 16 at a time where SSE2 is there. */
+static inline const char *json_lex_digits(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+		unsigned mask = (unsigned)_mm_movemask_epi8(d) ^ 0xFFFFu;
+		if (mask)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	while (p < end && json_lex_isdigit(*p))
+		p++;
+	return p;
+}
+
 /*
  * Scans a number at p: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
  * What follows is checked by the caller's grammar (so "01" fails there).
@@ -219,18 +241,15 @@ static inline const char *json_lex_number(const char *p, const char *end, struct
 		p++;
 	if (p >= end || !json_lex_isdigit(*p))
 		return json_lex_fail(lx, start, "invalid number");
-	if (*p == '0') {
+	if (*p == '0')
 		p++;
-	} else {
-		while (p < end && json_lex_isdigit(*p))
-			p++;
-	}
+	else
+		p = json_lex_digits(p, end);
 	if (p < end && *p == '.') {
 		p++;
 		if (p >= end || !json_lex_isdigit(*p))
 			return json_lex_fail(lx, start, "invalid number");
-		while (p < end && json_lex_isdigit(*p))
-			p++;
+		p = json_lex_digits(p, end);
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
@@ -238,8 +257,7 @@ static inline const char *json_lex_number(const char *p, const char *end, struct
 			p++;
 		if (p >= end || !json_lex_isdigit(*p))
 			return json_lex_fail(lx, start, "invalid number");
-		while (p < end && json_lex_isdigit(*p))
-			p++;
+		p = json_lex_digits(p, end);
 	}
 	return p;
 }

@@ -1719,29 +1719,22 @@ static const char *scan_value(struct scan *sc, const char *p, uint32_t node, uin
 		return p;
 	}
 	case 't':
-		start = p;
-		p = json_lex_word(p, end, "true", 4, &sc->lx);
-		if (!p)
-			return scan_lexfail(sc);
-		if (path != NONE && add_leaf(sc, path, LEAF_TRUE, start, 4, elem) < 0)
-			return NULL;
-		return p;
 	case 'f':
+	case 'n': {
+		static const struct {
+			const char *word;
+			size_t len;
+			enum leaf_type type;
+		} lits[] = {{"true", 4, LEAF_TRUE}, {"false", 5, LEAF_FALSE}, {"null", 4, LEAF_NULL}};
+		int li = *p == 't' ? 0 : *p == 'f' ? 1 : 2;
 		start = p;
-		p = json_lex_word(p, end, "false", 5, &sc->lx);
+		p = json_lex_word(p, end, lits[li].word, lits[li].len, &sc->lx);
 		if (!p)
 			return scan_lexfail(sc);
-		if (path != NONE && add_leaf(sc, path, LEAF_FALSE, start, 5, elem) < 0)
+		if (path != NONE && add_leaf(sc, path, lits[li].type, start, lits[li].len, elem) < 0)
 			return NULL;
 		return p;
-	case 'n':
-		start = p;
-		p = json_lex_word(p, end, "null", 4, &sc->lx);
-		if (!p)
-			return scan_lexfail(sc);
-		if (path != NONE && add_leaf(sc, path, LEAF_NULL, start, 4, elem) < 0)
-			return NULL;
-		return p;
+	}
 	default:
 		start = p;
 		p = json_lex_number(p, end, &sc->lx);
@@ -1786,10 +1779,11 @@ static bool elems_consistent(const struct match_scratch *s, uint32_t a, uint32_t
 	return ev[a].array != ev[b].array;
 }
 
-static bool ctx_consistent(const struct match_scratch *s, const uint32_t *ctx, uint32_t n, uint32_t e)
+static bool ctx_consistent(const struct match_scratch *s, uint32_t ctx_off, uint32_t n, uint32_t e)
 {
-	if (e == NONE)
+	if (e == NONE || n == 0)
 		return true;
+	const uint32_t *ctx = s->ctx.v + ctx_off;
 	for (uint32_t i = 0; i < n; i++)
 		if (!elems_consistent(s, ctx[i], e))
 			return false;
@@ -2199,7 +2193,7 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 				struct leaf *lf = &s->leaves.v[li];
 				if (++s->work_done > MAX_WORK_PER_EVENT)
 					return -E2BIG;
-				if (!ctx_consistent(s, s->ctx.v + t.ctx_off, t.ctx_n, lf->elem))
+				if (!ctx_consistent(s, t.ctx_off, t.ctx_n, lf->elem))
 					continue;
 				s->targets.n = 0;
 				if (vm_eval(m, s, v, lf) < 0)
@@ -2217,7 +2211,7 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 			     li = s->leaves.v[li].next) {
 				if (++s->work_done > MAX_WORK_PER_EVENT)
 					return -E2BIG;
-				present = ctx_consistent(s, s->ctx.v + t.ctx_off, t.ctx_n, s->leaves.v[li].elem);
+				present = ctx_consistent(s, t.ctx_off, t.ctx_n, s->leaves.v[li].elem);
 			}
 			if (!present) {
 				r = push_thread(s, m, st->absent_target[ai], t.ctx_off, t.ctx_n, NONE);

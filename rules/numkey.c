@@ -257,7 +257,8 @@ static int nearest_decimal(double x, int p, uint64_t *ret_m, int *ret_e)
 			m = m * 10 + (uint64_t)(*c - '0');
 	if (*c != 'e')
 		return -EINVAL;
-	e = atoi(c + 1);
+	/* printf's own exponent: a few digits, always in int range */
+	e = (int)strtol(c + 1, NULL, 10);
 	*ret_m = m;
 	*ret_e = e - (p - 1);
 	return 0;
