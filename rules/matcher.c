@@ -53,6 +53,7 @@
 #include "matcher.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,12 @@
 #define NONE UINT32_MAX
 #define FIN_NO UINT32_MAX
 #define FIN_MULTI (UINT32_MAX - 1)
+/*
+ * A value-matcher target with this bit set is not a state but "accept id":
+ * the accepting dead end of a single pattern, so that reaching it touches no
+ * state at all. Ids from 2^31 up keep going through their state.
+ */
+#define ACCEPT_BIT 0x80000000u
 
 /* ================================================================ hashing */
 
@@ -207,8 +214,6 @@ static struct bmap_slot *bmap_upsert(struct bmap *m, const void *key, size_t kle
 		m->keys = k;
 		m->keys_cap = cap;
 	}
-	if (klen)
-		memcpy(m->keys + m->keys_len, key, klen);
 	size_t j = h & (m->cap - 1);
 	while (m->ctrl[j])
 		j = (j + 1) & (m->cap - 1);
@@ -218,6 +223,8 @@ static struct bmap_slot *bmap_upsert(struct bmap *m, const void *key, size_t kle
 	s->koff = (uint32_t)m->keys_len;
 	s->klen = (uint32_t)klen;
 	s->value = dflt;
+	if (klen)
+		memcpy(m->keys + m->keys_len, key, klen);
 	m->keys_len += klen;
 	m->n++;
 	if (ret_new)
@@ -298,10 +305,16 @@ struct vslow {
  * nodes on one root-to-leaf path. off[] holds prefix offsets into targets, so
  * one load gives a node's or slot's run.
  */
+struct rentry {
+	double key;
+	uint32_t gap;         /* flat: where the run of slot 2i (the gap below key i) starts */
+	uint32_t eq;          /* flat: where the run of slot 2i+1 (key i itself) starts */
+};
+
 struct rindex {
 	size_t nkeys;
-	double *keys;         /* sorted */
-	double *top;          /* keys[16 b] for every block b of 16 keys: a small, hot index */
+	struct rentry *keys;  /* sorted, plus a sentinel keys[nkeys] = +inf */
+	double *top;          /* keys[8 b].key for every block b of 8: a small, hot index */
 	size_t ntop;
 	size_t nslots;
 	bool flat;
@@ -844,15 +857,17 @@ static int double_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-#define RINDEX_BLOCK 16
+#define RINDEX_BLOCK 8
 
 /*
- * The slot of value d on the match path: a binary search over the top index
- * (one key per block of 16, small enough to stay in cache) picks the block,
- * and a scan of that block's 16 keys (two cache lines) finds the lower
- * bound, so even a large set of bounds costs a miss or two, not one per step.
+ * The key index i and whether d equals key i, on the match path: a binary
+ * search over the top index (one key per block of 8, small enough to stay
+ * in cache) picks the block, and a scan of that block (two cache lines,
+ * which also hold the slots' offsets) finds the lower bound, so even a large
+ * set of bounds costs a miss or two, not one per step. d above every key
+ * gives i = nkeys (the sentinel).
  */
-static inline size_t rindex_lookup(const struct rindex *t, double d)
+static inline size_t rindex_lookup(const struct rindex *t, double d, bool *ret_eq)
 {
 	size_t lo = 0, n = t->ntop;
 
@@ -868,27 +883,18 @@ static inline size_t rindex_lookup(const struct rindex *t, double d)
 	}
 	size_t i = lo ? (lo - 1) * RINDEX_BLOCK : 0;
 	size_t end = i + RINDEX_BLOCK < t->nkeys ? i + RINDEX_BLOCK : t->nkeys;
-	while (i < end && t->keys[i] < d)
+	while (i < end && t->keys[i].key < d)
 		i++;
-	return i < t->nkeys && t->keys[i] == d ? 2 * i + 1 : 2 * i;
+	*ret_eq = i < t->nkeys && t->keys[i].key == d;
+	return i;
 }
 
-/* The slot of value d (see struct rindex), by plain binary search (build time). */
+/* The slot of value d (see struct rindex): 2i + (d == key i). */
 static inline size_t rindex_slot(const struct rindex *t, double d)
 {
-	size_t lo = 0, n = t->nkeys;
-
-	/* lower bound: the first key >= d */
-	while (n > 0) {
-		size_t half = n / 2;
-		if (t->keys[lo + half] < d) {
-			lo += half + 1;
-			n -= half + 1;
-		} else {
-			n = half;
-		}
-	}
-	return lo < t->nkeys && t->keys[lo] == d ? 2 * lo + 1 : 2 * lo;
+	bool eq;
+	size_t i = rindex_lookup(t, d, &eq);
+	return 2 * i + eq;
 }
 
 static void range_slots(const struct rindex *t, const struct vrange *r, size_t *ret_a, size_t *ret_b)
@@ -940,28 +946,35 @@ static int rindex_build(struct rindex *t, const struct vrange *rs, size_t n)
 	memset(t, 0, sizeof(*t));
 	if (!n)
 		return 0;
-	t->keys = malloc(2 * n * sizeof(*t->keys));
-	if (!t->keys)
+	double *sorted = malloc(2 * n * sizeof(*sorted));
+	size_t w = 0;
+	if (!sorted)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (rs[i].has_lo)
-			t->keys[t->nkeys++] = rs[i].lo;
+			sorted[w++] = rs[i].lo;
 		if (rs[i].has_hi)
-			t->keys[t->nkeys++] = rs[i].hi;
+			sorted[w++] = rs[i].hi;
 	}
-	qsort(t->keys, t->nkeys, sizeof(*t->keys), double_cmp);
-	size_t w = 0;
-	for (size_t i = 0; i < t->nkeys; i++)
-		if (w == 0 || t->keys[w - 1] != t->keys[i])
-			t->keys[w++] = t->keys[i];
-	t->nkeys = w;
+	qsort(sorted, w, sizeof(*sorted), double_cmp);
+	t->keys = calloc(w + 1, sizeof(*t->keys));
+	if (!t->keys) {
+		free(sorted);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < w; i++)
+		if (t->nkeys == 0 || t->keys[t->nkeys - 1].key != sorted[i])
+			t->keys[t->nkeys++].key = sorted[i];
+	free(sorted);
+	w = t->nkeys;
+	t->keys[w].key = HUGE_VAL;
 	t->nslots = 2 * w + 1;
 	t->ntop = (w + RINDEX_BLOCK - 1) / RINDEX_BLOCK;
 	t->top = malloc((t->ntop ? t->ntop : 1) * sizeof(*t->top));
 	if (!t->top)
 		return -ENOMEM;
 	for (size_t b = 0; b < t->ntop; b++)
-		t->top[b] = t->keys[b * RINDEX_BLOCK];
+		t->top[b] = t->keys[b * RINDEX_BLOCK].key;
 
 	for (size_t i = 0; i < n; i++) {
 		size_t a, b;
@@ -999,6 +1012,13 @@ static int rindex_build(struct rindex *t, const struct vrange *rs, size_t n)
 				t->targets[fill[k]++] = rs[i].target;
 		}
 		free(fill);
+		/* the offsets next to the keys, where the search ends anyway */
+		for (size_t i = 0; i <= w; i++) {
+			t->keys[i].gap = t->off[2 * i];
+			t->keys[i].eq = t->off[2 * i + 1];
+		}
+		free(t->off);
+		t->off = NULL;
 		return 0;
 	}
 
@@ -1041,6 +1061,19 @@ static void rindex_free(struct rindex *t)
 	free(t->targets);
 }
 
+/* A state as a value-matcher target: "accept id" when it is the dead end of one pattern. */
+static uint32_t encode_target(const struct matcher *m, uint32_t state)
+{
+	uint32_t fin = m->fin[state];
+	return fin != FIN_NO && fin != FIN_MULTI && fin < ACCEPT_BIT ? ACCEPT_BIT | fin : state;
+}
+
+/* Is this target an accepting dead end (encoded, or a state with no way out)? */
+static inline bool target_final(const struct matcher *m, uint32_t t)
+{
+	return (t & ACCEPT_BIT) || m->fin[t] != FIN_NO;
+}
+
 /* Freezes one build vm into its matching form. */
 static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 {
@@ -1054,7 +1087,7 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 	v->path = b->path;
 	for (size_t i = 0; i < b->entries.n; i++) {
 		const struct cond *c = b->entries.v[i].cond;
-		uint32_t t = b->entries.v[i].target;
+		uint32_t t = encode_target(bd->m, b->entries.v[i].target);
 		const struct operand *o = &c->operands[0];
 
 		bool ic = c->kind == COND_EQUALS_IC || c->kind == COND_PREFIX_IC ||
@@ -1184,7 +1217,7 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 			dup |= v->rfinal[k] == t;
 		if (dup)
 			continue;
-		if (v->nrfinal == 4 || bd->m->fin[t] == FIN_NO) {
+		if (v->nrfinal == 4 || !target_final(bd->m, t)) {
 			v->nrfinal = 0;   /* not worth it, or not possible */
 			break;
 		}
@@ -1446,8 +1479,13 @@ struct match_scratch {
 	/* threads */
 	VEC(struct thread) work;
 	VEC(uint32_t) ctx;
-	uint32_t *seen;          /* per state: generation when reached with an empty context */
-	size_t seen_cap;
+	/*
+	 * What this event has reached (states with an empty context, accepted
+	 * ids): a small open-addressing set stamped with the event's generation,
+	 * so it resets by counting and stays in cache however large the matcher.
+	 */
+	uint32_t *rkey, *rgen;
+	uint32_t rcap, rn;
 	uint32_t gen;
 	struct bmap seen_ctx;    /* (state, ctx) for non-empty contexts */
 
@@ -1484,7 +1522,8 @@ void match_scratch_free(struct match_scratch *s)
 	free(s->text.v);
 	free(s->work.v);
 	free(s->ctx.v);
-	free(s->seen);
+	free(s->rkey);
+	free(s->rgen);
 	bmap_free(&s->seen_ctx);
 	free(s->out.v);
 	free(s->targets.v);
@@ -1495,6 +1534,62 @@ void match_scratch_free(struct match_scratch *s)
 const char *match_scratch_error(const struct match_scratch *s)
 {
 	return s->error;
+}
+
+/* ---------------------------------------------------------------- reached set */
+
+static inline uint32_t reached_hash(uint32_t key, uint32_t cap)
+{
+	return (key * 0x9E3779B1u) & (cap - 1);
+}
+
+/* Rebuilds the set with room for cap (a power of two) keys, keeping this event's. */
+static int reached_resize(struct match_scratch *s, uint32_t cap)
+{
+	uint32_t *k = malloc(cap * sizeof(*k)), *g = calloc(cap, sizeof(*g));
+	if (!k || !g) {
+		free(k);
+		free(g);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->rcap; i++) {
+		if (s->rgen[i] != s->gen)
+			continue;
+		uint32_t j = reached_hash(s->rkey[i], cap);
+		while (g[j] == s->gen)
+			j = (j + 1) & (cap - 1);
+		k[j] = s->rkey[i];
+		g[j] = s->gen;
+	}
+	free(s->rkey);
+	free(s->rgen);
+	s->rkey = k;
+	s->rgen = g;
+	s->rcap = cap;
+	return 0;
+}
+
+static inline bool reached_has(const struct match_scratch *s, uint32_t key)
+{
+	for (uint32_t j = reached_hash(key, s->rcap); s->rgen[j] == s->gen; j = (j + 1) & (s->rcap - 1))
+		if (s->rkey[j] == key)
+			return true;
+	return false;
+}
+
+/* Adds key; 1 when it was new, 0 when already there, -ENOMEM. */
+static int reached_add(struct match_scratch *s, uint32_t key)
+{
+	if (2 * (s->rn + 1) > s->rcap && reached_resize(s, 2 * s->rcap) < 0)
+		return -ENOMEM;
+	uint32_t j = reached_hash(key, s->rcap);
+	for (; s->rgen[j] == s->gen; j = (j + 1) & (s->rcap - 1))
+		if (s->rkey[j] == key)
+			return 0;
+	s->rkey[j] = key;
+	s->rgen[j] = s->gen;
+	s->rn++;
+	return 1;
 }
 
 /* ================================================================ scanner */
@@ -1964,10 +2059,14 @@ static bool cond_matches(struct match_scratch *s, const struct cond *c, struct l
 /* Appends the targets of every range holding d. */
 static int rindex_query(const struct rindex *t, double d, struct match_scratch *s)
 {
-	size_t slot = rindex_lookup(t, d);
+	bool eq;
+	size_t i = rindex_lookup(t, d, &eq);
+	size_t slot = 2 * i + eq;
 
 	if (t->flat) {
-		uint32_t a = t->off[slot], n = t->off[slot + 1] - a;
+		const struct rentry *e = &t->keys[i];
+		uint32_t a = eq ? e->eq : e->gap;
+		uint32_t n = (eq ? e[1].gap : e->eq) - a;
 		if (!n)
 			return 0;
 		if (vec_reserve_((void **)&s->targets.v, &s->targets.cap, s->targets.n + n, sizeof(uint32_t)) < 0)
@@ -2005,7 +2104,7 @@ static void drop_reached(const struct matcher *m, struct match_scratch *s, size_
 	size_t w = from;
 	for (size_t i = from; i < s->targets.n; i++) {
 		uint32_t t = s->targets.v[i];
-		if (m->fin[t] == FIN_NO || s->seen[t] != s->gen)
+		if (!target_final(m, t) || !reached_has(s, t))
 			s->targets.v[w++] = t;
 	}
 	s->targets.n = w;
@@ -2016,7 +2115,7 @@ static bool ranges_all_reached(const struct match_scratch *s, const struct vm *v
 	if (!v->nrfinal)
 		return false;
 	for (uint32_t i = 0; i < v->nrfinal; i++)
-		if (s->seen[v->rfinal[i]] != s->gen)
+		if (!reached_has(s, v->rfinal[i]))
 			return false;
 	return true;
 }
@@ -2101,15 +2200,23 @@ static int vm_eval(const struct matcher *m, struct match_scratch *s, const struc
 static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_t state,
 		       uint32_t ctx_off, uint32_t n, uint32_t add)
 {
-	uint32_t fin = m->fin[state];
 	uint32_t tmp_n = 0;
 	uint32_t base;
+	int fresh;
 
+	if (state & ACCEPT_BIT) {
+		/* the dead end of one pattern: accept its id */
+		fresh = reached_add(s, state);
+		if (fresh <= 0)
+			return fresh;
+		return VEC_PUSH(s->out, state & ~ACCEPT_BIT);
+	}
+	uint32_t fin = m->fin[state];
 	if (fin != FIN_NO) {
 		/* nothing left to check: accept without a thread */
-		if (s->seen[state] == s->gen)
-			return 0;
-		s->seen[state] = s->gen;
+		fresh = reached_add(s, state);
+		if (fresh <= 0)
+			return fresh;
 		if (fin != FIN_MULTI)
 			return VEC_PUSH(s->out, fin);
 		const struct state *st = &m->states[state];
@@ -2120,9 +2227,9 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 	}
 	if (n == 0 && add == NONE) {
 		/* no array context (the common case): dedupe by state alone */
-		if (s->seen[state] == s->gen)
-			return 0;
-		s->seen[state] = s->gen;
+		fresh = reached_add(s, state);
+		if (fresh <= 0)
+			return fresh;
 		struct thread t = {state, (uint32_t)s->ctx.n, 0};
 		return VEC_PUSH(s->work, t);
 	}
@@ -2152,20 +2259,20 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 	s->ctx.n = base + tmp_n;
 
 	if (tmp_n == 0) {
-		if (s->seen[state] == s->gen) {
+		fresh = reached_add(s, state);
+		if (fresh <= 0) {
 			s->ctx.n = base;
-			return 0;
+			return fresh;
 		}
-		s->seen[state] = s->gen;
 	} else {
 		uint32_t key[1 + 64];
 		if (tmp_n <= 64) {
-			bool fresh;
+			bool new_ctx;
 			key[0] = state;
 			memcpy(key + 1, s->ctx.v + base, tmp_n * sizeof(uint32_t));
-			if (!bmap_upsert(&s->seen_ctx, key, (tmp_n + 1) * sizeof(uint32_t), 0, &fresh))
+			if (!bmap_upsert(&s->seen_ctx, key, (tmp_n + 1) * sizeof(uint32_t), 0, &new_ctx))
 				return -ENOMEM;
-			if (!fresh) {
+			if (!new_ctx) {
 				s->ctx.n = base;
 				return 0;
 			}
@@ -2238,19 +2345,13 @@ static int prepare_scratch(const struct matcher *m, struct match_scratch *s)
 	for (size_t i = 0; i < s->touched.n; i++)
 		s->head[s->touched.v[i]] = NONE;
 	s->touched.n = 0;
-	if (s->seen_cap < m->nstates) {
-		uint32_t *v = realloc(s->seen, m->nstates * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		memset(v, 0, m->nstates * sizeof(*v));
-		s->seen = v;
-		s->seen_cap = m->nstates;
-		s->gen = 0;
-	}
+	if (!s->rcap && reached_resize(s, 64) < 0)
+		return -ENOMEM;
 	if (++s->gen == 0) {
-		memset(s->seen, 0, s->seen_cap * sizeof(*s->seen));
+		memset(s->rgen, 0, s->rcap * sizeof(*s->rgen));
 		s->gen = 1;
 	}
+	s->rn = 0;
 	if (s->seen_ctx.n) {
 		memset(s->seen_ctx.ctrl, 0, s->seen_ctx.cap);
 		s->seen_ctx.n = 0;
