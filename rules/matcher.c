@@ -124,11 +124,12 @@ struct bmap_slot {
 };
 
 struct bmap {
+	/* what a lookup reads first, together */
 	uint8_t *ctrl;     /* per slot: 0 empty, else 0x80 | 7 bits of the hash */
 	struct bmap_slot *slots;
+	char *keys;
 	size_t cap;        /* power of two */
 	size_t n;
-	char *keys;
 	size_t keys_len, keys_cap;
 };
 
@@ -333,19 +334,24 @@ struct rindex {
  * and map to a run [off, off+cnt) in targets (value = index into runs).
  */
 struct vm {
-	/* what the match path reads for every value first: one cache line */
+	/* what the match path reads for every value: the first cache line */
 	uint32_t path;
 	bool want_numkey;     /* some number condition needs the value's key */
 	bool want_double;     /* numeric ranges need the value as a double */
 	bool has_strings;     /* any 's' key */
 	bool has_eic;         /* any 'i' key */
+	bool has_fold;        /* any 'i', 'P' or 'X' key: the value's folded form is needed */
 	bool has_ip;          /* any 'a' key: IP-address literals */
-	uint32_t nplen, nPlen, nxlen, nXlen;
+	bool has_any;         /* nany > 0 */
+	bool has_slow;        /* nslow > 0 */
+	struct bmap exact;    /* its first fields: ctrl, slots, keys, cap */
+	uint32_t nplen, nxlen;
+
+	uint32_t nPlen, nXlen;
 	uint32_t nany, nslow, nrange, nrfinal;
 	/* distinct prefix/suffix lengths present, ascending */
 	uint32_t *plen, *Plen, *xlen, *Xlen;
 
-	struct bmap exact;
 	uint32_t *run_off, *run_cnt;
 	uint32_t *targets;
 	const struct operand **verify;   /* per targets[] entry, or NULL: no check */
@@ -361,11 +367,12 @@ struct vm {
 
 struct state {
 	uint32_t ntrans;
-	uint32_t *trans;      /* vm indexes, sorted by path */
+	uint32_t trans_one;   /* the only transition, when there is one (trans points here) */
 	uint32_t nabsent;
+	uint32_t nmatch;
+	uint32_t *trans;      /* vm indexes, sorted by path */
 	uint32_t *absent_path;
 	uint32_t *absent_target;
-	uint32_t nmatch;
 	uint32_t *match;      /* pattern ids accepted here */
 	bool final_only;      /* accepts and has no way out */
 };
@@ -1208,6 +1215,7 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 	    collect_lens(&kvs, 'x', &v->xlen, &v->nxlen) < 0 ||
 	    collect_lens(&kvs, 'X', &v->Xlen, &v->nXlen) < 0)
 		goto out;
+	v->has_fold = v->has_eic || v->nPlen || v->nXlen;
 	if (rindex_build(&v->ranges, ranges.v, ranges.n) < 0)
 		goto out;
 	for (size_t i = 0; i < ranges.n; i++) {
@@ -1226,9 +1234,11 @@ static int vm_freeze(struct build *bd, const struct bvm *b, struct vm *v)
 	v->nrange = (uint32_t)ranges.n;
 	v->any = any.v;
 	v->nany = (uint32_t)any.n;
+	v->has_any = any.n > 0;
 	any.v = NULL;
 	v->slow = slow.v;
 	v->nslow = (uint32_t)slow.n;
+	v->has_slow = slow.n > 0;
 	slow.v = NULL;
 	bd->m->bytes += v->exact.cap * (sizeof(struct bmap_slot) + 1) + v->exact.keys_cap +
 			kvs.n * 3 * sizeof(uint32_t) +
@@ -1348,9 +1358,15 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 		struct bstate *bs = &bd.states.v[i];
 		struct state *s = &m->states[i];
 		s->ntrans = (uint32_t)bs->trans.n;
-		s->trans = bs->trans.v;
-		bs->trans.v = NULL;
-		sort_trans(m->vms, s->trans, s->ntrans);
+		if (s->ntrans == 1) {
+			/* most states test one more field: keep it beside the state */
+			s->trans_one = bs->trans.v[0];
+			s->trans = &s->trans_one;
+		} else {
+			s->trans = bs->trans.v;
+			bs->trans.v = NULL;
+			sort_trans(m->vms, s->trans, s->ntrans);
+		}
 		s->nabsent = (uint32_t)bs->absent_path.n;
 		s->absent_path = bs->absent_path.v;
 		s->absent_target = bs->absent_target.v;
@@ -1400,7 +1416,8 @@ void matcher_free(struct matcher *m)
 	free(m->vms);
 	if (m->states) {
 		for (size_t i = 0; i < m->nstates; i++) {
-			free(m->states[i].trans);
+			if (m->states[i].trans != &m->states[i].trans_one)
+				free(m->states[i].trans);
 			free(m->states[i].absent_path);
 			free(m->states[i].absent_target);
 			free(m->states[i].match);
@@ -1916,7 +1933,8 @@ static bool leaf_double(struct leaf *lf)
 static bool leaf_exact(struct leaf *lf)
 {
 	if (!lf->exact_state)
-		lf->exact_state = number_is_exact_double(lf->val, lf->len) ? 1 : 2;
+		lf->exact_state = (lf->dbl_state == 1 ? number_is_exact_double_as(lf->val, lf->len, lf->dbl)
+						      : number_is_exact_double(lf->val, lf->len)) ? 1 : 2;
 	return lf->exact_state == 1;
 }
 
@@ -2143,7 +2161,7 @@ static int vm_eval(const struct matcher *m, struct match_scratch *s, const struc
 		for (uint32_t i = 0; i < v->nxlen && v->xlen[i] <= len; i++)
 			err |= out_targets(s, v, tag_lookup(v, 'x', val + len - v->xlen[i], v->xlen[i], buf,
 							    sizeof(buf)));
-		if (v->has_eic || v->nPlen || v->nXlen) {
+		if (v->has_fold) {
 			size_t fl;
 			const char *f = leaf_fold(s, lf, &fl);
 			if (!f)
@@ -2187,11 +2205,13 @@ static int vm_eval(const struct matcher *m, struct match_scratch *s, const struc
 		err |= out_targets(s, v, bmap_get(&v->exact, "N", 1));
 		break;
 	}
-	for (uint32_t i = 0; i < v->nany; i++)
-		err |= VEC_PUSH(s->targets, v->any[i]);
-	for (uint32_t i = 0; i < v->nslow; i++)
-		if (cond_matches(s, v->slow[i].cond, lf))
-			err |= VEC_PUSH(s->targets, v->slow[i].target);
+	if (v->has_any)
+		for (uint32_t i = 0; i < v->nany; i++)
+			err |= VEC_PUSH(s->targets, v->any[i]);
+	if (v->has_slow)
+		for (uint32_t i = 0; i < v->nslow; i++)
+			if (cond_matches(s, v->slow[i].cond, lf))
+				err |= VEC_PUSH(s->targets, v->slow[i].target);
 	return err ? -ENOMEM : 0;
 }
 

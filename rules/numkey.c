@@ -417,17 +417,15 @@ done:
  * 2^(e-2) (x = 4m, the interval ends at 4m ± 2, or 4m - 1 below a power of
  * two) and decimal ones in units of 10^q, both multiplied up to integers.
  */
-static int exact_fast(const struct decimal *d)
+static int exact_fast(const struct decimal *d, double x)
 {
 	uint64_t w = 0;
 	int q = (int)d->exp - (d->ndigits - 1);
-	double x;
 
 	for (int i = 0; i < d->ndigits; i++)
 		w = w * 10 + d->digits[i];
-	struct decimal pos = *d;
-	pos.neg = false;
-	if (decimal_to_double(&pos, &x) < 0 || x < 2.2250738585072014e-308)
+	x = fabs(x);
+	if (!isfinite(x) || x < 2.2250738585072014e-308)
 		return -1;   /* overflow and subnormals: slow path */
 	int ex;
 	double f = frexp(x, &ex);
@@ -492,20 +490,50 @@ int number_to_double(const char *text, size_t n, double *ret)
 	return decimal_to_double(&d, ret);
 }
 
-bool number_is_exact_double(const char *text, size_t n)
+/*
+ * number_is_exact_double() on a parsed number. x is its nearest double when
+ * the caller has it (NAN otherwise), so the 16/17-digit test need not
+ * convert again.
+ */
+static bool decimal_exact(const struct decimal *d, double x, const char *text, size_t n)
 {
+	if (d->zero)
+		return true;
+	if (d->ndigits > 17 || d->exp > 308 || d->exp < -324)
+		return false;
+	/* up to 15 digits in the normal range: see number_is_exact_double_reference() */
+	if (d->ndigits <= 15 && d->exp >= -307 && d->exp <= 307)
+		return true;
 #ifdef __SIZEOF_INT128__
+	if (d->exp >= -307 && d->exp <= 307) {
+		if (isnan(x) && decimal_to_double(d, &x) < 0)
+			return false;
+		int r = exact_fast(d, x);
+		if (r >= 0)
+			return r == 1;
+	}
+#else
+	(void)x;
+#endif
+	return number_is_exact_double_reference(text, n);
+}
+
+bool number_is_exact_double_as(const char *text, size_t n, double x)
+{
 	struct decimal d;
 
 	if (decimal_parse(text, n, &d) < 0)
 		return false;
-	if (!d.zero && (d.ndigits == 16 || d.ndigits == 17) && d.exp >= -307 && d.exp <= 307) {
-		int r = exact_fast(&d);
-		if (r >= 0)
-			return r == 1;
-	}
-#endif
-	return number_is_exact_double_reference(text, n);
+	return decimal_exact(&d, x, text, n);
+}
+
+bool number_is_exact_double(const char *text, size_t n)
+{
+	struct decimal d;
+
+	if (decimal_parse(text, n, &d) < 0)
+		return false;
+	return decimal_exact(&d, NAN, text, n);
 }
 
 /* The definition, by printing: slow (several printf/strtod), used for what

@@ -62,6 +62,9 @@ struct numrange {
  * 17 significant digits, or beyond the double range).
  */
 int number_to_double(const char *text, size_t n, double *ret);
+/* number_is_exact_double() when x, the number's nearest double, is known:
+ * the 16- and 17-digit test then needs no second conversion. */
+bool number_is_exact_double_as(const char *text, size_t n, double x);
 
 bool numrange_contains(const struct numrange *r, const struct numkey *k);
 
