@@ -533,7 +533,7 @@ bool number_is_exact_double(const char *text, size_t n)
 
 	if (decimal_parse(text, n, &d) < 0)
 		return false;
-	return decimal_exact(&d, NAN, text, n);
+	return decimal_exact(&d, (double)NAN, text, n);
 }
 
 /* The definition, by printing: slow (several printf/strtod), used for what
