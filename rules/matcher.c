@@ -878,15 +878,15 @@ static inline size_t rindex_lookup(const struct rindex *t, double d, bool *ret_e
 {
 	size_t lo = 0, n = t->ntop;
 
-	/* the number of blocks whose first key is <= d */
-	while (n > 0) {
-		size_t half = n / 2;
-		if (t->top[lo + half] <= d) {
-			lo += half + 1;
-			n -= half + 1;
-		} else {
-			n = half;
+	/* the number of blocks whose first key is <= d, without branches to mispredict */
+	if (n) {
+		const double *b = t->top;
+		while (n > 1) {
+			size_t half = n / 2;
+			b = b[half] <= d ? b + half : b;
+			n -= half;
 		}
+		lo = (size_t)(b - t->top) + (*b <= d);
 	}
 	size_t i = lo ? (lo - 1) * RINDEX_BLOCK : 0;
 	size_t end = i + RINDEX_BLOCK < t->nkeys ? i + RINDEX_BLOCK : t->nkeys;
@@ -1465,14 +1465,21 @@ struct leaf {
 	uint8_t type;        /* enum leaf_type */
 	uint8_t key_state;   /* 0 not computed, 1 valid, 2 no key */
 	uint8_t exact_state; /* 0 not computed, 1 an exact double, 2 not */
-	uint8_t dbl_state;   /* 0 not computed, 1 dbl is valid, 2 not finite */
+	uint8_t dbl_state;   /* 0 not computed, 1 dbl (and np) valid, 2 no double */
 	uint8_t in_text;     /* the value is at val_off in the text buffer */
 	uint8_t folded;      /* fold_off/fold_len are valid */
 	uint32_t len;
+	uint32_t num;        /* number leaves: index of their struct leafnum, or NONE */
 	const char *val;     /* when !in_text */
 	uint32_t val_off;    /* when in_text */
 	uint32_t fold_off, fold_len;
+};
+
+/* What a number leaf's conditions need, computed on demand (kept apart so
+ * that the many string leaves stay small). */
+struct leafnum {
 	double dbl;
+	struct numparse np;
 	struct numkey key;
 };
 
@@ -1489,6 +1496,7 @@ struct match_scratch {
 	VEC(uint32_t) touched;
 
 	VEC(struct leaf) leaves;
+	VEC(struct leafnum) nums;
 	VEC(struct elem) elems;
 	VEC(char) text;          /* unescaped strings and folded values */
 	uint32_t arrays;
@@ -1535,6 +1543,7 @@ void match_scratch_free(struct match_scratch *s)
 	free(s->head);
 	free(s->touched.v);
 	free(s->leaves.v);
+	free(s->nums.v);
 	free(s->elems.v);
 	free(s->text.v);
 	free(s->work.v);
@@ -1657,12 +1666,12 @@ static int add_leaf(struct scan *sc, uint32_t path, enum leaf_type t, const char
 		scan_fail(sc, val, -E2BIG, "too many values on the patterns' paths");
 		return -E2BIG;
 	}
-	memset(&lf, 0, sizeof(lf) - sizeof(lf.key));
+	memset(&lf, 0, sizeof(lf));
 	lf.elem = elem;
 	lf.type = (uint8_t)t;
 	lf.val = val;
 	lf.len = (uint32_t)len;
-	lf.key.len = 0;
+	lf.num = NONE;
 	if (s->head[path] == NONE && VEC_PUSH(s->touched, path) < 0)
 		return -ENOMEM;
 	lf.next = s->head[path];
@@ -1907,12 +1916,29 @@ static inline const char *leaf_val(const struct match_scratch *s, const struct l
 	return lf->in_text ? s->text.v + lf->val_off : lf->val;
 }
 
-/* The exact decimal key of a number leaf, computed once per event. */
-static bool leaf_numkey(struct leaf *lf)
+/* The leaf's struct leafnum (created on first use), or NULL on ENOMEM. The
+ * pointer is valid until the next call: the array may move. */
+static struct leafnum *leaf_num(struct match_scratch *s, struct leaf *lf)
 {
+	if (lf->num == NONE) {
+		struct leafnum ln;
+		memset(&ln, 0, sizeof(ln));
+		if (VEC_PUSH(s->nums, ln) < 0)
+			return NULL;
+		lf->num = (uint32_t)(s->nums.n - 1);
+	}
+	return &s->nums.v[lf->num];
+}
+
+/* The exact decimal key of a number leaf, computed once per event. */
+static const struct numkey *leaf_numkey(struct match_scratch *s, struct leaf *lf)
+{
+	struct leafnum *ln = leaf_num(s, lf);
+	if (!ln)
+		return NULL;
 	if (!lf->key_state)
-		lf->key_state = numkey_from_text(lf->val, lf->len, &lf->key) == 0 ? 1 : 2;
-	return lf->key_state == 1;
+		lf->key_state = numkey_from_text(lf->val, lf->len, &ln->key) == 0 ? 1 : 2;
+	return lf->key_state == 1 ? &ln->key : NULL;
 }
 
 /*
@@ -1923,18 +1949,25 @@ static bool leaf_numkey(struct leaf *lf)
  * check costs more than the rest, so it runs only when a range would match.
  */
 /* The nearest double of a number leaf, computed once per event. */
-static bool leaf_double(struct leaf *lf)
+static bool leaf_double(struct match_scratch *s, struct leaf *lf, double *ret)
 {
+	struct leafnum *ln = leaf_num(s, lf);
+	if (!ln)
+		return false;
 	if (!lf->dbl_state)
-		lf->dbl_state = number_to_double(lf->val, lf->len, &lf->dbl) == 0 ? 1 : 2;
+		lf->dbl_state = number_parse(lf->val, lf->len, &ln->np) == 0 &&
+					numparse_to_double(&ln->np, &ln->dbl) == 0 ? 1 : 2;
+	*ret = ln->dbl;
 	return lf->dbl_state == 1;
 }
 
-static bool leaf_exact(struct leaf *lf)
+static bool leaf_exact(struct match_scratch *s, struct leaf *lf)
 {
-	if (!lf->exact_state)
-		lf->exact_state = (lf->dbl_state == 1 ? number_is_exact_double_as(lf->val, lf->len, lf->dbl)
-						      : number_is_exact_double(lf->val, lf->len)) ? 1 : 2;
+	if (!lf->exact_state) {
+		const struct leafnum *ln = lf->dbl_state == 1 ? &s->nums.v[lf->num] : NULL;
+		lf->exact_state = (ln ? numparse_is_exact(&ln->np, ln->dbl, lf->val, lf->len)
+				      : number_is_exact_double(lf->val, lf->len)) ? 1 : 2;
+	}
 	return lf->exact_state == 1;
 }
 
@@ -2021,7 +2054,10 @@ static bool operand_matches(struct match_scratch *s, enum cond_kind kind, const 
 			if (lf->type != LEAF_NUMBER)
 				return false;
 			if (o->lit.has_key)
-				return leaf_numkey(lf) && numkey_eq(&lf->key, &o->lit.key);
+			{
+				const struct numkey *k = leaf_numkey(s, lf);
+				return k && numkey_eq(k, &o->lit.key);
+			}
 			return lf->len == o->lit.len && memcmp(val, o->lit.text, o->lit.len) == 0;
 		case LIT_TRUE:
 			return lf->type == LEAF_TRUE;
@@ -2055,8 +2091,11 @@ static bool operand_matches(struct match_scratch *s, enum cond_kind kind, const 
 		return fam && cidr_contains(&o->cidr, fam, addr);
 	}
 	case COND_NUMERIC:
-		return lf->type == LEAF_NUMBER && leaf_numkey(lf) && numrange_contains(&o->range, &lf->key) &&
-		       leaf_exact(lf);
+	{
+		const struct numkey *k;
+		return lf->type == LEAF_NUMBER && (k = leaf_numkey(s, lf)) != NULL &&
+		       numrange_contains(&o->range, k) && leaf_exact(s, lf);
+	}
 	case COND_EXISTS:
 		return true;
 	}
@@ -2182,15 +2221,16 @@ static int vm_eval(const struct matcher *m, struct match_scratch *s, const struc
 	case LEAF_NUMBER: {
 		const char *val = leaf_val(s, lf);
 		err |= out_targets(s, v, tag_lookup(v, 't', val, lf->len, buf, sizeof(buf)));
-		if (v->want_numkey && leaf_numkey(lf))
-			err |= out_targets(s, v, tag_lookup(v, 'n', (const char *)lf->key.b, lf->key.len, buf,
-							    sizeof(buf)));
-		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(lf)) {
+		const struct numkey *k;
+		double d;
+		if (v->want_numkey && (k = leaf_numkey(s, lf)) != NULL)
+			err |= out_targets(s, v, tag_lookup(v, 'n', (const char *)k->b, k->len, buf, sizeof(buf)));
+		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(s, lf, &d)) {
 			size_t mid = s->targets.n;
-			err |= rindex_query(&v->ranges, lf->dbl, s);
+			err |= rindex_query(&v->ranges, d, s);
 			if (s->targets.n > mid)
 				drop_reached(m, s, mid);
-			if (s->targets.n > mid && !leaf_exact(lf))
+			if (s->targets.n > mid && !leaf_exact(s, lf))
 				s->targets.n = mid;
 		}
 		break;
@@ -2378,6 +2418,7 @@ static int prepare_scratch(const struct matcher *m, struct match_scratch *s)
 		s->seen_ctx.keys_len = 0;
 	}
 	s->leaves.n = 0;
+	s->nums.n = 0;
 	s->elems.n = 0;
 	s->text.n = 0;
 	s->arrays = 0;

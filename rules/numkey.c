@@ -371,9 +371,9 @@ static int exact_convert(uint64_t w, int q, double *ret)
  * arithmetic, and strtod() of "<digits>e<exponent>" (which no locale can
  * misread) for the rest.
  */
-static int decimal_to_double(const struct decimal *d, double *ret)
+static int np_to_double(const struct numparse *d, double *ret)
 {
-	uint64_t w = 0;
+	uint64_t w = d->w;
 	int q;
 	double x;
 
@@ -381,8 +381,6 @@ static int decimal_to_double(const struct decimal *d, double *ret)
 		*ret = d->neg ? -0.0 : 0.0;
 		return 0;
 	}
-	for (int i = 0; i < d->ndigits; i++)
-		w = w * 10 + d->digits[i];
 	q = (int)(d->exp - (d->ndigits - 1));
 	if (w <= (UINT64_C(1) << 53) && q >= -22 && q <= 22) {
 		x = (double)w;
@@ -417,13 +415,11 @@ done:
  * 2^(e-2) (x = 4m, the interval ends at 4m ± 2, or 4m - 1 below a power of
  * two) and decimal ones in units of 10^q, both multiplied up to integers.
  */
-static int exact_fast(const struct decimal *d, double x)
+static int exact_fast(const struct numparse *d, double x)
 {
-	uint64_t w = 0;
+	uint64_t w = d->w;
 	int q = (int)d->exp - (d->ndigits - 1);
 
-	for (int i = 0; i < d->ndigits; i++)
-		w = w * 10 + d->digits[i];
 	x = fabs(x);
 	if (!isfinite(x) || x < 2.2250738585072014e-308)
 		return -1;   /* overflow and subnormals: slow path */
@@ -481,13 +477,34 @@ static int exact_fast(const struct decimal *d, double x)
 }
 #endif
 
-int number_to_double(const char *text, size_t n, double *ret)
+int number_parse(const char *text, size_t n, struct numparse *ret)
 {
 	struct decimal d;
 
 	if (decimal_parse(text, n, &d) < 0 || d.ndigits > 17 || d.exp > 309 || d.exp < -325)
 		return -ERANGE;
-	return decimal_to_double(&d, ret);
+	ret->w = 0;
+	for (int i = 0; i < d.ndigits; i++)
+		ret->w = ret->w * 10 + d.digits[i];
+	ret->exp = (int32_t)d.exp;
+	ret->ndigits = (int32_t)d.ndigits;
+	ret->neg = d.neg;
+	ret->zero = d.zero;
+	return 0;
+}
+
+int numparse_to_double(const struct numparse *p, double *ret)
+{
+	return np_to_double(p, ret);
+}
+
+int number_to_double(const char *text, size_t n, double *ret)
+{
+	struct numparse p;
+
+	if (number_parse(text, n, &p) < 0)
+		return -ERANGE;
+	return np_to_double(&p, ret);
 }
 
 /*
@@ -495,7 +512,7 @@ int number_to_double(const char *text, size_t n, double *ret)
  * the caller has it (NAN otherwise), so the 16/17-digit test need not
  * convert again.
  */
-static bool decimal_exact(const struct decimal *d, double x, const char *text, size_t n)
+static bool np_exact(const struct numparse *d, double x, const char *text, size_t n)
 {
 	if (d->zero)
 		return true;
@@ -506,7 +523,7 @@ static bool decimal_exact(const struct decimal *d, double x, const char *text, s
 		return true;
 #ifdef __SIZEOF_INT128__
 	if (d->exp >= -307 && d->exp <= 307) {
-		if (isnan(x) && decimal_to_double(d, &x) < 0)
+		if (isnan(x) && np_to_double(d, &x) < 0)
 			return false;
 		int r = exact_fast(d, x);
 		if (r >= 0)
@@ -518,22 +535,19 @@ static bool decimal_exact(const struct decimal *d, double x, const char *text, s
 	return number_is_exact_double_reference(text, n);
 }
 
-bool number_is_exact_double_as(const char *text, size_t n, double x)
+bool numparse_is_exact(const struct numparse *p, double x, const char *text, size_t n)
 {
-	struct decimal d;
-
-	if (decimal_parse(text, n, &d) < 0)
-		return false;
-	return decimal_exact(&d, x, text, n);
+	return np_exact(p, x, text, n);
 }
 
 bool number_is_exact_double(const char *text, size_t n)
 {
-	struct decimal d;
+	struct numparse p;
 
-	if (decimal_parse(text, n, &d) < 0)
+	/* more than 17 digits, or beyond the double range: never exact */
+	if (number_parse(text, n, &p) < 0)
 		return false;
-	return decimal_exact(&d, (double)NAN, text, n);
+	return np_exact(&p, (double)NAN, text, n);
 }
 
 /* The definition, by printing: slow (several printf/strtod), used for what

@@ -62,9 +62,24 @@ struct numrange {
  * 17 significant digits, or beyond the double range).
  */
 int number_to_double(const char *text, size_t n, double *ret);
-/* number_is_exact_double() when x, the number's nearest double, is known:
- * the 16- and 17-digit test then needs no second conversion. */
-bool number_is_exact_double_as(const char *text, size_t n, double x);
+/*
+ * A number of at most 17 significant digits, parsed once for both questions
+ * above (the match path asks for the double first and, only when a range
+ * would match, whether it is exact): w × 10^(exp - ndigits + 1).
+ */
+struct numparse {
+	uint64_t w;
+	int32_t exp;       /* decimal exponent of the first significant digit */
+	int32_t ndigits;
+	bool neg, zero;
+};
+
+/* 0, or -ERANGE for more than 17 significant digits or beyond the double range. */
+int number_parse(const char *text, size_t n, struct numparse *ret);
+int numparse_to_double(const struct numparse *p, double *ret);
+/* number_is_exact_double() of the parsed text; x is its nearest double, or NAN
+ * when not known yet. text is needed for the rare slow path. */
+bool numparse_is_exact(const struct numparse *p, double x, const char *text, size_t n);
 
 bool numrange_contains(const struct numrange *r, const struct numkey *k);
 
