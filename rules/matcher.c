@@ -21,11 +21,19 @@
  *
  * All conditions on one path leaving one state are compiled together into a
  * value matcher (struct vm): one hash table answers exact strings, numbers
- * (by exact decimal value), literals, equals-ignore-case and every
- * prefix/suffix length at once; numeric ranges are answered by a segment
- * tree; wildcards, regexes, CIDR ranges and anything-but are evaluated one by
- * one (they are rare and usually few per path). A value matcher maps one
- * event value to the set of states it leads to.
+ * (by exact decimal value), literals, IP addresses, equals-ignore-case and
+ * every prefix/suffix length at once; numeric ranges are answered by a range
+ * index over their bounds (struct rindex); wildcards, regexes, CIDR ranges
+ * and anything-but are evaluated one by one (they are rare and usually few
+ * per path). A value matcher maps one event value to the set of states it
+ * leads to; a state that only accepts one pattern is encoded in the target
+ * itself (ACCEPT_BIT), so the common last step touches no state.
+ *
+ * The match path is bound by memory latency once the rules are many, so the
+ * structures are laid out for it: control bytes let a missed lookup read one
+ * small array, range bounds sit in cache-sized blocks with their offsets, hot
+ * fields share a cache line, and what an event has reached is a small set in
+ * the scratch, not an array as large as the automaton.
  *
  * Matching
  * --------
@@ -39,7 +47,9 @@
  *    that its value matcher accepts and that is consistent with the thread's
  *    array context; an absent transition is taken when no value on that path
  *    is consistent with the context. States are deduplicated per event, so the
- *    work is bounded by the states reached, not by the number of rules.
+ *    work is bounded by the states reached, not by the number of rules, and a
+ *    per-event work budget turns a pathological array blow-up into an error
+ *    (-E2BIG) instead of a stall.
  *
  * Array consistency: values from arrays of objects must come from the same
  * element of every array they share. Each array element that is itself an
