@@ -399,6 +399,10 @@ static int prepare_operand(struct pctx *c, enum cond_kind kind, const struct jno
 			return -ENOMEM;
 		o->wildcard = wildcard_compile(n->u.str, n->len, err, sizeof(err));
 		if (!o->wildcard) {
+			if (errno == ENOMEM) {
+				c->nomem = true;
+				return -ENOMEM;
+			}
 			perr(c, "%s", err);
 			return -EINVAL;
 		}
@@ -408,6 +412,10 @@ static int prepare_operand(struct pctx *c, enum cond_kind kind, const struct jno
 			return -ENOMEM;
 		o->regex = regex_compile(n->u.str, n->len, err, sizeof(err));
 		if (!o->regex) {
+			if (errno == ENOMEM) {
+				c->nomem = true;   /* not the user's mistake */
+				return -ENOMEM;
+			}
 			perr(c, "invalid regex: %s", err);
 			return -EINVAL;
 		}

@@ -25,6 +25,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -70,6 +71,7 @@ struct regex *regex_compile(const char *pat, size_t n, char *err, size_t errlen)
 			snprintf((char *)msg, sizeof(msg), "error %d", errcode);
 		snprintf(err, errlen, "%s at offset %zu", (const char *)msg, (size_t)erroff);
 		free(re);
+		errno = errcode == PCRE2_ERROR_NOMEMORY ? ENOMEM : EINVAL;
 		return NULL;
 	}
 	/* Not every platform has a JIT; the interpreter gives the same answers. */
@@ -80,6 +82,7 @@ out_free:
 	free(re);
 out_nomem:
 	snprintf(err, errlen, "Out of memory");
+	errno = ENOMEM;
 	return NULL;
 }
 

@@ -164,6 +164,7 @@ bool ic_foldable(const char *pat, size_t plen);
  */
 struct wildcard;
 
+/* NULL with errno EINVAL (the reason in err) or ENOMEM. */
 struct wildcard *wildcard_compile(const char *pat, size_t n, char *err, size_t errlen);
 bool wildcard_match(const struct wildcard *w, const char *s, size_t n);
 /* The literal text before the first '*', for index pre-filtering. */
@@ -182,7 +183,8 @@ struct regex_scratch;  /* per-thread match state; one per matching thread */
 #define REGEX_MATCH_LIMIT 100000u
 #define REGEX_DEPTH_LIMIT 1000u
 
-/* NULL on error, with PCRE2's message and the offset in err. */
+/* NULL on error, with PCRE2's message and the offset in err and errno set:
+ * EINVAL for a bad pattern, ENOMEM when memory ran out. */
 struct regex *regex_compile(const char *pat, size_t n, char *err, size_t errlen);
 /* 1 match, 0 no match (a value that hits a limit does not match). */
 int regex_match(const struct regex *re, const char *s, size_t n, struct regex_scratch *scratch);

@@ -19,6 +19,8 @@
  */
 #include "value.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +45,14 @@ struct wildcard *wildcard_compile(const char *pat, size_t n, char *err, size_t e
 		if (pat[i] == '\\') {
 			if (i + 1 >= n || (pat[i + 1] != '*' && pat[i + 1] != '\\')) {
 				snprintf(err, errlen, "Invalid escape character at pos %zu", i + 1);
+				errno = EINVAL;
 				return NULL;
 			}
 			i++;
 		} else if (pat[i] == '*') {
 			if (i + 1 < n && pat[i + 1] == '*') {
 				snprintf(err, errlen, "Consecutive wildcard characters at pos %zu", i + 1);
+				errno = EINVAL;
 				return NULL;
 			}
 			nstars++;
@@ -84,6 +88,7 @@ out_free:
 	free(w);
 out_nomem:
 	snprintf(err, errlen, "Out of memory");
+	errno = ENOMEM;
 	return NULL;
 }
 
