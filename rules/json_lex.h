@@ -149,7 +149,7 @@ static inline const char *json_lex_escape(const char *p, const char *end, struct
  * position after the closing quote; *ret_escaped tells whether the body holds
  * escapes (then it must be decoded with json_unescape() before use).
  */
-static inline const char *json_lex_string(const char *p, const char *end, bool *ret_escaped,
+static inline __attribute__((always_inline)) const char *json_lex_string(const char *p, const char *end, bool *ret_escaped,
 					   struct json_lexerr *lx)
 {
 	bool escaped = false;
@@ -233,7 +233,7 @@ static inline const char *json_lex_digits(const char *p, const char *end)
  * Scans a number at p: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
  * What follows is checked by the caller's grammar (so "01" fails there).
  */
-static inline const char *json_lex_number(const char *p, const char *end, struct json_lexerr *lx)
+static inline __attribute__((always_inline)) const char *json_lex_number(const char *p, const char *end, struct json_lexerr *lx)
 {
 	const char *start = p;
 
