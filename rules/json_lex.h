@@ -276,6 +276,11 @@ static inline const char *json_lex_word(const char *p, const char *end, const ch
  * depth_left bounds nesting below this point. Iterative: a small stack of
  * container kinds, so no recursion on hostile input.
  */
+static inline bool json_lex_isws(char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 static inline const char *json_lex_skip(const char *p, const char *end, uint32_t depth_left,
 					struct json_lexerr *lx)
 {
@@ -284,13 +289,23 @@ static inline const char *json_lex_skip(const char *p, const char *end, uint32_t
 	uint32_t sp = 0;
 	bool esc;
 
+	/*
+	 * Each state tests for the byte it expects first and looks for
+	 * whitespace only when that fails: compact JSON, the common case, then
+	 * pays no whitespace test at all.
+	 */
 	if (depth_left > 8 * 64)
 		depth_left = 8 * 64;
 value:
-	p = json_lex_ws(p, end);
 	if (p >= end)
 		return json_lex_fail(lx, p, "unexpected end of input");
 	switch (*p) {
+	case ' ':
+	case '\n':
+	case '\r':
+	case '\t':
+		p = json_lex_ws(p, end);
+		goto value;
 	case '{':
 		if (sp >= depth_left) {
 			json_lex_fail(lx, p, "nesting too deep");
@@ -342,17 +357,20 @@ value:
 after:
 	if (sp == 0)
 		return p;
-	p = json_lex_ws(p, end);
 	if (p >= end)
 		return json_lex_fail(lx, p, "unexpected end of input");
 	if (stack[(sp - 1) >> 6] & ((uint64_t)1 << ((sp - 1) & 63))) {
 		if (*p == ',') {
-			p = json_lex_ws(p + 1, end);
+			p++;
 			goto key;
 		}
 		if (*p == '}') {
 			sp--;
 			p++;
+			goto after;
+		}
+		if (json_lex_isws(*p)) {
+			p = json_lex_ws(p, end);
 			goto after;
 		}
 		return json_lex_fail(lx, p, "expected ',' or '}' in object");
@@ -366,14 +384,21 @@ after:
 		p++;
 		goto after;
 	}
+	if (json_lex_isws(*p)) {
+		p = json_lex_ws(p, end);
+		goto after;
+	}
 	return json_lex_fail(lx, p, "expected ',' or ']' in array");
 key:
+	if (p < end && *p != '"' && json_lex_isws(*p))
+		p = json_lex_ws(p, end);
 	if (p >= end || *p != '"')
 		return json_lex_fail(lx, p, "expected a string key in object");
 	p = json_lex_string(p + 1, end, &esc, lx);
 	if (!p)
 		return NULL;
-	p = json_lex_ws(p, end);
+	if (p < end && *p != ':' && json_lex_isws(*p))
+		p = json_lex_ws(p, end);
 	if (p >= end || *p != ':')
 		return json_lex_fail(lx, p, "expected ':' after object key");
 	p++;

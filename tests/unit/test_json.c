@@ -178,6 +178,9 @@ static void test_skip_agrees_with_parser(void **state)
 		"{}", "[]", "{\"a\":[1,{\"b\":null}],\"c\":\"\\u00e9\"}", "[1,2", "{\"a\" 1}", "[01]",
 		"[\"\\ud83d\\ude00\"]", "[\"\\ud83d\"]", "{\"a\":tru}", " [ 1 , 2 ] ", "[1,]", "[,1]",
 		"{\"a\":1,}", "\"x\"", "-0.5e+7", "[[[[[]]]]]", "{\"\":{\"\":{}}}", "[\"a\xff\"]",
+		/* whitespace everywhere the grammar allows it, and where it does not help */
+		"{ \"a\" : [ 1 , { } ] , \"b\" :\n\t\"x\" }", "[ ]", "{ }", " [1 ,2] ", "{\"a\" :1}",
+		"{\"a\": 1 ,}", "[ , 1]", "{ , }", "[1 2]", "{\"a\" 1}", "\t{\r\n}\n",
 	};
 	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		const char *s = inputs[i];

@@ -1,0 +1,195 @@
+/*
+ * config.h — the daemon's configuration file: read, validated, defaulted.
+ *
+ * `tripline serve --config FILE` reads one JSON object (DESIGN.md §6; every
+ * key, its type and default in deploy/CONFIG.md and deploy/tripline.example.json).
+ * The file is parsed with the strict JSON reader (rules/json.h) and every
+ * member is checked; every problem is reported, each as
+ *
+ *     <file>: <json pointer>: <message>
+ *     tripline.json: /listen: must be HOST:PORT with a port from 1 to 65535
+ *
+ * Unknown keys ("unknown field") and keys written twice ("duplicate field")
+ * are errors, at every level. An error about the document as a whole is
+ * written right after the file name ("<file>: must be a JSON object"); JSON
+ * syntax errors say "<file>: invalid JSON at line L, column C: <reason>".
+ * Loading is all-or-nothing: with any error there is no config, and the
+ * daemon refuses to start (a reloading caller keeps the config it has).
+ *
+ * Every key is optional; `{}` is a valid config. Paths are kept as written;
+ * a relative path is relative to the daemon's working directory.
+ *
+ * Secrets (auth keys, webhook secrets, remote cluster credentials) are held
+ * as references, never as values: "env:NAME" (an environment variable),
+ * "file:PATH" (a file of mode 0600 or stricter) or "value:SECRET" (the secret
+ * itself in the config; allowed, discouraged). config_resolve_secret() turns
+ * a reference into the secret when it is needed.
+ *
+ * Memory: a struct tripline_config owns every string and array in it; all of
+ * it is freed by config_free(). The struct is never modified after loading.
+ * Nothing here logs.
+ */
+#ifndef TRIPLINE_ENGINE_CONFIG_H
+#define TRIPLINE_ENGINE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errlist.h"
+
+#define CONFIG_MAX_FILE_BYTES ((size_t)1 << 20)
+#define CONFIG_MAX_SECRET_BYTES ((size_t)64 << 10)
+
+#define CONFIG_DEFAULT_DATA_DIR "./var"
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8088"
+#define CONFIG_DEFAULT_REGION "local"
+#define CONFIG_DEFAULT_ACCOUNT "000000000000"
+#define CONFIG_DEFAULT_RULES "./rules"
+#define CONFIG_DEFAULT_TASK_DEFINITIONS "./taskdefs"
+#define CONFIG_DEFAULT_CLUSTER_NAME "default"
+#define CONFIG_DEFAULT_DOCKER_SOCKET "/var/run/docker.sock"
+#define CONFIG_DEFAULT_FILE_SOURCE "tripline.file"
+#define CONFIG_DEFAULT_KAFKA_GROUP "tripline"
+#define CONFIG_DEFAULT_CLUSTER_CREDENTIALS "env:AWS"
+#define CONFIG_DEFAULT_MAX_REQUEST_BYTES ((uint64_t)1 << 20)
+#define CONFIG_DEFAULT_MAX_EVENT_BYTES ((uint64_t)256 << 10)
+#define CONFIG_DEFAULT_MAX_TASKS 1000u
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S 30u
+
+enum config_log_level {
+	CONFIG_LOG_DEBUG,
+	CONFIG_LOG_INFO,   /* default */
+	CONFIG_LOG_WARN,
+	CONFIG_LOG_ERROR,
+};
+
+enum config_log_format {
+	CONFIG_LOG_FORMAT_TEXT,   /* default: one line per record for a terminal */
+	CONFIG_LOG_FORMAT_JSON,   /* JSON lines */
+};
+
+/* How a webhook request proves where it comes from. */
+enum config_webhook_auth {
+	CONFIG_WEBHOOK_AUTH_NONE,     /* default; no secret */
+	CONFIG_WEBHOOK_AUTH_GITHUB,   /* X-Hub-Signature-256: HMAC-SHA256 of the body */
+	CONFIG_WEBHOOK_AUTH_BEARER,   /* Authorization: Bearer <secret> */
+};
+
+struct config_strv {
+	size_t n;
+	char **v;
+};
+
+/* clusters.<name>: a remote ECS endpoint (real Amazon ECS or another tripline). */
+struct config_remote_cluster {
+	char *name;
+	char *endpoint;      /* http:// or https:// URL */
+	char *region;
+	char *credentials;   /* secret reference; default "env:AWS" */
+};
+
+/* auth.keys.<access_key_id>: the SigV4 secret access key, as a reference. */
+struct config_auth_key {
+	char *access_key_id;
+	char *secret_ref;
+};
+
+struct config_file_source {
+	char *name;
+	char *path;
+	bool recursive;   /* default false */
+	char *source;     /* the events' "source"; default "tripline.file" */
+};
+
+struct config_kafka_source {
+	char *name;       /* default "kafka-<index>" */
+	char *brokers;    /* librdkafka bootstrap list, "host:port[,host:port…]" */
+	char *group;      /* consumer group; default "tripline" */
+	struct config_strv topics;
+};
+
+struct config_webhook {
+	char *name;                 /* served at POST /hooks/<name> */
+	enum config_webhook_auth auth;
+	char *secret_ref;           /* secret reference; NULL when auth is none */
+	char *detail_type_header;   /* header giving the events' detail-type, or NULL */
+	char *id_header;            /* header giving the events' id, or NULL */
+};
+
+struct tripline_config {
+	char *data_dir;
+	char *listen;            /* as written: "127.0.0.1:8088", "[::1]:8088" */
+	char *listen_host;       /* without brackets: "127.0.0.1", "::1", "localhost" */
+	uint16_t listen_port;
+	char *region;            /* [a-z0-9-]{1,32} */
+	char *account;           /* 12 digits */
+	enum config_log_level log_level;
+	enum config_log_format log_format;
+	struct config_strv rules;              /* files and directories of rules */
+	struct config_strv task_definitions;   /* files and directories of task definitions */
+	struct {
+		char *name;
+		uint64_t cpu;          /* CPU units offered; default 1024 per online core */
+		uint64_t memory_mib;   /* memory offered; default the host's physical memory */
+	} cluster;
+	struct {
+		char *process_cgroup_root;   /* NULL: detect */
+		char *docker_socket;
+	} drivers;
+	size_t n_clusters;
+	struct config_remote_cluster *clusters;   /* in document order */
+	char *state_redis;      /* redis://HOST[:PORT][/DB], or NULL: in-memory state */
+	char *secrets_file;     /* the task secrets store, or NULL: none */
+	size_t n_auth_keys;     /* 0: requests are not authenticated (loopback only) */
+	struct config_auth_key *auth_keys;
+	struct {
+		size_t n_files;
+		struct config_file_source *files;
+		size_t n_kafka;
+		struct config_kafka_source *kafka;
+		size_t n_webhooks;
+		struct config_webhook *webhooks;
+	} sources;
+	struct {
+		uint64_t max_request_bytes;   /* HTTP request bodies; over it: 413 */
+		uint64_t max_event_bytes;     /* one event */
+		uint32_t max_tasks;           /* tasks not yet STOPPED on this host */
+		uint32_t shutdown_timeout_s;  /* SIGTERM: in-flight work gets this long */
+	} limits;
+};
+
+/* Parses and validates text[0..len) (need not be NUL-terminated); name is the
+ * file name used in messages. 0 and *ret owned by the caller; -EINVAL with
+ * every problem added to errs and *ret NULL; -ENOMEM. */
+int config_from_text(const char *name, const char *text, size_t len,
+		     struct tripline_config **ret, struct errlist *errs);
+
+/* Reads path (at most CONFIG_MAX_FILE_BYTES) and calls config_from_text().
+ * An I/O error returns -errno with "<path>: <strerror>" added to errs. */
+int config_load_file(const char *path, struct tripline_config **ret, struct errlist *errs);
+
+void config_free(struct tripline_config *c);
+
+/* True when listen is 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 or "localhost"
+ * (any other host name counts as not loopback: it is not resolved). */
+bool config_listen_is_loopback(const struct tripline_config *c);
+
+/* True when ref is a well-formed secret reference (env:NAME with NAME
+ * [A-Za-z_][A-Za-z0-9_]*, file:PATH, value:SECRET; none of them empty). */
+bool config_secret_ref_valid(const char *ref);
+
+/*
+ * Resolves a secret reference into a malloc'd, NUL-terminated *ret (the
+ * caller owns it and should explicit_bzero() it before free()). file:PATH
+ * reads a regular file of at most CONFIG_MAX_SECRET_BYTES that is owned by
+ * this user (or root) and not readable, writable or executable by group or
+ * others; one trailing "\n" or "\r\n" is dropped. On failure a message for a
+ * person, naming the reference but never the secret, is written to err
+ * (errlen bytes, may be 0) and *ret is NULL: -EINVAL (malformed reference or
+ * empty secret), -ENOENT (variable unset, no such file), -EACCES (mode too
+ * open, wrong owner), -EFBIG, -ENOMEM or another -errno.
+ */
+int config_resolve_secret(const char *ref, char **ret, char *err, size_t errlen);
+
+#endif
