@@ -19,11 +19,12 @@
  * Every key is optional; `{}` is a valid config. Paths are kept as written;
  * a relative path is relative to the daemon's working directory.
  *
- * Secrets (auth keys, webhook secrets, remote cluster credentials) are held
- * as references, never as values: "env:NAME" (an environment variable),
- * "file:PATH" (a file of mode 0600 or stricter) or "value:SECRET" (the secret
- * itself in the config; allowed, discouraged). config_resolve_secret() turns
- * a reference into the secret when it is needed.
+ * Secrets (auth keys, webhook secrets) are held as references, never as
+ * values: "env:NAME" (an environment variable), "file:PATH" (a file of mode
+ * 0600 or stricter) or "value:SECRET" (the secret itself in the config;
+ * allowed, discouraged). config_resolve_secret() turns a reference into the
+ * secret when it is needed. Remote cluster credentials are a key pair, named
+ * by "env:PREFIX" or "file:PATH" (struct config_remote_cluster).
  *
  * Memory: a struct tripline_config owns every string and array in it; all of
  * it is freed by config_free(). The struct is never modified after loading.
@@ -86,7 +87,10 @@ struct config_remote_cluster {
 	char *name;
 	char *endpoint;      /* http:// or https:// URL */
 	char *region;
-	char *credentials;   /* secret reference; default "env:AWS" */
+	char *credentials;   /* "env:PREFIX" (PREFIX_ACCESS_KEY_ID, PREFIX_SECRET_ACCESS_KEY,
+				optional PREFIX_SESSION_TOKEN) or "file:PATH" (a 0600 JSON
+				file {access_key_id, secret_access_key, session_token});
+				default "env:AWS" */
 };
 
 /* auth.keys.<access_key_id>: the SigV4 secret access key, as a reference. */
