@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config clang lld libclang-rt-14-dev
   # libraries (DESIGN.md §8)
   libuv1-dev libjansson-dev libpcre2-dev librdkafka-dev libhiredis-dev
-  libcurl4-openssl-dev libmicrohttpd-dev libcmocka-dev
+  libcurl4-openssl-dev libmicrohttpd-dev libcmocka-dev libssl-dev
   # benchmarks (gzip'd event streams)
   zlib1g-dev
   # tests

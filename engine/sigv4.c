@@ -266,6 +266,15 @@ static bool parse_rfc1123(struct span v, time_t *ret)
 			 digits(p + 23, 2), ret);
 }
 
+/* v in exactly width decimal digits (v < 10^width). */
+static void put_digits(char *out, unsigned v, size_t width)
+{
+	while (width-- > 0) {
+		out[width] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 /* Writes "yyyymmddThhmmssZ"; false when the year has not four digits. */
 static bool format_iso_basic(time_t t, char out[SIGV4_AMZ_DATE_LEN + 1])
 {
@@ -280,8 +289,15 @@ static bool format_iso_basic(time_t t, char out[SIGV4_AMZ_DATE_LEN + 1])
 	if (y < 0 || y > 9999)
 		return false;
 	s = (unsigned)secs;
-	snprintf(out, SIGV4_AMZ_DATE_LEN + 1, "%04u%02u%02uT%02u%02u%02uZ", (unsigned)y, m, d, s / 3600,
-		 s / 60 % 60, s % 60);
+	put_digits(out, (unsigned)y, 4);
+	put_digits(out + 4, m, 2);
+	put_digits(out + 6, d, 2);
+	out[8] = 'T';
+	put_digits(out + 9, s / 3600, 2);
+	put_digits(out + 11, s / 60 % 60, 2);
+	put_digits(out + 13, s % 60, 2);
+	out[15] = 'Z';
+	out[16] = '\0';
 	return true;
 }
 
@@ -846,7 +862,7 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 	struct sigv4_result res;
 	const struct sigv4_header *h;
 	char iso[SIGV4_AMZ_DATE_LEN + 1], now_iso[SIGV4_AMZ_DATE_LEN + 1], bound_iso[SIGV4_AMZ_DATE_LEN + 1];
-	char body_hex[SHA256_HEX_LEN + 1];
+	char body_hex[SHA256_HEX_LEN + 1], date8[9];
 	unsigned char creq_hash[SHA256_LEN], sig[SHA256_LEN];
 	const char *secret = NULL;
 	size_t count;
@@ -946,19 +962,16 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 			    "The security token included in the request is invalid.");
 	if (r < 0 || !secret) {
 		if (err && errlen > 0)
-			snprintf(err, errlen, "looking up the secret for an access key failed (errno %d)", r < 0 ? -r : EINVAL);
+			snprintf(err, errlen, "looking up the secret for an access key failed (errno %d)",
+				 r < 0 ? -r : EINVAL);
 		return r < 0 ? r : -EINVAL;
 	}
 
 	r = hash_canonical_request(req, &a.names, NULL, body_hex, creq_hash);
 	if (r < 0)
 		return r;
-	{
-		char date8[9];
-
-		copy_span(date8, a.date8);
-		r = compute_signature(secret, date8, res.region, res.service, iso, creq_hash, sig);
-	}
+	copy_span(date8, a.date8);
+	r = compute_signature(secret, date8, res.region, res.service, iso, creq_hash, sig);
 	if (r < 0) {
 		if (err && errlen > 0)
 			snprintf(err, errlen, "computing the signature failed (errno %d)", -r);
@@ -1016,8 +1029,9 @@ int sigv4_sign(const struct sigv4_request *req, time_t now, const char *akid, co
 	if (r < 0)
 		return r;
 	hex_encode(sig, SHA256_LEN, sig_hex);
-	n = snprintf(ret_authorization, cap, ALGORITHM " Credential=%s/%s/%s/%s/" TERMINATOR ", SignedHeaders=%s, Signature=%s",
-		     akid, date8, region, service, list, sig_hex);
+	n = snprintf(ret_authorization, cap,
+		     ALGORITHM " Credential=%s/%s/%s/%s/" TERMINATOR ", SignedHeaders=%s, Signature=%s", akid, date8,
+		     region, service, list, sig_hex);
 	if (n < 0 || (size_t)n >= cap)
 		return -ENOBUFS;
 	memcpy(ret_amz_date, iso, SIGV4_AMZ_DATE_LEN + 1);

@@ -465,7 +465,8 @@ static void test_unknown_key_and_lookup_failure(void **state)
 	assert_int_equal(sigv4_sign(&q.r, t, "AKIDNOBODY", SECRET, "local", "ecs", auth, sizeof(auth), date), 0);
 	req_add(&q, "X-Amz-Date", date);
 	req_add(&q, "Authorization", auth);
-	assert_rejected((o = verify(&q, t, "ecs"), &o), SIGV4_ERR_UNRECOGNIZED, "security token included in the request is invalid");
+	assert_rejected((o = verify(&q, t, "ecs"), &o), SIGV4_ERR_UNRECOGNIZED,
+			"security token included in the request is invalid");
 
 	/* The lookup's own failure is not the client's: its errno, no code. */
 	assert_int_equal(sigv4_sign(&q.r, t, "AKIDBROKEN", SECRET, "local", "ecs", auth, sizeof(auth), date), 0);
@@ -660,9 +661,10 @@ static void test_limits(void **state)
 
 	(void)state;
 	/* 65 signed header names. */
-	n = (size_t)snprintf(auth, sizeof(auth), "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
-						"Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7, "
-						"SignedHeaders=host");
+	n = (size_t)snprintf(auth, sizeof(auth),
+			     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
+			     "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7, "
+			     "SignedHeaders=host");
 	for (int i = 0; i < SIGV4_MAX_SIGNED_HEADERS; i++)
 		n += (size_t)snprintf(auth + n, sizeof(auth) - n, ";x-h%02d", i);
 	doc_request(&q);
