@@ -27,6 +27,7 @@
 #include "matcher.h"
 #include "pattern.h"
 #include "ruleset.h"
+#include "serve.h"
 
 #define EXIT_NEGATIVE 1
 #define EXIT_BADINPUT 2
@@ -146,6 +147,7 @@ struct command {
 	const char *usage;
 };
 
+static int cmd_serve(int argc, char **argv);
 static int cmd_test_pattern(int argc, char **argv);
 static int cmd_match(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
@@ -153,6 +155,17 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct command commands[] = {
+	{"serve", cmd_serve, "run the daemon",
+	 "usage: tripline serve --config FILE [--log-level LEVEL] [--log-format text|json]\n"
+	 "\n"
+	 "Runs the daemon with the configuration FILE (see deploy/CONFIG.md) until\n"
+	 "SIGTERM or SIGINT (exit 0). SIGHUP reloads the rules; the new set replaces\n"
+	 "the old one only when every rule file is valid. An invalid configuration or\n"
+	 "rule set is reported in full and the daemon exits 2 without listening.\n"
+	 "\n"
+	 "  --config FILE        the JSON configuration file\n"
+	 "  --log-level LEVEL    debug, info, warn or error (overrides log_level)\n"
+	 "  --log-format FORMAT  text or json lines (overrides log_format)\n"},
 	{"test-pattern", cmd_test_pattern, "test one event against one event pattern",
 	 "usage: tripline test-pattern --pattern PATTERN --event EVENT [--eventbridge]\n"
 	 "\n"
@@ -223,7 +236,7 @@ static int usage_error(const struct command *c, const char *fmt, ...)
 static int cmd_help(int argc, char **argv)
 {
 	if (argc > 2) {
-		fprintf(stderr, "%s help: too many arguments\n%s", prog, commands[3].usage);
+		fprintf(stderr, "%s help: too many arguments\nusage: tripline help [COMMAND]\n", prog);
 		return EXIT_BADINPUT;
 	}
 	if (argc == 2) {
@@ -559,6 +572,56 @@ static int cmd_validate(int argc, char **argv)
 	       targets == 1 ? "" : "s");
 	ruleset_unref(rs);
 	return 0;
+}
+
+/* ------------------------------------------------------------ serve */
+
+static int cmd_serve(int argc, char **argv)
+{
+	const struct command *c = find_command("serve");
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"log-format", required_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const levels[] = {"debug", "info", "warn", "error"};
+	struct serve_options so = {NULL, -1, -1};
+	int opt, rc;
+
+	if ((rc = maybe_help(c, argc, argv)) >= 0)
+		return rc;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			so.config_path = optarg;
+			break;
+		case 'l':
+			for (int i = 0; i < 4; i++)
+				if (strcmp(optarg, levels[i]) == 0)
+					so.log_level = i;
+			if (so.log_level < 0)
+				return usage_error(c, "--log-level must be debug, info, warn or error, not '%s'", optarg);
+			break;
+		case 'f':
+			if (strcmp(optarg, "text") == 0)
+				so.log_format = 0;
+			else if (strcmp(optarg, "json") == 0)
+				so.log_format = 1;
+			else
+				return usage_error(c, "--log-format must be text or json, not '%s'", optarg);
+			break;
+		default:
+			return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+	if (!so.config_path)
+		return usage_error(c, "%s", "--config FILE is required");
+	return serve_main(&so);
 }
 
 /* ------------------------------------------------------------ dispatch */

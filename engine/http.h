@@ -1,0 +1,92 @@
+/*
+ * http.h — the daemon's HTTP listener: one socket, served from the libuv
+ * loop, no threads of its own.
+ *
+ * The server reads a whole request (headers and body, the body capped at
+ * `max_body`), then calls one handler synchronously on the loop thread; the
+ * handler fills in a response, which the server sends. Routing, auth and
+ * JSON belong to the caller. libmicrohttpd is the implementation; only
+ * http.c includes it, so nothing here names it.
+ *
+ * Lifecycle of struct http_server:
+ *   - http_server_start() binds, listens and registers its handles on the
+ *     loop; on failure it returns -errno and nothing is left behind.
+ *   - While the loop runs, requests reach the handler on the loop thread.
+ *   - http_server_stop() closes the listening socket and every open
+ *     connection at once (in-flight requests are dropped), and closes the
+ *     uv handles; the struct is freed from their close callbacks, so the
+ *     loop must run once more to finish. The caller must not use the pointer
+ *     after stop. stop may be called from inside the handler: it then takes
+ *     effect when the handler's batch of I/O is done. stop(NULL) is a no-op.
+ *   - The server owns the struct, the socket and all per-request memory;
+ *     the handler's ctx stays the caller's and must outlive the server.
+ */
+#ifndef TRIPLINE_HTTP_H
+#define TRIPLINE_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define HTTP_MAX_CONNECTIONS 256          /* open connections; more are refused */
+#define HTTP_CONNECTION_TIMEOUT_S 30      /* idle seconds before a connection is closed */
+#define HTTP_CONNECTION_MEMORY (128 * 1024) /* bytes per connection for the request line and headers */
+#define HTTP_DRAIN_MAX (1024 * 1024)      /* body bytes read and dropped past max_body before giving up on a connection */
+
+/* One request header, as received (name in the client's case). */
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+/* A complete request. Everything in it is valid during the handler call only. */
+struct http_request {
+	const char *method;                  /* "GET", "POST", as sent */
+	const char *path;                    /* as sent, still percent-encoded, e.g. "/hooks/git%20hub" */
+	const char *query;                   /* as sent, without '?'; "" if none */
+	const char *body;                    /* the whole body, NUL-terminated for convenience; "" if none */
+	size_t body_len;                     /* <= max_body */
+	const struct http_header *headers;   /* in the order received, repeats kept */
+	size_t n_headers;
+	const char *remote_addr;             /* peer address, "127.0.0.1" or "::1"; "" if unknown */
+};
+
+/*
+ * What the handler returns. On entry: status 500, no content type, no body.
+ * body is malloc'd by the handler and taken by the server (freed even on
+ * error); content_type must stay valid until the handler returns (it is
+ * copied). A status outside 100..599 is sent as 500.
+ */
+struct http_response {
+	unsigned status;
+	const char *content_type;
+	char *body;
+	size_t body_len;
+};
+
+/* Called on the loop thread for each complete request. */
+typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *ret);
+
+struct http_server;
+
+/* The first header named `name` (any case), or NULL. */
+const char *http_request_header(const struct http_request *req, const char *name);
+
+/*
+ * Listen on host:port (host is an IPv4 or IPv6 literal; port 0 picks an
+ * ephemeral port) and serve requests from `loop`. A body larger than
+ * max_body is answered 413 without calling the handler.
+ * Returns 0, -EINVAL for a bad host, -errno from socket/bind/listen
+ * (-EADDRINUSE…), -ENOMEM, or -EIO when libmicrohttpd refuses to start.
+ */
+int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, size_t max_body,
+		      http_handler_fn handler, void *ctx, struct http_server **ret_server);
+
+/* The port the server is bound to (useful after port 0). */
+uint16_t http_server_port(const struct http_server *s);
+
+/* Stop serving and free the server once its handles have closed (see above). */
+void http_server_stop(struct http_server *s);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * serve.c — `tripline serve`: the daemon's lifecycle.
+ *
+ * One libuv loop owns everything: the HTTP listener (http.c, libmicrohttpd
+ * driven by the loop), signals and, in later steps, sources, targets and the
+ * orchestration core. Start-up is all-or-nothing: an invalid configuration
+ * or rule set is reported (every error, with its pointer) and the daemon
+ * exits 2 without listening. Signals only set state through libuv's signal
+ * handles, which run on the loop:
+ *
+ *   SIGTERM, SIGINT  stop accepting, close every handle, exit 0;
+ *   SIGHUP           reload the rules: the new set replaces the old one only
+ *                    when every file is valid (the old one stays otherwise).
+ *
+ * HTTP today: GET /healthz and GET /metrics (Prometheus text); the AWS JSON
+ * API and webhooks come next.
+ */
+#include "serve.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+#include "logger.h"
+#include "ruleset.h"
+
+#define EXIT_BADINPUT 2
+#define EXIT_FAILURE_OTHER 3
+
+struct daemon {
+	uv_loop_t loop;
+	struct tripline_config *cfg;
+	struct ruleset *rules;
+	struct http_server *http;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	time_t started;
+	bool stopping;
+	/* metrics */
+	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
+	uint64_t reloads_ok, reloads_failed;
+};
+
+/* mkdir -p with 0700 for what it creates. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
+{
+	struct errlist errs = ERRLIST_INIT;
+	struct ruleset_options opt = {0};
+
+	opt.matcher.max_event_bytes = (size_t)cfg->limits.max_event_bytes;
+	int r = ruleset_load((const char *const *)cfg->rules.v, cfg->rules.n, &opt, ret, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		log_error("rules", "%s", errs.msgs[i]);
+	errlist_clear(&errs);
+	return r;
+}
+
+static char *dup_text(const char *s)
+{
+	return strdup(s);
+}
+
+static void set_json(struct http_response *resp, int status, const char *body)
+{
+	resp->status = status;
+	resp->content_type = "application/json";
+	resp->body = dup_text(body);
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+static void metrics_text(struct daemon *d, struct http_response *resp)
+{
+	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f) {
+		set_json(resp, 500, "{\"message\":\"out of memory\"}");
+		return;
+	}
+	fprintf(f, "# HELP tripline_build_info Version of the running daemon.\n"
+		   "# TYPE tripline_build_info gauge\n"
+		   "tripline_build_info{version=\"%s\"} 1\n", TRIPLINE_VERSION);
+	fprintf(f, "# HELP tripline_start_time_seconds When the daemon started (Unix time).\n"
+		   "# TYPE tripline_start_time_seconds gauge\n"
+		   "tripline_start_time_seconds %lld\n", (long long)d->started);
+	fprintf(f, "# HELP tripline_rules Rules loaded.\n# TYPE tripline_rules gauge\n"
+		   "tripline_rules %zu\n", d->rules ? d->rules->n : (size_t)0);
+	fprintf(f, "# HELP tripline_rule_reloads_total Rule reloads by result.\n"
+		   "# TYPE tripline_rule_reloads_total counter\n"
+		   "tripline_rule_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+		   "tripline_rule_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+		d->reloads_ok, d->reloads_failed);
+	fprintf(f, "# HELP tripline_http_requests_total HTTP requests by status class.\n"
+		   "# TYPE tripline_http_requests_total counter\n");
+	for (int i = 1; i < 6; i++)
+		fprintf(f, "tripline_http_requests_total{code=\"%s\"} %" PRIu64 "\n", classes[i],
+			d->http_requests[i]);
+	if (fclose(f) != 0 || !buf) {
+		free(buf);
+		set_json(resp, 500, "{\"message\":\"out of memory\"}");
+		return;
+	}
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4";
+	resp->body = buf;
+	resp->body_len = len;
+}
+
+static void handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct daemon *d = ctx;
+	bool get = strcmp(req->method, "GET") == 0;
+
+	if (strcmp(req->path, "/healthz") == 0 && get)
+		set_json(resp, 200, "{\"status\":\"ok\"}");
+	else if (strcmp(req->path, "/metrics") == 0 && get)
+		metrics_text(d, resp);
+	else if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/metrics") == 0)
+		set_json(resp, 405, "{\"message\":\"method not allowed\"}");
+	else
+		set_json(resp, 404, "{\"message\":\"not found\"}");
+	int cls = resp->status >= 100 && resp->status < 600 ? resp->status / 100 : 0;
+	d->http_requests[cls]++;
+	log_debug("http", "%s %s -> %d", req->method, req->path, resp->status);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void stop(struct daemon *d, const char *why)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_info("serve", "stopping (%s)", why);
+	http_server_stop(d->http);
+	d->http = NULL;
+	uv_close((uv_handle_t *)&d->sig_term, on_closed);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed);
+	uv_close((uv_handle_t *)&d->sig_hup, on_closed);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	if (signum == SIGHUP) {
+		struct ruleset *rs = NULL;
+		if (load_rules(d->cfg, &rs) == 0) {
+			ruleset_unref(d->rules);
+			d->rules = rs;
+			d->reloads_ok++;
+			log_info("rules", "reloaded: %zu rules", rs->n);
+		} else {
+			d->reloads_failed++;
+			log_error("rules", "reload failed; keeping the %zu rules loaded before",
+				  d->rules ? d->rules->n : (size_t)0);
+		}
+		return;
+	}
+	stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int serve_main(const struct serve_options *opt)
+{
+	struct daemon d;
+	struct errlist errs = ERRLIST_INIT;
+	int rc = 0, r;
+
+	memset(&d, 0, sizeof(d));
+	r = config_load_file(opt->config_path, &d.cfg, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	errlist_clear(&errs);
+	if (r < 0) {
+		fprintf(stderr, "tripline serve: not starting: the configuration is invalid\n");
+		return r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+	}
+	int level = opt->log_level >= 0 ? opt->log_level : (int)d.cfg->log_level;
+	bool json = opt->log_format >= 0 ? opt->log_format == 1
+					 : d.cfg->log_format == CONFIG_LOG_FORMAT_JSON;
+	logger_setup((enum log_level)level, json);
+
+	if ((r = make_dirs(d.cfg->data_dir)) < 0) {
+		log_error("serve", "data_dir %s: %s", d.cfg->data_dir, strerror(-r));
+		rc = EXIT_FAILURE_OTHER;
+		goto out_config;
+	}
+	if ((r = load_rules(d.cfg, &d.rules)) < 0) {
+		log_error("serve", "not starting: the rules are invalid");
+		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+		goto out_config;
+	}
+	log_info("rules", "loaded %zu rules", d.rules->n);
+
+	if (uv_loop_init(&d.loop) < 0) {
+		rc = EXIT_FAILURE_OTHER;
+		goto out_rules;
+	}
+	d.started = time(NULL);
+	uv_signal_t *sigs[] = {&d.sig_term, &d.sig_int, &d.sig_hup};
+	int signums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		uv_signal_init(&d.loop, sigs[i]);
+		sigs[i]->data = &d;
+		uv_signal_start(sigs[i], on_signal, signums[i]);
+	}
+	r = http_server_start(&d.loop, d.cfg->listen_host, d.cfg->listen_port,
+			      (size_t)d.cfg->limits.max_request_bytes, handle, &d, &d.http);
+	if (r < 0) {
+		log_error("serve", "cannot listen on %s: %s", d.cfg->listen, strerror(-r));
+		rc = EXIT_FAILURE_OTHER;
+		d.stopping = true;
+		for (int i = 0; i < 3; i++)
+			uv_close((uv_handle_t *)sigs[i], on_closed);
+	} else {
+		log_info("serve", "listening on %s (port %u)", d.cfg->listen,
+			 (unsigned)http_server_port(d.http));
+	}
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d.loop) != 0)
+		log_warn("serve", "the event loop still had open handles at exit");
+	if (rc == 0)
+		log_info("serve", "stopped");
+out_rules:
+	ruleset_unref(d.rules);
+out_config:
+	config_free(d.cfg);
+	return rc;
+}

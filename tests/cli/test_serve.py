@@ -1,0 +1,178 @@
+"""`tripline serve`: the daemon's lifecycle, through real HTTP with curl.
+
+Each test starts the real binary on a free loopback port, polls with a
+deadline (no fixed sleeps) and stops it with a signal.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+DEADLINE = 30.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def curl(port, path, method="GET", data=None):
+    """(status, body) of a request made with the curl binary."""
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--max-time", "5",
+            "http://127.0.0.1:%d%s" % (port, path)]
+    if data is not None:
+        args += ["--data-binary", "@-", "-H", "Content-Type: application/json"]
+    r = subprocess.run(args, input=data, capture_output=True, text=True, timeout=15)
+    if r.returncode != 0:
+        return None, r.stderr
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), body
+
+
+def wait_for(cond, what):
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Daemon:
+    def __init__(self, binary, tmp_path, config=None, rules=None):
+        self.port = free_port()
+        self.rules_dir = tmp_path / "rules"
+        self.rules_dir.mkdir(exist_ok=True)
+        for name, body in (rules or {}).items():
+            (self.rules_dir / name).write_text(json.dumps(body))
+        cfg = {"listen": "127.0.0.1:%d" % self.port, "data_dir": str(tmp_path / "var"),
+               "rules": [str(self.rules_dir)], "task_definitions": []}
+        cfg.update(config or {})
+        self.config = tmp_path / "tripline.json"
+        self.config.write_text(json.dumps(cfg))
+        self.log = open(tmp_path / "daemon.log", "w+")
+        self.proc = subprocess.Popen([binary, "serve", "--config", str(self.config)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def wait_ready(self):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("daemon exited %d:\n%s" % (self.proc.returncode, self.log_text()))
+            code, _ = curl(self.port, "/healthz")
+            return code == 200
+        wait_for(ready, "/healthz")
+
+    def metric(self, name):
+        code, body = curl(self.port, "/metrics")
+        assert code == 200
+        for line in body.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                if line.startswith(name + " "):
+                    return float(line.split()[-1])
+        return None
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=DEADLINE)
+
+
+RULE = {"Name": "uploads", "EventPattern": {"source": ["aws.s3"]}}
+
+
+@pytest.fixture
+def daemon(tripline_bin, tmp_path):
+    started = []
+
+    def start(**kw):
+        d = Daemon(tripline_bin, tmp_path, **kw)
+        started.append(d)
+        return d
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+        d.log.close()
+
+
+def test_health_metrics_and_clean_stop(daemon):
+    d = daemon(rules={"a.json": RULE})
+    d.wait_ready()
+    code, body = curl(d.port, "/healthz")
+    assert (code, json.loads(body)) == (200, {"status": "ok"})
+    assert d.metric("tripline_rules") == 1
+    code, body = curl(d.port, "/metrics")
+    assert 'tripline_build_info{version="' in body
+    assert 'tripline_http_requests_total{code="2xx"}' in body
+    assert curl(d.port, "/nope")[0] == 404
+    assert curl(d.port, "/healthz", method="DELETE")[0] == 405
+    assert d.stop(signal.SIGTERM) == 0
+    assert "listening on 127.0.0.1:%d" % d.port in d.log_text()
+    assert "stopping (SIGTERM)" in d.log_text()
+
+
+def test_sigint_stops_too(daemon):
+    d = daemon()
+    d.wait_ready()
+    assert d.stop(signal.SIGINT) == 0
+
+
+def test_sighup_reload_is_all_or_nothing(daemon):
+    d = daemon(rules={"a.json": RULE})
+    d.wait_ready()
+    (d.rules_dir / "b.json").write_text(json.dumps({"Name": "bad", "EventPattern": {"x": []}}))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.metric('tripline_rule_reloads_total{result="failed"}') is not None or
+             "reload failed" in d.log_text(), "a failed reload")
+    assert "b.json: /EventPattern/x: Empty arrays are not allowed" in d.log_text()
+    assert d.metric("tripline_rules") == 1          # the old set stays
+    (d.rules_dir / "b.json").write_text(json.dumps({"Name": "good", "EventPattern": {"x": [1]}}))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.metric("tripline_rules") == 2, "the reloaded set")
+    assert d.stop() == 0
+
+
+def test_request_body_limit(daemon):
+    d = daemon(config={"limits": {"max_request_bytes": 2048, "max_event_bytes": 1024}})
+    d.wait_ready()
+    code, body = curl(d.port, "/healthz", method="POST", data="x" * 4096)
+    assert code == 413
+    assert "2048" in json.loads(body)["message"]
+    assert curl(d.port, "/healthz")[0] == 200        # still serving
+    assert d.stop() == 0
+
+
+def test_invalid_config_refuses_to_start(run, tmp_path):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"listen": "127.0.0.1:99999", "clustr": {}}))
+    r = run("serve", "--config", str(cfg), timeout=30)
+    assert r.returncode == 2
+    assert "%s: /listen: " % cfg in r.stderr
+    assert "%s: /clustr: unknown field" % cfg in r.stderr
+
+
+def test_invalid_rules_refuse_to_start(tripline_bin, tmp_path):
+    d = Daemon(tripline_bin, tmp_path, rules={"bad.json": {"Name": "x", "State": "MAYBE",
+                                                          "EventPattern": {"a": ["1"]}}})
+    assert d.proc.wait(timeout=DEADLINE) == 2
+    assert "bad.json: /State:" in d.log_text()
+    assert curl(d.port, "/healthz")[0] is None       # never listened
+    d.log.close()
+
+
+def test_serve_usage(run):
+    r = run("serve")
+    assert r.returncode == 2
+    assert "--config FILE is required" in r.stderr
+    assert run("serve", "--config", "x", "--log-level", "loud").returncode == 2

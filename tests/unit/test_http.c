@@ -1,0 +1,579 @@
+/*
+ * test_http.c — the HTTP listener, tested with real requests.
+ *
+ * Each test starts a server on an ephemeral loopback port inside its own uv
+ * loop, runs a client function on a separate thread (libcurl, blocking, with
+ * timeouts, so nothing waits forever), and when the client is done it wakes
+ * the loop with a uv_async_t, which stops the server. uv_run() returning and
+ * uv_loop_close() succeeding prove that every handle was closed; ASan proves
+ * that nothing leaked.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "http.h"
+
+#define CLIENT_TIMEOUT_MS 10000L
+#define MAX_SEEN 4
+
+/* What the handler saw, copied out of the request. */
+struct seen {
+	char *method, *path, *query, *body, *x_test, *remote_addr;
+	size_t body_len;
+	size_t n_headers;
+};
+
+/* One HTTP exchange as the client saw it. */
+struct reply {
+	CURLcode rc;
+	long status;
+	char content_type[128];
+	char *body;
+	size_t body_len;
+	long num_connects;
+};
+
+struct fixture;
+typedef void (*client_fn)(struct fixture *f);
+
+struct fixture {
+	uv_loop_t loop;
+	uv_async_t done;
+	struct http_server *server;
+	bool stopped;
+	uint16_t port;
+	const char *host;               /* as in URLs: "127.0.0.1" or "[::1]" */
+	client_fn client;
+	pthread_t thread;
+
+	int calls;                      /* handler calls */
+	struct seen seen[MAX_SEEN];
+	unsigned reply_status;          /* what the handler answers */
+	const char *reply_type;
+	bool echo;                      /* answer with the request body */
+
+	struct reply replies[MAX_SEEN];
+	const char *upload;             /* client body */
+	size_t upload_len;
+	size_t upload_off;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void handler(void *ctx, const struct http_request *req, struct http_response *ret)
+{
+	struct fixture *f = ctx;
+	struct seen *s;
+
+	if (f->calls < MAX_SEEN) {
+		s = &f->seen[f->calls];
+		s->method = strdup(req->method);
+		s->path = strdup(req->path);
+		s->query = strdup(req->query);
+		s->body = malloc(req->body_len + 1);
+		memcpy(s->body, req->body, req->body_len + 1); /* incl. the promised NUL */
+		s->body_len = req->body_len;
+		s->x_test = dup_or_null(http_request_header(req, "x-TEST"));
+		s->remote_addr = strdup(req->remote_addr);
+		s->n_headers = req->n_headers;
+	}
+	f->calls++;
+	if (strcmp(req->path, "/stop") == 0) {
+		http_server_stop(f->server);
+		f->stopped = true;
+		return;
+	}
+	ret->status = f->reply_status;
+	ret->content_type = f->reply_type;
+	if (f->echo) {
+		ret->body = malloc(req->body_len ? req->body_len : 1);
+		memcpy(ret->body, req->body, req->body_len);
+		ret->body_len = req->body_len;
+	} else {
+		ret->body = strdup("{\"ok\":true}");
+		ret->body_len = strlen(ret->body);
+	}
+}
+
+static void on_async_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_done(uv_async_t *a)
+{
+	struct fixture *f = a->data;
+
+	if (!f->stopped)
+		http_server_stop(f->server);
+	f->stopped = true;
+	uv_close((uv_handle_t *)a, on_async_closed);
+}
+
+static void *client_main(void *arg)
+{
+	struct fixture *f = arg;
+
+	f->client(f);
+	uv_async_send(&f->done);
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	f->host = "127.0.0.1";
+	f->reply_status = 200;
+	f->reply_type = "application/json";
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < MAX_SEEN; i++) {
+		struct seen *s = &f->seen[i];
+
+		free(s->method);
+		free(s->path);
+		free(s->query);
+		free(s->body);
+		free(s->x_test);
+		free(s->remote_addr);
+		free(f->replies[i].body);
+	}
+	free(f);
+	return 0;
+}
+
+/* Start a server on host (an address literal), run `client` against it, stop. */
+static void run_with(struct fixture *f, const char *bind_host, size_t max_body, client_fn client)
+{
+	assert_int_equal(http_server_start(&f->loop, bind_host, 0, max_body, handler, f, &f->server), 0);
+	f->port = http_server_port(f->server);
+	assert_true(f->port > 0);
+	f->client = client;
+	assert_int_equal(uv_async_init(&f->loop, &f->done, on_done), 0);
+	f->done.data = f;
+	assert_int_equal(pthread_create(&f->thread, NULL, client_main, f), 0);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(pthread_join(f->thread, NULL), 0);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+static void run(struct fixture *f, size_t max_body, client_fn client)
+{
+	run_with(f, "127.0.0.1", max_body, client);
+}
+
+/* ---- client side ---- */
+
+static size_t on_write(char *data, size_t size, size_t n, void *userp)
+{
+	struct reply *r = userp;
+	char *p = realloc(r->body, r->body_len + size * n + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + r->body_len, data, size * n);
+	r->body = p;
+	r->body_len += size * n;
+	r->body[r->body_len] = '\0';
+	return size * n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *userp)
+{
+	struct fixture *f = userp;
+	size_t left = f->upload_len - f->upload_off;
+	size_t k = size * n < left ? size * n : left;
+
+	memcpy(buf, f->upload + f->upload_off, k);
+	f->upload_off += k;
+	return k;
+}
+
+static CURL *easy(void)
+{
+	CURL *c = curl_easy_init();
+
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, CLIENT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	return c;
+}
+
+/* Perform one request on `c` into `r`. */
+static void perform(CURL *c, struct fixture *f, const char *target, struct reply *r)
+{
+	char url[256];
+	char *ct = NULL;
+
+	snprintf(url, sizeof(url), "http://%s:%u%s", f->host, (unsigned)f->port, target);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	r->rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+	if (ct)
+		snprintf(r->content_type, sizeof(r->content_type), "%s", ct);
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->num_connects);
+}
+
+static void client_get(struct fixture *f)
+{
+	CURL *c = easy();
+	struct curl_slist *h = curl_slist_append(NULL, "X-Test: hello world");
+
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	perform(c, f, "/hooks/git%20hub?b=2&a=x%2By", &f->replies[0]);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+static void client_post(struct fixture *f)
+{
+	CURL *c = easy();
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, f->upload);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->upload_len);
+	perform(c, f, "/", &f->replies[0]);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+/* A body with a Content-Length over the cap; Expect lets the server refuse it unread. */
+static void client_post_expect(struct fixture *f)
+{
+	CURL *c = easy();
+	struct curl_slist *h = curl_slist_append(NULL, "Expect: 100-continue");
+
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, f->upload);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->upload_len);
+	perform(c, f, "/", &f->replies[0]);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+/* A chunked body: no Content-Length, so the cap is found while reading. */
+static void client_post_chunked(struct fixture *f)
+{
+	CURL *c = easy();
+	struct curl_slist *h = curl_slist_append(NULL, "Transfer-Encoding: chunked");
+
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(c, CURLOPT_READDATA, f);
+	perform(c, f, "/", &f->replies[0]);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+static void client_two_on_one_connection(struct fixture *f)
+{
+	CURL *c = easy();
+
+	perform(c, f, "/one", &f->replies[0]);
+	perform(c, f, "/two?x", &f->replies[1]);
+	curl_easy_cleanup(c);
+}
+
+static void client_stop_in_handler(struct fixture *f)
+{
+	CURL *c = easy();
+
+	perform(c, f, "/stop", &f->replies[0]);
+	curl_easy_cleanup(c);
+}
+
+/* ---- tests ---- */
+
+static void test_get_query_and_headers_reach_handler(void **state)
+{
+	struct fixture *f = *state;
+
+	run(f, 1024, client_get);
+	assert_int_equal(f->calls, 1);
+	assert_string_equal(f->seen[0].method, "GET");
+	assert_string_equal(f->seen[0].path, "/hooks/git%20hub");
+	assert_string_equal(f->seen[0].query, "b=2&a=x%2By");
+	assert_string_equal(f->seen[0].x_test, "hello world");
+	assert_string_equal(f->seen[0].remote_addr, "127.0.0.1");
+	assert_int_equal(f->seen[0].body_len, 0);
+	assert_string_equal(f->seen[0].body, "");
+	assert_true(f->seen[0].n_headers >= 3); /* Host, Accept, X-Test */
+	assert_int_equal(f->replies[0].rc, CURLE_OK);
+	assert_int_equal(f->replies[0].status, 200);
+	assert_string_equal(f->replies[0].body, "{\"ok\":true}");
+}
+
+static void test_handler_status_type_and_body_returned(void **state)
+{
+	struct fixture *f = *state;
+
+	f->reply_status = 201;
+	f->reply_type = "application/x-amz-json-1.1";
+	f->upload = "{\"Entries\":[]}";
+	f->upload_len = strlen(f->upload);
+	f->echo = true;
+	run(f, 1024, client_post);
+	assert_int_equal(f->replies[0].rc, CURLE_OK);
+	assert_int_equal(f->replies[0].status, 201);
+	assert_string_equal(f->replies[0].content_type, "application/x-amz-json-1.1");
+	assert_int_equal(f->replies[0].body_len, f->upload_len);
+	assert_string_equal(f->replies[0].body, f->upload);
+}
+
+static void test_large_post_body_byte_exact(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 200 * 1024;
+	char *body = malloc(len);
+	uint32_t x = 2463534242u;
+
+	for (size_t i = 0; i < len; i++) { /* xorshift: every byte value, NULs included */
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		body[i] = (char)(x & 0xff);
+	}
+	f->upload = body;
+	f->upload_len = len;
+	f->echo = true;
+	run(f, 1024 * 1024, client_post);
+	assert_int_equal(f->calls, 1);
+	assert_string_equal(f->seen[0].method, "POST");
+	assert_int_equal(f->seen[0].body_len, len);
+	assert_memory_equal(f->seen[0].body, body, len);
+	assert_int_equal(f->seen[0].body[len], '\0');
+	assert_int_equal(f->replies[0].status, 200);
+	assert_int_equal(f->replies[0].body_len, len);
+	assert_memory_equal(f->replies[0].body, body, len);
+	free(body);
+}
+
+static void test_body_at_limit_accepted(void **state)
+{
+	struct fixture *f = *state;
+	char body[1024];
+
+	memset(body, 'a', sizeof(body));
+	f->upload = body;
+	f->upload_len = sizeof(body);
+	run(f, sizeof(body), client_post);
+	assert_int_equal(f->calls, 1);
+	assert_int_equal(f->seen[0].body_len, sizeof(body));
+	assert_int_equal(f->replies[0].status, 200);
+}
+
+static void test_content_length_over_limit_is_413(void **state)
+{
+	struct fixture *f = *state;
+	char body[4096];
+
+	memset(body, 'a', sizeof(body));
+	f->upload = body;
+	f->upload_len = sizeof(body);
+	run(f, 1024, client_post_expect);
+	assert_int_equal(f->calls, 0);
+	assert_int_equal(f->replies[0].rc, CURLE_OK);
+	assert_int_equal(f->replies[0].status, 413);
+	assert_string_equal(f->replies[0].content_type, "application/json");
+	assert_string_equal(f->replies[0].body, "{\"message\":\"request body larger than 1024 bytes\"}");
+}
+
+static void test_chunked_body_over_limit_is_413(void **state)
+{
+	struct fixture *f = *state;
+	char body[5000];
+
+	memset(body, 'b', sizeof(body));
+	f->upload = body;
+	f->upload_len = sizeof(body);
+	run(f, 1024, client_post_chunked);
+	assert_int_equal(f->calls, 0);
+	assert_int_equal(f->replies[0].rc, CURLE_OK);
+	assert_int_equal(f->replies[0].status, 413);
+	assert_string_equal(f->replies[0].body, "{\"message\":\"request body larger than 1024 bytes\"}");
+}
+
+static void test_chunked_body_within_limit(void **state)
+{
+	struct fixture *f = *state;
+	char body[3000];
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (char)('a' + i % 26);
+	f->upload = body;
+	f->upload_len = sizeof(body);
+	run(f, sizeof(body), client_post_chunked);
+	assert_int_equal(f->calls, 1);
+	assert_int_equal(f->seen[0].body_len, sizeof(body));
+	assert_memory_equal(f->seen[0].body, body, sizeof(body));
+	assert_int_equal(f->replies[0].status, 200);
+}
+
+static void test_keep_alive_two_requests_one_connection(void **state)
+{
+	struct fixture *f = *state;
+
+	run(f, 1024, client_two_on_one_connection);
+	assert_int_equal(f->calls, 2);
+	assert_string_equal(f->seen[0].path, "/one");
+	assert_string_equal(f->seen[1].path, "/two");
+	assert_string_equal(f->seen[1].query, "x");
+	assert_int_equal(f->replies[0].status, 200);
+	assert_int_equal(f->replies[1].status, 200);
+	assert_int_equal(f->replies[0].num_connects, 1);
+	assert_int_equal(f->replies[1].num_connects, 0); /* reused */
+}
+
+static void test_stop_from_inside_handler(void **state)
+{
+	struct fixture *f = *state;
+
+	run(f, 1024, client_stop_in_handler);
+	/* the loop finished (run() checks that every handle closed); the
+	 * handler's own reply (the default 500, as it set nothing) may or may
+	 * not have left before the connection was closed */
+	assert_int_equal(f->calls, 1);
+	if (f->replies[0].rc == CURLE_OK)
+		assert_int_equal(f->replies[0].status, 500);
+}
+
+static void test_ipv6(void **state)
+{
+	struct fixture *f = *state;
+	struct http_server *s;
+	int r;
+
+	r = http_server_start(&f->loop, "::1", 0, 1024, handler, f, &s);
+	if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
+		fail_msg("this host has no IPv6 loopback (::1): %s — the IPv6 listener cannot be tested",
+			 strerror(-r));
+	assert_int_equal(r, 0);
+	http_server_stop(s);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+
+	f->host = "[::1]";
+	run_with(f, "::1", 1024, client_get);
+	assert_int_equal(f->calls, 1);
+	assert_string_equal(f->seen[0].remote_addr, "::1");
+	assert_int_equal(f->replies[0].status, 200);
+}
+
+static void on_noop(void *ctx, const struct http_request *req, struct http_response *ret)
+{
+	(void)ctx;
+	(void)req;
+	(void)ret;
+}
+
+static void test_start_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct http_server *a, *b = NULL;
+
+	assert_int_equal(http_server_start(&f->loop, "localhost", 0, 1, on_noop, NULL, &b), -EINVAL);
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1:80", 0, 1, on_noop, NULL, &b), -EINVAL);
+	assert_int_equal(http_server_start(&f->loop, NULL, 0, 1, on_noop, NULL, &b), -EINVAL);
+	assert_null(b);
+
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", 0, 1, on_noop, NULL, &a), 0);
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", http_server_port(a), 1, on_noop, NULL, &b),
+			 -EADDRINUSE);
+	assert_null(b);
+	http_server_stop(a);
+	http_server_stop(NULL);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+static void test_port_free_after_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in in = {.sin_family = AF_INET};
+	uint16_t port;
+	int fd;
+
+	run(f, 1024, client_get); /* a served request: connections existed */
+	port = f->port;
+
+	/* the listening socket is gone: another listener can take the port */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)), 0);
+	in.sin_port = htons(port);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	close(fd);
+
+	/* and so can a new server (a daemon restart) */
+	{
+		uv_loop_t loop;
+		struct http_server *s;
+
+		assert_int_equal(uv_loop_init(&loop), 0);
+		assert_int_equal(http_server_start(&loop, "127.0.0.1", port, 1, on_noop, NULL, &s), 0);
+		assert_int_equal(http_server_port(s), port);
+		http_server_stop(s);
+		assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+		assert_int_equal(uv_loop_close(&loop), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_get_query_and_headers_reach_handler, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handler_status_type_and_body_returned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_post_body_byte_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_at_limit_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_content_length_over_limit_is_413, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_body_over_limit_is_413, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_body_within_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_alive_two_requests_one_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_from_inside_handler, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_free_after_stop, setup, teardown),
+	};
+	int r;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return r;
+}
