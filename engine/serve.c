@@ -12,8 +12,9 @@
  *   SIGHUP           reload the rules: the new set replaces the old one only
  *                    when every file is valid (the old one stays otherwise).
  *
- * HTTP today: GET /healthz and GET /metrics (Prometheus text); the AWS JSON
- * API and webhooks come next.
+ * HTTP: POST / is the AWS JSON 1.1 API (api.c, SigV4 when access keys are
+ * configured), GET /healthz, GET /metrics (Prometheus text); webhooks come
+ * next.
  */
 #include "serve.h"
 
@@ -27,6 +28,7 @@
 
 #include <uv.h>
 
+#include "api.h"
 #include "config.h"
 #include "http.h"
 #include "logger.h"
@@ -40,6 +42,7 @@ struct daemon {
 	struct tripline_config *cfg;
 	struct ruleset *rules;
 	struct http_server *http;
+	struct api *api;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	time_t started;
 	bool stopping;
@@ -143,7 +146,9 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
 	struct daemon *d = ctx;
 	bool get = strcmp(req->method, "GET") == 0;
 
-	if (strcmp(req->path, "/healthz") == 0 && get)
+	if (strcmp(req->path, "/") == 0)
+		api_handle(d->api, req, resp);
+	else if (strcmp(req->path, "/healthz") == 0 && get)
 		set_json(resp, 200, "{\"status\":\"ok\"}");
 	else if (strcmp(req->path, "/metrics") == 0 && get)
 		metrics_text(d, resp);
@@ -226,6 +231,14 @@ int serve_main(const struct serve_options *opt)
 		goto out_config;
 	}
 	log_info("rules", "loaded %zu rules", d.rules->n);
+	{
+		char why[300] = "";
+		if ((r = api_new(d.cfg, &d.api, why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
+			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			goto out_rules;
+		}
+	}
 
 	if (uv_loop_init(&d.loop) < 0) {
 		rc = EXIT_FAILURE_OTHER;
@@ -257,6 +270,7 @@ int serve_main(const struct serve_options *opt)
 	if (rc == 0)
 		log_info("serve", "stopped");
 out_rules:
+	api_free(d.api);
 	ruleset_unref(d.rules);
 out_config:
 	config_free(d.cfg);

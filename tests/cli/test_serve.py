@@ -176,3 +176,56 @@ def test_serve_usage(run):
     assert r.returncode == 2
     assert "--config FILE is required" in r.stderr
     assert run("serve", "--config", "x", "--log-level", "loud").returncode == 2
+
+
+# ---------------------------------------------------------------- the AWS JSON API
+
+ECS = "AmazonEC2ContainerServiceV20141113."
+
+
+def aws_json(port, target, body, sigv4=None, user=None):
+    """(status, parsed body) of POST / with an X-Amz-Target, optionally signed by curl."""
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "5", "-X", "POST",
+            "-H", "Content-Type: application/x-amz-json-1.1", "--data-binary", "@-"]
+    if target:
+        args += ["-H", "X-Amz-Target: " + target]
+    if sigv4:
+        args += ["--aws-sigv4", sigv4, "--user", user]
+    args.append("http://127.0.0.1:%d/" % port)
+    r = subprocess.run(args, input=body, capture_output=True, text=True, timeout=15)
+    assert r.returncode == 0, r.stderr
+    text, _, code = r.stdout.rpartition("\n")
+    return int(code), json.loads(text)
+
+
+def test_api_clusters_and_errors(daemon):
+    d = daemon()
+    d.wait_ready()
+    arn = "arn:aws:ecs:local:000000000000:cluster/default"
+    assert aws_json(d.port, ECS + "ListClusters", "{}") == (200, {"clusterArns": [arn]})
+    code, out = aws_json(d.port, ECS + "DescribeClusters", json.dumps({"clusters": ["default", "nope"]}))
+    assert code == 200
+    assert [c["clusterArn"] for c in out["clusters"]] == [arn]
+    assert out["failures"] == [{"arn": "nope", "reason": "MISSING"}]
+    code, out = aws_json(d.port, ECS + "FlyToTheMoon", "{}")
+    assert (code, out["__type"]) == (400, "UnknownOperationException")
+    code, out = aws_json(d.port, ECS + "ListClusters", "{not json")
+    assert (code, out["__type"]) == (400, "SerializationException")
+    assert "line 1" in out["message"]
+    code, out = aws_json(d.port, None, "{}")
+    assert (code, out["__type"]) == (400, "MissingTargetException")
+    assert d.stop() == 0
+
+
+def test_api_sigv4(daemon):
+    d = daemon(config={"auth": {"keys": {"AKIDTEST": "value:s3cr3t-key"}}})
+    d.wait_ready()
+    ok = aws_json(d.port, ECS + "ListClusters", "{}", sigv4="aws:amz:local:ecs", user="AKIDTEST:s3cr3t-key")
+    assert ok[0] == 200 and ok[1]["clusterArns"]
+    code, out = aws_json(d.port, ECS + "ListClusters", "{}", sigv4="aws:amz:local:ecs", user="AKIDTEST:wrong")
+    assert (code, out["__type"]) == (403, "InvalidSignatureException")
+    code, out = aws_json(d.port, ECS + "ListClusters", "{}", sigv4="aws:amz:local:ecs", user="AKIDNOPE:x")
+    assert (code, out["__type"]) == (403, "UnrecognizedClientException")
+    code, out = aws_json(d.port, ECS + "ListClusters", "{}")
+    assert code == 403
+    assert d.stop() == 0

@@ -1,0 +1,300 @@
+/*
+ * api.c — the AWS JSON 1.1 entry point: POST / with an X-Amz-Target of
+ * "AmazonEC2ContainerServiceV20141113.<Op>" (ECS) or "AWSEvents.<Op>"
+ * (EventBridge), so that the AWS CLI and SDKs work with --endpoint-url.
+ *
+ * A request goes through, in order: the method and target check, SigV4
+ * authentication when access keys are configured (sigv4.c; the keys' secrets
+ * are resolved once, at start), the JSON body (the project's strict reader),
+ * and the operation. Errors use AWS's shape, {"__type": "...", "message":
+ * "..."}, with 400 for the client's mistakes, 403 for authentication and
+ * 5xx only for our own faults.
+ *
+ * Operations so far: ECS ListClusters and DescribeClusters (the embedded
+ * cluster). The rest of the ECS and EventBridge operations are added with
+ * the orchestration core; until then they answer UnknownOperationException.
+ */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "json.h"
+#include "logger.h"
+#include "sigv4.h"
+
+#define ECS_PREFIX "AmazonEC2ContainerServiceV20141113."
+#define EVENTS_PREFIX "AWSEvents."
+
+struct api_key {
+	char *akid;
+	char *secret;
+};
+
+struct api {
+	const struct tripline_config *cfg;
+	struct api_key *keys;
+	size_t nkeys;
+};
+
+static void api_key_wipe(struct api_key *k)
+{
+	if (k->secret) {
+		explicit_bzero(k->secret, strlen(k->secret));
+		free(k->secret);
+	}
+	free(k->akid);
+}
+
+int api_new(const struct tripline_config *cfg, struct api **ret, char *err, size_t errlen)
+{
+	struct api *a = calloc(1, sizeof(*a));
+
+	*ret = NULL;
+	if (!a)
+		return -ENOMEM;
+	a->cfg = cfg;
+	if (cfg->n_auth_keys) {
+		a->keys = calloc(cfg->n_auth_keys, sizeof(*a->keys));
+		if (!a->keys) {
+			free(a);
+			return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_auth_keys; i++) {
+		const struct config_auth_key *k = &cfg->auth_keys[i];
+		char why[256];
+		a->nkeys = i + 1;
+		a->keys[i].akid = strdup(k->access_key_id);
+		int r = config_resolve_secret(k->secret_ref, &a->keys[i].secret, why, sizeof(why));
+		if (!a->keys[i].akid || r < 0) {
+			snprintf(err, errlen, "auth key %s: %s", k->access_key_id,
+				 a->keys[i].akid ? why : "out of memory");
+			api_free(a);
+			return r < 0 ? r : -ENOMEM;
+		}
+	}
+	*ret = a;
+	return 0;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nkeys; i++)
+		api_key_wipe(&a->keys[i]);
+	free(a->keys);
+	free(a);
+}
+
+static int lookup_secret(void *ctx, const char *akid, const char **ret_secret)
+{
+	const struct api *a = ctx;
+	for (size_t i = 0; i < a->nkeys; i++) {
+		if (strcmp(a->keys[i].akid, akid) == 0) {
+			*ret_secret = a->keys[i].secret;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Fills resp with a JSON document (takes j). */
+static void reply(struct http_response *resp, unsigned status, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	resp->status = text ? status : 500;
+	resp->content_type = "application/x-amz-json-1.1";
+	resp->body = text ? text : strdup("{\"__type\":\"ServerException\",\"message\":\"out of memory\"}");
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+static void reply_error(struct http_response *resp, unsigned status, const char *type, const char *msg)
+{
+	reply(resp, status, json_pack("{s:s,s:s}", "__type", type, "message", msg));
+}
+
+static char *cluster_arn(const struct tripline_config *cfg)
+{
+	char *s = NULL;
+	if (asprintf(&s, "arn:aws:ecs:%s:%s:cluster/%s", cfg->region, cfg->account, cfg->cluster.name) < 0)
+		return NULL;
+	return s;
+}
+
+static json_t *cluster_json(const struct tripline_config *cfg)
+{
+	char *arn = cluster_arn(cfg);
+	json_t *j = arn ? json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "clusterArn", arn, "clusterName",
+				    cfg->cluster.name, "status", "ACTIVE", "registeredContainerInstancesCount", 1,
+				    "runningTasksCount", 0, "pendingTasksCount", 0, "activeServicesCount", 0)
+			: NULL;
+	free(arn);
+	return j;
+}
+
+static void op_list_clusters(struct api *a, const struct jnode *in, struct http_response *resp)
+{
+	(void)in;
+	char *arn = cluster_arn(a->cfg);
+	reply(resp, 200, arn ? json_pack("{s:[s]}", "clusterArns", arn) : NULL);
+	free(arn);
+}
+
+/* Whether a name or ARN in a request names the embedded cluster. */
+static bool is_our_cluster(const struct tripline_config *cfg, const char *s, size_t n)
+{
+	char *arn = cluster_arn(cfg);
+	bool ok = (strlen(cfg->cluster.name) == n && memcmp(s, cfg->cluster.name, n) == 0) ||
+		  (arn && strlen(arn) == n && memcmp(s, arn, n) == 0);
+	free(arn);
+	return ok;
+}
+
+static void op_describe_clusters(struct api *a, const struct jnode *in, struct http_response *resp)
+{
+	const struct jnode *names = jnode_get(in, "clusters");
+	json_t *clusters = json_array(), *failures = json_array();
+
+	if (!clusters || !failures)
+		goto nomem;
+	if (!names) {
+		json_array_append_new(clusters, cluster_json(a->cfg));   /* the default cluster */
+	} else if (names->type != JNODE_ARRAY) {
+		json_decref(clusters);
+		json_decref(failures);
+		reply_error(resp, 400, "InvalidParameterException", "clusters must be a list of names or ARNs");
+		return;
+	} else {
+		for (size_t i = 0; i < names->len; i++) {
+			const struct jnode *n = names->u.items[i];
+			if (n->type != JNODE_STRING) {
+				json_decref(clusters);
+				json_decref(failures);
+				reply_error(resp, 400, "InvalidParameterException", "clusters must be a list of names or ARNs");
+				return;
+			}
+			if (is_our_cluster(a->cfg, n->u.str, n->len))
+				json_array_append_new(clusters, cluster_json(a->cfg));
+			else
+				json_array_append_new(failures, json_pack("{s:s#,s:s}", "arn", n->u.str, (int)n->len,
+									  "reason", "MISSING"));
+		}
+	}
+	reply(resp, 200, json_pack("{s:o,s:o}", "clusters", clusters, "failures", failures));
+	return;
+nomem:
+	json_decref(clusters);
+	json_decref(failures);
+	reply(resp, 500, NULL);
+}
+
+struct op {
+	const char *target;
+	void (*run)(struct api *a, const struct jnode *in, struct http_response *resp);
+};
+
+static const struct op ops[] = {
+	{ECS_PREFIX "ListClusters", op_list_clusters},
+	{ECS_PREFIX "DescribeClusters", op_describe_clusters},
+};
+
+static bool authenticate(struct api *a, const struct http_request *req, const char *service,
+			 struct http_response *resp)
+{
+	struct sigv4_header hv[64];
+	struct sigv4_request sr;
+	struct sigv4_result res;
+	const char *code = NULL;
+	char why[256];
+
+	if (!a->nkeys)
+		return true;   /* no keys: allowed on loopback only, which the configuration enforces */
+	if (req->n_headers > sizeof(hv) / sizeof(hv[0])) {
+		reply_error(resp, 400, "ClientException", "too many request headers");
+		return false;
+	}
+	for (size_t i = 0; i < req->n_headers; i++) {
+		hv[i].name = req->headers[i].name;
+		hv[i].name_len = strlen(req->headers[i].name);
+		hv[i].value = req->headers[i].value;
+		hv[i].value_len = strlen(req->headers[i].value);
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.method = req->method;
+	sr.path = req->path;
+	sr.query = req->query;
+	sr.headers = hv;
+	sr.nheaders = req->n_headers;
+	sr.body = req->body;
+	sr.body_len = req->body_len;
+	int r = sigv4_verify(&sr, time(NULL), service, lookup_secret, a, &res, &code, why, sizeof(why));
+	if (r == 0)
+		return true;
+	if (code)
+		reply_error(resp, 403, code, why);
+	else
+		reply_error(resp, 500, "ServerException", "authentication failed to complete");
+	return false;
+}
+
+void api_handle(struct api *a, const struct http_request *req, struct http_response *resp)
+{
+	const char *target = http_request_header(req, "X-Amz-Target");
+	const char *service;
+
+	if (strcmp(req->method, "POST") != 0) {
+		reply_error(resp, 405, "ClientException", "the AWS JSON API takes POST requests");
+		return;
+	}
+	if (!target) {
+		reply_error(resp, 400, "MissingTargetException", "the X-Amz-Target header is required");
+		return;
+	}
+	if (strncmp(target, ECS_PREFIX, strlen(ECS_PREFIX)) == 0)
+		service = "ecs";
+	else if (strncmp(target, EVENTS_PREFIX, strlen(EVENTS_PREFIX)) == 0)
+		service = "events";
+	else
+		service = NULL;
+	if (!authenticate(a, req, service, resp))
+		return;
+
+	const struct op *op = NULL;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(ops[i].target, target) == 0)
+			op = &ops[i];
+	if (!op) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "unknown operation %.200s", target);
+		reply_error(resp, 400, "UnknownOperationException", msg);
+		return;
+	}
+
+	struct jdoc *doc = NULL;
+	struct json_error je;
+	const char *body = req->body_len ? req->body : "{}";
+	size_t len = req->body_len ? req->body_len : 2;
+	int r = jdoc_parse(body, len, NULL, &doc, &je);
+	if (r < 0 || jdoc_root(doc)->type != JNODE_OBJECT) {
+		char msg[200];
+		if (r < 0)
+			snprintf(msg, sizeof(msg), "malformed JSON at line %u, column %u: %s", je.line, je.column,
+				 je.message);
+		else
+			snprintf(msg, sizeof(msg), "the request body must be a JSON object");
+		jdoc_free(doc);
+		reply_error(resp, 400, "SerializationException", msg);
+		return;
+	}
+	op->run(a, jdoc_root(doc), resp);
+	jdoc_free(doc);
+}

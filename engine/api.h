@@ -1,0 +1,23 @@
+/*
+ * api.h — the AWS JSON 1.1 API of the daemon (POST /, X-Amz-Target), see api.c.
+ *
+ * Lifecycle: api_new() resolves the configured access keys' secrets once;
+ * api_handle() answers one request on the loop thread; api_free() wipes the
+ * secrets (NULL is fine). The configuration must outlive the api.
+ */
+#ifndef TRIPLINE_ENGINE_API_H
+#define TRIPLINE_ENGINE_API_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "http.h"
+
+struct api;
+
+/* 0, or -errno with a reason in err (a secret reference that cannot be read). */
+int api_new(const struct tripline_config *cfg, struct api **ret, char *err, size_t errlen);
+void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);
+void api_free(struct api *a);
+
+#endif
