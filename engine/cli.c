@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "matcher.h"
 #include "pattern.h"
+#include "readfile.h"
 #include "ruleset.h"
 #include "serve.h"
 
@@ -73,16 +74,18 @@ static void json_put_string(FILE *f, const char *s, size_t n)
 
 /* ------------------------------------------------------------ input */
 
-/* Reads a whole file (bounded); *ret is NUL-terminated. 0 or -errno / -E2BIG. */
+/* Reads a whole file, or stdin for "-" (bounded); *ret is NUL-terminated.
+ * 0 or -errno / -E2BIG. */
 static int read_file(const char *path, char **ret, size_t *ret_len)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int r = 0;
 
-	if (!f)
-		return -errno;
+	if (strcmp(path, "-") != 0) {
+		r = readfile(path, CLI_MAX_INPUT, NULL, ret, ret_len);
+		return r == -EFBIG ? -E2BIG : r;
+	}
 	for (;;) {
 		if (cap - len < 65536) {
 			cap = cap ? cap * 2 : 65536;
@@ -95,20 +98,18 @@ static int read_file(const char *path, char **ret, size_t *ret_len)
 			}
 			buf = nb;
 		}
-		size_t n = fread(buf + len, 1, cap - len, f);
+		size_t n = fread(buf + len, 1, cap - len, stdin);
 		len += n;
 		if (len > CLI_MAX_INPUT) {
 			r = -E2BIG;
 			break;
 		}
 		if (n == 0) {
-			if (ferror(f))
+			if (ferror(stdin))
 				r = -EIO;
 			break;
 		}
 	}
-	if (f != stdin)
-		fclose(f);
 	if (r < 0) {
 		free(buf);
 		return r;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "readfile.h"
 
 #define FORMAT(a, b) __attribute__((format(printf, a, b)))
 
@@ -1272,90 +1273,6 @@ out_report:
 	return 0;
 }
 
-/*
- * Reads a whole regular file of at most max bytes into *ret. When st_check
- * is given it is called with the file's status before reading; a negative
- * return stops the read. 0, -EFBIG, -EISDIR (not a regular file), -ENOMEM or
- * -errno.
- */
-static int read_file(const char *path, size_t max, int (*st_check)(const struct stat *st),
-		     char **ret, size_t *ret_len)
-{
-	struct stat st;
-	size_t len = 0, cap;
-	char *buf, *nb;
-	int fd, r;
-
-	*ret = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EISDIR;
-		goto out_close;
-	}
-	if (st_check && (r = st_check(&st)) < 0)
-		goto out_close;
-	cap = ((uint64_t)st.st_size < max ? (size_t)st.st_size : max) + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > max) {
-				r = -EFBIG;
-				goto out_free;
-			}
-			size_t nc = cap > max / 2 ? max + 1 : cap * 2;
-			if (!(nb = realloc(buf, nc))) {
-				r = -ENOMEM;
-				goto out_free;
-			}
-			buf = nb;
-			cap = nc;
-		}
-		ssize_t k = read(fd, buf + len, cap - len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out_free;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	if (len > max) {
-		r = -EFBIG;
-		goto out_free;
-	}
-	if (len == cap) {
-		if (!(nb = realloc(buf, len + 1))) {
-			r = -ENOMEM;
-			goto out_free;
-		}
-		buf = nb;
-	}
-	buf[len] = '\0';
-	close(fd);
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-
-out_free:
-	explicit_bzero(buf, cap);
-	free(buf);
-out_close:
-	close(fd);
-	return r;
-}
-
 int config_load_file(const char *path, struct tripline_config **ret, struct errlist *errs)
 {
 	char *text;
@@ -1363,7 +1280,7 @@ int config_load_file(const char *path, struct tripline_config **ret, struct errl
 	int r;
 
 	*ret = NULL;
-	r = read_file(path, CONFIG_MAX_FILE_BYTES, NULL, &text, &len);
+	r = readfile(path, CONFIG_MAX_FILE_BYTES, NULL, &text, &len);
 	if (r == -EFBIG) {
 		errlist_add(errs, path, "larger than the limit of %zu bytes", CONFIG_MAX_FILE_BYTES);
 		return -EFBIG;
@@ -1435,7 +1352,7 @@ static int secret_from_file(const char *ref, const char *path, char **ret, char 
 	struct stat st;
 	char *text;
 	size_t len = 0;
-	int r = read_file(path, CONFIG_MAX_SECRET_BYTES, secret_file_check, &text, &len);
+	int r = readfile(path, CONFIG_MAX_SECRET_BYTES, secret_file_check, &text, &len);
 
 	switch (r) {
 	case 0:

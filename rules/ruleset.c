@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "readfile.h"
 #include "schedule.h"
 
 #define FORMAT(a, b) __attribute__((format(printf, a, b)))
@@ -2022,74 +2023,6 @@ static int expand_path(struct loader *ld, const char *path, struct pathvec *out)
 	return pathvec_add(out, copy);
 }
 
-/* Reads a whole regular file of at most max bytes. 0, -EFBIG, -EISDIR (not a
- * regular file), -ENOMEM or -errno. */
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	size_t len = 0, cap;
-	char *buf, *nb;
-	int fd, r;
-
-	*ret = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EISDIR;
-		goto out_close;
-	}
-	/* the size is a hint: the file may change while we read it */
-	cap = ((uint64_t)st.st_size < max ? (size_t)st.st_size : max) + 1;
-	buf = malloc(cap);
-	if (!buf) {
-		r = -ENOMEM;
-		goto out_close;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > max) {
-				r = -EFBIG;
-				goto out_free;
-			}
-			size_t nc = cap > max / 2 ? max + 1 : cap * 2;
-			if (!(nb = realloc(buf, nc))) {
-				r = -ENOMEM;
-				goto out_free;
-			}
-			buf = nb;
-			cap = nc;
-		}
-		ssize_t k = read(fd, buf + len, cap - len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out_free;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	if (len > max) {
-		r = -EFBIG;
-		goto out_free;
-	}
-	close(fd);
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-
-out_free:
-	free(buf);
-out_close:
-	close(fd);
-	return r;
-}
 
 /* ------------------------------------------------------------ the set */
 
@@ -2219,7 +2152,7 @@ int ruleset_load(const char *const *paths, size_t npaths, const struct ruleset_o
 	for (size_t i = 0; i < files.n && r == 0 && !ld.nomem; i++) {
 		char *text = NULL;
 		size_t len = 0;
-		int rr = read_file(files.v[i], ld.opt.max_file_bytes, &text, &len);
+		int rr = readfile(files.v[i], ld.opt.max_file_bytes, NULL, &text, &len);
 		if (rr == -ENOMEM)
 			r = rr;
 		else if (rr == -EFBIG)
