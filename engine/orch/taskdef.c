@@ -44,6 +44,7 @@
 
 #include "errlist.h"
 #include "json.h"
+#include "readfile.h"
 
 #define NAME_MAX_LEN 255
 #define MAX_ARGS 256
@@ -1272,30 +1273,23 @@ static int load_file(struct taskdef_registry *reg, const char *name, struct errl
 	char *path = NULL, *text = NULL, *expect = NULL;
 	struct taskdef *td = NULL;
 	struct family *f;
-	struct stat st;
 	size_t len = 0;
-	FILE *fp = NULL;
 	int r = -ENOMEM;
 
 	if (asprintf(&path, "%s/%s", reg->dir, name) < 0) {
 		path = NULL;
 		goto out_free;
 	}
-	fp = fopen(path, "rbe");
-	if (!fp || fstat(fileno(fp), &st) < 0) {
-		r = -errno;
-		errlist_add(errs, path, "cannot read: %s", strerror(errno));
+	r = readfile(path, MAX_FILE_BYTES, NULL, &text, &len);
+	if (r < 0) {
+		if (r == -EFBIG)
+			errlist_add(errs, path, "larger than %zu bytes", MAX_FILE_BYTES);
+		else if (r != -ENOMEM)
+			errlist_add(errs, path, "cannot read: %s", r == -EISDIR ? "not a regular file" : strerror(-r));
+		if (r == -EFBIG || r == -EISDIR)
+			r = -EINVAL;
 		goto out_free;
 	}
-	if ((size_t)st.st_size > MAX_FILE_BYTES) {
-		errlist_add(errs, path, "larger than %zu bytes", MAX_FILE_BYTES);
-		r = -EINVAL;
-		goto out_free;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text)
-		goto out_free;
-	len = fread(text, 1, (size_t)st.st_size, fp);
 	r = parse_doc(text, len, path, true, &td, errs);
 	if (r < 0)
 		goto out_free;
@@ -1317,8 +1311,6 @@ static int load_file(struct taskdef_registry *reg, const char *name, struct errl
 	td = NULL;
 	r = 0;
 out_free:
-	if (fp)
-		fclose(fp);
 	taskdef_free(td);
 	free(expect);
 	free(text);
