@@ -11,8 +11,9 @@
  * 5xx only for our own faults.
  *
  * Operations so far: ECS ListClusters and DescribeClusters (the embedded
- * cluster). The rest of the ECS and EventBridge operations are added with
- * the orchestration core; until then they answer UnknownOperationException.
+ * cluster) and the task-definition operations (orch/taskdef.c). The rest of
+ * the ECS and EventBridge operations are added with the orchestration core;
+ * until then they answer UnknownOperationException.
  */
 #include "api.h"
 
@@ -27,6 +28,7 @@
 #include "json.h"
 #include "logger.h"
 #include "sigv4.h"
+#include "taskdef.h"
 
 #define ECS_PREFIX "AmazonEC2ContainerServiceV20141113."
 #define EVENTS_PREFIX "AWSEvents."
@@ -38,6 +40,7 @@ struct api_key {
 
 struct api {
 	const struct tripline_config *cfg;
+	struct taskdef_registry *taskdefs;   /* borrowed */
 	struct api_key *keys;
 	size_t nkeys;
 };
@@ -51,7 +54,8 @@ static void api_key_wipe(struct api_key *k)
 	free(k->akid);
 }
 
-int api_new(const struct tripline_config *cfg, struct api **ret, char *err, size_t errlen)
+int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct api **ret,
+	    char *err, size_t errlen)
 {
 	struct api *a = calloc(1, sizeof(*a));
 
@@ -59,6 +63,7 @@ int api_new(const struct tripline_config *cfg, struct api **ret, char *err, size
 	if (!a)
 		return -ENOMEM;
 	a->cfg = cfg;
+	a->taskdefs = taskdefs;
 	if (cfg->n_auth_keys) {
 		a->keys = calloc(cfg->n_auth_keys, sizeof(*a->keys));
 		if (!a->keys) {
@@ -197,14 +202,204 @@ nomem:
 	reply(resp, 500, NULL);
 }
 
+/* ------------------------------------------------------------ task definitions */
+
+/* The registry's view of a definition as ECS returns it: {"taskDefinition": …, "tags": […]}. */
+static json_t *taskdef_out(const struct taskdef *td, bool with_tags)
+{
+	json_error_t je;
+	json_t *t = json_loads(td->json, 0, &je);
+	if (!t)
+		return NULL;
+	json_t *out = json_pack("{s:o}", "taskDefinition", t);
+	if (out && with_tags) {
+		json_t *tags = json_loads(td->tags_json, 0, &je);
+		if (!tags || json_object_set_new(out, "tags", tags) < 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static void op_register_task_definition(struct api *a, const struct http_request *req,
+					 const struct jnode *in, struct http_response *resp)
+{
+	struct errlist errs = ERRLIST_INIT;
+	const struct taskdef *td;
+	(void)in;
+	int r = taskdef_register(a->taskdefs, req->body, req->body_len, "request", &td, &errs);
+
+	if (r == -EINVAL) {
+		/* every problem, one per line, as the rest of tripline reports them */
+		char *msg = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&msg, &len);
+		for (size_t i = 0; f && i < errs.n; i++)
+			fprintf(f, "%s%s", i ? "\n" : "", errs.msgs[i]);
+		if (f)
+			fclose(f);
+		reply_error(resp, 400, "ClientException", msg ? msg : "invalid task definition");
+		free(msg);
+	} else if (r == -ENOSPC) {
+		reply_error(resp, 400, "ClientException", "too many revisions of this family");
+	} else if (r < 0) {
+		log_error("api", "RegisterTaskDefinition: %s", strerror(-r));
+		reply_error(resp, 500, "ServerException", "the task definition could not be stored");
+	} else {
+		log_info("api", "registered %s", td->arn);
+		reply(resp, 200, taskdef_out(td, true));
+	}
+	errlist_clear(&errs);
+}
+
+/* The string member key of in, or NULL (with a 400 written) when missing or not a string. */
+static const char *required_string(const struct jnode *in, const char *key, struct http_response *resp)
+{
+	const struct jnode *n = jnode_get(in, key);
+	if (!n || n->type != JNODE_STRING || memchr(n->u.str, '\0', n->len)) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%s is required and must be a string", key);
+		reply_error(resp, 400, "ClientException", msg);
+		return NULL;
+	}
+	return n->u.str;
+}
+
+static void taskdef_lookup_reply(int r, const struct taskdef *td, bool tags, struct http_response *resp)
+{
+	if (r == -EINVAL)
+		reply_error(resp, 400, "ClientException", "Invalid revision number or task definition reference.");
+	else if (r == -ENOENT)
+		reply_error(resp, 400, "ClientException", "Unable to describe task definition.");
+	else if (r < 0)
+		reply_error(resp, 500, "ServerException", "the task definition could not be stored");
+	else
+		reply(resp, 200, taskdef_out(td, tags));
+}
+
+static void op_describe_task_definition(struct api *a, const struct http_request *req,
+					 const struct jnode *in, struct http_response *resp)
+{
+	const struct taskdef *td = NULL;
+	(void)req;
+	const char *ref = required_string(in, "taskDefinition", resp);
+	if (!ref)
+		return;
+	const struct jnode *inc = jnode_get(in, "include");
+	bool tags = false;
+	for (size_t i = 0; inc && inc->type == JNODE_ARRAY && i < inc->len; i++)
+		tags |= jnode_streq(inc->u.items[i], "TAGS");
+	int r = taskdef_describe(a->taskdefs, ref, &td);
+	taskdef_lookup_reply(r, td, tags, resp);
+}
+
+static void op_deregister_task_definition(struct api *a, const struct http_request *req,
+					   const struct jnode *in, struct http_response *resp)
+{
+	const struct taskdef *td = NULL;
+	(void)req;
+	const char *ref = required_string(in, "taskDefinition", resp);
+	if (!ref)
+		return;
+	int r = taskdef_deregister(a->taskdefs, ref, &td);
+	taskdef_lookup_reply(r, td, false, resp);
+}
+
+static enum taskdef_filter status_filter(const struct jnode *in, bool *ok)
+{
+	const struct jnode *s = jnode_get(in, "status");
+	*ok = true;
+	if (!s || jnode_streq(s, "ACTIVE"))
+		return TASKDEF_FILTER_ACTIVE;
+	if (jnode_streq(s, "INACTIVE"))
+		return TASKDEF_FILTER_INACTIVE;
+	if (jnode_streq(s, "ALL"))
+		return TASKDEF_FILTER_ALL;
+	*ok = false;
+	return TASKDEF_FILTER_ALL;
+}
+
+static int add_arn(const struct taskdef *td, void *ud)
+{
+	return json_array_append_new(ud, json_string(td->arn)) < 0 ? -ENOMEM : 0;
+}
+
+static int add_family(const char *family, void *ud)
+{
+	return json_array_append_new(ud, json_string(family)) < 0 ? -ENOMEM : 0;
+}
+
+static void op_list_task_definitions(struct api *a, const struct http_request *req,
+				      const struct jnode *in, struct http_response *resp)
+{
+	bool ok;
+	(void)req;
+	enum taskdef_filter f = status_filter(in, &ok);
+	const struct jnode *prefix = jnode_get(in, "familyPrefix");
+	if (!ok || (prefix && prefix->type != JNODE_STRING)) {
+		reply_error(resp, 400, "ClientException", "status must be ACTIVE, INACTIVE or ALL; familyPrefix a string");
+		return;
+	}
+	json_t *arns = json_array();
+	if (!arns || taskdef_list(a->taskdefs, prefix ? prefix->u.str : NULL, f, add_arn, arns) < 0) {
+		json_decref(arns);
+		reply(resp, 500, NULL);
+		return;
+	}
+	reply(resp, 200, json_pack("{s:o}", "taskDefinitionArns", arns));
+}
+
+static void op_list_task_definition_families(struct api *a, const struct http_request *req,
+					      const struct jnode *in, struct http_response *resp)
+{
+	bool ok;
+	(void)req;
+	enum taskdef_filter f = status_filter(in, &ok);
+	const struct jnode *prefix = jnode_get(in, "familyPrefix");
+	if (!ok || (prefix && prefix->type != JNODE_STRING)) {
+		reply_error(resp, 400, "ClientException", "status must be ACTIVE, INACTIVE or ALL; familyPrefix a string");
+		return;
+	}
+	json_t *fams = json_array();
+	if (!fams || taskdef_list_families(a->taskdefs, prefix ? prefix->u.str : NULL, f, add_family, fams) < 0) {
+		json_decref(fams);
+		reply(resp, 500, NULL);
+		return;
+	}
+	reply(resp, 200, json_pack("{s:o}", "families", fams));
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+static void op_list_clusters_req(struct api *a, const struct http_request *req, const struct jnode *in,
+				 struct http_response *resp)
+{
+	(void)req;
+	op_list_clusters(a, in, resp);
+}
+
+static void op_describe_clusters_req(struct api *a, const struct http_request *req,
+				     const struct jnode *in, struct http_response *resp)
+{
+	(void)req;
+	op_describe_clusters(a, in, resp);
+}
+
 struct op {
 	const char *target;
-	void (*run)(struct api *a, const struct jnode *in, struct http_response *resp);
+	void (*run)(struct api *a, const struct http_request *req, const struct jnode *in,
+		    struct http_response *resp);
 };
 
 static const struct op ops[] = {
-	{ECS_PREFIX "ListClusters", op_list_clusters},
-	{ECS_PREFIX "DescribeClusters", op_describe_clusters},
+	{ECS_PREFIX "ListClusters", op_list_clusters_req},
+	{ECS_PREFIX "DescribeClusters", op_describe_clusters_req},
+	{ECS_PREFIX "RegisterTaskDefinition", op_register_task_definition},
+	{ECS_PREFIX "DescribeTaskDefinition", op_describe_task_definition},
+	{ECS_PREFIX "DeregisterTaskDefinition", op_deregister_task_definition},
+	{ECS_PREFIX "ListTaskDefinitions", op_list_task_definitions},
+	{ECS_PREFIX "ListTaskDefinitionFamilies", op_list_task_definition_families},
 };
 
 static bool authenticate(struct api *a, const struct http_request *req, const char *service,
@@ -295,6 +490,6 @@ void api_handle(struct api *a, const struct http_request *req, struct http_respo
 		reply_error(resp, 400, "SerializationException", msg);
 		return;
 	}
-	op->run(a, jdoc_root(doc), resp);
+	op->run(a, req, jdoc_root(doc), resp);
 	jdoc_free(doc);
 }

@@ -14,9 +14,12 @@
 #include "http.h"
 
 struct api;
+struct taskdef_registry;
 
-/* 0, or -errno with a reason in err (a secret reference that cannot be read). */
-int api_new(const struct tripline_config *cfg, struct api **ret, char *err, size_t errlen);
+/* 0, or -errno with a reason in err (a secret reference that cannot be read).
+ * taskdefs is borrowed and must outlive the api. */
+int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct api **ret,
+	    char *err, size_t errlen);
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);
 void api_free(struct api *a);
 

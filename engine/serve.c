@@ -33,6 +33,7 @@
 #include "http.h"
 #include "logger.h"
 #include "ruleset.h"
+#include "taskdef.h"
 
 #define EXIT_BADINPUT 2
 #define EXIT_FAILURE_OTHER 3
@@ -43,6 +44,7 @@ struct daemon {
 	struct ruleset *rules;
 	struct http_server *http;
 	struct api *api;
+	struct taskdef_registry *taskdefs;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	time_t started;
 	bool stopping;
@@ -232,8 +234,21 @@ int serve_main(const struct serve_options *opt)
 	}
 	log_info("rules", "loaded %zu rules", d.rules->n);
 	{
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s/taskdefs", d.cfg->data_dir);
+		r = taskdef_registry_open(dir, d.cfg->region, d.cfg->account, &d.taskdefs, &errs);
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("taskdefs", "%s", errs.msgs[i]);
+		errlist_clear(&errs);
+		if (r < 0) {
+			log_error("serve", "not starting: the stored task definitions cannot be loaded");
+			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			goto out_rules;
+		}
+	}
+	{
 		char why[300] = "";
-		if ((r = api_new(d.cfg, &d.api, why, sizeof(why))) < 0) {
+		if ((r = api_new(d.cfg, d.taskdefs, &d.api, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_rules;
@@ -271,6 +286,7 @@ int serve_main(const struct serve_options *opt)
 		log_info("serve", "stopped");
 out_rules:
 	api_free(d.api);
+	taskdef_registry_free(d.taskdefs);
 	ruleset_unref(d.rules);
 out_config:
 	config_free(d.cfg);

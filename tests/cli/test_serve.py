@@ -229,3 +229,50 @@ def test_api_sigv4(daemon):
     code, out = aws_json(d.port, ECS + "ListClusters", "{}")
     assert code == 403
     assert d.stop() == 0
+
+
+def test_api_task_definitions_persist(daemon, tripline_bin, tmp_path):
+    d = daemon()
+    d.wait_ready()
+    td = {"family": "thumbnailer",
+          "containerDefinitions": [{"name": "main", "command": ["/bin/true"],
+                                    "secrets": [{"name": "TOKEN", "valueFrom": "api-token"}]}]}
+    code, out = aws_json(d.port, ECS + "RegisterTaskDefinition", json.dumps(td))
+    assert code == 200, out
+    assert out["taskDefinition"]["revision"] == 1
+    assert out["taskDefinition"]["taskDefinitionArn"] == \
+        "arn:aws:ecs:local:000000000000:task-definition/thumbnailer:1"
+    assert aws_json(d.port, ECS + "RegisterTaskDefinition", json.dumps(td))[1]["taskDefinition"]["revision"] == 2
+    code, out = aws_json(d.port, ECS + "DescribeTaskDefinition", json.dumps({"taskDefinition": "thumbnailer"}))
+    assert (code, out["taskDefinition"]["revision"]) == (200, 2)
+    assert out["taskDefinition"]["containerDefinitions"][0]["secrets"] == \
+        [{"name": "TOKEN", "valueFrom": "api-token"}]
+    code, out = aws_json(d.port, ECS + "DeregisterTaskDefinition", json.dumps({"taskDefinition": "thumbnailer:2"}))
+    assert (code, out["taskDefinition"]["status"]) == (200, "INACTIVE")
+    code, out = aws_json(d.port, ECS + "ListTaskDefinitions", "{}")
+    assert out["taskDefinitionArns"] == ["arn:aws:ecs:local:000000000000:task-definition/thumbnailer:1"]
+    code, out = aws_json(d.port, ECS + "ListTaskDefinitionFamilies", "{}")
+    assert out["families"] == ["thumbnailer"]
+    # every problem, with its pointer
+    bad = {"family": "x y", "containerDefinitions": [{"name": "main", "memory": 1}]}
+    code, out = aws_json(d.port, ECS + "RegisterTaskDefinition", json.dumps(bad))
+    assert (code, out["__type"]) == (400, "ClientException")
+    assert "request: /family: " in out["message"]
+    assert "request: /containerDefinitions/0/memory: " in out["message"]
+    code, out = aws_json(d.port, ECS + "DescribeTaskDefinition", json.dumps({"taskDefinition": "nope"}))
+    assert (code, out["__type"]) == (400, "ClientException")
+    assert d.stop() == 0
+
+    # a restart keeps every revision and their status; the next one is 3
+    d2 = Daemon(tripline_bin, tmp_path)
+    try:
+        d2.wait_ready()
+        code, out = aws_json(d2.port, ECS + "ListTaskDefinitions", json.dumps({"status": "ALL"}))
+        assert [a.rsplit(":", 1)[1] for a in out["taskDefinitionArns"]] == ["1", "2"]
+        code, out = aws_json(d2.port, ECS + "RegisterTaskDefinition", json.dumps(td))
+        assert out["taskDefinition"]["revision"] == 3
+        assert d2.stop() == 0
+    finally:
+        if d2.proc.poll() is None:
+            d2.proc.kill()
+        d2.log.close()
