@@ -12,8 +12,8 @@ packages=(
   libcurl4-openssl-dev libmicrohttpd-dev libcmocka-dev libssl-dev
   # benchmarks (gzip'd event streams)
   zlib1g-dev
-  # tests
-  python3 python3-pytest curl redis-server
+  # tests (awscli: Debian's AWS CLI v2 at /usr/bin/aws drives the daemon's API)
+  python3 python3-pytest curl redis-server awscli
 )
 
 missing=()

@@ -276,3 +276,37 @@ def test_api_task_definitions_persist(daemon, tripline_bin, tmp_path):
         if d2.proc.poll() is None:
             d2.proc.kill()
         d2.log.close()
+
+
+# ---------------------------------------------------------------- the real AWS CLI
+
+AWS = "/usr/bin/aws"   # Debian's awscli (v2); another `aws` earlier on PATH may be an old v1
+
+
+def aws_cli(port, *args, secret="cli-secret"):
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
+           "AWS_ACCESS_KEY_ID": "AKIDCLI", "AWS_SECRET_ACCESS_KEY": secret,
+           "AWS_DEFAULT_REGION": "local", "AWS_PAGER": "", "AWS_EC2_METADATA_DISABLED": "true"}
+    return subprocess.run([AWS, "--endpoint-url", "http://127.0.0.1:%d" % port, "--output", "json",
+                           *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_aws_cli_drives_the_api(daemon):
+    if not os.access(AWS, os.X_OK):
+        raise AssertionError("%s is missing: deploy/install-deps.sh installs Debian's awscli" % AWS)
+    d = daemon(config={"auth": {"keys": {"AKIDCLI": "value:cli-secret"}}})
+    d.wait_ready()
+    r = aws_cli(d.port, "ecs", "list-clusters")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["clusterArns"] == ["arn:aws:ecs:local:000000000000:cluster/default"]
+    r = aws_cli(d.port, "ecs", "register-task-definition", "--family", "demo", "--container-definitions",
+                json.dumps([{"name": "main", "command": ["/bin/echo", "hi"], "memory": 64}]))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["taskDefinition"]["taskDefinitionArn"].endswith("task-definition/demo:1")
+    r = aws_cli(d.port, "ecs", "describe-task-definition", "--task-definition", "demo:1")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["taskDefinition"]["containerDefinitions"][0]["command"] == ["/bin/echo", "hi"]
+    r = aws_cli(d.port, "ecs", "list-clusters", secret="wrong")
+    assert r.returncode != 0
+    assert "InvalidSignatureException" in r.stderr
+    assert d.stop() == 0
