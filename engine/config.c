@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "jtext.h"
 #include "readfile.h"
 
 #define FORMAT(a, b) __attribute__((format(printf, a, b)))
@@ -131,73 +132,6 @@ static void set_str(struct vctx *c, char **dst, const char *s, size_t n)
 
 /* ------------------------------------------------------------ text helpers */
 
-static bool is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool is_alnum(char ch)
-{
-	return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* Every byte of s[0..n) is an ASCII letter or digit or one of extra. */
-static bool chars_in(const char *s, size_t n, const char *extra)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (is_alnum(s[i]))
-			continue;
-		if (s[i] == '\0' || !strchr(extra, s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool span_eq(const char *s, size_t n, const char *lit)
-{
-	return strlen(lit) == n && memcmp(s, lit, n) == 0;
-}
-
-static bool has_prefix(const char *s, size_t n, const char *prefix)
-{
-	size_t k = strlen(prefix);
-	return n >= k && memcmp(s, prefix, k) == 0;
-}
-
-static bool in_list(const char *key, size_t key_len, const char *const *list)
-{
-	for (; list && *list; list++)
-		if (span_eq(key, key_len, *list))
-			return true;
-	return false;
-}
-
-/* An integer written as one (JSON guarantees no leading zeros), in [lo, hi]. */
-static bool int_text_ok(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *ret)
-{
-	bool neg = false;
-	int64_t v = 0;
-
-	if (n && s[0] == '-') {
-		neg = true;
-		s++;
-		n--;
-	}
-	if (n == 0 || n > 18)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (neg)
-		v = -v;
-	if (v < lo || v > hi)
-		return false;
-	*ret = v;
-	return true;
-}
-
 /* Decimal digits only, value in [lo, hi]. */
 static bool digits_ok(const char *s, size_t n, long lo, long hi, long *ret)
 {
@@ -206,7 +140,7 @@ static bool digits_ok(const char *s, size_t n, long lo, long hi, long *ret)
 	if (n == 0 || n > 9)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
+		if (!jtext_is_digit(s[i]))
 			return false;
 		v = v * 10 + (s[i] - '0');
 	}
@@ -219,7 +153,7 @@ static bool digits_ok(const char *s, size_t n, long lo, long hi, long *ret)
 static bool region_ok(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!(is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
+		if (!(jtext_is_digit(s[i]) || (s[i] >= 'a' && s[i] <= 'z') || s[i] == '-'))
 			return false;
 	return n >= 1 && n <= 32;
 }
@@ -227,19 +161,19 @@ static bool region_ok(const char *s, size_t n)
 /* ECS cluster names. */
 static bool cluster_name_ok(const char *s, size_t n)
 {
-	return n >= 1 && n <= 255 && chars_in(s, n, "_-");
+	return n >= 1 && n <= 255 && jtext_chars_in(s, n, "_-");
 }
 
 /* Source names: webhooks are served at /hooks/<name>. */
 static bool source_name_ok(const char *s, size_t n)
 {
-	return n >= 1 && n <= 64 && chars_in(s, n, "_.-");
+	return n >= 1 && n <= 64 && jtext_chars_in(s, n, "_.-");
 }
 
 /* RFC 9110 token. */
 static bool header_name_ok(const char *s, size_t n)
 {
-	return n >= 1 && n <= 64 && chars_in(s, n, "!#$%&'*+.^_`|~-");
+	return n >= 1 && n <= 64 && jtext_chars_in(s, n, "!#$%&'*+.^_`|~-");
 }
 
 /* RFC 1123 host name: dot-separated labels of [A-Za-z0-9-], not starting or
@@ -257,7 +191,7 @@ static bool hostname_ok(const char *s, size_t n)
 			label = 0;
 			continue;
 		}
-		if (!(is_alnum(s[i]) || s[i] == '-') || (label == 0 && s[i] == '-'))
+		if (!(jtext_is_alnum(s[i]) || s[i] == '-') || (label == 0 && s[i] == '-'))
 			return false;
 		label++;
 	}
@@ -267,7 +201,7 @@ static bool hostname_ok(const char *s, size_t n)
 static bool digits_dots(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!is_digit(s[i]) && s[i] != '.')
+		if (!jtext_is_digit(s[i]) && s[i] != '.')
 			return false;
 	return n > 0;
 }
@@ -336,14 +270,14 @@ static bool secret_ref_ok(const char *s, size_t n)
 {
 	if (memchr(s, '\0', n))
 		return false;
-	if (has_prefix(s, n, "env:")) {
+	if (jtext_has_prefix(s, n, "env:")) {
 		s += 4;
 		n -= 4;
-		return n >= 1 && n <= 255 && !is_digit(s[0]) && chars_in(s, n, "_");
+		return n >= 1 && n <= 255 && !jtext_is_digit(s[0]) && jtext_chars_in(s, n, "_");
 	}
-	if (has_prefix(s, n, "file:"))
+	if (jtext_has_prefix(s, n, "file:"))
 		return n > 5;
-	if (has_prefix(s, n, "value:"))
+	if (jtext_has_prefix(s, n, "value:"))
 		return n > 6;
 	return false;
 }
@@ -358,9 +292,9 @@ static bool url_ok(const char *s, size_t n)
 {
 	size_t k;
 
-	if (has_prefix(s, n, "https://"))
+	if (jtext_has_prefix(s, n, "https://"))
 		k = 8;
-	else if (has_prefix(s, n, "http://"))
+	else if (jtext_has_prefix(s, n, "http://"))
 		k = 7;
 	else
 		return false;
@@ -379,7 +313,7 @@ static bool redis_url_ok(const char *s, size_t n)
 	size_t host_len, hp_len;
 	long port, db;
 
-	if (!has_prefix(s, n, "redis://"))
+	if (!jtext_has_prefix(s, n, "redis://"))
 		return false;
 	s += 8;
 	n -= 8;
@@ -445,7 +379,7 @@ static void check_fields(struct vctx *c, const struct jnode *obj, const char *co
 			verr_key(c, m->key, m->key_len, "duplicate field");
 			continue;
 		}
-		if (!known || in_list(m->key, m->key_len, known))
+		if (!known || jtext_in_list(m->key, m->key_len, known))
 			continue;
 		const char *hint = NULL;
 		for (const char *const *k = known; *k; k++)
@@ -530,7 +464,7 @@ static void take_int(struct vctx *c, const struct jnode *obj, const char *key, i
 
 	if (!n)
 		return;
-	if (n->type != JNODE_NUMBER || !int_text_ok(n->u.num, n->len, lo, hi, &v)) {
+	if (n->type != JNODE_NUMBER || !jtext_int(n->u.num, n->len, lo, hi, &v)) {
 		verr_at(c, key, "must be an integer from %lld to %lld", (long long)lo, (long long)hi);
 		return;
 	}
@@ -725,7 +659,7 @@ static void clusters_fn(struct vctx *c, const struct jnode *o, struct tripline_c
 		size_t old = jptr_push_key(&c->ptr, m->key, m->key_len);
 		if (!cluster_name_ok(m->key, m->key_len))
 			verr(c, "a cluster name must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -");
-		else if (span_eq(m->key, m->key_len, cfg->cluster.name))
+		else if (jtext_eq(m->key, m->key_len, cfg->cluster.name))
 			verr(c, "must not have the local cluster's name (cluster.name)");
 		if (m->value->type != JNODE_OBJECT) {
 			verr(c, "must be an object");
@@ -746,7 +680,7 @@ static void clusters_fn(struct vctx *c, const struct jnode *o, struct tripline_c
 		else if (r)
 			rc->region = dup_n(c, r->u.str, r->len);
 		const struct jnode *cr = get_typed(c, m->value, "credentials", JNODE_STRING, false);
-		if (cr && (!secret_ref_ok(cr->u.str, cr->len) || has_prefix(cr->u.str, cr->len, "value:")))
+		if (cr && (!secret_ref_ok(cr->u.str, cr->len) || jtext_has_prefix(cr->u.str, cr->len, "value:")))
 			verr_at(c, "credentials", "must be env:PREFIX or file:PATH");
 		else if (cr)
 			rc->credentials = dup_n(c, cr->u.str, cr->len);
@@ -800,7 +734,7 @@ static void auth_fn(struct vctx *c, const struct jnode *o, struct tripline_confi
 		if (!is_last(keys, m))
 			continue;
 		size_t o2 = jptr_push_key(&c->ptr, m->key, m->key_len);
-		bool id_ok = m->key_len >= 1 && m->key_len <= 128 && chars_in(m->key, m->key_len, "");
+		bool id_ok = m->key_len >= 1 && m->key_len <= 128 && jtext_chars_in(m->key, m->key_len, "");
 		if (!id_ok)
 			verr(c, "an access key id must be 1 to 128 characters of A-Z, a-z and 0-9");
 		if (v->type != JNODE_STRING || !secret_ref_ok(v->u.str, v->len))
@@ -851,7 +785,7 @@ static void take_source_name(struct vctx *c, const struct jnode *o, bool require
 
 static bool topic_ok(const char *s, size_t n)
 {
-	return n <= 249 && chars_in(s, n, "._-");
+	return n <= 249 && jtext_chars_in(s, n, "._-");
 }
 
 static void file_source(struct vctx *c, const struct jnode *o, struct config_file_source *f)

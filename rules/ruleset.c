@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "jtext.h"
 #include "readfile.h"
 #include "schedule.h"
 
@@ -144,43 +145,10 @@ struct span {
 	size_t n;
 };
 
-static bool is_digit(char ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
-static bool is_alnum(char ch)
-{
-	return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* True when every byte of s[0..n) is an ASCII letter or digit or one of extra. */
-static bool chars_in(const char *s, size_t n, const char *extra)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (is_alnum(s[i]))
-			continue;
-		if (s[i] == '\0' || !strchr(extra, s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool has_prefix(const char *s, size_t n, const char *prefix)
-{
-	size_t k = strlen(prefix);
-	return n >= k && memcmp(s, prefix, k) == 0;
-}
-
 static bool has_prefix_ci(const char *s, size_t n, const char *prefix)
 {
 	size_t k = strlen(prefix);
 	return n >= k && strncasecmp(s, prefix, k) == 0;
-}
-
-static bool span_eq(const char *s, size_t n, const char *lit)
-{
-	return strlen(lit) == n && memcmp(s, lit, n) == 0;
 }
 
 /* Characters (code points) of valid UTF-8. */
@@ -197,41 +165,7 @@ static size_t utf8_chars(const char *s, size_t n)
 /* EventBridge names and ids: 1 to max of [.\-_A-Za-z0-9]. */
 static bool name_ok(const char *s, size_t n, size_t max)
 {
-	return n >= 1 && n <= max && chars_in(s, n, ".-_");
-}
-
-static bool in_list(const char *key, size_t key_len, const char *const *list)
-{
-	for (; list && *list; list++)
-		if (span_eq(key, key_len, *list))
-			return true;
-	return false;
-}
-
-/* An integer written as one (JSON guarantees no leading zeros), in [lo, hi]. */
-static bool int_text_ok(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *ret)
-{
-	bool neg = false;
-	int64_t v = 0;
-
-	if (n && s[0] == '-') {
-		neg = true;
-		s++;
-		n--;
-	}
-	if (n == 0 || n > 18)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (neg)
-		v = -v;
-	if (v < lo || v > hi)
-		return false;
-	*ret = v;
-	return true;
+	return n >= 1 && n <= max && jtext_chars_in(s, n, ".-_");
 }
 
 /*
@@ -249,7 +183,7 @@ static double number_value(const char *s)
 		neg = true;
 		s++;
 	}
-	for (; is_digit(*s); s++) {
+	for (; jtext_is_digit(*s); s++) {
 		if (digits < 18) {
 			mant = mant * 10 + (uint64_t)(*s - '0');
 			if (mant)
@@ -259,7 +193,7 @@ static double number_value(const char *s)
 		}
 	}
 	if (*s == '.') {
-		for (s++; is_digit(*s); s++) {
+		for (s++; jtext_is_digit(*s); s++) {
 			if (digits < 18) {
 				mant = mant * 10 + (uint64_t)(*s - '0');
 				exp10--;
@@ -273,7 +207,7 @@ static double number_value(const char *s)
 		s++;
 		if (*s == '+' || *s == '-')
 			sign = *s++ == '-' ? -1 : 1;
-		for (; is_digit(*s); s++)
+		for (; jtext_is_digit(*s); s++)
 			if (e < 100000)
 				e = e * 10 + (*s - '0');
 		exp10 += sign * e;
@@ -316,7 +250,7 @@ static const char *jsonpath_problem(const char *s, size_t n)
 			return "empty name after '.'";
 		while (i < n && s[i] == '[') {
 			size_t d = ++i;
-			while (i < n && is_digit(s[i]))
+			while (i < n && jtext_is_digit(s[i]))
 				i++;
 			if (i == d || i >= n || s[i] != ']')
 				return "'[' must hold an array index, as in [0]";
@@ -370,7 +304,7 @@ static const char *arn_split(const char *s, size_t n, struct span *ret_service,
 	struct span part[5];
 	size_t i = 4, k = 0;
 
-	if (!has_prefix(s, n, "arn:"))
+	if (!jtext_has_prefix(s, n, "arn:"))
 		return "invalid ARN: expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE";
 	for (k = 0; k < 4; k++) {
 		const char *colon = memchr(s + i, ':', n - i);
@@ -382,18 +316,18 @@ static const char *arn_split(const char *s, size_t n, struct span *ret_service,
 	}
 	part[4].p = s + i;
 	part[4].n = n - i;
-	if (!span_eq(part[0].p, part[0].n, "aws") &&
-	    !(has_prefix(part[0].p, part[0].n, "aws-") && part[0].n > 4 &&
-	      chars_in(part[0].p, part[0].n, "-")))
+	if (!jtext_eq(part[0].p, part[0].n, "aws") &&
+	    !(jtext_has_prefix(part[0].p, part[0].n, "aws-") && part[0].n > 4 &&
+	      jtext_chars_in(part[0].p, part[0].n, "-")))
 		return "invalid ARN: the partition must be \"aws\" or start with \"aws-\"";
-	if (part[1].n == 0 || !chars_in(part[1].p, part[1].n, "-"))
+	if (part[1].n == 0 || !jtext_chars_in(part[1].p, part[1].n, "-"))
 		return "invalid ARN: expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE";
-	if (part[2].n == 0 || !chars_in(part[2].p, part[2].n, "-"))
+	if (part[2].n == 0 || !jtext_chars_in(part[2].p, part[2].n, "-"))
 		return "invalid ARN: the region must be letters, digits and '-'";
 	if (part[3].n != 12)
 		return "invalid ARN: the account must be 12 digits";
 	for (size_t j = 0; j < 12; j++)
-		if (!is_digit(part[3].p[j]))
+		if (!jtext_is_digit(part[3].p[j]))
 			return "invalid ARN: the account must be 12 digits";
 	if (part[4].n == 0)
 		return "invalid ARN: expected arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE";
@@ -404,14 +338,14 @@ static const char *arn_split(const char *s, size_t n, struct span *ret_service,
 
 static const char *ecs_cluster_problem(const char *s, size_t n)
 {
-	if (n < 1 || n > 255 || !chars_in(s, n, "-_"))
+	if (n < 1 || n > 255 || !jtext_chars_in(s, n, "-_"))
 		return "invalid ECS cluster name: must be 1 to 255 characters of A-Z a-z 0-9 - _";
 	return NULL;
 }
 
 static const char *bus_name_problem(const char *s, size_t n)
 {
-	if (n < 1 || n > 256 || !chars_in(s, n, "/.-_"))
+	if (n < 1 || n > 256 || !jtext_chars_in(s, n, "/.-_"))
 		return "invalid event bus name: must be 1 to 256 characters of A-Z a-z 0-9 / . - _";
 	return NULL;
 }
@@ -434,14 +368,14 @@ static const char *url_problem(const char *s, size_t n)
 			host = j + 1;
 	if (host < auth_end && s[host] == '[') {
 		const char *rb = memchr(s + host, ']', auth_end - host);
-		if (!rb || rb == s + host + 1 || !chars_in(s + host + 1, (size_t)(rb - s - host - 1), ":."))
+		if (!rb || rb == s + host + 1 || !jtext_chars_in(s + host + 1, (size_t)(rb - s - host - 1), ":."))
 			return "invalid URL: bad IPv6 address";
 		host_end = (size_t)(rb - s) + 1;
 	} else {
 		host_end = host;
 		while (host_end < auth_end && s[host_end] != ':')
 			host_end++;
-		if (!chars_in(s + host, host_end - host, ".-_~%"))
+		if (!jtext_chars_in(s + host, host_end - host, ".-_~%"))
 			return "invalid URL: bad host name";
 	}
 	if (host_end == host)
@@ -449,7 +383,7 @@ static const char *url_problem(const char *s, size_t n)
 	if (host_end < auth_end) {
 		int64_t port;
 		if (s[host_end] != ':' ||
-		    !int_text_ok(s + host_end + 1, auth_end - host_end - 1, 1, 65535, &port) ||
+		    !jtext_int(s + host_end + 1, auth_end - host_end - 1, 1, 65535, &port) ||
 		    s[host_end + 1] == '-')
 			return "invalid URL: the port must be a number from 1 to 65535";
 	}
@@ -465,20 +399,20 @@ static const char *target_classify(const char *s, size_t n, enum target_kind *re
 {
 	const char *why;
 
-	if (has_prefix(s, n, "arn:")) {
+	if (jtext_has_prefix(s, n, "arn:")) {
 		struct span svc, res;
 		if ((why = arn_split(s, n, &svc, &res)))
 			return why;
-		if (span_eq(svc.p, svc.n, "ecs")) {
-			if (!has_prefix(res.p, res.n, "cluster/"))
+		if (jtext_eq(svc.p, svc.n, "ecs")) {
+			if (!jtext_has_prefix(res.p, res.n, "cluster/"))
 				return "an ECS target ARN must name a cluster: arn:aws:ecs:REGION:ACCOUNT:cluster/NAME";
 			ret_res->p = res.p + 8;
 			ret_res->n = res.n - 8;
 			*ret_kind = TARGET_TASK;
 			return ecs_cluster_problem(ret_res->p, ret_res->n);
 		}
-		if (span_eq(svc.p, svc.n, "events")) {
-			if (!has_prefix(res.p, res.n, "event-bus/"))
+		if (jtext_eq(svc.p, svc.n, "events")) {
+			if (!jtext_has_prefix(res.p, res.n, "event-bus/"))
 				return "an events target ARN must name an event bus: arn:aws:events:REGION:ACCOUNT:event-bus/NAME";
 			ret_res->p = res.p + 10;
 			ret_res->n = res.n - 10;
@@ -487,7 +421,7 @@ static const char *target_classify(const char *s, size_t n, enum target_kind *re
 		}
 		return "unsupported ARN: tripline targets are ECS clusters, event buses, http(s):// URLs, kafka:TOPIC and file:PATH";
 	}
-	if (has_prefix(s, n, "cluster/")) {
+	if (jtext_has_prefix(s, n, "cluster/")) {
 		ret_res->p = s + 8;
 		ret_res->n = n - 8;
 		*ret_kind = TARGET_TASK;
@@ -499,26 +433,26 @@ static const char *target_classify(const char *s, size_t n, enum target_kind *re
 		*ret_kind = TARGET_HTTP;
 		return url_problem(s, n);
 	}
-	if (has_prefix(s, n, "kafka:")) {
+	if (jtext_has_prefix(s, n, "kafka:")) {
 		const char *t = s + 6;
 		size_t tn = n - 6;
-		if (tn < 1 || tn > 249 || !chars_in(t, tn, "._-"))
+		if (tn < 1 || tn > 249 || !jtext_chars_in(t, tn, "._-"))
 			return "invalid Kafka topic: must be 1 to 249 characters of A-Z a-z 0-9 . _ -";
-		if (span_eq(t, tn, ".") || span_eq(t, tn, ".."))
+		if (jtext_eq(t, tn, ".") || jtext_eq(t, tn, ".."))
 			return "invalid Kafka topic: \".\" and \"..\" are not allowed";
 		ret_res->p = t;
 		ret_res->n = tn;
 		*ret_kind = TARGET_KAFKA;
 		return NULL;
 	}
-	if (has_prefix(s, n, "file:")) {
+	if (jtext_has_prefix(s, n, "file:")) {
 		const char *p = s + 5;
 		size_t pn = n - 5;
-		if (has_prefix(p, pn, "//")) {
-			if (has_prefix(p, pn, "//localhost/")) {
+		if (jtext_has_prefix(p, pn, "//")) {
+			if (jtext_has_prefix(p, pn, "//localhost/")) {
 				p += 11;
 				pn -= 11;
-			} else if (has_prefix(p, pn, "///")) {
+			} else if (jtext_has_prefix(p, pn, "///")) {
 				p += 2;
 				pn -= 2;
 			} else {
@@ -554,7 +488,7 @@ static bool digits_at(const char *s, size_t n, size_t at, size_t k, unsigned *re
 	if (at + k > n)
 		return false;
 	for (size_t i = at; i < at + k; i++) {
-		if (!is_digit(s[i]))
+		if (!jtext_is_digit(s[i]))
 			return false;
 		v = v * 10 + (unsigned)(s[i] - '0');
 	}
@@ -651,9 +585,9 @@ static void check_fields(struct vctx *c, const struct jnode *obj, const char *co
 			verr_key(c, m->key, m->key_len, "duplicate field");
 			continue;
 		}
-		if (!known || in_list(m->key, m->key_len, known))
+		if (!known || jtext_in_list(m->key, m->key_len, known))
 			continue;
-		if (in_list(m->key, m->key_len, unsupported)) {
+		if (jtext_in_list(m->key, m->key_len, unsupported)) {
 			verr_key(c, m->key, m->key_len, "not supported by tripline");
 			continue;
 		}
@@ -754,7 +688,7 @@ static int get_int(struct vctx *c, const struct jnode *obj, const char *key, boo
 			verr_at(c, key, "is required");
 		return 0;
 	}
-	if (n->type != JNODE_NUMBER || !int_text_ok(n->u.num, n->len, lo, hi, ret)) {
+	if (n->type != JNODE_NUMBER || !jtext_int(n->u.num, n->len, lo, hi, ret)) {
 		verr_at(c, key, "must be an integer from %lld to %lld", (long long)lo, (long long)hi);
 		return -1;
 	}
@@ -899,7 +833,7 @@ static void input_transformer(struct vctx *c, const struct jnode *it)
 					 "names starting with \"aws.\" are reserved for the predefined placeholders");
 				continue;
 			}
-			if (m->key_len == 0 || !chars_in(m->key, m->key_len, "_-")) {
+			if (m->key_len == 0 || !jtext_chars_in(m->key, m->key_len, "_-")) {
 				verr_key(c, m->key, m->key_len,
 					 "a name must be letters, digits, '_' and '-'");
 				continue;
@@ -922,13 +856,13 @@ static void input_transformer(struct vctx *c, const struct jnode *it)
 		if (tpl[i] != '<')
 			continue;
 		size_t j = i + 1;
-		while (j < tlen && chars_in(tpl + j, 1, "_.-"))
+		while (j < tlen && jtext_chars_in(tpl + j, 1, "_.-"))
 			j++;
 		if (j == i + 1 || j >= tlen || tpl[j] != '>')
 			continue;
 		const char *name = tpl + i + 1;
 		size_t nlen = j - i - 1;
-		bool known = in_list(name, nlen, predefined_placeholders);
+		bool known = jtext_in_list(name, nlen, predefined_placeholders);
 		if (!known && map) {
 			for (size_t k = 0; k < map->len && !known; k++)
 				known = map->u.members[k].key_len == nlen &&
@@ -951,7 +885,7 @@ static void target_input(struct vctx *c, const struct jnode *obj, struct rule_ta
 
 	for (size_t i = 0; i < obj->len; i++) {
 		const struct jmember *m = &obj->u.members[i];
-		if (!in_list(m->key, m->key_len, kinds))
+		if (!jtext_in_list(m->key, m->key_len, kinds))
 			continue;
 		if (!first)
 			first = m->key;
@@ -1065,9 +999,9 @@ static bool task_definition_ok(const char *s, size_t n)
 {
 	struct span svc, res;
 
-	if (has_prefix(s, n, "arn:")) {
-		if (arn_split(s, n, &svc, &res) || !span_eq(svc.p, svc.n, "ecs") ||
-		    !has_prefix(res.p, res.n, "task-definition/"))
+	if (jtext_has_prefix(s, n, "arn:")) {
+		if (arn_split(s, n, &svc, &res) || !jtext_eq(svc.p, svc.n, "ecs") ||
+		    !jtext_has_prefix(res.p, res.n, "task-definition/"))
 			return false;
 		s = res.p + 16;
 		n = res.n - 16;
@@ -1075,9 +1009,9 @@ static bool task_definition_ok(const char *s, size_t n)
 	const char *colon = memchr(s, ':', n);
 	size_t fam = colon ? (size_t)(colon - s) : n;
 	int64_t rev;
-	if (fam < 1 || fam > 255 || !chars_in(s, fam, "-_"))
+	if (fam < 1 || fam > 255 || !jtext_chars_in(s, fam, "-_"))
 		return false;
-	return !colon || int_text_ok(colon + 1, n - fam - 1, 1, INT32_MAX, &rev);
+	return !colon || jtext_int(colon + 1, n - fam - 1, 1, INT32_MAX, &rev);
 }
 
 /* "$…" a JSONPath into the event; else a task id or task ARN. */
@@ -1095,11 +1029,11 @@ static void ecs_task_id(struct vctx *c, const struct jnode *obj)
 			verr_at(c, "TaskId", "invalid JSONPath: %s", why);
 		return;
 	}
-	if (has_prefix(s, n, "arn:")) {
-		if (!arn_split(s, n, &svc, &res) && span_eq(svc.p, svc.n, "ecs") &&
-		    has_prefix(res.p, res.n, "task/") && res.n > 5)
+	if (jtext_has_prefix(s, n, "arn:")) {
+		if (!arn_split(s, n, &svc, &res) && jtext_eq(svc.p, svc.n, "ecs") &&
+		    jtext_has_prefix(res.p, res.n, "task/") && res.n > 5)
 			return;
-	} else if (n >= 1 && n <= 255 && chars_in(s, n, "-_")) {
+	} else if (n >= 1 && n <= 255 && jtext_chars_in(s, n, "-_")) {
 		return;
 	}
 	verr_at(c, "TaskId",
@@ -1114,14 +1048,14 @@ static void ecs_desired_count(struct vctx *c, const struct jnode *obj)
 
 	if (!n)
 		return;
-	if (n->type == JNODE_NUMBER && int_text_ok(n->u.num, n->len, 0, DESIRED_COUNT_MAX, &v))
+	if (n->type == JNODE_NUMBER && jtext_int(n->u.num, n->len, 0, DESIRED_COUNT_MAX, &v))
 		return;
 	if (n->type == JNODE_STRING) {
 		const char *s = n->u.str;
 		if (n->len >= 2 && (s[0] == '+' || s[0] == '-') && s[1] != '0' &&
-		    int_text_ok(s + 1, n->len - 1, 1, DESIRED_COUNT_MAX, &v))
+		    jtext_int(s + 1, n->len - 1, 1, DESIRED_COUNT_MAX, &v))
 			return;
-		if (has_prefix(s, n->len, "$.")) {
+		if (jtext_has_prefix(s, n->len, "$.")) {
 			if ((why = jsonpath_problem(s, n->len)))
 				verr_at(c, "DesiredCount", "invalid JSONPath: %s", why);
 			return;
@@ -1149,8 +1083,8 @@ static void ecs_parameters(struct vctx *c, const struct jnode *ecs, struct rule_
 		t->action = (enum target_action)action;
 		for (size_t i = 0; i < ecs->len; i++) {
 			const struct jmember *m = &ecs->u.members[i];
-			if (in_list(m->key, m->key_len, ecs_fields) &&
-			    !in_list(m->key, m->key_len, per_action[action]))
+			if (jtext_in_list(m->key, m->key_len, ecs_fields) &&
+			    !jtext_in_list(m->key, m->key_len, per_action[action]))
 				verr_key(c, m->key, m->key_len, "cannot be used with Action %s",
 					 ecs_actions[action]);
 		}
@@ -1182,7 +1116,7 @@ static void ecs_parameters(struct vctx *c, const struct jnode *ecs, struct rule_
 	/* StopTask */
 	ecs_task_id(c, ecs);
 	s = get_string(c, ecs, "StartedBy", false, &len);
-	if (s && (len < 1 || len > 128 || !chars_in(s, len, "-_/")))
+	if (s && (len < 1 || len > 128 || !jtext_chars_in(s, len, "-_/")))
 		verr_at(c, "StartedBy", "must be 1 to 128 characters of A-Z a-z 0-9 - _ /");
 	if (action == TARGET_ACTION_STOP_TASK) {
 		bool id = jnode_get(ecs, "TaskId") != NULL;
@@ -1196,7 +1130,7 @@ static void ecs_parameters(struct vctx *c, const struct jnode *ecs, struct rule_
 
 	/* UpdateService */
 	s = get_string(c, ecs, "Service", action == TARGET_ACTION_UPDATE_SERVICE, &len);
-	if (s && (len < 1 || len > 255 || !chars_in(s, len, "-_")))
+	if (s && (len < 1 || len > 255 || !jtext_chars_in(s, len, "-_")))
 		verr_at(c, "Service", "must be 1 to 255 characters of A-Z a-z 0-9 - _");
 	if (action == TARGET_ACTION_UPDATE_SERVICE && !jnode_get(ecs, "DesiredCount"))
 		verr_at(c, "DesiredCount", "is required");
@@ -1207,7 +1141,7 @@ static void ecs_parameters(struct vctx *c, const struct jnode *ecs, struct rule_
 
 static bool header_name_ok(const char *s, size_t n)
 {
-	return n > 0 && chars_in(s, n, "!#$%&'*+-.^_`|~");
+	return n > 0 && jtext_chars_in(s, n, "!#$%&'*+-.^_`|~");
 }
 
 static void http_parameters(struct vctx *c, const struct jnode *hp)
@@ -1573,7 +1507,7 @@ static void rule_schedule(struct vctx *c, const struct jnode *obj, struct rule *
 	if ((s = get_string(c, obj, "ScheduleExpressionTimezone", false, &len))) {
 		/* loading the zone (not schedule_tz_valid()) tells ENOMEM from ENOENT */
 		struct schedule_zone *z = NULL;
-		rc = len <= 64 && chars_in(s, len, "/_+-.") ? schedule_zone_load(s, &z) : -EINVAL;
+		rc = len <= 64 && jtext_chars_in(s, len, "/_+-.") ? schedule_zone_load(s, &z) : -EINVAL;
 		schedule_zone_free(z);
 		if (rc == 0)
 			r->timezone = dup_n(c, s, len);
@@ -1703,11 +1637,11 @@ static void rule_parse(struct vctx *c, const struct jnode *obj, struct loaded *l
 
 	if ((s = get_string(c, obj, "EventBusName", false, &len))) {
 		struct span svc, res = {s, len};
-		if (has_prefix(s, len, "arn:") &&
-		    (arn_split(s, len, &svc, &res) || !span_eq(svc.p, svc.n, "events") ||
-		     !has_prefix(res.p, res.n, "event-bus/"))) {
+		if (jtext_has_prefix(s, len, "arn:") &&
+		    (arn_split(s, len, &svc, &res) || !jtext_eq(svc.p, svc.n, "events") ||
+		     !jtext_has_prefix(res.p, res.n, "event-bus/"))) {
 			res.n = 0;
-		} else if (has_prefix(s, len, "arn:")) {
+		} else if (jtext_has_prefix(s, len, "arn:")) {
 			res.p += 10;
 			res.n -= 10;
 		}
