@@ -11,11 +11,13 @@
  * that depend on each other). With any message the config is freed and the
  * caller gets -EINVAL and no config.
  *
- * Conventions of the messages are those of rules/ruleset.c: "is required",
- * "must be …" (a wrong JSON type and a wrong value share one sentence where
- * one covers both), "unknown field", "duplicate field". Integers must be
- * written as integers (1.0 and 1e3 are rejected). User text is echoed only
- * once checked to be a harmless name, and secret references never are.
+ * Conventions of the messages are those of rules/ruleset.c, the file style
+ * of rules/jcheck.h (which holds the context and the member getters): "is
+ * required", "must be …" (a wrong JSON type and a wrong value share one
+ * sentence where one covers both), "unknown field", "duplicate field".
+ * Integers must be written as integers (1.0 and 1e3 are rejected). User text
+ * is echoed only once checked to be a harmless name, and secret references
+ * never are.
  *
  * Secret references are resolved only on demand by config_resolve_secret(),
  * so a config can be validated without the secrets present. Nothing here logs.
@@ -33,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jcheck.h"
 #include "json.h"
 #include "jtext.h"
 #include "readfile.h"
@@ -50,79 +53,10 @@ static const char *const listen_port_sentence = "must be HOST:PORT with a port f
 static const char *const listen_host_sentence =
 	"must be HOST:PORT with HOST an IPv4 address, a host name or [an IPv6 address]";
 
-/* ------------------------------------------------------------ validation context */
-
-struct vctx {
-	struct errlist errs;   /* "<pointer>: <message>" */
-	struct jptr ptr;       /* where we are */
-	bool nomem;
-};
-
-static void verr(struct vctx *c, const char *fmt, ...) FORMAT(2, 3);
-static void verr_at(struct vctx *c, const char *key, const char *fmt, ...) FORMAT(3, 4);
-static void verr_key(struct vctx *c, const char *key, size_t key_len, const char *fmt, ...)
-	FORMAT(4, 5);
-
-/* At the current pointer. */
-static void verr(struct vctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	errlist_addv(&c->errs, jptr_str(&c->ptr), fmt, ap);
-	va_end(ap);
-}
-
-static void verr_key(struct vctx *c, const char *key, size_t key_len, const char *fmt, ...)
-{
-	size_t old = jptr_push_key(&c->ptr, key, key_len);
-	va_list ap;
-
-	va_start(ap, fmt);
-	errlist_addv(&c->errs, jptr_str(&c->ptr), fmt, ap);
-	va_end(ap);
-	jptr_pop(&c->ptr, old);
-}
-
-/* At the member key of the current object. */
-static void verr_at(struct vctx *c, const char *key, const char *fmt, ...)
-{
-	size_t old = jptr_push_key(&c->ptr, key, strlen(key));
-	va_list ap;
-
-	va_start(ap, fmt);
-	errlist_addv(&c->errs, jptr_str(&c->ptr), fmt, ap);
-	va_end(ap);
-	jptr_pop(&c->ptr, old);
-}
-
-static size_t push(struct vctx *c, const char *key)
-{
-	return jptr_push_key(&c->ptr, key, strlen(key));
-}
-
-static void pop(struct vctx *c, size_t old)
-{
-	jptr_pop(&c->ptr, old);
-}
-
-static char *dup_n(struct vctx *c, const char *s, size_t n)
-{
-	char *d = malloc(n + 1);
-
-	if (!d) {
-		c->nomem = true;
-		return NULL;
-	}
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
-
 /* Replaces *dst (a default or NULL) with a copy of s[0..n). */
-static void set_str(struct vctx *c, char **dst, const char *s, size_t n)
+static void set_str(struct jcheck *c, char **dst, const char *s, size_t n)
 {
-	char *d = dup_n(c, s, n);
+	char *d = jcheck_dup(c, s, n);
 
 	if (!d)
 		return;
@@ -328,225 +262,73 @@ static bool redis_url_ok(const char *s, size_t n)
 
 /* ------------------------------------------------------------ member access */
 
-struct keyref {
-	const char *key;
-	size_t len;
-	size_t idx;
-};
-
-static int keyref_cmp(const void *a, const void *b)
-{
-	const struct keyref *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int d = memcmp(x->key, y->key, n);
-
-	if (d)
-		return d;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Reports every member of obj written twice ("duplicate field", at each
- * repetition) and, when known is not NULL, every member not in it ("unknown
- * field"; with a hint when only the case differs). */
-static void check_fields(struct vctx *c, const struct jnode *obj, const char *const *known)
-{
-	size_t n = obj->len;
-	struct keyref *refs;
-	bool *dup;
-
-	if (n == 0)
-		return;
-	refs = malloc(n * sizeof(*refs));
-	dup = calloc(n, sizeof(*dup));
-	if (!refs || !dup) {
-		c->nomem = true;
-		goto out_free;
-	}
-	for (size_t i = 0; i < n; i++) {
-		refs[i].key = obj->u.members[i].key;
-		refs[i].len = obj->u.members[i].key_len;
-		refs[i].idx = i;
-	}
-	qsort(refs, n, sizeof(*refs), keyref_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (refs[i].len == refs[i - 1].len && memcmp(refs[i].key, refs[i - 1].key, refs[i].len) == 0)
-			dup[refs[i].idx] = true;
-	for (size_t i = 0; i < n; i++) {
-		const struct jmember *m = &obj->u.members[i];
-		if (dup[i]) {
-			verr_key(c, m->key, m->key_len, "duplicate field");
-			continue;
-		}
-		if (!known || jtext_in_list(m->key, m->key_len, known))
-			continue;
-		const char *hint = NULL;
-		for (const char *const *k = known; *k; k++)
-			if (strlen(*k) == m->key_len && strncasecmp(*k, m->key, m->key_len) == 0)
-				hint = *k;
-		if (hint)
-			verr_key(c, m->key, m->key_len, "unknown field (did you mean \"%s\"?)", hint);
-		else
-			verr_key(c, m->key, m->key_len, "unknown field");
-	}
-out_free:
-	free(dup);
-	free(refs);
-}
-
-static const char *type_sentence(enum jnode_type t)
-{
-	switch (t) {
-	case JNODE_STRING: return "must be a string";
-	case JNODE_OBJECT: return "must be an object";
-	case JNODE_ARRAY: return "must be an array";
-	case JNODE_NUMBER: return "must be a number";
-	case JNODE_TRUE:
-	case JNODE_FALSE: return "must be true or false";
-	case JNODE_NULL: return "must be null";
-	}
-	return "has the wrong type";
-}
-
-/* Member key of obj when present and of type t (TRUE: either boolean); NULL
- * when absent or of another type (reported). */
-static const struct jnode *get_typed(struct vctx *c, const struct jnode *obj, const char *key,
-				     enum jnode_type t, bool required)
-{
-	const struct jnode *n = jnode_get(obj, key);
-
-	if (!n) {
-		if (required)
-			verr_at(c, key, "is required");
-		return NULL;
-	}
-	if (n->type == t || (t == JNODE_TRUE && n->type == JNODE_FALSE))
-		return n;
-	verr_at(c, key, "%s", type_sentence(t));
-	return NULL;
-}
-
-/* A non-empty string member without NUL characters; NULL when absent or bad
- * (reported). */
-static const char *get_string(struct vctx *c, const struct jnode *obj, const char *key,
-			      bool required, size_t *ret_len)
-{
-	const struct jnode *n = get_typed(c, obj, key, JNODE_STRING, required);
-
-	if (!n)
-		return NULL;
-	if (n->len == 0 || memchr(n->u.str, '\0', n->len)) {
-		verr_at(c, key, "must be a non-empty string without NUL characters");
-		return NULL;
-	}
-	*ret_len = n->len;
-	return n->u.str;
-}
-
-/* Copies a string member over *dst when present and good. */
-static void take_string(struct vctx *c, const struct jnode *obj, const char *key, bool required,
-			char **dst)
+/* Copies a non-empty string member over *dst when present and good. */
+static void take_string(struct jcheck *c, const struct jnode *obj, const char *key,
+			unsigned flags, char **dst)
 {
 	size_t n;
-	const char *s = get_string(c, obj, key, required, &n);
+	const char *s = jcheck_string(c, obj, key, flags | JCHECK_NONEMPTY, &n);
 
 	if (s)
 		set_str(c, dst, s, n);
 }
 
 /* Sets *ret when present and an integer in [lo, hi]; reported otherwise. */
-static void take_int(struct vctx *c, const struct jnode *obj, const char *key, int64_t lo,
+static void take_int(struct jcheck *c, const struct jnode *obj, const char *key, int64_t lo,
 		     int64_t hi, uint64_t *ret)
 {
-	const struct jnode *n = jnode_get(obj, key);
 	int64_t v;
 
-	if (!n)
-		return;
-	if (n->type != JNODE_NUMBER || !jtext_int(n->u.num, n->len, lo, hi, &v)) {
-		verr_at(c, key, "must be an integer from %lld to %lld", (long long)lo, (long long)hi);
-		return;
-	}
-	*ret = (uint64_t)v;
+	if (jcheck_int(c, obj, key, 0, lo, hi, &v) > 0)
+		*ret = (uint64_t)v;
 }
 
 /* Index of the string member in names, dflt when absent or bad (reported). */
-static int get_enum(struct vctx *c, const struct jnode *obj, const char *key,
+static int get_enum(struct jcheck *c, const struct jnode *obj, const char *key,
 		    const char *const *names, int dflt)
 {
-	const struct jnode *n = jnode_get(obj, key);
-	char msg[256];
-	size_t count = 0, o;
+	int i = jcheck_enum(c, obj, key, 0, names, dflt);
 
-	if (!n)
-		return dflt;
-	for (; names[count]; count++)
-		if (n->type == JNODE_STRING && jnode_streq(n, names[count]))
-			return (int)count;
-	o = (size_t)snprintf(msg, sizeof(msg), "must be %s", count > 2 ? "one of " : "");
-	for (size_t i = 0; i < count && o < sizeof(msg); i++) {
-		const char *sep = i == 0 ? "" : (count == 2 ? " or " : ", ");
-		o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s", sep, names[i]);
-	}
-	verr_at(c, key, "%s", msg);
-	return dflt;
+	return i < 0 ? dflt : i;
 }
 
 /* Copies a secret reference member over *dst when present and well-formed. */
-static void take_secret_ref(struct vctx *c, const struct jnode *obj, const char *key,
-			    bool required, char **dst)
+static void take_secret_ref(struct jcheck *c, const struct jnode *obj, const char *key,
+			    unsigned flags, char **dst)
 {
-	const struct jnode *n = get_typed(c, obj, key, JNODE_STRING, required);
+	const struct jnode *n = jcheck_member(c, obj, key, JNODE_STRING, flags);
 
 	if (!n)
 		return;
 	if (!secret_ref_ok(n->u.str, n->len)) {
-		verr_at(c, key, "%s", secret_ref_sentence);
+		jcheck_err_at(c, key, "%s", secret_ref_sentence);
 		return;
 	}
 	set_str(c, dst, n->u.str, n->len);
 }
 
-/* A string array member of at most max non-empty strings, copied over *dst. */
-static void take_string_array(struct vctx *c, const struct jnode *obj, const char *key,
-			      bool required, size_t min, size_t max,
+/* Items of the rules and task_definitions lists: non-empty, without NUL characters. */
+static bool path_ok(const char *s, size_t n)
+{
+	return n > 0 && !memchr(s, '\0', n);
+}
+
+/* A string array member of min to max items passing item_ok, copied over *dst. */
+static void take_string_array(struct jcheck *c, const struct jnode *obj, const char *key,
+			      unsigned flags, size_t min, size_t max,
 			      bool (*item_ok)(const char *s, size_t n), const char *item_sentence,
 			      struct config_strv *dst)
 {
-	const struct jnode *a = get_typed(c, obj, key, JNODE_ARRAY, required);
+	const struct jnode *a = jcheck_strings(c, obj, key, flags, min, max, item_ok,
+					       item_sentence);
 	struct config_strv v = {0, NULL};
-	bool bad = false;
 
 	if (!a)
 		return;
-	size_t old = push(c, key);
-	if (a->len < min || a->len > max) {
-		verr(c, "must have %zu to %zu items", min, max);
-		bad = true;
-	}
-	for (size_t i = 0; i < a->len; i++) {
-		const struct jnode *it = a->u.items[i];
-		bool ok = it->type == JNODE_STRING && it->len > 0 && !memchr(it->u.str, '\0', it->len);
-		if (ok && item_ok)
-			ok = item_ok(it->u.str, it->len);
-		if (!ok) {
-			size_t o2 = jptr_push_index(&c->ptr, i);
-			verr(c, "%s", item_sentence);
-			pop(c, o2);
-			bad = true;
-		}
-	}
-	pop(c, old);
-	if (bad)
+	if (!(v.v = jcheck_calloc(c, a->len, sizeof(*v.v))))
 		return;
-	v.v = calloc(a->len ? a->len : 1, sizeof(*v.v));
-	if (!v.v) {
-		c->nomem = true;
-		return;
-	}
 	for (; v.n < a->len; v.n++)
-		if (!(v.v[v.n] = dup_n(c, a->u.items[v.n]->u.str, a->u.items[v.n]->len)))
+		if (!(v.v[v.n] = jcheck_dup(c, a->u.items[v.n]->u.str, a->u.items[v.n]->len)))
 			break;
 	for (size_t i = 0; i < dst->n; i++)
 		free(dst->v[i]);
@@ -556,19 +338,18 @@ static void take_string_array(struct vctx *c, const struct jnode *obj, const cha
 
 /* An optional object member: checked for its fields and handed to each_fn
  * with the pointer at it. */
-static void with_object(struct vctx *c, const struct jnode *obj, const char *key,
+static void with_object(struct jcheck *c, const struct jnode *obj, const char *key,
 			const char *const *known, struct tripline_config *cfg,
-			void (*each_fn)(struct vctx *c, const struct jnode *o,
+			void (*each_fn)(struct jcheck *c, const struct jnode *o,
 					struct tripline_config *cfg))
 {
-	const struct jnode *o = get_typed(c, obj, key, JNODE_OBJECT, false);
+	const struct jnode *o = jcheck_object(c, obj, key, 0, known);
 
 	if (!o)
 		return;
-	size_t old = push(c, key);
-	check_fields(c, o, known);
+	size_t old = jcheck_push(c, key);
 	each_fn(c, o, cfg);
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
 /* The last member of obj with m's key is m (earlier repetitions are already
@@ -584,9 +365,9 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const webhook_auths[] = {"none", "github", "bearer", NULL};
 
-static void check_listen(struct vctx *c, const struct jnode *root, struct tripline_config *cfg)
+static void check_listen(struct jcheck *c, const struct jnode *root, struct tripline_config *cfg)
 {
-	const struct jnode *n = get_typed(c, root, "listen", JNODE_STRING, false);
+	const struct jnode *n = jcheck_member(c, root, "listen", JNODE_STRING, 0);
 	const char *host = NULL, *why;
 	size_t host_len = 0;
 	long port = 0;
@@ -596,7 +377,7 @@ static void check_listen(struct vctx *c, const struct jnode *root, struct tripli
 	why = memchr(n->u.str, '\0', n->len) ? listen_host_sentence
 					     : host_port_split(n->u.str, n->len, false, &host, &host_len, &port);
 	if (why) {
-		verr_at(c, "listen", "%s", why);
+		jcheck_err_at(c, "listen", "%s", why);
 		return;
 	}
 	set_str(c, &cfg->listen, n->u.str, n->len);
@@ -604,31 +385,36 @@ static void check_listen(struct vctx *c, const struct jnode *root, struct tripli
 	cfg->listen_port = (uint16_t)port;
 }
 
-static void cluster_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void cluster_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	const struct jnode *n = get_typed(c, o, "name", JNODE_STRING, false);
+	const struct jnode *n = jcheck_member(c, o, "name", JNODE_STRING, 0);
 
 	if (n) {
 		if (cluster_name_ok(n->u.str, n->len))
 			set_str(c, &cfg->cluster.name, n->u.str, n->len);
 		else
-			verr_at(c, "name", "must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -");
+			jcheck_err_at(c, "name", "must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -");
 	}
 	take_int(c, o, "cpu", 1, CPU_MAX, &cfg->cluster.cpu);
 	take_int(c, o, "memory", 1, MEMORY_MIB_MAX, &cfg->cluster.memory_mib);
 }
 
-static void process_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void process_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	take_string(c, o, "cgroup_root", false, &cfg->drivers.process_cgroup_root);
+	size_t n;
+	/* "" is allowed here: never use cgroups */
+	const char *s = jcheck_string(c, o, "cgroup_root", 0, &n);
+
+	if (s)
+		set_str(c, &cfg->drivers.process_cgroup_root, s, n);
 }
 
-static void docker_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void docker_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	take_string(c, o, "socket", false, &cfg->drivers.docker_socket);
+	take_string(c, o, "socket", 0, &cfg->drivers.docker_socket);
 }
 
-static void drivers_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void drivers_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	static const char *const process_fields[] = {"cgroup_root", NULL};
 	static const char *const docker_fields[] = {"socket", NULL};
@@ -637,94 +423,92 @@ static void drivers_fn(struct vctx *c, const struct jnode *o, struct tripline_co
 	with_object(c, o, "docker", docker_fields, cfg, docker_fn);
 }
 
-static void clusters_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void clusters_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	static const char *const fields[] = {"endpoint", "region", "credentials", NULL};
 
 	if (o->len > MAX_ITEMS) {
-		verr(c, "must have at most %u members", MAX_ITEMS);
+		jcheck_err(c, "must have at most %u members", MAX_ITEMS);
 		return;
 	}
-	cfg->clusters = calloc(o->len ? o->len : 1, sizeof(*cfg->clusters));
-	if (!cfg->clusters) {
-		c->nomem = true;
+	if (!(cfg->clusters = jcheck_calloc(c, o->len, sizeof(*cfg->clusters))))
 		return;
-	}
 	for (size_t i = 0; i < o->len; i++) {
 		const struct jmember *m = &o->u.members[i];
 		struct config_remote_cluster *rc = &cfg->clusters[cfg->n_clusters];
 
 		if (!is_last(o, m))
 			continue;
-		size_t old = jptr_push_key(&c->ptr, m->key, m->key_len);
+		size_t old = jcheck_push_n(c, m->key, m->key_len);
 		if (!cluster_name_ok(m->key, m->key_len))
-			verr(c, "a cluster name must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -");
+			jcheck_err(c, "a cluster name must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -");
 		else if (jtext_eq(m->key, m->key_len, cfg->cluster.name))
-			verr(c, "must not have the local cluster's name (cluster.name)");
+			jcheck_err(c, "must not have the local cluster's name (cluster.name)");
 		if (m->value->type != JNODE_OBJECT) {
-			verr(c, "must be an object");
-			pop(c, old);
+			jcheck_err(c, "must be an object");
+			jcheck_pop(c, old);
 			continue;
 		}
 		cfg->n_clusters++;
-		rc->name = dup_n(c, m->key, m->key_len);
-		check_fields(c, m->value, fields);
-		const struct jnode *e = get_typed(c, m->value, "endpoint", JNODE_STRING, true);
+		rc->name = jcheck_dup(c, m->key, m->key_len);
+		jcheck_fields(c, m->value, fields, NULL);
+		const struct jnode *e = jcheck_member(c, m->value, "endpoint", JNODE_STRING,
+						      JCHECK_REQUIRED);
 		if (e && !url_ok(e->u.str, e->len))
-			verr_at(c, "endpoint", "must be an http:// or https:// URL");
+			jcheck_err_at(c, "endpoint", "must be an http:// or https:// URL");
 		else if (e)
-			rc->endpoint = dup_n(c, e->u.str, e->len);
-		const struct jnode *r = get_typed(c, m->value, "region", JNODE_STRING, true);
+			rc->endpoint = jcheck_dup(c, e->u.str, e->len);
+		const struct jnode *r = jcheck_member(c, m->value, "region", JNODE_STRING,
+						      JCHECK_REQUIRED);
 		if (r && !region_ok(r->u.str, r->len))
-			verr_at(c, "region", "must be 1 to 32 characters of a-z, 0-9 and -");
+			jcheck_err_at(c, "region", "must be 1 to 32 characters of a-z, 0-9 and -");
 		else if (r)
-			rc->region = dup_n(c, r->u.str, r->len);
-		const struct jnode *cr = get_typed(c, m->value, "credentials", JNODE_STRING, false);
+			rc->region = jcheck_dup(c, r->u.str, r->len);
+		const struct jnode *cr = jcheck_member(c, m->value, "credentials", JNODE_STRING, 0);
 		if (cr && (!secret_ref_ok(cr->u.str, cr->len) || jtext_has_prefix(cr->u.str, cr->len, "value:")))
-			verr_at(c, "credentials", "must be env:PREFIX or file:PATH");
+			jcheck_err_at(c, "credentials", "must be env:PREFIX or file:PATH");
 		else if (cr)
-			rc->credentials = dup_n(c, cr->u.str, cr->len);
+			rc->credentials = jcheck_dup(c, cr->u.str, cr->len);
 		else
-			rc->credentials = dup_n(c, CONFIG_DEFAULT_CLUSTER_CREDENTIALS,
-						strlen(CONFIG_DEFAULT_CLUSTER_CREDENTIALS));
-		pop(c, old);
+			rc->credentials = jcheck_dup(c, CONFIG_DEFAULT_CLUSTER_CREDENTIALS,
+						     strlen(CONFIG_DEFAULT_CLUSTER_CREDENTIALS));
+		jcheck_pop(c, old);
 	}
 }
 
-static void state_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void state_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	const struct jnode *n = get_typed(c, o, "redis", JNODE_STRING, false);
+	const struct jnode *n = jcheck_member(c, o, "redis", JNODE_STRING, 0);
 
 	if (!n)
 		return;
 	if (memchr(n->u.str, '\0', n->len) || !redis_url_ok(n->u.str, n->len))
-		verr_at(c, "redis", "must be redis://HOST[:PORT][/DB]");
+		jcheck_err_at(c, "redis", "must be redis://HOST[:PORT][/DB]");
 	else
 		set_str(c, &cfg->state_redis, n->u.str, n->len);
 }
 
-static void secrets_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void secrets_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	take_string(c, o, "file", true, &cfg->secrets_file);
+	take_string(c, o, "file", JCHECK_REQUIRED, &cfg->secrets_file);
 }
 
-static void auth_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void auth_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	const struct jnode *keys = get_typed(c, o, "keys", JNODE_OBJECT, true);
+	const struct jnode *keys = jcheck_object(c, o, "keys", JCHECK_REQUIRED, NULL);
 
 	if (!keys)
 		return;
-	size_t old = push(c, "keys");
-	check_fields(c, keys, NULL);
+	size_t old = jcheck_push(c, "keys");
 	if (keys->len == 0 || keys->len > MAX_ITEMS) {
-		verr(c, "must have 1 to %u access keys", MAX_ITEMS);
-		pop(c, old);
+		jcheck_err(c, "must have 1 to %u access keys", MAX_ITEMS);
+		jcheck_pop(c, old);
 		return;
 	}
 	cfg->auth_keys = calloc(keys->len, sizeof(*cfg->auth_keys));
 	if (!cfg->auth_keys) {
 		c->nomem = true;
-		pop(c, old);
+		jcheck_pop(c, old);
 		return;
 	}
 	for (size_t i = 0; i < keys->len; i++) {
@@ -733,128 +517,123 @@ static void auth_fn(struct vctx *c, const struct jnode *o, struct tripline_confi
 
 		if (!is_last(keys, m))
 			continue;
-		size_t o2 = jptr_push_key(&c->ptr, m->key, m->key_len);
+		size_t o2 = jcheck_push_n(c, m->key, m->key_len);
 		bool id_ok = m->key_len >= 1 && m->key_len <= 128 && jtext_chars_in(m->key, m->key_len, "");
 		if (!id_ok)
-			verr(c, "an access key id must be 1 to 128 characters of A-Z, a-z and 0-9");
+			jcheck_err(c, "an access key id must be 1 to 128 characters of A-Z, a-z and 0-9");
 		if (v->type != JNODE_STRING || !secret_ref_ok(v->u.str, v->len))
-			verr(c, "%s", secret_ref_sentence);
+			jcheck_err(c, "%s", secret_ref_sentence);
 		else if (id_ok) {
 			struct config_auth_key *k = &cfg->auth_keys[cfg->n_auth_keys++];
-			k->access_key_id = dup_n(c, m->key, m->key_len);
-			k->secret_ref = dup_n(c, v->u.str, v->len);
+			k->access_key_id = jcheck_dup(c, m->key, m->key_len);
+			k->secret_ref = jcheck_dup(c, v->u.str, v->len);
 		}
-		pop(c, o2);
+		jcheck_pop(c, o2);
 	}
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
 /* The items of an optional array of objects under obj's key: NULL when absent
  * or not an array (reported); the count limit is checked here. */
-static const struct jnode *object_array(struct vctx *c, const struct jnode *obj, const char *key)
+static const struct jnode *object_array(struct jcheck *c, const struct jnode *obj, const char *key)
 {
-	const struct jnode *a = get_typed(c, obj, key, JNODE_ARRAY, false);
+	const struct jnode *a = jcheck_member(c, obj, key, JNODE_ARRAY, 0);
 
 	if (a && a->len > MAX_ITEMS) {
-		verr_at(c, key, "must have at most %u items", MAX_ITEMS);
+		jcheck_err_at(c, key, "must have at most %u items", MAX_ITEMS);
 		return NULL;
 	}
 	return a;
 }
 
-/* Item i of a: true when an object (else reported at the pushed pointer). */
-static bool item_is_object(struct vctx *c, const struct jnode *it)
+static void take_source_name(struct jcheck *c, const struct jnode *o, unsigned flags,
+			     char **dst)
 {
-	if (it->type == JNODE_OBJECT)
-		return true;
-	verr(c, "must be an object");
-	return false;
-}
-
-static void take_source_name(struct vctx *c, const struct jnode *o, bool required, char **dst)
-{
-	const struct jnode *n = get_typed(c, o, "name", JNODE_STRING, required);
+	const struct jnode *n = jcheck_member(c, o, "name", JNODE_STRING, flags);
 
 	if (!n)
 		return;
 	if (source_name_ok(n->u.str, n->len))
 		set_str(c, dst, n->u.str, n->len);
 	else
-		verr_at(c, "name", "must be 1 to 64 characters of A-Z, a-z, 0-9, _, . and -");
+		jcheck_err_at(c, "name", "must be 1 to 64 characters of A-Z, a-z, 0-9, _, . and -");
 }
 
 static bool topic_ok(const char *s, size_t n)
 {
-	return n <= 249 && jtext_chars_in(s, n, "._-");
+	return n >= 1 && n <= 249 && jtext_chars_in(s, n, "._-");
 }
 
-static void file_source(struct vctx *c, const struct jnode *o, struct config_file_source *f)
+/* sources.files[i] (a jcheck_item_fn; arg: the config). */
+static void file_source(struct jcheck *c, const struct jnode *o, size_t i, void *arg)
 {
 	static const char *const fields[] = {"name", "path", "recursive", "source", NULL};
-	const struct jnode *r;
+	struct config_file_source *f = &((struct tripline_config *)arg)->sources.files[i];
 
-	check_fields(c, o, fields);
-	take_source_name(c, o, true, &f->name);
-	take_string(c, o, "path", true, &f->path);
-	if ((r = get_typed(c, o, "recursive", JNODE_TRUE, false)))
-		f->recursive = r->type == JNODE_TRUE;
-	f->source = dup_n(c, CONFIG_DEFAULT_FILE_SOURCE, strlen(CONFIG_DEFAULT_FILE_SOURCE));
-	const struct jnode *s = get_typed(c, o, "source", JNODE_STRING, false);
+	jcheck_fields(c, o, fields, NULL);
+	take_source_name(c, o, JCHECK_REQUIRED, &f->name);
+	take_string(c, o, "path", JCHECK_REQUIRED, &f->path);
+	jcheck_bool(c, o, "recursive", 0, &f->recursive);
+	f->source = jcheck_dup(c, CONFIG_DEFAULT_FILE_SOURCE, strlen(CONFIG_DEFAULT_FILE_SOURCE));
+	const struct jnode *s = jcheck_member(c, o, "source", JNODE_STRING, 0);
 	if (s && (s->len == 0 || s->len > 256 || memchr(s->u.str, '\0', s->len)))
-		verr_at(c, "source", "must be 1 to 256 characters");
+		jcheck_err_at(c, "source", "must be 1 to 256 characters");
 	else if (s)
 		set_str(c, &f->source, s->u.str, s->len);
 }
 
-static void kafka_source(struct vctx *c, const struct jnode *o, size_t index,
-			 struct config_kafka_source *k)
+/* sources.kafka[i] (a jcheck_item_fn; arg: the config). */
+static void kafka_source(struct jcheck *c, const struct jnode *o, size_t i, void *arg)
 {
 	static const char *const fields[] = {"name", "brokers", "group", "topics", NULL};
+	struct config_kafka_source *k = &((struct tripline_config *)arg)->sources.kafka[i];
 	char dflt[32];
-	int len = snprintf(dflt, sizeof(dflt), "kafka-%zu", index);
+	int len = snprintf(dflt, sizeof(dflt), "kafka-%zu", i);
 
-	check_fields(c, o, fields);
-	k->name = dup_n(c, dflt, (size_t)len);
-	take_source_name(c, o, false, &k->name);
-	take_string(c, o, "brokers", true, &k->brokers);
-	k->group = dup_n(c, CONFIG_DEFAULT_KAFKA_GROUP, strlen(CONFIG_DEFAULT_KAFKA_GROUP));
-	take_string(c, o, "group", false, &k->group);
-	take_string_array(c, o, "topics", true, 1, MAX_TOPICS, topic_ok,
+	jcheck_fields(c, o, fields, NULL);
+	k->name = jcheck_dup(c, dflt, (size_t)len);
+	take_source_name(c, o, 0, &k->name);
+	take_string(c, o, "brokers", JCHECK_REQUIRED, &k->brokers);
+	k->group = jcheck_dup(c, CONFIG_DEFAULT_KAFKA_GROUP, strlen(CONFIG_DEFAULT_KAFKA_GROUP));
+	take_string(c, o, "group", 0, &k->group);
+	take_string_array(c, o, "topics", JCHECK_REQUIRED, 1, MAX_TOPICS, topic_ok,
 			  "must be a topic name: 1 to 249 characters of A-Z, a-z, 0-9, ., _ and -",
 			  &k->topics);
 }
 
-static void webhook_source(struct vctx *c, const struct jnode *o, struct config_webhook *w)
+/* sources.webhooks[i] (a jcheck_item_fn; arg: the config). */
+static void webhook_source(struct jcheck *c, const struct jnode *o, size_t i, void *arg)
 {
 	static const char *const fields[] = {"name", "auth", "secret", "detail_type_header",
 					     "id_header", NULL};
 	static const char *const headers[] = {"detail_type_header", "id_header"};
+	struct config_webhook *w = &((struct tripline_config *)arg)->sources.webhooks[i];
 	char **header_dst[] = {&w->detail_type_header, &w->id_header};
 
-	check_fields(c, o, fields);
-	take_source_name(c, o, true, &w->name);
+	jcheck_fields(c, o, fields, NULL);
+	take_source_name(c, o, JCHECK_REQUIRED, &w->name);
 	w->auth = (enum config_webhook_auth)get_enum(c, o, "auth", webhook_auths,
 						     CONFIG_WEBHOOK_AUTH_NONE);
-	take_secret_ref(c, o, "secret", false, &w->secret_ref);
+	take_secret_ref(c, o, "secret", 0, &w->secret_ref);
 	if (w->auth != CONFIG_WEBHOOK_AUTH_NONE && !jnode_get(o, "secret"))
-		verr_at(c, "secret", "is required when auth is %s", webhook_auths[w->auth]);
+		jcheck_err_at(c, "secret", "is required when auth is %s", webhook_auths[w->auth]);
 	if (w->auth == CONFIG_WEBHOOK_AUTH_NONE && jnode_get(o, "secret"))
-		verr_at(c, "secret", "is only used when auth is github or bearer");
-	for (size_t i = 0; i < 2; i++) {
-		const struct jnode *h = get_typed(c, o, headers[i], JNODE_STRING, false);
+		jcheck_err_at(c, "secret", "is only used when auth is github or bearer");
+	for (size_t k = 0; k < 2; k++) {
+		const struct jnode *h = jcheck_member(c, o, headers[k], JNODE_STRING, 0);
 		if (h && !header_name_ok(h->u.str, h->len))
-			verr_at(c, headers[i], "must be an HTTP header name");
+			jcheck_err_at(c, headers[k], "must be an HTTP header name");
 		else if (h)
-			set_str(c, header_dst[i], h->u.str, h->len);
+			set_str(c, header_dst[k], h->u.str, h->len);
 	}
 }
 
 /* Reports every name that an earlier item of the same kind already has. */
-static void unique_names(struct vctx *c, const char *kind, size_t n, const char *(*name_at)(
+static void unique_names(struct jcheck *c, const char *kind, size_t n, const char *(*name_at)(
 				 const struct tripline_config *cfg, size_t i),
 			 const struct tripline_config *cfg)
 {
-	size_t old = push(c, kind);
+	size_t old = jcheck_push(c, kind);
 
 	for (size_t i = 1; i < n; i++) {
 		const char *a = name_at(cfg, i);
@@ -863,14 +642,14 @@ static void unique_names(struct vctx *c, const char *kind, size_t n, const char 
 		for (size_t j = 0; j < i; j++) {
 			const char *b = name_at(cfg, j);
 			if (b && strcmp(a, b) == 0) {
-				size_t o2 = jptr_push_index(&c->ptr, i);
-				verr_at(c, "name", "duplicate name \"%s\"", a);
-				pop(c, o2);
+				size_t o2 = jcheck_push_index(c, i);
+				jcheck_err_at(c, "name", "duplicate name \"%s\"", a);
+				jcheck_pop(c, o2);
 				break;
 			}
 		}
 	}
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
 static const char *file_name_at(const struct tripline_config *cfg, size_t i)
@@ -888,67 +667,39 @@ static const char *webhook_name_at(const struct tripline_config *cfg, size_t i)
 	return cfg->sources.webhooks[i].name;
 }
 
-static void sources_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void sources_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	const struct jnode *files = object_array(c, o, "files");
 	const struct jnode *kafka = object_array(c, o, "kafka");
 	const struct jnode *hooks = object_array(c, o, "webhooks");
-	size_t old, o2;
 
 	if (files) {
-		cfg->sources.files = calloc(files->len ? files->len : 1, sizeof(*cfg->sources.files));
-		if (!cfg->sources.files) {
-			c->nomem = true;
+		cfg->sources.files = jcheck_calloc(c, files->len, sizeof(*cfg->sources.files));
+		if (!cfg->sources.files)
 			return;
-		}
 		cfg->sources.n_files = files->len;
-		old = push(c, "files");
-		for (size_t i = 0; i < files->len; i++) {
-			o2 = jptr_push_index(&c->ptr, i);
-			if (item_is_object(c, files->u.items[i]))
-				file_source(c, files->u.items[i], &cfg->sources.files[i]);
-			pop(c, o2);
-		}
-		pop(c, old);
+		jcheck_each_object(c, files, "files", file_source, cfg);
 		unique_names(c, "files", files->len, file_name_at, cfg);
 	}
 	if (kafka) {
-		cfg->sources.kafka = calloc(kafka->len ? kafka->len : 1, sizeof(*cfg->sources.kafka));
-		if (!cfg->sources.kafka) {
-			c->nomem = true;
+		cfg->sources.kafka = jcheck_calloc(c, kafka->len, sizeof(*cfg->sources.kafka));
+		if (!cfg->sources.kafka)
 			return;
-		}
 		cfg->sources.n_kafka = kafka->len;
-		old = push(c, "kafka");
-		for (size_t i = 0; i < kafka->len; i++) {
-			o2 = jptr_push_index(&c->ptr, i);
-			if (item_is_object(c, kafka->u.items[i]))
-				kafka_source(c, kafka->u.items[i], i, &cfg->sources.kafka[i]);
-			pop(c, o2);
-		}
-		pop(c, old);
+		jcheck_each_object(c, kafka, "kafka", kafka_source, cfg);
 		unique_names(c, "kafka", kafka->len, kafka_name_at, cfg);
 	}
 	if (hooks) {
-		cfg->sources.webhooks = calloc(hooks->len ? hooks->len : 1, sizeof(*cfg->sources.webhooks));
-		if (!cfg->sources.webhooks) {
-			c->nomem = true;
+		cfg->sources.webhooks = jcheck_calloc(c, hooks->len, sizeof(*cfg->sources.webhooks));
+		if (!cfg->sources.webhooks)
 			return;
-		}
 		cfg->sources.n_webhooks = hooks->len;
-		old = push(c, "webhooks");
-		for (size_t i = 0; i < hooks->len; i++) {
-			o2 = jptr_push_index(&c->ptr, i);
-			if (item_is_object(c, hooks->u.items[i]))
-				webhook_source(c, hooks->u.items[i], &cfg->sources.webhooks[i]);
-			pop(c, o2);
-		}
-		pop(c, old);
+		jcheck_each_object(c, hooks, "webhooks", webhook_source, cfg);
 		unique_names(c, "webhooks", hooks->len, webhook_name_at, cfg);
 	}
 }
 
-static void limits_fn(struct vctx *c, const struct jnode *o, struct tripline_config *cfg)
+static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	uint64_t tasks = cfg->limits.max_tasks, timeout = cfg->limits.shutdown_timeout_s;
 
@@ -965,8 +716,8 @@ static void limits_fn(struct vctx *c, const struct jnode *o, struct tripline_con
 	if (!jnode_get(o, "max_event_bytes"))
 		cfg->limits.max_event_bytes = cfg->limits.max_request_bytes;
 	else
-		verr_at(c, "max_event_bytes", "must not be more than max_request_bytes (%llu)",
-			(unsigned long long)cfg->limits.max_request_bytes);
+		jcheck_err_at(c, "max_event_bytes", "must not be more than max_request_bytes (%llu)",
+			      (unsigned long long)cfg->limits.max_request_bytes);
 }
 
 static const char *const root_fields[] = {
@@ -975,7 +726,7 @@ static const char *const root_fields[] = {
 	"sources", "limits", NULL,
 };
 
-static void check_root(struct vctx *c, const struct jnode *root, struct tripline_config *cfg)
+static void check_root(struct jcheck *c, const struct jnode *root, struct tripline_config *cfg)
 {
 	static const char *const cluster_fields[] = {"name", "cpu", "memory", NULL};
 	static const char *const drivers_fields[] = {"process", "docker", NULL};
@@ -987,28 +738,28 @@ static void check_root(struct vctx *c, const struct jnode *root, struct tripline
 						    "max_tasks", "shutdown_timeout_s", NULL};
 	const struct jnode *n;
 
-	check_fields(c, root, root_fields);
-	take_string(c, root, "data_dir", false, &cfg->data_dir);
+	jcheck_fields(c, root, root_fields, NULL);
+	take_string(c, root, "data_dir", 0, &cfg->data_dir);
 	check_listen(c, root, cfg);
-	if ((n = get_typed(c, root, "region", JNODE_STRING, false))) {
+	if ((n = jcheck_member(c, root, "region", JNODE_STRING, 0))) {
 		if (region_ok(n->u.str, n->len))
 			set_str(c, &cfg->region, n->u.str, n->len);
 		else
-			verr_at(c, "region", "must be 1 to 32 characters of a-z, 0-9 and -");
+			jcheck_err_at(c, "region", "must be 1 to 32 characters of a-z, 0-9 and -");
 	}
-	if ((n = get_typed(c, root, "account", JNODE_STRING, false))) {
+	if ((n = jcheck_member(c, root, "account", JNODE_STRING, 0))) {
 		if (n->len == 12 && strspn(n->u.str, "0123456789") == 12)
 			set_str(c, &cfg->account, n->u.str, n->len);
 		else
-			verr_at(c, "account", "must be 12 digits");
+			jcheck_err_at(c, "account", "must be 12 digits");
 	}
 	cfg->log_level = (enum config_log_level)get_enum(c, root, "log_level", log_levels,
 							  CONFIG_LOG_INFO);
 	cfg->log_format = (enum config_log_format)get_enum(c, root, "log_format", log_formats,
 							    CONFIG_LOG_FORMAT_TEXT);
-	take_string_array(c, root, "rules", false, 0, MAX_PATHS, NULL,
+	take_string_array(c, root, "rules", 0, 0, MAX_PATHS, path_ok,
 			  "must be a non-empty string", &cfg->rules);
-	take_string_array(c, root, "task_definitions", false, 0, MAX_PATHS, NULL,
+	take_string_array(c, root, "task_definitions", 0, 0, MAX_PATHS, path_ok,
 			  "must be a non-empty string", &cfg->task_definitions);
 	with_object(c, root, "cluster", cluster_fields, cfg, cluster_fn);
 	with_object(c, root, "drivers", drivers_fields, cfg, drivers_fn);
@@ -1021,19 +772,19 @@ static void check_root(struct vctx *c, const struct jnode *root, struct tripline
 
 	/* Off loopback, anyone who can reach the port could run tasks. */
 	if (!jnode_get(root, "auth") && !config_listen_is_loopback(cfg))
-		verr_at(c, "auth", "required when listen is not a loopback address");
+		jcheck_err_at(c, "auth", "required when listen is not a loopback address");
 }
 
 /* ------------------------------------------------------------ defaults, free */
 
-static struct config_strv *strv_one(struct vctx *c, struct config_strv *v, const char *s)
+static struct config_strv *strv_one(struct jcheck *c, struct config_strv *v, const char *s)
 {
 	v->v = calloc(1, sizeof(*v->v));
 	if (!v->v) {
 		c->nomem = true;
 		return v;
 	}
-	v->v[0] = dup_n(c, s, strlen(s));
+	v->v[0] = jcheck_dup(c, s, strlen(s));
 	v->n = v->v[0] ? 1 : 0;
 	return v;
 }
@@ -1055,9 +806,9 @@ static uint64_t host_memory_mib(void)
 	return mib ? mib : 1;
 }
 
-#define DUP_LIT(c, s) dup_n((c), (s), strlen(s))
+#define DUP_LIT(c, s) jcheck_dup((c), (s), strlen(s))
 
-static struct tripline_config *config_defaults(struct vctx *c)
+static struct tripline_config *config_defaults(struct jcheck *c)
 {
 	struct tripline_config *cfg = calloc(1, sizeof(*cfg));
 
@@ -1159,16 +910,16 @@ int config_from_text(const char *name, const char *text, size_t len,
 {
 	struct json_limits jl = {0, CONFIG_MAX_FILE_BYTES};
 	struct tripline_config *cfg = NULL;
-	struct vctx c = {.nomem = false};
+	struct errlist local = ERRLIST_INIT;
+	struct jcheck c;
 	struct json_error je;
 	struct jdoc *doc = NULL;
 	int r;
 
 	*ret = NULL;
-	errlist_init(&c.errs);
-	jptr_init(&c.ptr);
+	jcheck_init(&c, JCHECK_STYLE_FILE, &local, NULL);
 	if (len > CONFIG_MAX_FILE_BYTES) {
-		errlist_add(&c.errs, NULL, "file is %zu bytes, more than the limit of %zu", len,
+		errlist_add(&local, NULL, "file is %zu bytes, more than the limit of %zu", len,
 			    CONFIG_MAX_FILE_BYTES);
 		goto out_report;
 	}
@@ -1178,12 +929,12 @@ int config_from_text(const char *name, const char *text, size_t len,
 		goto out_report;
 	}
 	if (r < 0) {
-		errlist_add(&c.errs, NULL, "invalid JSON at line %u, column %u: %s", je.line,
+		errlist_add(&local, NULL, "invalid JSON at line %u, column %u: %s", je.line,
 			    je.column, je.message);
 		goto out_report;
 	}
 	if (jdoc_root(doc)->type != JNODE_OBJECT) {
-		verr(&c, "must be a JSON object");
+		jcheck_err(&c, "must be a JSON object");
 		goto out_report;
 	}
 	cfg = config_defaults(&c);
@@ -1193,13 +944,13 @@ int config_from_text(const char *name, const char *text, size_t len,
 out_report:
 	jdoc_free(doc);
 	if (c.nomem) {
-		errlist_clear(&c.errs);
+		errlist_clear(&local);
 		config_free(cfg);
 		return -ENOMEM;
 	}
-	if (errlist_any(&c.errs)) {
-		errlist_move_prefixed(errs, &c.errs, name);
-		errlist_clear(&c.errs);
+	if (errlist_any(&local)) {
+		errlist_move_prefixed(errs, &local, name);
+		errlist_clear(&local);
 		config_free(cfg);
 		return -EINVAL;
 	}

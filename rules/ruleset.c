@@ -39,6 +39,9 @@
  *   - An integer must be written as one (digits, optional '-'): 1.0, 1e2
  *     and 1e400 are rejected.
  *
+ * The validation context, its messages and the member getters are
+ * rules/jcheck.h's, in its file style.
+ *
  * Nothing here logs; strings in the result are owned by the ruleset.
  */
 #include "ruleset.h"
@@ -54,6 +57,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jcheck.h"
 #include "json.h"
 #include "jtext.h"
 #include "readfile.h"
@@ -66,77 +70,6 @@
 #define RETRY_DEFAULT_AGE_S 86400u
 #define DEDUP_DEFAULT_WINDOW_S 600u
 #define DESIRED_COUNT_MAX 1000000
-
-/* ------------------------------------------------------------ validation context */
-
-struct vctx {
-	struct errlist *errs;          /* this document's messages, "<pointer>: …" */
-	struct jptr ptr;               /* where we are */
-	const char *text;              /* the document, for source spans */
-	const struct ruleset_options *opt;
-	bool nomem;
-};
-
-static void verr(struct vctx *c, const char *fmt, ...) FORMAT(2, 3);
-static void verr_at(struct vctx *c, const char *key, const char *fmt, ...) FORMAT(3, 4);
-static void verr_key(struct vctx *c, const char *key, size_t key_len, const char *fmt, ...)
-	FORMAT(4, 5);
-
-/* At the current pointer ("" = the document: just the message). */
-static void verr(struct vctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	errlist_addv(c->errs, jptr_str(&c->ptr), fmt, ap);
-	va_end(ap);
-}
-
-static void verr_key(struct vctx *c, const char *key, size_t key_len, const char *fmt, ...)
-{
-	size_t old = jptr_push_key(&c->ptr, key, key_len);
-	va_list ap;
-
-	va_start(ap, fmt);
-	errlist_addv(c->errs, jptr_str(&c->ptr), fmt, ap);
-	va_end(ap);
-	jptr_pop(&c->ptr, old);
-}
-
-/* At the member key of the current object. */
-static void verr_at(struct vctx *c, const char *key, const char *fmt, ...)
-{
-	size_t old = jptr_push_key(&c->ptr, key, strlen(key));
-	va_list ap;
-
-	va_start(ap, fmt);
-	errlist_addv(c->errs, jptr_str(&c->ptr), fmt, ap);
-	va_end(ap);
-	jptr_pop(&c->ptr, old);
-}
-
-static size_t push(struct vctx *c, const char *key)
-{
-	return jptr_push_key(&c->ptr, key, strlen(key));
-}
-
-static void pop(struct vctx *c, size_t old)
-{
-	jptr_pop(&c->ptr, old);
-}
-
-static char *dup_n(struct vctx *c, const char *s, size_t n)
-{
-	char *d = malloc(n + 1);
-
-	if (!d) {
-		c->nomem = true;
-		return NULL;
-	}
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
 
 /* ------------------------------------------------------------ text helpers */
 
@@ -263,7 +196,7 @@ static const char *jsonpath_problem(const char *s, size_t n)
 }
 
 /* Copies the JSON text p[0..n) without the whitespace outside strings. */
-static char *compact_json(struct vctx *c, const char *p, size_t n, size_t *ret_len)
+static char *compact_json(struct jcheck *c, const char *p, size_t n, size_t *ret_len)
 {
 	char *out = malloc(n + 1);
 	bool in_str = false;
@@ -530,260 +463,71 @@ static bool date_parse(const char *s, size_t n, int64_t *ret)
 
 /* ------------------------------------------------------------ field helpers */
 
-struct keyref {
-	const char *key;
-	size_t len;
-	size_t idx;
-};
-
-static int keyref_cmp(const void *a, const void *b)
-{
-	const struct keyref *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int d = memcmp(x->key, y->key, n);
-
-	if (d)
-		return d;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/*
- * Reports every member of obj written twice ("duplicate field", at each
- * repetition) and, when known is not NULL, every member not in it ("unknown
- * field"; "not supported by tripline" for the EventBridge names in
- * unsupported; a hint when only the case differs).
- */
-static void check_fields(struct vctx *c, const struct jnode *obj, const char *const *known,
-			 const char *const *unsupported)
-{
-	size_t n = obj->len;
-	struct keyref *refs;
-	bool *dup;
-
-	if (n == 0)
-		return;
-	refs = malloc(n * sizeof(*refs));
-	dup = calloc(n, sizeof(*dup));
-	if (!refs || !dup) {
-		c->nomem = true;
-		goto out_free;
-	}
-	for (size_t i = 0; i < n; i++) {
-		refs[i].key = obj->u.members[i].key;
-		refs[i].len = obj->u.members[i].key_len;
-		refs[i].idx = i;
-	}
-	qsort(refs, n, sizeof(*refs), keyref_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (refs[i].len == refs[i - 1].len && memcmp(refs[i].key, refs[i - 1].key, refs[i].len) == 0)
-			dup[refs[i].idx] = true;
-	for (size_t i = 0; i < n; i++) {
-		const struct jmember *m = &obj->u.members[i];
-		if (dup[i]) {
-			verr_key(c, m->key, m->key_len, "duplicate field");
-			continue;
-		}
-		if (!known || jtext_in_list(m->key, m->key_len, known))
-			continue;
-		if (jtext_in_list(m->key, m->key_len, unsupported)) {
-			verr_key(c, m->key, m->key_len, "not supported by tripline");
-			continue;
-		}
-		const char *hint = NULL;
-		for (const char *const *k = known; *k; k++)
-			if (strlen(*k) == m->key_len && strncasecmp(*k, m->key, m->key_len) == 0)
-				hint = *k;
-		if (hint)
-			verr_key(c, m->key, m->key_len, "unknown field (did you mean \"%s\"?)", hint);
-		else
-			verr_key(c, m->key, m->key_len, "unknown field");
-	}
-out_free:
-	free(dup);
-	free(refs);
-}
-
-static const char *type_sentence(enum jnode_type t)
-{
-	switch (t) {
-	case JNODE_STRING: return "must be a string";
-	case JNODE_OBJECT: return "must be an object";
-	case JNODE_ARRAY: return "must be an array";
-	case JNODE_NUMBER: return "must be a number";
-	case JNODE_TRUE:
-	case JNODE_FALSE: return "must be true or false";
-	case JNODE_NULL: return "must be null";
-	}
-	return "has the wrong type";
-}
-
-/* Checks n's type (TRUE stands for either boolean); reports at key. */
-static bool type_ok(struct vctx *c, const char *key, const struct jnode *n, enum jnode_type t)
-{
-	bool ok = n->type == t || (t == JNODE_TRUE && n->type == JNODE_FALSE);
-
-	if (!ok)
-		verr_at(c, key, "%s", type_sentence(t));
-	return ok;
-}
-
-/* Member key of obj when present and of type t; NULL otherwise (reported). */
-static const struct jnode *get_typed(struct vctx *c, const struct jnode *obj, const char *key,
-				     enum jnode_type t, bool required)
-{
-	const struct jnode *n = jnode_get(obj, key);
-
-	if (!n) {
-		if (required)
-			verr_at(c, key, "is required");
-		return NULL;
-	}
-	return type_ok(c, key, n, t) ? n : NULL;
-}
-
-/* A string member without NUL characters; NULL when absent or bad (reported). */
-static const char *get_string(struct vctx *c, const struct jnode *obj, const char *key,
-			      bool required, size_t *ret_len)
-{
-	const struct jnode *n = get_typed(c, obj, key, JNODE_STRING, required);
-
-	if (!n)
-		return NULL;
-	if (memchr(n->u.str, '\0', n->len)) {
-		verr_at(c, key, "must not contain NUL characters");
-		return NULL;
-	}
-	*ret_len = n->len;
-	return n->u.str;
-}
-
 /* A string member of at most max characters (min 1 when nonempty). */
-static const char *get_string_max(struct vctx *c, const struct jnode *obj, const char *key,
-				  bool required, bool nonempty, size_t max, size_t *ret_len)
+static const char *get_string_max(struct jcheck *c, const struct jnode *obj, const char *key,
+				  unsigned flags, bool nonempty, size_t max, size_t *ret_len)
 {
-	const char *s = get_string(c, obj, key, required, ret_len);
+	const char *s = jcheck_string(c, obj, key, flags, ret_len);
 
 	if (!s)
 		return NULL;
 	if ((nonempty && *ret_len == 0) || utf8_chars(s, *ret_len) > max) {
 		if (nonempty)
-			verr_at(c, key, "must be 1 to %zu characters", max);
+			jcheck_err_at(c, key, "must be 1 to %zu characters", max);
 		else
-			verr_at(c, key, "must be at most %zu characters", max);
+			jcheck_err_at(c, key, "must be at most %zu characters", max);
 		return NULL;
 	}
 	return s;
-}
-
-/* 1 when present and valid (*ret set), 0 when absent, -1 when bad (reported). */
-static int get_int(struct vctx *c, const struct jnode *obj, const char *key, bool required,
-		   int64_t lo, int64_t hi, int64_t *ret)
-{
-	const struct jnode *n = jnode_get(obj, key);
-
-	if (!n) {
-		if (required)
-			verr_at(c, key, "is required");
-		return 0;
-	}
-	if (n->type != JNODE_NUMBER || !jtext_int(n->u.num, n->len, lo, hi, ret)) {
-		verr_at(c, key, "must be an integer from %lld to %lld", (long long)lo, (long long)hi);
-		return -1;
-	}
-	return 1;
-}
-
-static void get_bool(struct vctx *c, const struct jnode *obj, const char *key)
-{
-	const struct jnode *n = jnode_get(obj, key);
-
-	if (n)
-		type_ok(c, key, n, JNODE_TRUE);
-}
-
-/* Index of the string member in names, dflt when absent, -1 when bad (reported). */
-static int get_enum(struct vctx *c, const struct jnode *obj, const char *key, bool required,
-		    const char *const *names, int dflt)
-{
-	const struct jnode *n = jnode_get(obj, key);
-	char msg[256];
-	size_t count = 0, o;
-
-	if (!n) {
-		if (required)
-			verr_at(c, key, "is required");
-		return dflt;
-	}
-	for (; names[count]; count++)
-		if (jnode_streq(n, names[count]))
-			return (int)count;
-	o = (size_t)snprintf(msg, sizeof(msg), "must be %s", count > 2 ? "one of " : "");
-	for (size_t i = 0; i < count && o < sizeof(msg); i++) {
-		const char *sep = i == 0 ? "" : (count == 2 ? " or " : ", ");
-		o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s", sep, names[i]);
-	}
-	verr_at(c, key, "%s", msg);
-	return -1;
 }
 
 /* A JSONPath string member; NULL when absent or bad (reported). */
-static const char *get_jsonpath(struct vctx *c, const struct jnode *obj, const char *key,
-				bool required, size_t *ret_len)
+static const char *get_jsonpath(struct jcheck *c, const struct jnode *obj, const char *key,
+				unsigned flags, size_t *ret_len)
 {
-	const char *s = get_string(c, obj, key, required, ret_len);
+	const char *s = jcheck_string(c, obj, key, flags, ret_len);
 	const char *why;
 
 	if (s && (why = jsonpath_problem(s, *ret_len))) {
-		verr_at(c, key, "invalid JSONPath: %s", why);
+		jcheck_err_at(c, key, "invalid JSONPath: %s", why);
 		return NULL;
 	}
 	return s;
+}
+
+/* An object item's validator, carried through jcheck_each_object(). */
+struct object_item {
+	void (*fn)(struct jcheck *c, const struct jnode *item);
+};
+
+static void object_item(struct jcheck *c, const struct jnode *item, size_t i, void *arg)
+{
+	const struct object_item *w = arg;
+
+	(void)i;
+	w->fn(c, item);
 }
 
 /* Checks that an optional array member has at most max items, each an object
  * validated by each_fn (called with the pointer at the item). */
-static void get_object_array(struct vctx *c, const struct jnode *obj, const char *key, size_t max,
-			     void (*each_fn)(struct vctx *c, const struct jnode *item))
+static void get_object_array(struct jcheck *c, const struct jnode *obj, const char *key, size_t max,
+			     void (*each_fn)(struct jcheck *c, const struct jnode *item))
 {
-	const struct jnode *a = get_typed(c, obj, key, JNODE_ARRAY, false);
+	const struct jnode *a = jcheck_member(c, obj, key, JNODE_ARRAY, 0);
+	struct object_item w = {each_fn};
 
 	if (!a)
 		return;
-	size_t old = push(c, key);
 	if (a->len > max)
-		verr(c, "must have at most %zu items", max);
-	for (size_t i = 0; i < a->len; i++) {
-		size_t o2 = jptr_push_index(&c->ptr, i);
-		if (a->u.items[i]->type != JNODE_OBJECT)
-			verr(c, "must be an object");
-		else
-			each_fn(c, a->u.items[i]);
-		pop(c, o2);
-	}
-	pop(c, old);
+		jcheck_err_at(c, key, "must have at most %zu items", max);
+	jcheck_each_object(c, a, key, object_item, &w);
 }
 
-static void get_string_array(struct vctx *c, const struct jnode *obj, const char *key,
-			     bool required, size_t min, size_t max)
+/* Items of Subnets and SecurityGroups: any non-empty string. */
+static bool nonempty(const char *s, size_t n)
 {
-	const struct jnode *a = get_typed(c, obj, key, JNODE_ARRAY, required);
-
-	if (!a)
-		return;
-	size_t old = push(c, key);
-	if (a->len < min || a->len > max)
-		verr(c, "must have %zu to %zu items", min, max);
-	for (size_t i = 0; i < a->len; i++) {
-		const struct jnode *it = a->u.items[i];
-		if (it->type != JNODE_STRING || it->len == 0) {
-			size_t o2 = jptr_push_index(&c->ptr, i);
-			verr(c, "must be a non-empty string");
-			pop(c, o2);
-		}
-	}
-	pop(c, old);
+	(void)s;
+	return n > 0;
 }
 
 /* ------------------------------------------------------------ targets: input */
@@ -793,10 +537,10 @@ static const char *const predefined_placeholders[] = {
 	"aws.events.event.json", "aws.events.event.ingestion-time", NULL,
 };
 
-static void check_json_string(struct vctx *c, const struct jnode *obj, const char *key)
+static void check_json_string(struct jcheck *c, const struct jnode *obj, const char *key)
 {
 	size_t len;
-	const char *s = get_string(c, obj, key, false, &len);
+	const char *s = jcheck_string(c, obj, key, 0, &len);
 	struct json_error je;
 	struct jdoc *doc;
 	int r;
@@ -807,49 +551,50 @@ static void check_json_string(struct vctx *c, const struct jnode *obj, const cha
 	if (r == -ENOMEM)
 		c->nomem = true;
 	else if (r < 0)
-		verr_at(c, key, "invalid JSON at line %u, column %u: %s", je.line, je.column, je.message);
+		jcheck_err_at(c, key, "invalid JSON at line %u, column %u: %s", je.line, je.column,
+			      je.message);
 	jdoc_free(doc);
 }
 
-static void input_transformer(struct vctx *c, const struct jnode *it)
+static void input_transformer(struct jcheck *c, const struct jnode *it)
 {
 	static const char *const fields[] = {"InputPathsMap", "InputTemplate", NULL};
 	const struct jnode *map;
 	const char *tpl;
 	size_t tlen;
 
-	check_fields(c, it, fields, NULL);
-	map = get_typed(c, it, "InputPathsMap", JNODE_OBJECT, false);
+	jcheck_fields(c, it, fields, NULL);
+	map = jcheck_member(c, it, "InputPathsMap", JNODE_OBJECT, 0);
 	if (map) {
-		size_t old = push(c, "InputPathsMap");
-		check_fields(c, map, NULL, NULL);
+		size_t old = jcheck_push(c, "InputPathsMap");
+		jcheck_fields(c, map, NULL, NULL);
 		if (map->len > 100)
-			verr(c, "must have at most 100 entries");
+			jcheck_err(c, "must have at most 100 entries");
 		for (size_t i = 0; i < map->len; i++) {
 			const struct jmember *m = &map->u.members[i];
 			const char *why;
 			if (has_prefix_ci(m->key, m->key_len, "aws.")) {
-				verr_key(c, m->key, m->key_len,
-					 "names starting with \"aws.\" are reserved for the predefined placeholders");
+				jcheck_err_at_n(c, m->key, m->key_len,
+						"names starting with \"aws.\" are reserved for the predefined placeholders");
 				continue;
 			}
 			if (m->key_len == 0 || !jtext_chars_in(m->key, m->key_len, "_-")) {
-				verr_key(c, m->key, m->key_len,
-					 "a name must be letters, digits, '_' and '-'");
+				jcheck_err_at_n(c, m->key, m->key_len,
+						"a name must be letters, digits, '_' and '-'");
 				continue;
 			}
 			if (m->value->type != JNODE_STRING)
-				verr_key(c, m->key, m->key_len, "must be a string");
+				jcheck_err_at_n(c, m->key, m->key_len, "must be a string");
 			else if ((why = jsonpath_problem(m->value->u.str, m->value->len)))
-				verr_key(c, m->key, m->key_len, "invalid JSONPath: %s", why);
+				jcheck_err_at_n(c, m->key, m->key_len, "invalid JSONPath: %s", why);
 		}
-		pop(c, old);
+		jcheck_pop(c, old);
 	}
-	tpl = get_string(c, it, "InputTemplate", true, &tlen);
+	tpl = jcheck_string(c, it, "InputTemplate", JCHECK_REQUIRED, &tlen);
 	if (!tpl)
 		return;
 	if (tlen == 0 || utf8_chars(tpl, tlen) > 8192) {
-		verr_at(c, "InputTemplate", "must be 1 to 8192 characters");
+		jcheck_err_at(c, "InputTemplate", "must be 1 to 8192 characters");
 		return;
 	}
 	for (size_t i = 0; i < tlen; i++) {
@@ -870,13 +615,13 @@ static void input_transformer(struct vctx *c, const struct jnode *it)
 		}
 		/* report each unknown name once, at its first use */
 		if (!known && !memmem(tpl, i, tpl + i, j + 1 - i))
-			verr_at(c, "InputTemplate", "placeholder <%.*s> is not defined in InputPathsMap",
-				(int)nlen, name);
+			jcheck_err_at(c, "InputTemplate", "placeholder <%.*s> is not defined in InputPathsMap",
+				      (int)nlen, name);
 		i = j;
 	}
 }
 
-static void target_input(struct vctx *c, const struct jnode *obj, struct rule_target *t)
+static void target_input(struct jcheck *c, const struct jnode *obj, struct rule_target *t)
 {
 	static const char *const kinds[] = {"Input", "InputPath", "InputTransformer", NULL};
 	const char *first = NULL;
@@ -890,7 +635,8 @@ static void target_input(struct vctx *c, const struct jnode *obj, struct rule_ta
 		if (!first)
 			first = m->key;
 		else if (strcmp(first, m->key) != 0)
-			verr_key(c, m->key, m->key_len, "cannot be used together with %s", first);
+			jcheck_err_at_n(c, m->key, m->key_len, "cannot be used together with %s",
+					first);
 	}
 	if (jnode_get(obj, "Input")) {
 		t->input = TARGET_INPUT_CONSTANT;
@@ -898,13 +644,13 @@ static void target_input(struct vctx *c, const struct jnode *obj, struct rule_ta
 	}
 	if (jnode_get(obj, "InputPath")) {
 		t->input = TARGET_INPUT_PATH;
-		get_jsonpath(c, obj, "InputPath", false, &len);
+		get_jsonpath(c, obj, "InputPath", 0, &len);
 	}
-	if ((n = get_typed(c, obj, "InputTransformer", JNODE_OBJECT, false))) {
-		size_t old = push(c, "InputTransformer");
+	if ((n = jcheck_member(c, obj, "InputTransformer", JNODE_OBJECT, 0))) {
+		size_t old = jcheck_push(c, "InputTransformer");
 		t->input = TARGET_INPUT_TRANSFORMER;
 		input_transformer(c, n);
-		pop(c, old);
+		jcheck_pop(c, old);
 	}
 }
 
@@ -926,72 +672,74 @@ static const char *const ecs_stop_fields[] = {"Action", "TaskId", "Group", "Star
 static const char *const ecs_update_fields[] = {"Action", "Service", "DesiredCount", NULL};
 static const char *const ecs_actions[] = {"RunTask", "StopTask", "UpdateService", NULL};
 
-static void ecs_tag(struct vctx *c, const struct jnode *o)
+static void ecs_tag(struct jcheck *c, const struct jnode *o)
 {
 	static const char *const fields[] = {"Key", "Value", NULL};
 	size_t len;
 
-	check_fields(c, o, fields, NULL);
-	get_string_max(c, o, "Key", true, true, 128, &len);
-	get_string_max(c, o, "Value", false, false, 256, &len);
+	jcheck_fields(c, o, fields, NULL);
+	get_string_max(c, o, "Key", JCHECK_REQUIRED, true, 128, &len);
+	get_string_max(c, o, "Value", 0, false, 256, &len);
 }
 
-static void ecs_capacity_provider(struct vctx *c, const struct jnode *o)
+static void ecs_capacity_provider(struct jcheck *c, const struct jnode *o)
 {
 	static const char *const fields[] = {"CapacityProvider", "Weight", "Base", NULL};
 	int64_t v;
 	size_t len;
 
-	check_fields(c, o, fields, NULL);
-	get_string_max(c, o, "CapacityProvider", true, true, 255, &len);
-	get_int(c, o, "Weight", false, 0, 1000, &v);
-	get_int(c, o, "Base", false, 0, 100000, &v);
+	jcheck_fields(c, o, fields, NULL);
+	get_string_max(c, o, "CapacityProvider", JCHECK_REQUIRED, true, 255, &len);
+	jcheck_int(c, o, "Weight", 0, 0, 1000, &v);
+	jcheck_int(c, o, "Base", 0, 0, 100000, &v);
 }
 
-static void ecs_placement_constraint(struct vctx *c, const struct jnode *o)
+static void ecs_placement_constraint(struct jcheck *c, const struct jnode *o)
 {
 	static const char *const fields[] = {"Type", "Expression", NULL};
 	static const char *const types[] = {"distinctInstance", "memberOf", NULL};
 	size_t len;
 
-	check_fields(c, o, fields, NULL);
-	get_enum(c, o, "Type", false, types, 0);
-	get_string_max(c, o, "Expression", false, false, 2000, &len);
+	jcheck_fields(c, o, fields, NULL);
+	jcheck_enum(c, o, "Type", 0, types, 0);
+	get_string_max(c, o, "Expression", 0, false, 2000, &len);
 }
 
-static void ecs_placement_strategy(struct vctx *c, const struct jnode *o)
+static void ecs_placement_strategy(struct jcheck *c, const struct jnode *o)
 {
 	static const char *const fields[] = {"Type", "Field", NULL};
 	static const char *const types[] = {"random", "spread", "binpack", NULL};
 	size_t len;
 
-	check_fields(c, o, fields, NULL);
-	get_enum(c, o, "Type", false, types, 0);
-	get_string_max(c, o, "Field", false, false, 255, &len);
+	jcheck_fields(c, o, fields, NULL);
+	jcheck_enum(c, o, "Type", 0, types, 0);
+	get_string_max(c, o, "Field", 0, false, 255, &len);
 }
 
-static void ecs_network(struct vctx *c, const struct jnode *obj)
+static void ecs_network(struct jcheck *c, const struct jnode *obj)
 {
 	static const char *const fields[] = {"AwsVpcConfiguration", NULL};
 	static const char *const vpc_fields[] = {"Subnets", "SecurityGroups", "AssignPublicIp", NULL};
 	static const char *const onoff[] = {"ENABLED", "DISABLED", NULL};
-	const struct jnode *net = get_typed(c, obj, "NetworkConfiguration", JNODE_OBJECT, false);
+	const struct jnode *net = jcheck_member(c, obj, "NetworkConfiguration", JNODE_OBJECT, 0);
 	const struct jnode *vpc;
 
 	if (!net)
 		return;
-	size_t old = push(c, "NetworkConfiguration");
-	check_fields(c, net, fields, NULL);
-	vpc = get_typed(c, net, "AwsVpcConfiguration", JNODE_OBJECT, true);
+	size_t old = jcheck_push(c, "NetworkConfiguration");
+	jcheck_fields(c, net, fields, NULL);
+	vpc = jcheck_member(c, net, "AwsVpcConfiguration", JNODE_OBJECT, JCHECK_REQUIRED);
 	if (vpc) {
-		size_t o2 = push(c, "AwsVpcConfiguration");
-		check_fields(c, vpc, vpc_fields, NULL);
-		get_string_array(c, vpc, "Subnets", true, 1, 16);
-		get_string_array(c, vpc, "SecurityGroups", false, 0, 5);
-		get_enum(c, vpc, "AssignPublicIp", false, onoff, 1);
-		pop(c, o2);
+		size_t o2 = jcheck_push(c, "AwsVpcConfiguration");
+		jcheck_fields(c, vpc, vpc_fields, NULL);
+		jcheck_strings(c, vpc, "Subnets", JCHECK_REQUIRED, 1, 16, nonempty,
+			       "must be a non-empty string");
+		jcheck_strings(c, vpc, "SecurityGroups", 0, 0, 5, nonempty,
+			       "must be a non-empty string");
+		jcheck_enum(c, vpc, "AssignPublicIp", 0, onoff, 1);
+		jcheck_pop(c, o2);
 	}
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
 /* family, family:revision, or arn:…:ecs:…:task-definition/family[:revision] */
@@ -1015,10 +763,10 @@ static bool task_definition_ok(const char *s, size_t n)
 }
 
 /* "$…" a JSONPath into the event; else a task id or task ARN. */
-static void ecs_task_id(struct vctx *c, const struct jnode *obj)
+static void ecs_task_id(struct jcheck *c, const struct jnode *obj)
 {
 	size_t n;
-	const char *s = get_string(c, obj, "TaskId", false, &n);
+	const char *s = jcheck_string(c, obj, "TaskId", 0, &n);
 	struct span svc, res;
 	const char *why;
 
@@ -1026,7 +774,7 @@ static void ecs_task_id(struct vctx *c, const struct jnode *obj)
 		return;
 	if (s[0] == '$') {
 		if ((why = jsonpath_problem(s, n)))
-			verr_at(c, "TaskId", "invalid JSONPath: %s", why);
+			jcheck_err_at(c, "TaskId", "invalid JSONPath: %s", why);
 		return;
 	}
 	if (jtext_has_prefix(s, n, "arn:")) {
@@ -1036,11 +784,11 @@ static void ecs_task_id(struct vctx *c, const struct jnode *obj)
 	} else if (n >= 1 && n <= 255 && jtext_chars_in(s, n, "-_")) {
 		return;
 	}
-	verr_at(c, "TaskId",
-		"must be a JSONPath into the event (such as $.detail.taskArn), a task id or a task ARN");
+	jcheck_err_at(c, "TaskId",
+		      "must be a JSONPath into the event (such as $.detail.taskArn), a task id or a task ARN");
 }
 
-static void ecs_desired_count(struct vctx *c, const struct jnode *obj)
+static void ecs_desired_count(struct jcheck *c, const struct jnode *obj)
 {
 	const struct jnode *n = jnode_get(obj, "DesiredCount");
 	int64_t v;
@@ -1057,16 +805,16 @@ static void ecs_desired_count(struct vctx *c, const struct jnode *obj)
 			return;
 		if (jtext_has_prefix(s, n->len, "$.")) {
 			if ((why = jsonpath_problem(s, n->len)))
-				verr_at(c, "DesiredCount", "invalid JSONPath: %s", why);
+				jcheck_err_at(c, "DesiredCount", "invalid JSONPath: %s", why);
 			return;
 		}
 	}
-	verr_at(c, "DesiredCount",
-		"must be an integer from 0 to %d, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
-		DESIRED_COUNT_MAX);
+	jcheck_err_at(c, "DesiredCount",
+		      "must be an integer from 0 to %d, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
+		      DESIRED_COUNT_MAX);
 }
 
-static void ecs_parameters(struct vctx *c, const struct jnode *ecs, struct rule_target *t)
+static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rule_target *t)
 {
 	static const char *const launch_types[] = {"EC2", "FARGATE", "EXTERNAL", NULL};
 	static const char *const propagate[] = {"TASK_DEFINITION", NULL};
@@ -1077,63 +825,65 @@ static void ecs_parameters(struct vctx *c, const struct jnode *ecs, struct rule_
 	int64_t v;
 	int action;
 
-	check_fields(c, ecs, ecs_fields, NULL);
-	action = get_enum(c, ecs, "Action", false, ecs_actions, TARGET_ACTION_RUN_TASK);
+	jcheck_fields(c, ecs, ecs_fields, NULL);
+	action = jcheck_enum(c, ecs, "Action", 0, ecs_actions, TARGET_ACTION_RUN_TASK);
 	if (action >= 0) {
 		t->action = (enum target_action)action;
 		for (size_t i = 0; i < ecs->len; i++) {
 			const struct jmember *m = &ecs->u.members[i];
 			if (jtext_in_list(m->key, m->key_len, ecs_fields) &&
 			    !jtext_in_list(m->key, m->key_len, per_action[action]))
-				verr_key(c, m->key, m->key_len, "cannot be used with Action %s",
-					 ecs_actions[action]);
+				jcheck_err_at_n(c, m->key, m->key_len, "cannot be used with Action %s",
+						ecs_actions[action]);
 		}
 	}
 
 	/* RunTask */
-	s = get_string(c, ecs, "TaskDefinitionArn", action == TARGET_ACTION_RUN_TASK, &len);
+	s = jcheck_string(c, ecs, "TaskDefinitionArn",
+			  action == TARGET_ACTION_RUN_TASK ? JCHECK_REQUIRED : 0u, &len);
 	if (s && !task_definition_ok(s, len))
-		verr_at(c, "TaskDefinitionArn",
-			"must be a task definition family, family:revision or task definition ARN");
-	if (get_int(c, ecs, "TaskCount", false, 1, 10, &v) > 0)
+		jcheck_err_at(c, "TaskDefinitionArn",
+			      "must be a task definition family, family:revision or task definition ARN");
+	if (jcheck_int(c, ecs, "TaskCount", 0, 1, 10, &v) > 0)
 		t->task_count = (uint32_t)v;
-	get_enum(c, ecs, "LaunchType", false, launch_types, 0);
+	jcheck_enum(c, ecs, "LaunchType", 0, launch_types, 0);
 	if (jnode_get(ecs, "LaunchType") && jnode_get(ecs, "CapacityProviderStrategy"))
-		verr_at(c, "CapacityProviderStrategy", "cannot be used together with LaunchType");
-	get_string_max(c, ecs, "PlatformVersion", false, false, 255, &len);
-	get_bool(c, ecs, "EnableECSManagedTags");
-	get_bool(c, ecs, "EnableExecuteCommand");
-	get_enum(c, ecs, "PropagateTags", false, propagate, 0);
-	get_string_max(c, ecs, "ReferenceId", false, false, 1024, &len);
+		jcheck_err_at(c, "CapacityProviderStrategy", "cannot be used together with LaunchType");
+	get_string_max(c, ecs, "PlatformVersion", 0, false, 255, &len);
+	jcheck_bool(c, ecs, "EnableECSManagedTags", 0, NULL);
+	jcheck_bool(c, ecs, "EnableExecuteCommand", 0, NULL);
+	jcheck_enum(c, ecs, "PropagateTags", 0, propagate, 0);
+	get_string_max(c, ecs, "ReferenceId", 0, false, 1024, &len);
 	get_object_array(c, ecs, "Tags", 50, ecs_tag);
 	ecs_network(c, ecs);
 	get_object_array(c, ecs, "CapacityProviderStrategy", 6, ecs_capacity_provider);
 	get_object_array(c, ecs, "PlacementConstraints", 10, ecs_placement_constraint);
 	get_object_array(c, ecs, "PlacementStrategy", 5, ecs_placement_strategy);
 	/* RunTask and StopTask */
-	get_string_max(c, ecs, "Group", false, true, 255, &len);
+	get_string_max(c, ecs, "Group", 0, true, 255, &len);
 
 	/* StopTask */
 	ecs_task_id(c, ecs);
-	s = get_string(c, ecs, "StartedBy", false, &len);
+	s = jcheck_string(c, ecs, "StartedBy", 0, &len);
 	if (s && (len < 1 || len > 128 || !jtext_chars_in(s, len, "-_/")))
-		verr_at(c, "StartedBy", "must be 1 to 128 characters of A-Z a-z 0-9 - _ /");
+		jcheck_err_at(c, "StartedBy", "must be 1 to 128 characters of A-Z a-z 0-9 - _ /");
 	if (action == TARGET_ACTION_STOP_TASK) {
 		bool id = jnode_get(ecs, "TaskId") != NULL;
 		if (!id && !jnode_get(ecs, "Group") && !jnode_get(ecs, "StartedBy"))
-			verr(c, "Action StopTask needs TaskId, Group or StartedBy");
+			jcheck_err(c, "Action StopTask needs TaskId, Group or StartedBy");
 		if (id && jnode_get(ecs, "Group"))
-			verr_at(c, "Group", "cannot be used together with TaskId");
+			jcheck_err_at(c, "Group", "cannot be used together with TaskId");
 		if (id && jnode_get(ecs, "StartedBy"))
-			verr_at(c, "StartedBy", "cannot be used together with TaskId");
+			jcheck_err_at(c, "StartedBy", "cannot be used together with TaskId");
 	}
 
 	/* UpdateService */
-	s = get_string(c, ecs, "Service", action == TARGET_ACTION_UPDATE_SERVICE, &len);
+	s = jcheck_string(c, ecs, "Service",
+			  action == TARGET_ACTION_UPDATE_SERVICE ? JCHECK_REQUIRED : 0u, &len);
 	if (s && (len < 1 || len > 255 || !jtext_chars_in(s, len, "-_")))
-		verr_at(c, "Service", "must be 1 to 255 characters of A-Z a-z 0-9 - _");
+		jcheck_err_at(c, "Service", "must be 1 to 255 characters of A-Z a-z 0-9 - _");
 	if (action == TARGET_ACTION_UPDATE_SERVICE && !jnode_get(ecs, "DesiredCount"))
-		verr_at(c, "DesiredCount", "is required");
+		jcheck_err_at(c, "DesiredCount", "is required");
 	ecs_desired_count(c, ecs);
 }
 
@@ -1144,70 +894,71 @@ static bool header_name_ok(const char *s, size_t n)
 	return n > 0 && jtext_chars_in(s, n, "!#$%&'*+-.^_`|~");
 }
 
-static void http_parameters(struct vctx *c, const struct jnode *hp)
+static void http_parameters(struct jcheck *c, const struct jnode *hp)
 {
 	static const char *const fields[] = {"HeaderParameters", "QueryStringParameters",
 					     "PathParameterValues", NULL};
 	static const char *const maps[] = {"HeaderParameters", "QueryStringParameters"};
 	const struct jnode *n;
 
-	check_fields(c, hp, fields, NULL);
+	jcheck_fields(c, hp, fields, NULL);
 	for (size_t k = 0; k < 2; k++) {
-		if (!(n = get_typed(c, hp, maps[k], JNODE_OBJECT, false)))
+		if (!(n = jcheck_member(c, hp, maps[k], JNODE_OBJECT, 0)))
 			continue;
-		size_t old = push(c, maps[k]);
-		check_fields(c, n, NULL, NULL);
+		size_t old = jcheck_push(c, maps[k]);
+		jcheck_fields(c, n, NULL, NULL);
 		for (size_t i = 0; i < n->len; i++) {
 			const struct jmember *m = &n->u.members[i];
 			const struct jnode *v = m->value;
 			if (k == 0 && !header_name_ok(m->key, m->key_len))
-				verr_key(c, m->key, m->key_len, "not a valid HTTP header name");
+				jcheck_err_at_n(c, m->key, m->key_len, "not a valid HTTP header name");
 			else if (v->type != JNODE_STRING)
-				verr_key(c, m->key, m->key_len, "must be a string");
+				jcheck_err_at_n(c, m->key, m->key_len, "must be a string");
 			else if (memchr(v->u.str, '\r', v->len) || memchr(v->u.str, '\n', v->len) ||
 				 memchr(v->u.str, '\0', v->len))
-				verr_key(c, m->key, m->key_len, "must not contain CR, LF or NUL characters");
+				jcheck_err_at_n(c, m->key, m->key_len,
+						"must not contain CR, LF or NUL characters");
 		}
-		pop(c, old);
+		jcheck_pop(c, old);
 	}
-	if ((n = get_typed(c, hp, "PathParameterValues", JNODE_ARRAY, false))) {
-		size_t old = push(c, "PathParameterValues");
+	if ((n = jcheck_member(c, hp, "PathParameterValues", JNODE_ARRAY, 0))) {
+		size_t old = jcheck_push(c, "PathParameterValues");
 		for (size_t i = 0; i < n->len; i++) {
 			if (n->u.items[i]->type != JNODE_STRING) {
-				size_t o2 = jptr_push_index(&c->ptr, i);
-				verr(c, "must be a string");
-				pop(c, o2);
+				size_t o2 = jcheck_push_index(c, i);
+				jcheck_err(c, "must be a string");
+				jcheck_pop(c, o2);
 			}
 		}
-		pop(c, old);
+		jcheck_pop(c, old);
 	}
 }
 
-static void kafka_parameters(struct vctx *c, const struct jnode *kp)
+static void kafka_parameters(struct jcheck *c, const struct jnode *kp)
 {
 	static const char *const fields[] = {"Key", NULL};
 	size_t len;
 	const char *s, *why;
 
-	check_fields(c, kp, fields, NULL);
-	s = get_string(c, kp, "Key", false, &len);
+	jcheck_fields(c, kp, fields, NULL);
+	s = jcheck_string(c, kp, "Key", 0, &len);
 	if (s && s[0] == '$' && (why = jsonpath_problem(s, len)))
-		verr_at(c, "Key", "invalid JSONPath: %s", why);
+		jcheck_err_at(c, "Key", "invalid JSONPath: %s", why);
 }
 
-static void retry_policy(struct vctx *c, const struct jnode *rp, struct rule_target *t)
+static void retry_policy(struct jcheck *c, const struct jnode *rp, struct rule_target *t)
 {
 	static const char *const fields[] = {"MaximumRetryAttempts", "MaximumEventAgeInSeconds", NULL};
 	int64_t v;
 
-	check_fields(c, rp, fields, NULL);
-	if (get_int(c, rp, "MaximumRetryAttempts", false, 0, 185, &v) > 0)
+	jcheck_fields(c, rp, fields, NULL);
+	if (jcheck_int(c, rp, "MaximumRetryAttempts", 0, 0, 185, &v) > 0)
 		t->retry.max_attempts = (uint32_t)v;
-	if (get_int(c, rp, "MaximumEventAgeInSeconds", false, 60, 86400, &v) > 0)
+	if (jcheck_int(c, rp, "MaximumEventAgeInSeconds", 0, 60, 86400, &v) > 0)
 		t->retry.max_age_s = (uint32_t)v;
 }
 
-static void dead_letter(struct vctx *c, const struct jnode *dl, struct rule_target *t)
+static void dead_letter(struct jcheck *c, const struct jnode *dl, struct rule_target *t)
 {
 	static const char *const fields[] = {"Arn", NULL};
 	enum target_kind kind;
@@ -1215,48 +966,48 @@ static void dead_letter(struct vctx *c, const struct jnode *dl, struct rule_targ
 	const char *s, *why;
 	size_t len;
 
-	check_fields(c, dl, fields, NULL);
-	if (!(s = get_string(c, dl, "Arn", true, &len)))
+	jcheck_fields(c, dl, fields, NULL);
+	if (!(s = jcheck_string(c, dl, "Arn", JCHECK_REQUIRED, &len)))
 		return;
 	why = target_classify(s, len, &kind, &res);
 	if (!why && kind != TARGET_FILE && kind != TARGET_KAFKA && kind != TARGET_HTTP)
 		why = "a dead-letter destination must be file:PATH, kafka:TOPIC or an http(s):// URL";
 	if (why)
-		verr_at(c, "Arn", "%s", why);
+		jcheck_err_at(c, "Arn", "%s", why);
 	else
-		t->dead_letter_arn = dup_n(c, s, len);
+		t->dead_letter_arn = jcheck_dup(c, s, len);
 }
 
-static void dedup(struct vctx *c, const struct jnode *d, struct rule_target *t)
+static void dedup(struct jcheck *c, const struct jnode *d, struct rule_target *t)
 {
 	static const char *const fields[] = {"Key", "WindowSeconds", NULL};
 	const char *key;
 	size_t len;
 	int64_t v;
 
-	check_fields(c, d, fields, NULL);
-	key = get_jsonpath(c, d, "Key", true, &len);
-	if (get_int(c, d, "WindowSeconds", false, 1, 604800, &v) > 0)
+	jcheck_fields(c, d, fields, NULL);
+	key = get_jsonpath(c, d, "Key", JCHECK_REQUIRED, &len);
+	if (jcheck_int(c, d, "WindowSeconds", 0, 1, 604800, &v) > 0)
 		t->dedup.window_s = (uint32_t)v;
 	if (key)
-		t->dedup.key = dup_n(c, key, len);
+		t->dedup.key = jcheck_dup(c, key, len);
 }
 
-static void rate_limit(struct vctx *c, const struct jnode *rl, struct rule_target *t)
+static void rate_limit(struct jcheck *c, const struct jnode *rl, struct rule_target *t)
 {
 	static const char *const fields[] = {"PerSecond", "Burst", NULL};
 	const struct jnode *ps;
 	double rate = 0.0;
 	int64_t v;
 
-	check_fields(c, rl, fields, NULL);
+	jcheck_fields(c, rl, fields, NULL);
 	ps = jnode_get(rl, "PerSecond");
 	if (!ps) {
-		verr_at(c, "PerSecond", "is required");
+		jcheck_err_at(c, "PerSecond", "is required");
 	} else {
 		rate = ps->type == JNODE_NUMBER ? number_value(ps->u.num) : 0.0;
 		if (!(rate > 0.0 && rate <= 1e6)) {
-			verr_at(c, "PerSecond", "must be a number greater than 0 and at most 1000000");
+			jcheck_err_at(c, "PerSecond", "must be a number greater than 0 and at most 1000000");
 			rate = 0.0;
 		}
 	}
@@ -1264,7 +1015,7 @@ static void rate_limit(struct vctx *c, const struct jnode *rl, struct rule_targe
 	t->rate.burst = (uint32_t)rate;
 	if ((double)t->rate.burst < rate)
 		t->rate.burst++;
-	if (get_int(c, rl, "Burst", false, 1, 1000000000, &v) > 0)
+	if (jcheck_int(c, rl, "Burst", 0, 1, 1000000000, &v) > 0)
 		t->rate.burst = (uint32_t)v;
 }
 
@@ -1280,55 +1031,55 @@ static const char *const target_unsupported[] = {
 };
 
 /* Runs fn on the object member key (pointer at it), if present and an object. */
-static void with_object(struct vctx *c, const struct jnode *obj, const char *key,
+static void with_object(struct jcheck *c, const struct jnode *obj, const char *key,
 			struct rule_target *t,
-			void (*fn)(struct vctx *c, const struct jnode *o, struct rule_target *t))
+			void (*fn)(struct jcheck *c, const struct jnode *o, struct rule_target *t))
 {
-	const struct jnode *o = get_typed(c, obj, key, JNODE_OBJECT, false);
+	const struct jnode *o = jcheck_member(c, obj, key, JNODE_OBJECT, 0);
 
 	if (!o)
 		return;
-	size_t old = push(c, key);
+	size_t old = jcheck_push(c, key);
 	fn(c, o, t);
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
-static void ecs_parameters_fn(struct vctx *c, const struct jnode *o, struct rule_target *t)
+static void ecs_parameters_fn(struct jcheck *c, const struct jnode *o, struct rule_target *t)
 {
 	ecs_parameters(c, o, t);
 }
 
-static void http_parameters_fn(struct vctx *c, const struct jnode *o, struct rule_target *t)
+static void http_parameters_fn(struct jcheck *c, const struct jnode *o, struct rule_target *t)
 {
 	(void)t;
 	http_parameters(c, o);
 }
 
-static void kafka_parameters_fn(struct vctx *c, const struct jnode *o, struct rule_target *t)
+static void kafka_parameters_fn(struct jcheck *c, const struct jnode *o, struct rule_target *t)
 {
 	(void)t;
 	kafka_parameters(c, o);
 }
 
 /* A parameters object that belongs to one target kind. */
-static void kind_parameters(struct vctx *c, const struct jnode *obj, struct rule_target *t,
+static void kind_parameters(struct jcheck *c, const struct jnode *obj, struct rule_target *t,
 			    bool kind_known, const char *key, enum target_kind kind,
 			    const char *for_what,
-			    void (*fn)(struct vctx *c, const struct jnode *o, struct rule_target *t))
+			    void (*fn)(struct jcheck *c, const struct jnode *o, struct rule_target *t))
 {
 	if (!jnode_get(obj, key)) {
 		if (kind_known && t->kind == TARGET_TASK && kind == TARGET_TASK)
-			verr_at(c, key, "is required for %s", for_what);
+			jcheck_err_at(c, key, "is required for %s", for_what);
 		return;
 	}
 	if (kind_known && t->kind != kind) {
-		verr_at(c, key, "only allowed for %s", for_what);
+		jcheck_err_at(c, key, "only allowed for %s", for_what);
 		return;
 	}
 	with_object(c, obj, key, t, fn);
 }
 
-static void target_parse(struct vctx *c, const struct jnode *obj, struct rule_target *t)
+static void target_parse(struct jcheck *c, const struct jnode *obj, struct rule_target *t)
 {
 	enum target_kind kind = TARGET_TASK;
 	bool kind_known = false;
@@ -1341,30 +1092,30 @@ static void target_parse(struct vctx *c, const struct jnode *obj, struct rule_ta
 	t->retry.max_age_s = RETRY_DEFAULT_AGE_S;
 	t->dedup.window_s = DEDUP_DEFAULT_WINDOW_S;
 	if (obj->type != JNODE_OBJECT) {
-		verr(c, "must be an object");
+		jcheck_err(c, "must be an object");
 		return;
 	}
-	check_fields(c, obj, target_fields, target_unsupported);
-	t->json = dup_n(c, c->text + obj->offset, obj->end - obj->offset);
+	jcheck_fields(c, obj, target_fields, target_unsupported);
+	t->json = jcheck_dup(c, c->text + obj->offset, obj->end - obj->offset);
 	t->json_len = obj->end - obj->offset;
 
-	if ((s = get_string(c, obj, "Id", true, &len))) {
+	if ((s = jcheck_string(c, obj, "Id", JCHECK_REQUIRED, &len))) {
 		if (!name_ok(s, len, 64))
-			verr_at(c, "Id", "must be 1 to 64 characters of A-Z a-z 0-9 . - _");
+			jcheck_err_at(c, "Id", "must be 1 to 64 characters of A-Z a-z 0-9 . - _");
 		else
-			t->id = dup_n(c, s, len);
+			t->id = jcheck_dup(c, s, len);
 	}
-	if ((s = get_string(c, obj, "Arn", true, &len))) {
+	if ((s = jcheck_string(c, obj, "Arn", JCHECK_REQUIRED, &len))) {
 		if ((why = target_classify(s, len, &kind, &res))) {
-			verr_at(c, "Arn", "%s", why);
+			jcheck_err_at(c, "Arn", "%s", why);
 		} else {
 			kind_known = true;
 			t->kind = kind;
-			t->arn = dup_n(c, s, len);
-			t->resource = dup_n(c, res.p, res.n);
+			t->arn = jcheck_dup(c, s, len);
+			t->resource = jcheck_dup(c, res.p, res.n);
 		}
 	}
-	get_string(c, obj, "RoleArn", false, &len);
+	jcheck_string(c, obj, "RoleArn", 0, &len);
 	target_input(c, obj, t);
 	with_object(c, obj, "RetryPolicy", t, retry_policy);
 	with_object(c, obj, "DeadLetterConfig", t, dead_letter);
@@ -1422,10 +1173,11 @@ static void rule_free_fields(struct rule *r)
 	free(r->targets);
 }
 
-static void rule_pattern(struct vctx *c, const struct jnode *obj, struct loaded *l)
+static void rule_pattern(struct jcheck *c, const struct ruleset_options *opt,
+			 const struct jnode *obj, struct loaded *l)
 {
 	const struct jnode *n = jnode_get(obj, "EventPattern");
-	struct pattern_limits pl = {.max_bytes = c->opt->max_pattern_bytes};
+	struct pattern_limits pl = {.max_bytes = opt->max_pattern_bytes};
 	const struct jnode *root = n;
 	struct jdoc *doc = NULL;
 	struct json_error je;
@@ -1437,7 +1189,7 @@ static void rule_pattern(struct vctx *c, const struct jnode *obj, struct loaded 
 
 	if (!n)
 		return;
-	size_t old = push(c, "EventPattern");
+	size_t old = jcheck_push(c, "EventPattern");
 	if (n->type == JNODE_OBJECT) {
 		src = c->text + n->offset;
 		srclen = n->end - n->offset;
@@ -1445,15 +1197,15 @@ static void rule_pattern(struct vctx *c, const struct jnode *obj, struct loaded 
 		src = n->u.str;
 		srclen = n->len;
 	} else {
-		verr(c, "must be an object, or a string holding one");
+		jcheck_err(c, "must be an object, or a string holding one");
 		goto out_pop;
 	}
 	/* the limit is on the compact text: indentation in a file does not count */
 	if (!(compact = compact_json(c, src, srclen, &clen)))
 		goto out_pop;
-	if (clen > c->opt->max_pattern_bytes) {
-		verr(c, "pattern is %zu bytes, more than the limit of %zu", clen,
-		     c->opt->max_pattern_bytes);
+	if (clen > opt->max_pattern_bytes) {
+		jcheck_err(c, "pattern is %zu bytes, more than the limit of %zu", clen,
+			   opt->max_pattern_bytes);
 		free(compact);
 		goto out_pop;
 	}
@@ -1464,12 +1216,13 @@ static void rule_pattern(struct vctx *c, const struct jnode *obj, struct loaded 
 			goto out_free_compact;
 		}
 		if (r < 0) {
-			verr(c, "invalid JSON at line %u, column %u: %s", je.line, je.column, je.message);
+			jcheck_err(c, "invalid JSON at line %u, column %u: %s", je.line, je.column,
+				   je.message);
 			goto out_free_compact;
 		}
 		root = jdoc_root(doc);
 	}
-	r = pattern_from_node(root, c->opt->dialect, &pl, jptr_str(&c->ptr), &l->pattern, c->errs);
+	r = pattern_from_node(root, opt->dialect, &pl, jptr_str(&c->ptr), &l->pattern, c->errs);
 	if (r == -ENOMEM)
 		c->nomem = true;
 	jdoc_free(doc);
@@ -1481,10 +1234,10 @@ static void rule_pattern(struct vctx *c, const struct jnode *obj, struct loaded 
 out_free_compact:
 	free(compact);
 out_pop:
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
-static void rule_schedule(struct vctx *c, const struct jnode *obj, struct rule *r)
+static void rule_schedule(struct jcheck *c, const struct jnode *obj, struct rule *r)
 {
 	static const char *const flex_fields[] = {"Mode", "MaximumWindowInMinutes", NULL};
 	static const char *const flex_modes[] = {"OFF", "FLEXIBLE", NULL};
@@ -1495,83 +1248,84 @@ static void rule_schedule(struct vctx *c, const struct jnode *obj, struct rule *
 	char err[256];
 	int rc;
 
-	if ((s = get_string(c, obj, "ScheduleExpression", false, &len))) {
+	if ((s = jcheck_string(c, obj, "ScheduleExpression", 0, &len))) {
 		rc = schedule_parse(s, len, &r->schedule, err, sizeof(err));
 		if (rc == -ENOMEM)
 			c->nomem = true;
 		else if (rc < 0)
-			verr_at(c, "ScheduleExpression", "%s", err);
-		r->schedule_text = dup_n(c, s, len);
+			jcheck_err_at(c, "ScheduleExpression", "%s", err);
+		r->schedule_text = jcheck_dup(c, s, len);
 	}
 
-	if ((s = get_string(c, obj, "ScheduleExpressionTimezone", false, &len))) {
+	if ((s = jcheck_string(c, obj, "ScheduleExpressionTimezone", 0, &len))) {
 		/* loading the zone (not schedule_tz_valid()) tells ENOMEM from ENOENT */
 		struct schedule_zone *z = NULL;
 		rc = len <= 64 && jtext_chars_in(s, len, "/_+-.") ? schedule_zone_load(s, &z) : -EINVAL;
 		schedule_zone_free(z);
 		if (rc == 0)
-			r->timezone = dup_n(c, s, len);
+			r->timezone = jcheck_dup(c, s, len);
 		else if (rc == -ENOMEM)
 			c->nomem = true;
 		else if (rc == -ENOENT)
-			verr_at(c, "ScheduleExpressionTimezone", "unknown time zone \"%s\"", s);
+			jcheck_err_at(c, "ScheduleExpressionTimezone", "unknown time zone \"%s\"", s);
 		else if (rc == -EINVAL)
-			verr_at(c, "ScheduleExpressionTimezone",
-				"must be an IANA time zone name such as Europe/Paris");
+			jcheck_err_at(c, "ScheduleExpressionTimezone",
+				      "must be an IANA time zone name such as Europe/Paris");
 		else
-			verr_at(c, "ScheduleExpressionTimezone", "cannot read time zone \"%s\": %s", s,
-				strerror(-rc));
+			jcheck_err_at(c, "ScheduleExpressionTimezone", "cannot read time zone \"%s\": %s",
+				      s, strerror(-rc));
 	}
 
 	static const char *const dates[] = {"StartDate", "EndDate"};
 	bool ok[2] = {false, false};
 	int64_t when[2] = {0, 0};
 	for (size_t i = 0; i < 2; i++) {
-		if (!(s = get_string(c, obj, dates[i], false, &len)))
+		if (!(s = jcheck_string(c, obj, dates[i], 0, &len)))
 			continue;
 		ok[i] = date_parse(s, len, &when[i]);
 		if (!ok[i])
-			verr_at(c, dates[i],
-				"must be a date and time such as 2027-01-01T09:00:00, optionally followed by Z or an offset such as +02:00");
+			jcheck_err_at(c, dates[i],
+				      "must be a date and time such as 2027-01-01T09:00:00, optionally followed by Z or an offset such as +02:00");
 	}
 	r->has_start_date = ok[0];
 	r->start_date = when[0];
 	r->has_end_date = ok[1];
 	r->end_date = when[1];
 	if (ok[0] && ok[1] && when[1] <= when[0])
-		verr_at(c, "EndDate", "must be after StartDate");
+		jcheck_err_at(c, "EndDate", "must be after StartDate");
 
-	if ((flex = get_typed(c, obj, "FlexibleTimeWindow", JNODE_OBJECT, false))) {
-		size_t old = push(c, "FlexibleTimeWindow");
+	if ((flex = jcheck_member(c, obj, "FlexibleTimeWindow", JNODE_OBJECT, 0))) {
+		size_t old = jcheck_push(c, "FlexibleTimeWindow");
 		const struct jnode *mw = jnode_get(flex, "MaximumWindowInMinutes");
 		int64_t v;
 		int mode;
 
-		check_fields(c, flex, flex_fields, NULL);
-		mode = get_enum(c, flex, "Mode", true, flex_modes, -1);
+		jcheck_fields(c, flex, flex_fields, NULL);
+		mode = jcheck_enum(c, flex, "Mode", JCHECK_REQUIRED, flex_modes, -1);
 		if (mode == 1 && !mw)
-			verr_at(c, "MaximumWindowInMinutes", "is required when Mode is FLEXIBLE");
+			jcheck_err_at(c, "MaximumWindowInMinutes", "is required when Mode is FLEXIBLE");
 		else if (mode == 0 && mw)
-			verr_at(c, "MaximumWindowInMinutes", "only allowed when Mode is FLEXIBLE");
-		else if (get_int(c, flex, "MaximumWindowInMinutes", false, 1, 1440, &v) > 0 && mode == 1)
+			jcheck_err_at(c, "MaximumWindowInMinutes", "only allowed when Mode is FLEXIBLE");
+		else if (jcheck_int(c, flex, "MaximumWindowInMinutes", 0, 1, 1440, &v) > 0 && mode == 1)
 			r->flexible_window_min = (uint32_t)v;
-		pop(c, old);
+		jcheck_pop(c, old);
 	}
-	rc = get_enum(c, obj, "CatchUp", false, catch_up, RULE_CATCH_UP_NONE);
+	rc = jcheck_enum(c, obj, "CatchUp", 0, catch_up, RULE_CATCH_UP_NONE);
 	if (rc >= 0)
 		r->catch_up = (enum rule_catch_up)rc;
 }
 
-static void rule_targets(struct vctx *c, const struct jnode *obj, struct rule *r)
+static void rule_targets(struct jcheck *c, const struct ruleset_options *opt,
+			 const struct jnode *obj, struct rule *r)
 {
-	const struct jnode *ts = get_typed(c, obj, "Targets", JNODE_ARRAY, false);
-	size_t max = c->opt->max_targets_per_rule;
+	const struct jnode *ts = jcheck_member(c, obj, "Targets", JNODE_ARRAY, 0);
+	size_t max = opt->max_targets_per_rule;
 
 	if (!ts || ts->len == 0)
 		return;
-	size_t old = push(c, "Targets");
+	size_t old = jcheck_push(c, "Targets");
 	if (ts->len > max)
-		verr(c, "has %zu targets, more than the limit of %zu", ts->len, max);
+		jcheck_err(c, "has %zu targets, more than the limit of %zu", ts->len, max);
 	r->targets = calloc(ts->len, sizeof(*r->targets));
 	if (!r->targets) {
 		c->nomem = true;
@@ -1579,9 +1333,9 @@ static void rule_targets(struct vctx *c, const struct jnode *obj, struct rule *r
 	}
 	r->ntargets = ts->len;
 	for (size_t i = 0; i < ts->len; i++) {
-		size_t o2 = jptr_push_index(&c->ptr, i);
+		size_t o2 = jcheck_push_index(c, i);
 		target_parse(c, ts->u.items[i], &r->targets[i]);
-		pop(c, o2);
+		jcheck_pop(c, o2);
 	}
 	if (ts->len > max)
 		goto out_pop;
@@ -1590,21 +1344,23 @@ static void rule_targets(struct vctx *c, const struct jnode *obj, struct rule *r
 			if (!r->targets[j].id || strcmp(r->targets[i].id, r->targets[j].id) != 0)
 				continue;
 			char other[sizeof(c->ptr.buf)];
-			size_t o2 = jptr_push_index(&c->ptr, j);
-			jptr_push_key(&c->ptr, "Id", 2);
+			size_t o2 = jcheck_push_index(c, j);
+			jcheck_push(c, "Id");
 			snprintf(other, sizeof(other), "%s", jptr_str(&c->ptr));
-			pop(c, o2);
-			o2 = jptr_push_index(&c->ptr, i);
-			verr_at(c, "Id", "duplicate target Id \"%s\" (also %s)", r->targets[i].id, other);
-			pop(c, o2);
+			jcheck_pop(c, o2);
+			o2 = jcheck_push_index(c, i);
+			jcheck_err_at(c, "Id", "duplicate target Id \"%s\" (also %s)", r->targets[i].id,
+				      other);
+			jcheck_pop(c, o2);
 			break;
 		}
 	}
 out_pop:
-	pop(c, old);
+	jcheck_pop(c, old);
 }
 
-static void rule_parse(struct vctx *c, const struct jnode *obj, struct loaded *l)
+static void rule_parse(struct jcheck *c, const struct ruleset_options *opt,
+		       const struct jnode *obj, struct loaded *l)
 {
 	static const char *const states[] = {"ENABLED", "DISABLED",
 					     "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", NULL};
@@ -1615,27 +1371,27 @@ static void rule_parse(struct vctx *c, const struct jnode *obj, struct loaded *l
 
 	r->enabled = true;
 	if (obj->type != JNODE_OBJECT) {
-		verr(c, "must be a rule object");
+		jcheck_err(c, "must be a rule object");
 		return;
 	}
-	check_fields(c, obj, rule_fields, NULL);
+	jcheck_fields(c, obj, rule_fields, NULL);
 
-	if ((s = get_string(c, obj, "Name", true, &len))) {
+	if ((s = jcheck_string(c, obj, "Name", JCHECK_REQUIRED, &len))) {
 		if (!name_ok(s, len, 64)) {
-			verr_at(c, "Name", "must be 1 to 64 characters of A-Z a-z 0-9 . - _");
+			jcheck_err_at(c, "Name", "must be 1 to 64 characters of A-Z a-z 0-9 . - _");
 		} else {
-			size_t old = push(c, "Name");
-			r->name = dup_n(c, s, len);
-			l->name_ptr = dup_n(c, c->ptr.buf, c->ptr.len);
-			pop(c, old);
+			size_t old = jcheck_push(c, "Name");
+			r->name = jcheck_dup(c, s, len);
+			l->name_ptr = jcheck_dup(c, c->ptr.buf, c->ptr.len);
+			jcheck_pop(c, old);
 		}
 	}
-	if ((s = get_string_max(c, obj, "Description", false, false, 512, &len)))
-		r->description = dup_n(c, s, len);
-	st = get_enum(c, obj, "State", false, states, 0);
+	if ((s = get_string_max(c, obj, "Description", 0, false, 512, &len)))
+		r->description = jcheck_dup(c, s, len);
+	st = jcheck_enum(c, obj, "State", 0, states, 0);
 	r->enabled = st != 1;
 
-	if ((s = get_string(c, obj, "EventBusName", false, &len))) {
+	if ((s = jcheck_string(c, obj, "EventBusName", 0, &len))) {
 		struct span svc, res = {s, len};
 		if (jtext_has_prefix(s, len, "arn:") &&
 		    (arn_split(s, len, &svc, &res) || !jtext_eq(svc.p, svc.n, "events") ||
@@ -1646,26 +1402,26 @@ static void rule_parse(struct vctx *c, const struct jnode *obj, struct loaded *l
 			res.n -= 10;
 		}
 		if (res.n == 0 || bus_name_problem(res.p, res.n))
-			verr_at(c, "EventBusName",
-				"must be an event bus name (1 to 256 characters of A-Z a-z 0-9 / . - _) or an event bus ARN");
+			jcheck_err_at(c, "EventBusName",
+				      "must be an event bus name (1 to 256 characters of A-Z a-z 0-9 / . - _) or an event bus ARN");
 		else
-			r->event_bus = dup_n(c, res.p, res.n);
+			r->event_bus = jcheck_dup(c, res.p, res.n);
 	}
 	if (!r->event_bus)
-		r->event_bus = dup_n(c, "default", 7);
-	get_string(c, obj, "RoleArn", false, &len);
+		r->event_bus = jcheck_dup(c, "default", 7);
+	jcheck_string(c, obj, "RoleArn", 0, &len);
 
-	rule_pattern(c, obj, l);
+	rule_pattern(c, opt, obj, l);
 	if (!jnode_get(obj, "EventPattern") && !jnode_get(obj, "ScheduleExpression"))
-		verr(c, "a rule needs an EventPattern, a ScheduleExpression or both");
+		jcheck_err(c, "a rule needs an EventPattern, a ScheduleExpression or both");
 	if (jnode_get(obj, "ScheduleExpression")) {
 		rule_schedule(c, obj, r);
 	} else {
 		for (const char *const *k = schedule_only; *k; k++)
 			if (jnode_get(obj, *k))
-				verr_at(c, *k, "only allowed with ScheduleExpression");
+				jcheck_err_at(c, *k, "only allowed with ScheduleExpression");
 	}
-	rule_targets(c, obj, r);
+	rule_targets(c, opt, obj, r);
 }
 
 /* ------------------------------------------------------------ documents */
@@ -1718,7 +1474,7 @@ static void load_document(struct loader *ld, const char *file, const char *text,
 {
 	struct errlist local = ERRLIST_INIT;
 	struct json_limits jl = {.max_bytes = ld->opt.max_file_bytes};
-	struct vctx c = {.errs = &local, .text = text, .opt = &ld->opt};
+	struct jcheck c;
 	struct loaded *tmp = NULL;
 	size_t ntmp = 0, captmp = 0;
 	const struct jnode *root, *items = NULL;
@@ -1726,7 +1482,8 @@ static void load_document(struct loader *ld, const char *file, const char *text,
 	struct jdoc *doc = NULL;
 	int r;
 
-	jptr_init(&c.ptr);
+	jcheck_init(&c, JCHECK_STYLE_FILE, &local, NULL);
+	c.text = text;
 	if (len > ld->opt.max_file_bytes) {
 		errlist_add(&local, NULL, "file is %zu bytes, more than the limit of %zu", len,
 			    ld->opt.max_file_bytes);
@@ -1744,32 +1501,32 @@ static void load_document(struct loader *ld, const char *file, const char *text,
 	}
 	root = jdoc_root(doc);
 	if (root->type != JNODE_OBJECT) {
-		verr(&c, "must be a rule object or {\"Rules\": [...]}");
+		jcheck_err(&c, "must be a rule object or {\"Rules\": [...]}");
 		goto out_report;
 	}
 	if (jnode_get(root, "Rules")) {
 		static const char *const fields[] = {"Rules", NULL};
-		check_fields(&c, root, fields, NULL);
-		items = get_typed(&c, root, "Rules", JNODE_ARRAY, true);
+		jcheck_fields(&c, root, fields, NULL);
+		items = jcheck_member(&c, root, "Rules", JNODE_ARRAY, JCHECK_REQUIRED);
 		if (!items)
 			goto out_report;
 	}
 	size_t count = items ? items->len : 1;
-	size_t old = items ? push(&c, "Rules") : 0;
+	size_t old = items ? jcheck_push(&c, "Rules") : 0;
 	for (size_t i = 0; i < count && !c.nomem; i++) {
 		const struct jnode *obj = items ? items->u.items[i] : root;
-		size_t o2 = items ? jptr_push_index(&c.ptr, i) : 0;
+		size_t o2 = items ? jcheck_push_index(&c, i) : 0;
 		if (loaded_push(&tmp, &ntmp, &captmp) < 0) {
 			c.nomem = true;
 			break;
 		}
-		rule_parse(&c, obj, &tmp[ntmp - 1]);
-		tmp[ntmp - 1].rule.file = dup_n(&c, file, strlen(file));
+		rule_parse(&c, &ld->opt, obj, &tmp[ntmp - 1]);
+		tmp[ntmp - 1].rule.file = jcheck_dup(&c, file, strlen(file));
 		if (items)
-			pop(&c, o2);
+			jcheck_pop(&c, o2);
 	}
 	if (items)
-		pop(&c, old);
+		jcheck_pop(&c, old);
 	if (!errlist_any(&local) && !c.nomem && ld->n + ntmp > ld->opt.max_rules)
 		errlist_add(&local, NULL, "too many rules: the limit is %zu in all", ld->opt.max_rules);
 

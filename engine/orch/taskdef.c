@@ -26,6 +26,7 @@
 #define _GNU_SOURCE 1 /* asprintf, mkostemp */
 #endif
 #include "taskdef.h"
+#include "statefile.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -34,7 +35,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "errlist.h"
+#include "jcheck.h"
 #include "json.h"
 #include "readfile.h"
 
@@ -57,77 +58,21 @@
 #define MAX_MEMORY 4194304  /* 4 TiB in MiB */
 #define MAX_FILE_BYTES ((size_t)1 << 20)
 
-/* ---- validation context ------------------------------------------------ */
+/* ---- validation ---------------------------------------------------------- */
 
-struct vctx {
-	struct errlist *errs;
-	const char *where;
-	const char *text;
-	struct jptr ptr;
-	bool stored;  /* a persisted file: registry members allowed */
-	bool failed;
-	bool nomem;
-};
+/* The context, messages and member getters are rules/jcheck.h's, in its ECS
+ * style ("request: /containerDefinitions/0/cpu: must be an integer"). */
 
-static void verr(struct vctx *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void verr(struct vctx *v, const char *fmt, ...)
-{
-	char msg[384];
-	va_list ap;
-	const char *p = jptr_str(&v->ptr);
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	errlist_add(v->errs, v->where, "%s: %s", *p ? p : "/", msg);
-	v->failed = true;
-}
-
-static char *dup_str(struct vctx *v, const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d)
-		v->nomem = true;
-	return d;
-}
-
-static void jset(struct vctx *v, json_t *obj, const char *key, json_t *val)
+static void jset(struct jcheck *v, json_t *obj, const char *key, json_t *val)
 {
 	if (!val || json_object_set_new(obj, key, val) < 0)
 		v->nomem = true;
 }
 
-static void jappend(struct vctx *v, json_t *arr, json_t *val)
+static void jappend(struct jcheck *v, json_t *arr, json_t *val)
 {
 	if (!val || json_array_append_new(arr, val) < 0)
 		v->nomem = true;
-}
-
-/* Reports unknown keys (not in allowed, NULL-terminated) and duplicates. */
-static void check_keys(struct vctx *v, const struct jnode *obj, const char *const *allowed)
-{
-	for (size_t i = 0; i < obj->len; i++) {
-		const struct jmember *m = &obj->u.members[i];
-		size_t old = jptr_push_key(&v->ptr, m->key, m->key_len);
-		bool known = false;
-
-		for (const char *const *a = allowed; *a; a++)
-			if (strlen(*a) == m->key_len && memcmp(*a, m->key, m->key_len) == 0)
-				known = true;
-		if (!known) {
-			verr(v, "unknown key");
-		} else {
-			for (size_t j = 0; j < i; j++)
-				if (obj->u.members[j].key_len == m->key_len &&
-				    memcmp(obj->u.members[j].key, m->key, m->key_len) == 0) {
-					verr(v, "duplicate key");
-					break;
-				}
-		}
-		jptr_pop(&v->ptr, old);
-	}
 }
 
 static bool valid_name(const char *s, size_t len)
@@ -162,128 +107,58 @@ static bool parse_int(const char *s, long long *ret)
 	return true;
 }
 
-/* Each getter pushes key onto the pointer, reports a missing required or
- * ill-typed member, and returns the node (NULL when absent or wrong). */
-static const struct jnode *member(struct vctx *v, const struct jnode *obj, const char *key,
-				  enum jnode_type type, bool required)
+/* A string member (flags: jcheck's) copied into *ret and into out[key] (when out). */
+static bool get_str_ex(struct jcheck *v, const struct jnode *obj, const char *key, unsigned flags,
+		       char **ret, json_t *out)
 {
-	const struct jnode *n = jnode_get(obj, key);
-	bool ok_type;
-	size_t old;
+	size_t len;
+	const char *s = jcheck_string(v, obj, key, flags, &len);
 
-	if (!n) {
-		if (required) {
-			old = jptr_push_key(&v->ptr, key, strlen(key));
-			verr(v, "is required");
-			jptr_pop(&v->ptr, old);
-		}
-		return NULL;
-	}
-	ok_type = n->type == type || (type == JNODE_TRUE && n->type == JNODE_FALSE);
-	if (!ok_type) {
-		static const char *const what[] = {
-			[JNODE_NUMBER] = "an integer", [JNODE_STRING] = "a string",
-			[JNODE_ARRAY] = "an array", [JNODE_OBJECT] = "an object",
-			[JNODE_TRUE] = "a boolean", [JNODE_NULL] = "null", [JNODE_FALSE] = "a boolean",
-		};
-		old = jptr_push_key(&v->ptr, key, strlen(key));
-		verr(v, "must be %s", what[type]);
-		jptr_pop(&v->ptr, old);
-		return NULL;
-	}
-	return n;
-}
-
-/* A string member copied into *ret and into out[key] (when out). */
-static bool get_str_ex(struct vctx *v, const struct jnode *obj, const char *key, bool required,
-		       bool allow_empty, char **ret, json_t *out)
-{
-	const struct jnode *n = member(v, obj, key, JNODE_STRING, required);
-
-	if (!n)
+	if (!s)
 		return false;
-	if ((n->len == 0 && !allow_empty) || strlen(n->u.str) != n->len) {
-		size_t old = jptr_push_key(&v->ptr, key, strlen(key));
-
-		verr(v, "must be a %sstring without NUL characters", allow_empty ? "" : "non-empty ");
-		jptr_pop(&v->ptr, old);
-		return false;
-	}
 	if (ret)
-		*ret = dup_str(v, n->u.str);
+		*ret = jcheck_dup(v, s, len);
 	if (out)
-		jset(v, out, key, json_string(n->u.str));
+		jset(v, out, key, json_string(s));
 	return true;
 }
 
-static bool get_str(struct vctx *v, const struct jnode *obj, const char *key, bool required,
+/* The same for a non-empty string. */
+static bool get_str(struct jcheck *v, const struct jnode *obj, const char *key, unsigned flags,
 		    char **ret, json_t *out)
 {
-	return get_str_ex(v, obj, key, required, false, ret, out);
+	return get_str_ex(v, obj, key, flags | JCHECK_NONEMPTY, ret, out);
 }
 
-static bool get_int(struct vctx *v, const struct jnode *obj, const char *key, long long min,
-		    long long max, int *ret, json_t *out)
+static bool get_int(struct jcheck *v, const struct jnode *obj, const char *key, int64_t min,
+		    int64_t max, int *ret, json_t *out)
 {
-	const struct jnode *n = member(v, obj, key, JNODE_NUMBER, false);
-	long long x;
+	int64_t x;
 
-	if (!n)
+	if (jcheck_int(v, obj, key, 0, min, max, &x) <= 0)
 		return false;
-	if (!parse_int(n->u.num, &x) || x < min || x > max) {
-		size_t old = jptr_push_key(&v->ptr, key, strlen(key));
-
-		verr(v, "must be an integer from %lld to %lld", min, max);
-		jptr_pop(&v->ptr, old);
-		return false;
-	}
 	*ret = (int)x;
 	if (out)
 		jset(v, out, key, json_integer(x));
 	return true;
 }
 
-static bool get_bool(struct vctx *v, const struct jnode *obj, const char *key, bool *ret,
-		     json_t *out)
+static bool no_nul(const char *s, size_t n)
 {
-	const struct jnode *n = member(v, obj, key, JNODE_TRUE, false);
-
-	if (!n)
-		return false;
-	*ret = n->type == JNODE_TRUE;
-	if (out)
-		jset(v, out, key, json_boolean(*ret));
-	return true;
-}
-
-/* An array member of at most max items; NULL when absent or invalid. */
-static const struct jnode *get_array(struct vctx *v, const struct jnode *obj, const char *key,
-				     bool required, size_t min, size_t max)
-{
-	const struct jnode *n = member(v, obj, key, JNODE_ARRAY, required);
-
-	if (n && (n->len < min || n->len > max)) {
-		size_t old = jptr_push_key(&v->ptr, key, strlen(key));
-
-		verr(v, "must hold %zu to %zu items", min, max);
-		jptr_pop(&v->ptr, old);
-		return NULL;
-	}
-	return n;
+	return !memchr(s, '\0', n);
 }
 
 /* Array of strings appended to *argv (grown, NULL-terminated) and to out[key]. */
-static void get_strv(struct vctx *v, const struct jnode *obj, const char *key, size_t min,
-		     char ***argv, size_t *n_argv, json_t *out)
+static void get_strv(struct jcheck *v, const struct jnode *obj, const char *key, unsigned flags,
+		     size_t min, char ***argv, size_t *n_argv, json_t *out)
 {
-	const struct jnode *a = get_array(v, obj, key, false, min, MAX_ARGS);
-	size_t old;
+	const struct jnode *a = jcheck_strings(v, obj, key, flags, min, MAX_ARGS, no_nul,
+					       "must be a string");
 	json_t *ja;
 	char **grown;
 
 	if (!a)
 		return;
-	old = jptr_push_key(&v->ptr, key, strlen(key));
 	ja = json_array();
 	grown = realloc(*argv, (*n_argv + a->len + 1) * sizeof(*grown));
 	if (!ja || !grown) {
@@ -291,78 +166,95 @@ static void get_strv(struct vctx *v, const struct jnode *obj, const char *key, s
 		json_decref(ja);
 		if (grown)
 			*argv = grown;
-		goto out_pop;
+		return;
 	}
 	*argv = grown;
 	for (size_t i = 0; i < a->len; i++) {
 		const struct jnode *s = a->u.items[i];
-		size_t o2 = jptr_push_index(&v->ptr, i);
 
-		if (s->type != JNODE_STRING || strlen(s->u.str) != s->len) {
-			verr(v, "must be a string");
-		} else {
-			grown[(*n_argv)++] = dup_str(v, s->u.str);
-			jappend(v, ja, json_string(s->u.str));
-		}
-		jptr_pop(&v->ptr, o2);
+		grown[(*n_argv)++] = jcheck_dup(v, s->u.str, s->len);
+		jappend(v, ja, json_string(s->u.str));
 	}
 	grown[*n_argv] = NULL;
 	jset(v, out, key, ja);
-out_pop:
-	jptr_pop(&v->ptr, old);
+}
+
+/* Fills je, the response's object for one item of an array of objects. */
+typedef void (*item_fn)(struct jcheck *v, const struct jnode *e, json_t *je, void *arg);
+
+struct each_json {
+	item_fn fn;
+	void *arg;
+	json_t *ja;
+};
+
+static void each_json_item(struct jcheck *v, const struct jnode *e, size_t i, void *arg)
+{
+	struct each_json *w = arg;
+	json_t *je = json_object();
+
+	(void)i;
+	if (!je) {
+		v->nomem = true;
+		return;
+	}
+	w->fn(v, e, je, w->arg);
+	jappend(v, w->ja, je);
+}
+
+/* The array of objects a, obj's member key, item by item into out[key]:
+ * fn(arg) checks each object and fills its JSON object. */
+static void each_json(struct jcheck *v, const struct jnode *a, const char *key, item_fn fn,
+		      void *arg, json_t *out)
+{
+	struct each_json w = {fn, arg, json_array()};
+
+	if (!w.ja) {
+		v->nomem = true;
+		return;
+	}
+	jcheck_each_object(v, a, key, each_json_item, &w);
+	jset(v, out, key, w.ja);
 }
 
 /* [{name, <vkey>}] into kv and out[key]. */
-static void get_kvs(struct vctx *v, const struct jnode *obj, const char *key, const char *vkey,
-		    bool allow_empty, size_t max, struct taskdef_kv **ret, size_t *n_ret, json_t *out)
+struct kvs {
+	const char *const *allowed;  /* name, vkey */
+	unsigned vflags;
+	struct taskdef_kv *kv;
+	size_t *n_kv;
+};
+
+static void kv_item(struct jcheck *v, const struct jnode *e, json_t *je, void *arg)
 {
-	const struct jnode *a = get_array(v, obj, key, false, 0, max);
+	struct kvs *k = arg;
+	struct taskdef_kv *kv = &k->kv[(*k->n_kv)++];
+
+	jcheck_fields(v, e, k->allowed, NULL);
+	get_str(v, e, "name", JCHECK_REQUIRED, &kv->name, je);
+	get_str_ex(v, e, k->allowed[1], k->vflags, &kv->value, je);
+}
+
+static void get_kvs(struct jcheck *v, const struct jnode *obj, const char *key, const char *vkey,
+		    unsigned vflags, size_t max, struct taskdef_kv **ret, size_t *n_ret, json_t *out)
+{
+	const struct jnode *a = jcheck_array(v, obj, key, 0, 0, max);
 	const char *const allowed[] = {"name", vkey, NULL};
-	size_t old;
-	json_t *ja;
+	struct kvs k = {allowed, vflags, NULL, n_ret};
 
-	if (!a)
+	if (!a || !(k.kv = *ret = jcheck_calloc(v, a->len, sizeof(**ret))))
 		return;
-	old = jptr_push_key(&v->ptr, key, strlen(key));
-	ja = json_array();
-	*ret = calloc(a->len ? a->len : 1, sizeof(**ret));
-	if (!ja || !*ret) {
-		v->nomem = true;
-		json_decref(ja);
-		goto out_pop;
-	}
-	for (size_t i = 0; i < a->len; i++) {
-		const struct jnode *e = a->u.items[i];
-		size_t o2 = jptr_push_index(&v->ptr, i);
-		struct taskdef_kv *kv = &(*ret)[*n_ret];
-		json_t *je = json_object();
-
-		if (!je)
-			v->nomem = true;
-		if (e->type != JNODE_OBJECT) {
-			verr(v, "must be an object");
-		} else if (je) {
-			check_keys(v, e, allowed);
-			get_str(v, e, "name", true, &kv->name, je);
-			get_str_ex(v, e, vkey, true, allow_empty, &kv->value, je);
-			(*n_ret)++;
-		}
-		jappend(v, ja, je);
-		jptr_pop(&v->ptr, o2);
-	}
-	jset(v, out, key, ja);
-out_pop:
-	jptr_pop(&v->ptr, old);
+	each_json(v, a, key, kv_item, &k, out);
 }
 
 /* ---- container definitions -------------------------------------------- */
 
-static void parse_health(struct vctx *v, const struct jnode *c, struct taskdef_health *h,
+static void parse_health(struct jcheck *v, const struct jnode *c, struct taskdef_health *h,
 			 json_t *out)
 {
 	static const char *const allowed[] = {"command", "interval", "timeout", "retries",
 					      "startPeriod", NULL};
-	const struct jnode *n = member(v, c, "healthCheck", JNODE_OBJECT, false);
+	const struct jnode *n = jcheck_object(v, c, "healthCheck", 0, allowed);
 	size_t old;
 	json_t *jh;
 
@@ -373,16 +265,13 @@ static void parse_health(struct vctx *v, const struct jnode *c, struct taskdef_h
 	if (!n)
 		return;
 	h->present = true;
-	old = jptr_push_key(&v->ptr, "healthCheck", 11);
 	jh = json_object();
 	if (!jh) {
 		v->nomem = true;
-		goto out_pop;
+		return;
 	}
-	check_keys(v, n, allowed);
-	if (!jnode_get(n, "command"))
-		member(v, n, "command", JNODE_ARRAY, true);
-	get_strv(v, n, "command", 1, &h->command, &h->n_command, jh);
+	old = jcheck_push(v, "healthCheck");
+	get_strv(v, n, "command", JCHECK_REQUIRED, 1, &h->command, &h->n_command, jh);
 	get_int(v, n, "interval", 5, 300, &h->interval, NULL);
 	get_int(v, n, "timeout", 2, 60, &h->timeout, NULL);
 	get_int(v, n, "retries", 1, 10, &h->retries, NULL);
@@ -392,122 +281,44 @@ static void parse_health(struct vctx *v, const struct jnode *c, struct taskdef_h
 	jset(v, jh, "retries", json_integer(h->retries));
 	jset(v, jh, "startPeriod", json_integer(h->start_period));
 	jset(v, out, "healthCheck", jh);
-out_pop:
-	jptr_pop(&v->ptr, old);
+	jcheck_pop(v, old);
 }
 
-static void parse_mounts(struct vctx *v, const struct jnode *c, struct taskdef_container *ct,
-			 json_t *out)
+static void mount_item(struct jcheck *v, const struct jnode *e, json_t *je, void *arg)
 {
 	static const char *const allowed[] = {"sourceVolume", "containerPath", "readOnly", NULL};
-	const struct jnode *a = get_array(v, c, "mountPoints", false, 0, MAX_MOUNTS);
-	size_t old;
-	json_t *ja;
+	struct taskdef_container *ct = arg;
+	struct taskdef_mount *m = &ct->mounts[ct->n_mounts++];
 
-	if (!a)
-		return;
-	old = jptr_push_key(&v->ptr, "mountPoints", 11);
-	ja = json_array();
-	ct->mounts = calloc(a->len ? a->len : 1, sizeof(*ct->mounts));
-	if (!ja || !ct->mounts) {
-		v->nomem = true;
-		json_decref(ja);
-		goto out_pop;
-	}
-	for (size_t i = 0; i < a->len; i++) {
-		const struct jnode *e = a->u.items[i];
-		struct taskdef_mount *m = &ct->mounts[ct->n_mounts];
-		size_t o2 = jptr_push_index(&v->ptr, i);
-		json_t *je = json_object();
-
-		if (!je)
-			v->nomem = true;
-		if (e->type != JNODE_OBJECT) {
-			verr(v, "must be an object");
-		} else if (je) {
-			check_keys(v, e, allowed);
-			get_str(v, e, "sourceVolume", true, &m->source_volume, je);
-			if (get_str(v, e, "containerPath", true, &m->container_path, je) &&
-			    m->container_path && m->container_path[0] != '/') {
-				size_t o3 = jptr_push_key(&v->ptr, "containerPath", 13);
-
-				verr(v, "must be an absolute path");
-				jptr_pop(&v->ptr, o3);
-			}
-			get_bool(v, e, "readOnly", &m->read_only, NULL);
-			jset(v, je, "readOnly", json_boolean(m->read_only));
-			ct->n_mounts++;
-		}
-		jappend(v, ja, je);
-		jptr_pop(&v->ptr, o2);
-	}
-	jset(v, out, "mountPoints", ja);
-out_pop:
-	jptr_pop(&v->ptr, old);
+	jcheck_fields(v, e, allowed, NULL);
+	get_str(v, e, "sourceVolume", JCHECK_REQUIRED, &m->source_volume, je);
+	if (get_str(v, e, "containerPath", JCHECK_REQUIRED, &m->container_path, je) &&
+	    m->container_path && m->container_path[0] != '/')
+		jcheck_err_at(v, "containerPath", "must be an absolute path");
+	jcheck_bool(v, e, "readOnly", 0, &m->read_only);
+	jset(v, je, "readOnly", json_boolean(m->read_only));
 }
 
-static const char *const condition_names[] = {"START", "COMPLETE", "SUCCESS", "HEALTHY"};
+static const char *const condition_names[] = {"START", "COMPLETE", "SUCCESS", "HEALTHY", NULL};
 
-static void parse_depends(struct vctx *v, const struct jnode *c, struct taskdef_container *ct,
-			  json_t *out)
+static void depend_item(struct jcheck *v, const struct jnode *e, json_t *je, void *arg)
 {
 	static const char *const allowed[] = {"containerName", "condition", NULL};
-	const struct jnode *a = get_array(v, c, "dependsOn", false, 0, TASKDEF_MAX_CONTAINERS);
-	size_t old;
-	json_t *ja;
+	struct taskdef_container *ct = arg;
+	struct taskdef_depend *d = &ct->depends[ct->n_depends++];
+	int k;
 
-	if (!a)
-		return;
-	old = jptr_push_key(&v->ptr, "dependsOn", 9);
-	ja = json_array();
-	ct->depends = calloc(a->len ? a->len : 1, sizeof(*ct->depends));
-	if (!ja || !ct->depends) {
-		v->nomem = true;
-		json_decref(ja);
-		goto out_pop;
+	jcheck_fields(v, e, allowed, NULL);
+	get_str(v, e, "containerName", JCHECK_REQUIRED, &d->container_name, je);
+	k = jcheck_enum(v, e, "condition", JCHECK_REQUIRED, condition_names, -1);
+	if (k >= 0) {
+		d->condition = (enum taskdef_condition)k;
+		jset(v, je, "condition", json_string(condition_names[k]));
 	}
-	for (size_t i = 0; i < a->len; i++) {
-		const struct jnode *e = a->u.items[i], *cond;
-		struct taskdef_depend *d = &ct->depends[ct->n_depends];
-		size_t o2 = jptr_push_index(&v->ptr, i);
-		json_t *je = json_object();
-
-		if (!je)
-			v->nomem = true;
-		if (e->type != JNODE_OBJECT) {
-			verr(v, "must be an object");
-		} else if (je) {
-			check_keys(v, e, allowed);
-			get_str(v, e, "containerName", true, &d->container_name, je);
-			cond = member(v, e, "condition", JNODE_STRING, true);
-			if (cond) {
-				size_t k;
-
-				for (k = 0; k < 4; k++)
-					if (jnode_streq(cond, condition_names[k]))
-						break;
-				if (k == 4) {
-					size_t o3 = jptr_push_key(&v->ptr, "condition", 9);
-
-					verr(v, "must be one of START, COMPLETE, SUCCESS, HEALTHY");
-					jptr_pop(&v->ptr, o3);
-				} else {
-					d->condition = (enum taskdef_condition)k;
-					jset(v, je, "condition", json_string(condition_names[k]));
-				}
-			}
-			ct->n_depends++;
-		}
-		jappend(v, ja, je);
-		jptr_pop(&v->ptr, o2);
-	}
-	jset(v, out, "dependsOn", ja);
-out_pop:
-	jptr_pop(&v->ptr, old);
 }
 
-static void parse_container(struct vctx *v, const struct jnode *c, struct taskdef_container *ct,
-			    json_t *out)
+/* One of td's containers (td->containers[td->n_containers], counted here). */
+static void container_item(struct jcheck *v, const struct jnode *c, json_t *out, void *arg)
 {
 	static const char *const allowed[] = {
 		"name", "image", "command", "entryPoint", "environment", "secrets", "cpu",
@@ -515,49 +326,45 @@ static void parse_container(struct vctx *v, const struct jnode *c, struct taskde
 		"stopTimeout", "healthCheck", "logConfiguration", "mountPoints", "dependsOn",
 		NULL,
 	};
-	const struct jnode *log;
+	struct taskdef *td = arg;
+	struct taskdef_container *ct = &td->containers[td->n_containers++];
+	const struct jnode *log, *a;
 	bool has_memory;
 	size_t n_errs;
 
-	check_keys(v, c, allowed);
+	jcheck_fields(v, c, allowed, NULL);
 	ct->essential = true;
 	ct->stop_timeout = 30;
-	if (get_str(v, c, "name", true, &ct->name, out) && ct->name &&
-	    !valid_name(ct->name, strlen(ct->name))) {
-		size_t old = jptr_push_key(&v->ptr, "name", 4);
-
-		verr(v, "must be 1 to 255 letters, digits, hyphens or underscores");
-		jptr_pop(&v->ptr, old);
-	}
-	get_str(v, c, "image", false, &ct->image, out);
+	if (get_str(v, c, "name", JCHECK_REQUIRED, &ct->name, out) && ct->name &&
+	    !valid_name(ct->name, strlen(ct->name)))
+		jcheck_err_at(v, "name", "must be 1 to 255 letters, digits, hyphens or underscores");
+	get_str(v, c, "image", 0, &ct->image, out);
 	n_errs = v->errs->n + v->errs->dropped;
-	get_strv(v, c, "entryPoint", 0, &ct->argv, &ct->n_argv, out);
+	get_strv(v, c, "entryPoint", 0, 0, &ct->argv, &ct->n_argv, out);
 	ct->n_entry_point = ct->n_argv;
-	get_strv(v, c, "command", 0, &ct->argv, &ct->n_argv, out);
+	get_strv(v, c, "command", 0, 0, &ct->argv, &ct->n_argv, out);
 	if (!jnode_get(c, "image") && !jnode_get(c, "command") && !jnode_get(c, "entryPoint"))
-		verr(v, "needs an image, a command or an entryPoint");
+		jcheck_err(v, "needs an image, a command or an entryPoint");
 	else if (!jnode_get(c, "image") && ct->n_argv == 0 &&
 		 n_errs == v->errs->n + v->errs->dropped)
-		verr(v, "without an image, entryPoint + command must not be empty");
-	get_kvs(v, c, "environment", "value", true, MAX_ENV, &ct->environment, &ct->n_environment, out);
-	get_kvs(v, c, "secrets", "valueFrom", false, MAX_SECRETS, &ct->secrets, &ct->n_secrets, out);
+		jcheck_err(v, "without an image, entryPoint + command must not be empty");
+	get_kvs(v, c, "environment", "value", JCHECK_REQUIRED, MAX_ENV, &ct->environment,
+		&ct->n_environment, out);
+	get_kvs(v, c, "secrets", "valueFrom", JCHECK_REQUIRED | JCHECK_NONEMPTY, MAX_SECRETS,
+		&ct->secrets, &ct->n_secrets, out);
 	get_int(v, c, "cpu", 0, MAX_CPU, &ct->cpu, NULL);
 	jset(v, out, "cpu", json_integer(ct->cpu));
 	has_memory = get_int(v, c, "memory", 4, MAX_MEMORY, &ct->memory, out);
 	if (get_int(v, c, "memoryReservation", 4, MAX_MEMORY, &ct->memory_reservation, out) &&
-	    has_memory && ct->memory_reservation > ct->memory) {
-		size_t old = jptr_push_key(&v->ptr, "memoryReservation", 17);
-
-		verr(v, "must not exceed memory (%d MiB)", ct->memory);
-		jptr_pop(&v->ptr, old);
-	}
-	get_bool(v, c, "essential", &ct->essential, NULL);
+	    has_memory && ct->memory_reservation > ct->memory)
+		jcheck_err_at(v, "memoryReservation", "must not exceed memory (%d MiB)", ct->memory);
+	jcheck_bool(v, c, "essential", 0, &ct->essential);
 	jset(v, out, "essential", json_boolean(ct->essential));
-	get_str(v, c, "workingDirectory", false, &ct->working_directory, out);
-	get_str(v, c, "user", false, &ct->user, out);
+	get_str(v, c, "workingDirectory", 0, &ct->working_directory, out);
+	get_str(v, c, "user", 0, &ct->user, out);
 	get_int(v, c, "stopTimeout", 2, 120, &ct->stop_timeout, out);
 	parse_health(v, c, &ct->health, out);
-	log = member(v, c, "logConfiguration", JNODE_OBJECT, false);
+	log = jcheck_member(v, c, "logConfiguration", JNODE_OBJECT, 0);
 	if (log) {
 		json_t *jl = json_loadb(v->text + log->offset, log->end - log->offset, 0, NULL);
 
@@ -565,14 +372,18 @@ static void parse_container(struct vctx *v, const struct jnode *c, struct taskde
 			v->nomem = true;
 		jset(v, out, "logConfiguration", jl);
 	}
-	parse_mounts(v, c, ct, out);
-	parse_depends(v, c, ct, out);
+	a = jcheck_array(v, c, "mountPoints", 0, 0, MAX_MOUNTS);
+	if (a && (ct->mounts = jcheck_calloc(v, a->len, sizeof(*ct->mounts))))
+		each_json(v, a, "mountPoints", mount_item, ct, out);
+	a = jcheck_array(v, c, "dependsOn", 0, 0, TASKDEF_MAX_CONTAINERS);
+	if (a && (ct->depends = jcheck_calloc(v, a->len, sizeof(*ct->depends))))
+		each_json(v, a, "dependsOn", depend_item, ct, out);
 }
 
 /* ---- task level --------------------------------------------------------- */
 
 /* Task-level cpu/memory: an integer or a string of digits, kept as ECS's string. */
-static void get_size(struct vctx *v, const struct jnode *root, const char *key, long long min,
+static void get_size(struct jcheck *v, const struct jnode *root, const char *key, long long min,
 		     long long max, int *ret, json_t *out)
 {
 	const struct jnode *n = jnode_get(root, key);
@@ -585,10 +396,8 @@ static void get_size(struct vctx *v, const struct jnode *root, const char *key, 
 	text = n->type == JNODE_STRING ? n->u.str : n->type == JNODE_NUMBER ? n->u.num : NULL;
 	if (!text || !parse_int(text, &x) || x < min || x > max ||
 	    (n->type == JNODE_STRING && strlen(text) != n->len)) {
-		size_t old = jptr_push_key(&v->ptr, key, strlen(key));
-
-		verr(v, "must be an integer or a string of digits from %lld to %lld", min, max);
-		jptr_pop(&v->ptr, old);
+		jcheck_err_at(v, key, "must be an integer or a string of digits from %lld to %lld",
+			      min, max);
 		return;
 	}
 	*ret = (int)x;
@@ -596,137 +405,93 @@ static void get_size(struct vctx *v, const struct jnode *root, const char *key, 
 	jset(v, out, key, json_string(buf));
 }
 
-static void parse_volumes(struct vctx *v, const struct jnode *root, struct taskdef *td,
-			  json_t *out)
+static void volume_item(struct jcheck *v, const struct jnode *e, json_t *je, void *arg)
 {
 	static const char *const allowed[] = {"name", "host", NULL};
 	static const char *const host_allowed[] = {"sourcePath", NULL};
-	const struct jnode *a = get_array(v, root, "volumes", false, 0, MAX_VOLUMES);
-	size_t old;
-	json_t *ja;
+	struct taskdef *td = arg;
+	struct taskdef_volume *vol = &td->volumes[td->n_volumes];
+	const struct jnode *host;
 
-	if (!a)
-		return;
-	old = jptr_push_key(&v->ptr, "volumes", 7);
-	ja = json_array();
-	td->volumes = calloc(a->len ? a->len : 1, sizeof(*td->volumes));
-	if (!ja || !td->volumes) {
-		v->nomem = true;
-		json_decref(ja);
-		goto out_pop;
+	jcheck_fields(v, e, allowed, NULL);
+	if (get_str(v, e, "name", JCHECK_REQUIRED, &vol->name, je) && vol->name) {
+		size_t old = jcheck_push(v, "name");
+
+		if (!valid_name(vol->name, strlen(vol->name)))
+			jcheck_err(v, "must be 1 to 255 letters, digits, hyphens or underscores");
+		for (size_t j = 0; j < td->n_volumes; j++)
+			if (td->volumes[j].name && !strcmp(td->volumes[j].name, vol->name))
+				jcheck_err(v, "duplicate volume name \"%s\"", vol->name);
+		jcheck_pop(v, old);
 	}
-	for (size_t i = 0; i < a->len; i++) {
-		const struct jnode *e = a->u.items[i], *host;
-		struct taskdef_volume *vol = &td->volumes[td->n_volumes];
-		size_t o2 = jptr_push_index(&v->ptr, i);
-		json_t *je = json_object();
+	host = jcheck_object(v, e, "host", 0, host_allowed);
+	if (host) {
+		size_t old = jcheck_push(v, "host");
+		json_t *jh = json_object();
 
-		if (!je)
-			v->nomem = true;
-		if (e->type != JNODE_OBJECT) {
-			verr(v, "must be an object");
-		} else if (je) {
-			check_keys(v, e, allowed);
-			if (get_str(v, e, "name", true, &vol->name, je) && vol->name) {
-				size_t o3 = jptr_push_key(&v->ptr, "name", 4);
-
-				if (!valid_name(vol->name, strlen(vol->name)))
-					verr(v, "must be 1 to 255 letters, digits, hyphens or underscores");
-				for (size_t j = 0; j < td->n_volumes; j++)
-					if (td->volumes[j].name && !strcmp(td->volumes[j].name, vol->name))
-						verr(v, "duplicate volume name \"%s\"", vol->name);
-				jptr_pop(&v->ptr, o3);
-			}
-			host = member(v, e, "host", JNODE_OBJECT, false);
-			if (host) {
-				size_t o3 = jptr_push_key(&v->ptr, "host", 4);
-				json_t *jh = json_object();
-
-				check_keys(v, host, host_allowed);
-				if (get_str(v, host, "sourcePath", false, &vol->source_path, jh) &&
-				    vol->source_path && vol->source_path[0] != '/') {
-					size_t o4 = jptr_push_key(&v->ptr, "sourcePath", 10);
-
-					verr(v, "must be an absolute path");
-					jptr_pop(&v->ptr, o4);
-				}
-				jset(v, je, "host", jh);
-				jptr_pop(&v->ptr, o3);
-			}
-			td->n_volumes++;
-		}
-		jappend(v, ja, je);
-		jptr_pop(&v->ptr, o2);
+		if (get_str(v, host, "sourcePath", 0, &vol->source_path, jh) &&
+		    vol->source_path && vol->source_path[0] != '/')
+			jcheck_err_at(v, "sourcePath", "must be an absolute path");
+		jset(v, je, "host", jh);
+		jcheck_pop(v, old);
 	}
-	jset(v, out, "volumes", ja);
-out_pop:
-	jptr_pop(&v->ptr, old);
+	td->n_volumes++;
 }
 
-static void parse_compat(struct vctx *v, const struct jnode *root, struct taskdef *td, json_t *out)
+static void parse_compat(struct jcheck *v, const struct jnode *root, struct taskdef *td,
+			 json_t *out)
 {
 	static const char *const names[] = {"EC2", "FARGATE", "EXTERNAL"};
-	const struct jnode *a = get_array(v, root, "requiresCompatibilities", false, 0, 3);
+	const struct jnode *a = jcheck_array(v, root, "requiresCompatibilities", 0, 0, 3);
 	json_t *ja;
 	size_t old;
 
 	if (!a)
 		return;
-	old = jptr_push_key(&v->ptr, "requiresCompatibilities", 23);
+	old = jcheck_push(v, "requiresCompatibilities");
 	ja = json_array();
 	if (!ja)
 		v->nomem = true;
 	for (size_t i = 0; i < a->len && ja; i++) {
-		size_t o2 = jptr_push_index(&v->ptr, i), k;
+		size_t o2 = jcheck_push_index(v, i), k;
 
 		for (k = 0; k < 3; k++)
 			if (a->u.items[i]->type == JNODE_STRING && jnode_streq(a->u.items[i], names[k]))
 				break;
 		if (k == 3) {
-			verr(v, "must be one of EC2, FARGATE, EXTERNAL");
+			jcheck_err(v, "must be one of EC2, FARGATE, EXTERNAL");
 		} else if (!(td->compat & (1u << k))) {
 			td->compat |= 1u << k;
 			jappend(v, ja, json_string(names[k]));
 		}
-		jptr_pop(&v->ptr, o2);
+		jcheck_pop(v, o2);
 	}
 	jset(v, out, "requiresCompatibilities", ja);
-	jptr_pop(&v->ptr, old);
+	jcheck_pop(v, old);
 }
 
-static void parse_tags(struct vctx *v, const struct jnode *root, json_t *out)
+static void tag_item(struct jcheck *v, const struct jnode *e, json_t *je, void *arg)
 {
 	static const char *const allowed[] = {"key", "value", NULL};
-	const struct jnode *a = get_array(v, root, "tags", false, 0, MAX_TAGS);
-	json_t *ja = json_array();
-	size_t old;
+	const struct jnode *val;
 
-	if (!ja) {
-		v->nomem = true;
-		return;
-	}
-	old = jptr_push_key(&v->ptr, "tags", 4);
-	for (size_t i = 0; a && i < a->len; i++) {
-		const struct jnode *e = a->u.items[i], *val;
-		size_t o2 = jptr_push_index(&v->ptr, i);
-		json_t *je = json_object();
+	(void)arg;
+	jcheck_fields(v, e, allowed, NULL);
+	get_str(v, e, "key", JCHECK_REQUIRED, NULL, je);
+	val = jcheck_member(v, e, "value", JNODE_STRING, 0);
+	if (val)
+		jset(v, je, "value", json_string(val->u.str));
+}
 
-		if (!je)
-			v->nomem = true;
-		if (e->type != JNODE_OBJECT) {
-			verr(v, "must be an object");
-		} else if (je) {
-			check_keys(v, e, allowed);
-			get_str(v, e, "key", true, NULL, je);
-			val = member(v, e, "value", JNODE_STRING, false);
-			if (val)
-				jset(v, je, "value", json_string(val->u.str));
-		}
-		jappend(v, ja, je);
-		jptr_pop(&v->ptr, o2);
-	}
-	jptr_pop(&v->ptr, old);
-	jset(v, out, "tags", ja);
+/* out["tags"] is always there, [] when there are none. */
+static void parse_tags(struct jcheck *v, const struct jnode *root, json_t *out)
+{
+	const struct jnode *a = jcheck_array(v, root, "tags", 0, 0, MAX_TAGS);
+
+	if (a)
+		each_json(v, a, "tags", tag_item, NULL, out);
+	else
+		jset(v, out, "tags", json_array());
 }
 
 static struct taskdef_container *find_container(struct taskdef *td, const char *name)
@@ -759,22 +524,19 @@ static bool has_cycle(struct taskdef *td, size_t i, unsigned char *state)
 }
 
 /* Cross-container rules, once every container is parsed. */
-static void check_containers(struct vctx *v, struct taskdef *td)
+static void check_containers(struct jcheck *v, struct taskdef *td)
 {
-	size_t old = jptr_push_key(&v->ptr, "containerDefinitions", 20);
+	size_t old = jcheck_push(v, "containerDefinitions");
 	bool any_essential = false, refs_ok = true;
 
 	for (size_t i = 0; i < td->n_containers; i++) {
 		struct taskdef_container *c = &td->containers[i];
-		size_t o2 = jptr_push_index(&v->ptr, i);
+		size_t o2 = jcheck_push_index(v, i);
 
 		any_essential |= c->essential;
 		for (size_t j = 0; c->name && j < i; j++)
 			if (td->containers[j].name && !strcmp(td->containers[j].name, c->name)) {
-				size_t o3 = jptr_push_key(&v->ptr, "name", 4);
-
-				verr(v, "duplicate container name \"%s\"", c->name);
-				jptr_pop(&v->ptr, o3);
+				jcheck_err_at(v, "name", "duplicate container name \"%s\"", c->name);
 				break;
 			}
 		for (size_t k = 0; k < c->n_mounts; k++) {
@@ -785,92 +547,79 @@ static void check_containers(struct vctx *v, struct taskdef *td)
 				if (td->volumes[j].name && !strcmp(td->volumes[j].name, sv))
 					found = true;
 			if (sv && !found) {
-				size_t o3 = jptr_push_key(&v->ptr, "mountPoints", 11);
-				size_t o4 = jptr_push_index(&v->ptr, k);
-				size_t o5 = jptr_push_key(&v->ptr, "sourceVolume", 12);
+				size_t o3 = jcheck_push(v, "mountPoints");
 
-				verr(v, "no volume named \"%s\" in /volumes", sv);
-				jptr_pop(&v->ptr, o5);
-				jptr_pop(&v->ptr, o4);
-				jptr_pop(&v->ptr, o3);
+				jcheck_push_index(v, k);
+				jcheck_err_at(v, "sourceVolume", "no volume named \"%s\" in /volumes", sv);
+				jcheck_pop(v, o3);
 			}
 		}
 		for (size_t k = 0; k < c->n_depends; k++) {
 			const char *dn = c->depends[k].container_name;
 			struct taskdef_container *d = dn ? find_container(td, dn) : NULL;
-			size_t o3, o4, o5;
+			size_t o3;
 
 			if (!dn)
 				continue;
-			o3 = jptr_push_key(&v->ptr, "dependsOn", 9);
-			o4 = jptr_push_index(&v->ptr, k);
-			o5 = jptr_push_key(&v->ptr, "containerName", 13);
+			o3 = jcheck_push(v, "dependsOn");
+			jcheck_push_index(v, k);
+			jcheck_push(v, "containerName");
 			if (!d || d == c) {
-				verr(v, "no other container named \"%s\"", dn);
+				jcheck_err(v, "no other container named \"%s\"", dn);
 				refs_ok = false;
 			} else if (c->depends[k].condition == TASKDEF_CONDITION_HEALTHY &&
 				   !d->health.present) {
-				verr(v, "condition HEALTHY needs a healthCheck on container \"%s\"", dn);
+				jcheck_err(v, "condition HEALTHY needs a healthCheck on container \"%s\"", dn);
 			}
-			jptr_pop(&v->ptr, o5);
-			jptr_pop(&v->ptr, o4);
-			jptr_pop(&v->ptr, o3);
+			jcheck_pop(v, o3);
 		}
-		jptr_pop(&v->ptr, o2);
+		jcheck_pop(v, o2);
 	}
 	if (td->n_containers && !any_essential)
-		verr(v, "at least one container must be essential");
+		jcheck_err(v, "at least one container must be essential");
 	if (refs_ok) {
 		unsigned char state[TASKDEF_MAX_CONTAINERS];
 
 		for (size_t i = 0; i < td->n_containers; i++) {
 			memset(state, 0, sizeof(state));
 			if (has_cycle(td, i, state)) {
-				size_t o2 = jptr_push_index(&v->ptr, i);
-				size_t o3 = jptr_push_key(&v->ptr, "dependsOn", 9);
+				size_t o2 = jcheck_push_index(v, i);
 
-				verr(v, "dependency cycle through container \"%s\"",
-				     td->containers[i].name);
-				jptr_pop(&v->ptr, o3);
-				jptr_pop(&v->ptr, o2);
+				jcheck_err_at(v, "dependsOn", "dependency cycle through container \"%s\"",
+					      td->containers[i].name);
+				jcheck_pop(v, o2);
 				break;
 			}
 		}
 	}
-	jptr_pop(&v->ptr, old);
+	jcheck_pop(v, old);
 }
 
 /* The registry's own members of a persisted file. */
-static void parse_stored(struct vctx *v, const struct jnode *root, struct taskdef *td)
+static void parse_stored(struct jcheck *c, const struct jnode *root, struct taskdef *td)
 {
+	static const char *const statuses[] = {"ACTIVE", "INACTIVE", NULL};
 	const struct jnode *st;
 	long long x;
-	int rev = 0;
+	int64_t rev;
+	int k;
 
-	member(v, root, "taskDefinitionArn", JNODE_STRING, true);
-	if (!jnode_get(root, "revision"))
-		member(v, root, "revision", JNODE_NUMBER, true);
-	if (get_int(v, root, "revision", 1, TASKDEF_MAX_REVISIONS, &rev, NULL))
+	jcheck_member(c, root, "taskDefinitionArn", JNODE_STRING, JCHECK_REQUIRED);
+	if (jcheck_int(c, root, "revision", JCHECK_REQUIRED, 1, TASKDEF_MAX_REVISIONS, &rev) > 0)
 		td->revision = (unsigned)rev;
-	st = member(v, root, "status", JNODE_STRING, true);
-	if (st && jnode_streq(st, "INACTIVE")) {
-		td->status = TASKDEF_STATUS_INACTIVE;
-	} else if (st && !jnode_streq(st, "ACTIVE")) {
-		size_t old = jptr_push_key(&v->ptr, "status", 6);
-
-		verr(v, "must be ACTIVE or INACTIVE");
-		jptr_pop(&v->ptr, old);
-	}
-	st = member(v, root, "registeredAt", JNODE_NUMBER, true);
+	k = jcheck_enum(c, root, "status", JCHECK_REQUIRED, statuses, -1);
+	if (k >= 0)
+		td->status = (enum taskdef_status)k;
+	st = jcheck_member(c, root, "registeredAt", JNODE_NUMBER, JCHECK_REQUIRED);
 	if (st && parse_int(st->u.num, &x) && x >= 0)
 		td->registered_at = x;
 	else if (st)
-		verr(v, "registeredAt must be a non-negative integer");
-	st = member(v, root, "deregisteredAt", JNODE_NUMBER, false);
+		jcheck_err(c, "registeredAt must be a non-negative integer");
+	st = jcheck_member(c, root, "deregisteredAt", JNODE_NUMBER, 0);
 	if (st && parse_int(st->u.num, &x) && x >= 0)
 		td->deregistered_at = x;
 	else if (st)
-		verr(v, "deregisteredAt must be a non-negative integer");
+		jcheck_err(c, "deregisteredAt must be a non-negative integer");
 }
 
 static int parse_doc(const char *text, size_t len, const char *where, bool stored,
@@ -882,17 +631,19 @@ static int parse_doc(const char *text, size_t len, const char *where, bool store
 		/* stored only: */
 		"taskDefinitionArn", "revision", "status", "registeredAt", "deregisteredAt", NULL,
 	};
-	struct vctx v = {.errs = errs, .where = where, .text = text, .stored = stored};
-	const struct jnode *root, *cs, *nm;
+	static const char *const modes[] = {"none", "bridge", "host", "awsvpc", NULL};
+	struct jcheck v;
+	const struct jnode *root, *a;
 	struct json_limits lim = {.max_depth = 32, .max_bytes = MAX_FILE_BYTES};
 	struct json_error jerr;
 	struct taskdef *td = NULL;
 	struct jdoc *doc = NULL;
-	json_t *jcs = NULL, *out = NULL;
-	int r;
+	json_t *out = NULL;
+	int r, k;
 
 	*ret_td = NULL;
-	jptr_init(&v.ptr);
+	jcheck_init(&v, JCHECK_STYLE_ECS, errs, where);
+	v.text = text;
 	r = jdoc_parse(text, len, &lim, &doc, &jerr);
 	if (r == -ENOMEM)
 		return r;
@@ -908,82 +659,44 @@ static int parse_doc(const char *text, size_t len, const char *where, bool store
 		goto out_free;
 	}
 	if (root->type != JNODE_OBJECT) {
-		verr(&v, "must be an object");
+		jcheck_err(&v, "must be an object");
 		goto out_check;
 	}
-	check_keys(&v, root, allowed);
+	jcheck_fields(&v, root, allowed, NULL);
 	if (!stored)
 		for (size_t i = 0; i < root->len; i++) {
-			const char *k = root->u.members[i].key;
+			const char *key = root->u.members[i].key;
 
 			for (size_t j = 8; allowed[j]; j++)
-				if (!strcmp(k, allowed[j])) {
-					size_t old = jptr_push_key(&v.ptr, k, strlen(k));
-
-					verr(&v, "unknown key");
-					jptr_pop(&v.ptr, old);
-				}
+				if (!strcmp(key, allowed[j]))
+					jcheck_err_at(&v, key, "unknown key");
 		}
-	if (get_str(&v, root, "family", true, &td->family, NULL) && td->family &&
-	    !valid_name(td->family, strlen(td->family))) {
-		size_t old = jptr_push_key(&v.ptr, "family", 6);
-
-		verr(&v, "must be 1 to 255 letters, digits, hyphens or underscores");
-		jptr_pop(&v.ptr, old);
-	}
+	if (get_str(&v, root, "family", JCHECK_REQUIRED, &td->family, NULL) && td->family &&
+	    !valid_name(td->family, strlen(td->family)))
+		jcheck_err_at(&v, "family", "must be 1 to 255 letters, digits, hyphens or underscores");
 	/* ECS's member order: ARN, containerDefinitions, family, … */
 	jset(&v, out, "taskDefinitionArn", json_string(""));
-	cs = get_array(&v, root, "containerDefinitions", true, 1, TASKDEF_MAX_CONTAINERS);
-	if (cs) {
-		size_t old = jptr_push_key(&v.ptr, "containerDefinitions", 20);
-
-		td->containers = calloc(cs->len, sizeof(*td->containers));
-		jcs = json_array();
-		if (!td->containers || !jcs) {
-			jptr_pop(&v.ptr, old);
+	a = jcheck_array(&v, root, "containerDefinitions", JCHECK_REQUIRED, 1, TASKDEF_MAX_CONTAINERS);
+	if (a) {
+		td->containers = calloc(a->len, sizeof(*td->containers));
+		if (!td->containers) {
 			r = -ENOMEM;
 			goto out_free;
 		}
-		for (size_t i = 0; i < cs->len; i++) {
-			size_t o2 = jptr_push_index(&v.ptr, i);
-			json_t *jc = json_object();
-
-			if (!jc) {
-				v.nomem = true;
-			} else if (cs->u.items[i]->type != JNODE_OBJECT) {
-				verr(&v, "must be an object");
-				json_decref(jc);
-			} else {
-				parse_container(&v, cs->u.items[i], &td->containers[td->n_containers++], jc);
-				jappend(&v, jcs, jc);
-			}
-			jptr_pop(&v.ptr, o2);
-		}
-		jptr_pop(&v.ptr, old);
-		jset(&v, out, "containerDefinitions", jcs);
+		each_json(&v, a, "containerDefinitions", container_item, td, out);
 	}
 	if (td->family)
 		jset(&v, out, "family", json_string(td->family));
 	get_size(&v, root, "cpu", 128, MAX_CPU, &td->cpu, out);
 	get_size(&v, root, "memory", 4, MAX_MEMORY, &td->memory, out);
-	nm = member(&v, root, "networkMode", JNODE_STRING, false);
-	if (nm) {
-		static const char *const modes[] = {"none", "bridge", "host", "awsvpc", NULL};
-		bool ok = false;
-
-		for (const char *const *m = modes; *m; m++)
-			ok |= jnode_streq(nm, *m);
-		if (!ok) {
-			size_t old = jptr_push_key(&v.ptr, "networkMode", 11);
-
-			verr(&v, "must be one of none, bridge, host, awsvpc");
-			jptr_pop(&v.ptr, old);
-		} else {
-			td->network_mode = dup_str(&v, nm->u.str);
-			jset(&v, out, "networkMode", json_string(nm->u.str));
-		}
+	k = jcheck_enum(&v, root, "networkMode", 0, modes, -1);
+	if (k >= 0) {
+		td->network_mode = jcheck_dup(&v, modes[k], strlen(modes[k]));
+		jset(&v, out, "networkMode", json_string(modes[k]));
 	}
-	parse_volumes(&v, root, td, out);
+	a = jcheck_array(&v, root, "volumes", 0, 0, MAX_VOLUMES);
+	if (a && (td->volumes = jcheck_calloc(&v, a->len, sizeof(*td->volumes))))
+		each_json(&v, a, "volumes", volume_item, td, out);
 	parse_compat(&v, root, td, out);
 	parse_tags(&v, root, out);
 	check_containers(&v, td);
@@ -1144,63 +857,17 @@ out_free:
 	return r;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Crash-safe replace of <dir>/<family>.<revision>.json. */
+/* Crash-safe replace of <dir>/<family>.<revision>.json (fsync'd: a
+ * registration must survive a power loss). */
 static int persist(const struct taskdef_registry *reg, const struct taskdef *td, const char *text)
 {
-	char *path = NULL, *tmp = NULL;
-	int fd = -1, dfd = -1, r = -ENOMEM;
+	char name[300];
 
 	if (!reg->dir)
 		return 0;
-	if (asprintf(&path, "%s/%s.%u.json", reg->dir, td->family, td->revision) < 0) {
-		path = NULL;
-		goto out_free;
-	}
-	if (asprintf(&tmp, "%s/.%s.%u.json.XXXXXX", reg->dir, td->family, td->revision) < 0) {
-		tmp = NULL;
-		goto out_free;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out_free;
-	}
-	r = write_all(fd, text, strlen(text));
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		goto out_free;
-	}
-	dfd = open(reg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		r = -errno;
-	if (dfd >= 0)
-		close(dfd);
-out_free:
-	free(path);
-	free(tmp);
-	return r;
+	if ((size_t)snprintf(name, sizeof(name), "%s.%u.json", td->family, td->revision) >= sizeof(name))
+		return -ENAMETOOLONG;
+	return statefile_write(reg->dir, name, text, strlen(text), true);
 }
 
 static struct family *find_family(const struct taskdef_registry *reg, const char *name,
