@@ -1,0 +1,168 @@
+/*
+ * driver.h — how the orchestrator runs one container: the driver ops table.
+ *
+ * A task is one or more containers; the orchestrator (orch.c) owns the task
+ * lifecycle and asks a driver to run, stop, probe and re-adopt each
+ * container. Two drivers implement this table:
+ *
+ *   process (driver_process.c)  an argv exec'd directly, never through a
+ *                               shell, in its own session and process
+ *                               group, limits through cgroups when writable;
+ *   docker  (driver_docker.c)   a container through the Docker Engine API
+ *                               (or podman's compatible socket).
+ *
+ * Contract every driver keeps:
+ *   - Everything runs on the loop thread; no call blocks for long (no wait
+ *     on a child, no synchronous HTTP round trip longer than a local socket's).
+ *   - Callbacks (started, exited, log, probe results) are never made from
+ *     inside the call that caused them: launch() returns, and `started`
+ *     comes later from the loop. Strings passed to a callback are valid
+ *     during the call only (copy what you keep). stop(), release() and
+ *     forget() may be called from inside a callback.
+ *   - For a container handle, `started` is called exactly once (for
+ *     launch(); never for adopt()), then `exited` exactly once, whatever
+ *     happens (stop(), a crash, the process vanishing). After `exited` the
+ *     orchestrator calls release(). forget() drops a handle without touching
+ *     what runs (the daemon is stopping and leaves tasks running).
+ *   - stdout and stderr of the container are appended to spec->log_path
+ *     (created 0600 if missing); the orchestrator rotates that file by
+ *     copy-and-truncate, so the driver must open it with O_APPEND.
+ *   - The environment (spec->env) holds secrets: it is never logged, never
+ *     written to a file, never put in an error message.
+ *   - Exit codes follow Docker's convention: a process killed by signal N
+ *     reports 128 + N (so an OOM kill is 137).
+ */
+#ifndef TRIPLINE_ORCH_DRIVER_H
+#define TRIPLINE_ORCH_DRIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+struct driver;
+struct drv_container;
+
+struct drv_mount {
+	const char *host_path;        /* absolute */
+	const char *container_path;   /* absolute; the process driver ignores it (logs once) */
+	bool read_only;
+};
+
+/* What to run. Every pointer is borrowed for the duration of launch()/adopt()
+ * only; a driver copies what it keeps. */
+struct drv_spec {
+	const char *task_id;            /* 32 hex digits, unique per task */
+	const char *task_arn;
+	const char *container_name;     /* unique within the task */
+	const char *image;              /* docker: required; process: may be NULL, ignored */
+	char *const *argv;              /* NULL-terminated. process: argv[0] is required and is
+					   looked up in PATH of env when it has no '/'. docker:
+					   may be empty (the image's command), else Cmd */
+	char *const *entry_point;       /* docker only: Entrypoint, NULL-terminated, or NULL */
+	char *const *env;               /* "NAME=value", NULL-terminated: the whole environment
+					   (nothing is inherited from the daemon) */
+	const char *working_directory;  /* NULL: process: spec->scratch_dir; docker: the image's */
+	const char *user;               /* NULL, "name", "uid", "uid:gid", "name:group" */
+	uint64_t memory_limit;          /* bytes, hard limit; 0 none */
+	uint64_t memory_reservation;    /* bytes, soft limit; 0 none */
+	uint32_t cpu_units;             /* 1024 = one CPU; 0 none */
+	const char *log_path;           /* stdout + stderr appended here */
+	const char *scratch_dir;        /* an existing per-task directory the driver may use */
+	const struct drv_mount *mounts;
+	size_t n_mounts;
+	const char *network_mode;       /* docker: "none" (default when NULL), "host", "bridge" */
+	const char *cluster;            /* docker labels: which daemon's tasks these are */
+};
+
+/* How a container ended. */
+struct drv_exit {
+	int exit_code;        /* 0–255, 128+N for signal N; -1 unknown */
+	bool oom_killed;      /* when the driver can tell */
+	const char *reason;   /* NULL, or a short text for a person ("OutOfMemoryError: …") */
+};
+
+/* Callbacks into the orchestrator; owner is what launch()/adopt() was given. */
+struct drv_events {
+	/* err 0: running; else -errno and a reason for a person ("exec
+	 * /bin/nope: No such file or directory", "pull access denied …"). After
+	 * a failed start there is no `exited`; release() is still called. */
+	void (*started)(void *owner, int err, const char *reason);
+	void (*exited)(void *owner, const struct drv_exit *e);
+	/* a line for the daemon's log about this container (limits that could not
+	 * be applied, …); level is enum log_level. May be NULL. */
+	void (*log)(void *owner, int level, const char *msg);
+};
+
+/* done(arg, exit_code) for a probe: 0 healthy, >0 unhealthy, -1 timed out or
+ * could not run. */
+typedef void (*drv_probe_fn)(void *arg, int exit_code);
+
+struct drv_config {
+	const char *cgroup_root;     /* process: NULL detect; "" never use cgroups */
+	const char *docker_socket;   /* docker: the Engine API's unix socket */
+	const char *state_dir;       /* a directory the driver may keep files in */
+};
+
+struct driver_ops {
+	const char *name;   /* "process", "docker" */
+
+	/* 0; or -errno and a reason in err (a docker socket that does not answer).
+	 * events and loop outlive the driver. */
+	int (*init)(uv_loop_t *loop, const struct drv_config *cfg, const struct drv_events *events,
+		    struct driver **ret, char *err, size_t errlen);
+	/* Frees the driver; every handle must have been released or forgotten.
+	 * Handles it closes finish on the loop's next turn. */
+	void (*shutdown)(struct driver *d);
+
+	/* Begins running spec. 0: *ret is the handle and `started` follows;
+	 * -errno: nothing was begun (no callback, no handle). */
+	int (*launch)(struct driver *d, const struct drv_spec *spec, void *owner,
+		      struct drv_container **ret);
+
+	/* Asks the container to stop: SIGTERM (to the whole process group /
+	 * `docker stop`), SIGKILL after timeout_s. Idempotent; `exited` follows.
+	 * Called before `started`, a driver may instead cancel the start: then
+	 * `started` reports -ECANCELED and no `exited` follows. (The orchestrator
+	 * itself waits for `started` before it stops a container.) */
+	int (*stop)(struct drv_container *c, unsigned timeout_s);
+
+	/* Runs argv inside the container's context (environment, working
+	 * directory, user; the container's namespace for docker), killed after
+	 * timeout_s (docker cannot kill an exec: it is reported -1 at the
+	 * deadline and left to finish); done() follows from the loop unless the
+	 * handle is released first (then done is never called). -ESRCH when
+	 * the container is not running. */
+	int (*probe)(struct drv_container *c, char *const *argv, unsigned timeout_s, drv_probe_fn done,
+		     void *arg);
+
+	/* What identifies the running container across a daemon restart, as a
+	 * JSON object (process: pid, start time, boot id; docker: container id).
+	 * The orchestrator stores it with the task; a new reference, or NULL
+	 * when there is nothing to identify yet. */
+	json_t *(*save)(const struct drv_container *c);
+
+	/* Takes a container back after a daemon restart from what save() gave.
+	 * 0: *ret is the handle; `exited` follows when it ends, and at once (from
+	 * the loop) when it ended while the daemon was down (exit_code -1 when it
+	 * cannot be known). -EINVAL: state is not this driver's. */
+	int (*adopt)(struct driver *d, const struct drv_spec *spec, const json_t *state, void *owner,
+		     struct drv_container **ret);
+
+	/* The runtime id ECS shows as containers[].runtimeId: the pid in decimal
+	 * (process) or the container id (docker). Valid until release/forget. */
+	const char *(*runtime_id)(const struct drv_container *c);
+
+	/* After `exited` (or a failed start): frees the handle and what belongs
+	 * to it (docker: removes the container; process: its cgroup). */
+	void (*release)(struct drv_container *c);
+	/* Frees the handle and leaves the container running. */
+	void (*forget)(struct drv_container *c);
+};
+
+extern const struct driver_ops driver_process_ops;
+extern const struct driver_ops driver_docker_ops;
+
+#endif
