@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The main job from a fresh Debian 12 machine: install what the build needs,
-# build tripline (release), and run it on the example rules.
+# build tripline (release), and run the daemon on the embedded defaults with
+# the example rules and task definitions (deploy/examples/tripline.json):
+# the API on 127.0.0.1:8088, state in ./var, the process driver, no Redis.
+# Stop it with Ctrl-C (tasks it started keep running; the next start takes
+# them back).
 #
-# Until the daemon lands this is `tripline match` over deploy/examples/rules
-# with the example events in deploy/examples/events.jsonl: one JSON line per
-# event, naming the rules it matched. Set EVENTS=FILE to match your own
-# JSON-lines events instead.
+# CONFIG=FILE runs another configuration; MATCH=1 instead matches the example
+# events (deploy/examples/events.jsonl, or EVENTS=FILE) against the example
+# rules and prints one JSON line per event with the rules it matched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +16,8 @@ deploy/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target tripline
 build/release/engine/tripline validate deploy/examples/rules
-exec build/release/engine/tripline match --rules deploy/examples/rules < "${EVENTS:-deploy/examples/events.jsonl}"
+if [ "${MATCH:-0}" = 1 ]; then
+  exec build/release/engine/tripline match --rules deploy/examples/rules \
+    < "${EVENTS:-deploy/examples/events.jsonl}"
+fi
+exec build/release/engine/tripline serve --config "${CONFIG:-deploy/examples/tripline.json}"

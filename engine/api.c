@@ -18,6 +18,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,22 +28,33 @@
 
 #include "json.h"
 #include "logger.h"
+#include "orch.h"
 #include "sigv4.h"
 #include "taskdef.h"
 
 #define ECS_PREFIX "AmazonEC2ContainerServiceV20141113."
 #define EVENTS_PREFIX "AWSEvents."
+#define TRIPLINE_PREFIX "Tripline."
 
 struct api_key {
 	char *akid;
 	char *secret;
 };
 
+/* requests by operation and status, for /metrics */
+struct api_count {
+	unsigned status;
+	uint64_t n;
+};
+#define API_STATUS_SLOTS 8   /* distinct statuses counted per operation */
+
 struct api {
 	const struct tripline_config *cfg;
 	struct taskdef_registry *taskdefs;   /* borrowed */
+	struct orch *orch;                   /* borrowed; NULL: no task operations */
 	struct api_key *keys;
 	size_t nkeys;
+	struct api_count (*counts)[API_STATUS_SLOTS];   /* [op index + 1]; [0]: unknown */
 };
 
 static void api_key_wipe(struct api_key *k)
@@ -54,8 +66,10 @@ static void api_key_wipe(struct api_key *k)
 	free(k->akid);
 }
 
-int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct api **ret,
-	    char *err, size_t errlen)
+static size_t n_ops(void);
+
+int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct orch *orch,
+	    struct api **ret, char *err, size_t errlen)
 {
 	struct api *a = calloc(1, sizeof(*a));
 
@@ -64,6 +78,12 @@ int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs
 		return -ENOMEM;
 	a->cfg = cfg;
 	a->taskdefs = taskdefs;
+	a->orch = orch;
+	a->counts = calloc(n_ops() + 1, sizeof(*a->counts));
+	if (!a->counts) {
+		free(a);
+		return -ENOMEM;
+	}
 	if (cfg->n_auth_keys) {
 		a->keys = calloc(cfg->n_auth_keys, sizeof(*a->keys));
 		if (!a->keys) {
@@ -95,6 +115,7 @@ void api_free(struct api *a)
 	for (size_t i = 0; i < a->nkeys; i++)
 		api_key_wipe(&a->keys[i]);
 	free(a->keys);
+	free(a->counts);
 	free(a);
 }
 
@@ -135,7 +156,7 @@ static char *cluster_arn(const struct tripline_config *cfg)
 	return s;
 }
 
-static json_t *cluster_json(const struct tripline_config *cfg)
+static json_t *cluster_json_static(const struct tripline_config *cfg)
 {
 	char *arn = cluster_arn(cfg);
 	json_t *j = arn ? json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "clusterArn", arn, "clusterName",
@@ -152,6 +173,11 @@ static void op_list_clusters(struct api *a, const struct jnode *in, struct http_
 	char *arn = cluster_arn(a->cfg);
 	reply(resp, 200, arn ? json_pack("{s:[s]}", "clusterArns", arn) : NULL);
 	free(arn);
+}
+
+static json_t *cluster_json(const struct api *a)
+{
+	return a->orch ? orch_cluster_json(a->orch) : cluster_json_static(a->cfg);
 }
 
 /* Whether a name or ARN in a request names the embedded cluster. */
@@ -172,7 +198,7 @@ static void op_describe_clusters(struct api *a, const struct jnode *in, struct h
 	if (!clusters || !failures)
 		goto nomem;
 	if (!names) {
-		json_array_append_new(clusters, cluster_json(a->cfg));   /* the default cluster */
+		json_array_append_new(clusters, cluster_json(a));   /* the default cluster */
 	} else if (names->type != JNODE_ARRAY) {
 		json_decref(clusters);
 		json_decref(failures);
@@ -188,7 +214,7 @@ static void op_describe_clusters(struct api *a, const struct jnode *in, struct h
 				return;
 			}
 			if (is_our_cluster(a->cfg, n->u.str, n->len))
-				json_array_append_new(clusters, cluster_json(a->cfg));
+				json_array_append_new(clusters, cluster_json(a));
 			else
 				json_array_append_new(failures, json_pack("{s:s#,s:s}", "arn", n->u.str, (int)n->len,
 									  "reason", "MISSING"));
@@ -370,6 +396,58 @@ static void op_list_task_definition_families(struct api *a, const struct http_re
 	reply(resp, 200, json_pack("{s:o}", "families", fams));
 }
 
+/* ------------------------------------------------------------ tasks and services */
+
+typedef int (*orch_op_fn)(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e);
+
+/* The strict reader has accepted the body; jansson gives the orchestrator
+ * its tree (duplicates were already allowed by the strict reader's rules:
+ * the last one wins, as with every AWS service). */
+static void orch_call(struct api *a, const struct http_request *req, orch_op_fn fn, struct http_response *resp)
+{
+	json_error_t je;
+	struct orch_error e = {NULL, ""};
+	json_t *out = NULL;
+	json_t *in = req->body_len ? json_loadb(req->body, req->body_len, JSON_ALLOW_NUL, &je) : json_object();
+
+	if (!a->orch) {
+		json_decref(in);
+		reply_error(resp, 503, "ServerException", "the orchestrator is not running");
+		return;
+	}
+	if (!in) {
+		reply_error(resp, 400, "SerializationException", je.text);
+		return;
+	}
+	if (fn(a->orch, in, &out, &e) == 0) {
+		reply(resp, 200, out);
+	} else {
+		bool ours = e.type && strcmp(e.type, "ServerException") == 0;
+		if (ours)
+			log_error("api", "%s", e.message);
+		reply_error(resp, ours ? 500 : 400, e.type ? e.type : "ServerException", e.message);
+	}
+	json_decref(in);
+}
+
+#define ORCH_OP(fname, orchfn)                                                                      \
+	static void fname(struct api *a, const struct http_request *req, const struct jnode *in,   \
+			  struct http_response *resp)                                              \
+	{                                                                                           \
+		(void)in;                                                                           \
+		orch_call(a, req, orchfn, resp);                                                    \
+	}
+ORCH_OP(op_run_task, orch_run_task)
+ORCH_OP(op_stop_task, orch_stop_task)
+ORCH_OP(op_describe_tasks, orch_describe_tasks)
+ORCH_OP(op_list_tasks, orch_list_tasks)
+ORCH_OP(op_create_service, orch_create_service)
+ORCH_OP(op_update_service, orch_update_service)
+ORCH_OP(op_delete_service, orch_delete_service)
+ORCH_OP(op_describe_services, orch_describe_services)
+ORCH_OP(op_list_services, orch_list_services)
+ORCH_OP(op_get_task_logs, orch_get_task_logs)
+
 /* ------------------------------------------------------------ dispatch */
 
 static void op_list_clusters_req(struct api *a, const struct http_request *req, const struct jnode *in,
@@ -400,7 +478,47 @@ static const struct op ops[] = {
 	{ECS_PREFIX "DeregisterTaskDefinition", op_deregister_task_definition},
 	{ECS_PREFIX "ListTaskDefinitions", op_list_task_definitions},
 	{ECS_PREFIX "ListTaskDefinitionFamilies", op_list_task_definition_families},
+	{ECS_PREFIX "RunTask", op_run_task},
+	{ECS_PREFIX "StopTask", op_stop_task},
+	{ECS_PREFIX "DescribeTasks", op_describe_tasks},
+	{ECS_PREFIX "ListTasks", op_list_tasks},
+	{ECS_PREFIX "CreateService", op_create_service},
+	{ECS_PREFIX "UpdateService", op_update_service},
+	{ECS_PREFIX "DeleteService", op_delete_service},
+	{ECS_PREFIX "DescribeServices", op_describe_services},
+	{ECS_PREFIX "ListServices", op_list_services},
+	{TRIPLINE_PREFIX "GetTaskLogs", op_get_task_logs},
 };
+
+static size_t n_ops(void)
+{
+	return sizeof(ops) / sizeof(ops[0]);
+}
+
+static void count(struct api *a, size_t slot, unsigned status)
+{
+	struct api_count *c = a->counts[slot];
+	for (size_t i = 0; i < API_STATUS_SLOTS; i++) {
+		if (c[i].status == status || c[i].status == 0) {
+			c[i].status = status;
+			c[i].n++;
+			return;
+		}
+	}
+	c[API_STATUS_SLOTS - 1].n++;   /* more statuses than slots: lumped into the last */
+}
+
+void api_metrics(const struct api *a, FILE *f)
+{
+	fprintf(f, "# HELP tripline_api_requests_total API requests by operation and HTTP status.\n"
+		   "# TYPE tripline_api_requests_total counter\n");
+	for (size_t op = 0; op <= n_ops(); op++) {
+		const char *name = op ? strchr(ops[op - 1].target, '.') + 1 : "unknown";
+		for (size_t i = 0; i < API_STATUS_SLOTS && a->counts[op][i].status; i++)
+			fprintf(f, "tripline_api_requests_total{operation=\"%s\",code=\"%u\"} %" PRIu64 "\n", name,
+				a->counts[op][i].status, a->counts[op][i].n);
+	}
+}
 
 static bool authenticate(struct api *a, const struct http_request *req, const char *service,
 			 struct http_response *resp)
@@ -441,7 +559,7 @@ static bool authenticate(struct api *a, const struct http_request *req, const ch
 	return false;
 }
 
-void api_handle(struct api *a, const struct http_request *req, struct http_response *resp)
+static void handle(struct api *a, const struct http_request *req, struct http_response *resp, size_t *slot)
 {
 	const char *target = http_request_header(req, "X-Amz-Target");
 	const char *service;
@@ -454,7 +572,8 @@ void api_handle(struct api *a, const struct http_request *req, struct http_respo
 		reply_error(resp, 400, "MissingTargetException", "the X-Amz-Target header is required");
 		return;
 	}
-	if (strncmp(target, ECS_PREFIX, strlen(ECS_PREFIX)) == 0)
+	if (strncmp(target, ECS_PREFIX, strlen(ECS_PREFIX)) == 0 ||
+	    strncmp(target, TRIPLINE_PREFIX, strlen(TRIPLINE_PREFIX)) == 0)
 		service = "ecs";
 	else if (strncmp(target, EVENTS_PREFIX, strlen(EVENTS_PREFIX)) == 0)
 		service = "events";
@@ -464,9 +583,12 @@ void api_handle(struct api *a, const struct http_request *req, struct http_respo
 		return;
 
 	const struct op *op = NULL;
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (strcmp(ops[i].target, target) == 0)
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (strcmp(ops[i].target, target) == 0) {
 			op = &ops[i];
+			*slot = i + 1;
+		}
+	}
 	if (!op) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "unknown operation %.200s", target);
@@ -492,4 +614,11 @@ void api_handle(struct api *a, const struct http_request *req, struct http_respo
 	}
 	op->run(a, req, jdoc_root(doc), resp);
 	jdoc_free(doc);
+}
+
+void api_handle(struct api *a, const struct http_request *req, struct http_response *resp)
+{
+	size_t slot = 0;
+	handle(a, req, resp, &slot);
+	count(a, slot, resp->status);
 }

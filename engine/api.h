@@ -9,18 +9,23 @@
 #define TRIPLINE_ENGINE_API_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "http.h"
 
 struct api;
+struct orch;
 struct taskdef_registry;
 
 /* 0, or -errno with a reason in err (a secret reference that cannot be read).
- * taskdefs is borrowed and must outlive the api. */
-int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct api **ret,
-	    char *err, size_t errlen);
+ * taskdefs and orch are borrowed and must outlive the api (orch may be NULL:
+ * the task and service operations then answer 503). */
+int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct orch *orch,
+	    struct api **ret, char *err, size_t errlen);
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);
+/* tripline_api_requests_total{operation, code} in Prometheus text. */
+void api_metrics(const struct api *a, FILE *f);
 void api_free(struct api *a);
 
 #endif

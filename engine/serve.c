@@ -26,12 +26,17 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <dirent.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "api.h"
 #include "config.h"
 #include "http.h"
 #include "logger.h"
+#include "orch.h"
+#include "readfile.h"
+#include "statefile.h"
 #include "ruleset.h"
 #include "taskdef.h"
 
@@ -45,6 +50,7 @@ struct daemon {
 	struct http_server *http;
 	struct api *api;
 	struct taskdef_registry *taskdefs;
+	struct orch *orch;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	time_t started;
 	bool stopping;
@@ -52,30 +58,6 @@ struct daemon {
 	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
 	uint64_t reloads_ok, reloads_failed;
 };
-
-/* mkdir -p with 0700 for what it creates. */
-static int make_dirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char c = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = c;
-	}
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
 
 static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
 {
@@ -88,6 +70,101 @@ static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
 		log_error("rules", "%s", errs.msgs[i]);
 	errlist_clear(&errs);
 	return r;
+}
+
+/* Whether two definitions say the same, ignoring what registration adds. */
+static bool same_definition(const struct taskdef *a, const struct taskdef *b)
+{
+	static const char *const added[] = {"taskDefinitionArn", "revision", "status", "registeredAt",
+					    "deregisteredAt", "registeredBy", "tags"};
+	json_error_t je;
+	json_t *ja = json_loads(a->json, 0, &je), *jb = json_loads(b->json, 0, &je);
+	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]); i++) {
+		json_object_del(ja, added[i]);
+		json_object_del(jb, added[i]);
+	}
+	bool same = ja && jb && json_equal(ja, jb) && strcmp(a->tags_json, b->tags_json) == 0;
+
+	json_decref(ja);
+	json_decref(jb);
+	return same;
+}
+
+#define TASKDEF_FILE_MAX ((size_t)1 << 20)
+
+static int load_taskdef_file(struct taskdef_registry *reg, const char *path, struct errlist *errs)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct taskdef_registry *scratch = NULL;
+	const struct taskdef *td = NULL, *cur = NULL, *out = NULL;
+	int r = readfile(path, TASKDEF_FILE_MAX, NULL, &text, &len);
+
+	if (r < 0) {
+		errlist_add(errs, path, "%s", strerror(-r));
+		return r;
+	}
+	/* validated and normalised in a registry of its own, kept in memory */
+	if ((r = taskdef_registry_open(NULL, NULL, NULL, &scratch, errs)) < 0 ||
+	    (r = taskdef_register(scratch, text, len, path, &td, errs)) < 0)
+		goto out;
+	/* registered again only when it changed: a restart adds no revision */
+	if (taskdef_describe(reg, td->family, &cur) == 0 && same_definition(cur, td)) {
+		log_info("taskdefs", "%s: %s is current", path, cur->arn);
+		goto out;
+	}
+	if ((r = taskdef_register(reg, text, len, path, &out, errs)) == 0)
+		log_info("taskdefs", "%s: registered %s", path, out->arn);
+out:
+	taskdef_registry_free(scratch);
+	free(text);
+	return r;
+}
+
+/* The task_definitions paths: files, and directories of *.json files. */
+static int load_taskdef_paths(const struct tripline_config *cfg, struct taskdef_registry *reg)
+{
+	struct errlist errs = ERRLIST_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < cfg->task_definitions.n; i++) {
+		const char *p = cfg->task_definitions.v[i];
+		struct stat st;
+		if (stat(p, &st) < 0) {
+			if (errno == ENOENT && strcmp(p, CONFIG_DEFAULT_TASK_DEFINITIONS) == 0)
+				continue;   /* the default directory need not exist */
+			errlist_add(&errs, p, "%s", strerror(errno));
+			rc = -errno;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			int r = load_taskdef_file(reg, p, &errs);
+			rc = rc ? rc : r;
+			continue;
+		}
+		struct dirent **names = NULL;
+		int n = scandir(p, &names, NULL, alphasort);
+		if (n < 0) {
+			errlist_add(&errs, p, "%s", strerror(errno));
+			rc = -errno;
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			size_t len = strlen(names[k]->d_name);
+			if (names[k]->d_name[0] != '.' && len > 5 && strcmp(names[k]->d_name + len - 5, ".json") == 0) {
+				char path[4200];
+				snprintf(path, sizeof(path), "%s/%s", p, names[k]->d_name);
+				int r = load_taskdef_file(reg, path, &errs);
+				rc = rc ? rc : r;
+			}
+			free(names[k]);
+		}
+		free(names);
+	}
+	for (size_t i = 0; i < errs.n; i++)
+		log_error("taskdefs", "%s", errs.msgs[i]);
+	errlist_clear(&errs);
+	return rc;
 }
 
 static char *dup_text(const char *s)
@@ -132,6 +209,9 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 	for (int i = 1; i < 6; i++)
 		fprintf(f, "tripline_http_requests_total{code=\"%s\"} %" PRIu64 "\n", classes[i],
 			d->http_requests[i]);
+	api_metrics(d->api, f);
+	if (d->orch)
+		orch_metrics_text(d->orch, f);
 	if (fclose(f) != 0 || !buf) {
 		free(buf);
 		set_json(resp, 500, "{\"message\":\"out of memory\"}");
@@ -176,6 +256,8 @@ static void stop(struct daemon *d, const char *why)
 	log_info("serve", "stopping (%s)", why);
 	http_server_stop(d->http);
 	d->http = NULL;
+	orch_free(d->orch);   /* tasks keep running; a restart re-adopts them */
+	d->orch = NULL;
 	uv_close((uv_handle_t *)&d->sig_term, on_closed);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed);
 	uv_close((uv_handle_t *)&d->sig_hup, on_closed);
@@ -222,7 +304,7 @@ int serve_main(const struct serve_options *opt)
 					 : d.cfg->log_format == CONFIG_LOG_FORMAT_JSON;
 	logger_setup((enum log_level)level, json);
 
-	if ((r = make_dirs(d.cfg->data_dir)) < 0) {
+	if ((r = statefile_make_dirs(d.cfg->data_dir)) < 0) {
 		log_error("serve", "data_dir %s: %s", d.cfg->data_dir, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;
 		goto out_config;
@@ -245,19 +327,42 @@ int serve_main(const struct serve_options *opt)
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_rules;
 		}
-	}
-	{
-		char why[300] = "";
-		if ((r = api_new(d.cfg, d.taskdefs, &d.api, why, sizeof(why))) < 0) {
-			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
+		if ((r = load_taskdef_paths(d.cfg, d.taskdefs)) < 0) {
+			log_error("serve", "not starting: the task_definitions files are invalid");
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_rules;
 		}
 	}
-
 	if (uv_loop_init(&d.loop) < 0) {
 		rc = EXIT_FAILURE_OTHER;
 		goto out_rules;
+	}
+	{
+		char why[600] = "";
+		struct orch_config oc = {
+			.cluster_name = d.cfg->cluster.name,
+			.region = d.cfg->region,
+			.account = d.cfg->account,
+			.cpu_units = d.cfg->cluster.cpu,
+			.memory_mib = d.cfg->cluster.memory_mib,
+			.data_dir = d.cfg->data_dir,
+			.max_tasks = d.cfg->limits.max_tasks,
+			.secrets_file = d.cfg->secrets_file,
+			.cgroup_root = d.cfg->drivers.process_cgroup_root,
+			.docker_socket = d.cfg->drivers.docker_socket,
+		};
+		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));
+			rc = EXIT_FAILURE_OTHER;
+			goto out_loop;
+		}
+		if ((r = api_new(d.cfg, d.taskdefs, d.orch, &d.api, why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
+			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			orch_free(d.orch);
+			d.orch = NULL;
+			goto out_loop;
+		}
 	}
 	d.started = time(NULL);
 	uv_signal_t *sigs[] = {&d.sig_term, &d.sig_int, &d.sig_hup};
@@ -273,6 +378,8 @@ int serve_main(const struct serve_options *opt)
 		log_error("serve", "cannot listen on %s: %s", d.cfg->listen, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;
 		d.stopping = true;
+		orch_free(d.orch);
+		d.orch = NULL;
 		for (int i = 0; i < 3; i++)
 			uv_close((uv_handle_t *)sigs[i], on_closed);
 	} else {
@@ -280,10 +387,12 @@ int serve_main(const struct serve_options *opt)
 			 (unsigned)http_server_port(d.http));
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&d.loop) != 0)
-		log_warn("serve", "the event loop still had open handles at exit");
 	if (rc == 0)
 		log_info("serve", "stopped");
+out_loop:
+	uv_run(&d.loop, UV_RUN_NOWAIT);   /* let closing handles finish */
+	if (uv_loop_close(&d.loop) != 0)
+		log_warn("serve", "the event loop still had open handles at exit");
 out_rules:
 	api_free(d.api);
 	taskdef_registry_free(d.taskdefs);
