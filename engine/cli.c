@@ -1,14 +1,16 @@
 /*
  * cli.c — the `tripline` command line: subcommand dispatch, help texts, and
  * the commands that work on rules without a daemon (test-pattern, match,
- * validate).
+ * validate). The commands that talk to a daemon's API (task, service,
+ * taskdef) are in cli_remote.c.
  *
  * Contract (users and scripts rely on it):
  *   exit 0  success, or a positive answer (the pattern matches);
  *   exit 1  a negative answer (no match, not found);
  *   exit 2  bad input: a usage error, an invalid pattern, event or rule file,
- *           with a message on stderr;
- *   exit 3  any other failure (I/O, out of memory).
+ *           a request the daemon refused (4xx), with a message on stderr;
+ *   exit 3  any other failure (I/O, out of memory, no answer from the
+ *           daemon, a server error).
  * Answers go to stdout, diagnostics to stderr. Nothing here reads event data
  * into a shell or a format string.
  */
@@ -30,12 +32,9 @@
 #include "ruleset.h"
 #include "serve.h"
 
-#define EXIT_NEGATIVE 1
-#define EXIT_BADINPUT 2
-#define EXIT_FAILURE_OTHER 3
-
-/* Largest pattern or event text accepted from the command line or a file. */
-#define CLI_MAX_INPUT ((size_t)16 << 20)
+#define EXIT_NEGATIVE CLI_EXIT_NEGATIVE
+#define EXIT_BADINPUT CLI_EXIT_BADINPUT
+#define EXIT_FAILURE_OTHER CLI_EXIT_FAILURE
 /* Longest event line `match` reads: the matcher's default event limit. */
 #define CLI_MAX_EVENT_LINE ((size_t)1 << 20)
 
@@ -74,9 +73,7 @@ static void json_put_string(FILE *f, const char *s, size_t n)
 
 /* ------------------------------------------------------------ input */
 
-/* Reads a whole file, or stdin for "-" (bounded); *ret is NUL-terminated.
- * 0 or -errno / -E2BIG. */
-static int read_file(const char *path, char **ret, size_t *ret_len)
+int cli_read_input(const char *path, char **ret, size_t *ret_len)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -126,7 +123,7 @@ static int read_file(const char *path, char **ret, size_t *ret_len)
 static int load_arg(const char *what, const char *arg, char **ret, size_t *ret_len)
 {
 	if (arg[0] == '@') {
-		int r = read_file(arg + 1, ret, ret_len);
+		int r = cli_read_input(arg + 1, ret, ret_len);
 		if (r < 0) {
 			fprintf(stderr, "%s: %s: %s: %s\n", prog, what, arg + 1,
 				r == -E2BIG ? "file too large" : strerror(-r));
@@ -193,6 +190,12 @@ static const struct command commands[] = {
 	 "Checks every rule file (a file, or a directory of *.json files). Prints a\n"
 	 "one-line summary and exits 0 when all are valid; otherwise prints every\n"
 	 "error as FILE: /json/pointer: message and exits 2.\n"},
+	{"task", cli_remote_task, "run, stop, list and inspect tasks, read their logs (daemon API)",
+	 cli_remote_task_usage},
+	{"service", cli_remote_service, "create, update, scale, describe, list, delete services (daemon API)",
+	 cli_remote_service_usage},
+	{"taskdef", cli_remote_taskdef, "register, list, describe task definitions (daemon API)",
+	 cli_remote_taskdef_usage},
 	{"help", cmd_help, "show help for tripline or one command",
 	 "usage: tripline help [COMMAND]\n"},
 	{"version", cmd_version, "print the version", "usage: tripline version\n"},
