@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# Runs the matching benchmarks: installs the build dependencies, generates the
-# citylots2 event stream on first use (~16 s), builds match_bench with the
-# release preset, then runs every citylots rule set and the scaling run.
+# Runs the benchmarks: installs the build dependencies, generates the
+# citylots2 event stream on first use (~16 s), builds match_bench and
+# orch_bench with the release preset, then runs every citylots rule set, the
+# scaling run and the orchestration run (a daemon of its own, ~40 s).
 #
-#   bench/run.sh                         all sets, then scaling
+#   bench/run.sh                         all sets, scaling, then orch_bench
 #   bench/run.sh --sets EXACT,COMBO      arguments go to the set run
 #   MATCH_BENCH_SIZES=10,1000 bench/run.sh
+#   BENCH=match bench/run.sh             only the matcher (BENCH=orch: only orch_bench)
+#   ORCH_BENCH_ARGS="--runs 100 --tasks 500" bench/run.sh
 #
-# Exits non-zero only when a match count is wrong or something fails to run;
+# Exits non-zero only when a match count is wrong, an orch_bench wait passes
+# its deadline or the daemon answers wrongly, or something fails to run;
 # timings never fail it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+which="${BENCH:-all}"
+case "$which" in
+  all|match|orch) ;;
+  *) echo "run.sh: BENCH must be all, match or orch" >&2; exit 2 ;;
+esac
+
 deploy/install-deps.sh
 
 data=bench/data/citylots2.json.gz
-if [ ! -s "$data" ]; then
+if [ "$which" != orch ] && [ ! -s "$data" ]; then
   partial=bench/data/citylots2.partial.json.gz
   trap 'rm -f "$partial"' EXIT
   echo "run.sh: generating $data (213,068 events, about 16 s)" >&2
@@ -24,14 +34,25 @@ if [ ! -s "$data" ]; then
   trap - EXIT
 fi
 
+targets=()
+[ "$which" = orch ] || targets+=(match_bench)
+[ "$which" = match ] || targets+=(orch_bench)
 cmake --preset release
-cmake --build --preset release --target match_bench
-bin=build/release/bench/match_bench
-rules=bench/data/citylots2-rules.json
+cmake --build --preset release --target "${targets[@]}"
 
 status=0
-"$bin" --rules "$rules" --events "$data" "$@" || status=$?
-echo
-"$bin" --scaling --rules "$rules" --events "$data" \
-  --sizes "${MATCH_BENCH_SIZES:-10,1000,100000}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+if [ "$which" != orch ]; then
+  bin=build/release/bench/match_bench
+  rules=bench/data/citylots2-rules.json
+  "$bin" --rules "$rules" --events "$data" "$@" || status=$?
+  echo
+  "$bin" --scaling --rules "$rules" --events "$data" \
+    --sizes "${MATCH_BENCH_SIZES:-10,1000,100000}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+fi
+
+if [ "$which" != match ]; then
+  [ "$which" = orch ] || echo
+  read -ra orch_args <<< "${ORCH_BENCH_ARGS:-}"
+  build/release/bench/orch_bench "${orch_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+fi
 exit "$status"
