@@ -139,3 +139,17 @@ def test_circuit_breaker_rolls_back(daemon, mark):
     wait_for(rolled_back, "the circuit breaker to roll back", deadline=60)
     assert "SERVICE_DEPLOYMENT_FAILED" in d.log_text()
     assert len(marked_pids(mark)) == 2
+
+
+def test_service_waits_for_capacity_and_says_why(daemon, mark):
+    d = daemon({"cluster": {"memory": 1000}})
+    d.register("big", [sleeper(mark, memory=400)])
+    d.call("CreateService", {"serviceName": "big", "taskDefinition": "big", "desiredCount": 3})
+    wait_for(lambda: any("RESOURCE:MEMORY" in e["message"] for e in d.service("big")["events"]),
+             "a placement failure event")
+    wait_for(lambda: d.service("big")["runningCount"] == 2, "the two tasks that fit")
+    assert len(marked_pids(mark)) == 2
+    assert "SERVICE_TASK_PLACEMENT_FAILURE" in d.log_text()
+    # asking only for what fits: the service becomes steady
+    d.call("UpdateService", {"service": "big", "desiredCount": 2})
+    wait_for(lambda: any("steady state" in e["message"] for e in d.service("big")["events"]), "steady state")

@@ -195,3 +195,21 @@ def test_cgroups_off_says_limits_are_not_applied(daemon):
     t = d.wait_task(t["taskArn"], "STOPPED")
     assert t["containers"][0]["exitCode"] == 0
     assert "memory limit not applied" in d.log_text()
+
+
+def test_log_rotation_keeps_the_file_bounded(daemon, mark):
+    d = daemon()
+    # 11 MB of output, then an end marker, then it stays up
+    script = 'head -c 11000000 /dev/zero | tr "\\0" a; echo; echo END-OF-BULK; exec sleep 1000'
+    d.register("chatty", [sleeper(mark, name="c", command=["/bin/sh", "-c", script])])
+    t = d.call("RunTask", {"taskDefinition": "chatty"})["tasks"][0]
+    tid = t["taskArn"].rsplit("/", 1)[1]
+    logdir = d.data_dir / "logs" / tid
+    wait_for(lambda: (logdir / "c.log.1").exists(), "the log to be rotated")
+    assert (logdir / "c.log").stat().st_size < 11000000
+    out = d.call(None, {"task": t["taskArn"], "tailBytes": 100}, target="Tripline.GetTaskLogs")
+    c = out["containers"][0]
+    assert c["truncated"] is True and len(c["log"]) <= 100
+    assert "END-OF-BULK" in c["log"]
+    d.call("StopTask", {"task": t["taskArn"]})
+    d.wait_task(t["taskArn"], "STOPPED")
