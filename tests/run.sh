@@ -3,7 +3,7 @@
 # builds with strict warnings as errors, and runs
 #   1. every test (unit, conformance, CLI) under ASan+UBSan (gcc, -Werror);
 #   2. the same tree built with clang (warnings as errors), the suite again;
-#   3. the release build (gcc -O2) that deploy/run.sh uses, on the examples;
+#   3. the release build (gcc -O3) that deploy/run.sh uses, on the examples;
 #   4. each libFuzzer target for a short smoke run (FUZZ_SECONDS, default 20).
 # Exits non-zero when anything fails; the last line sums up the counts.
 set -euo pipefail
@@ -58,7 +58,7 @@ cmake --build --preset clang
 ctest --preset clang 2>&1 | tee build/clang/ctest.log || status=1
 count_ctest build/clang/ctest.log
 
-step "release build (gcc -O2, warnings as errors) and the example rules through it"
+step "release build (gcc -O3, warnings as errors) and the example rules through it"
 cmake --preset release >/dev/null
 cmake --build --preset release
 if build/release/engine/tripline validate deploy/examples/rules &&
