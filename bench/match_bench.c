@@ -38,6 +38,7 @@
 
 #include <zlib.h>
 
+#include "bench_util.h"
 #include "citylots_rules.h"
 #include "errlist.h"
 #include "matcher.h"
@@ -106,24 +107,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Parses a decimal unsigned integer in [min, max]; no sign, no trailing text. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -EINVAL;
-	if (v < min || v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
 }
 
 /* VmRSS of this process in bytes, or a negative errno. */

@@ -74,6 +74,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "bench_util.h"
 #include "orch_probe.h"
 
 #define DEFAULT_RUNS 300u
@@ -182,23 +183,6 @@ static void sleep_ns(long ns)
 	struct timespec ts = {0, ns};
 
 	nanosleep(&ts, NULL);
-}
-
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -EINVAL;
-	if (v < min || v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
 }
 
 /* Copies src into dst[cap]; -ENAMETOOLONG when it does not fit. */

@@ -1343,6 +1343,17 @@ static struct task *find_task(struct orch *o, const char *ref)
 	return NULL;
 }
 
+/* The task a request's "task" member names, or NULL with e filled. */
+static struct task *required_task(struct orch *o, const char *ref, struct orch_error *e)
+{
+	struct task *t = ref ? find_task(o, ref) : NULL;
+	if (!ref)
+		orch_set_error(e, "InvalidParameterException", "task is required");
+	else if (!t)
+		orch_set_error(e, "InvalidParameterException", "The referenced task was not found.");
+	return t;
+}
+
 /* The client token's remembered tasks, if any and not expired. */
 static json_t *token_tasks(struct orch *o, const char *token)
 {
@@ -1446,15 +1457,9 @@ int orch_stop_task(struct orch *o, const json_t *req, json_t **ret, struct orch_
 	if (!orch_check_cluster(o, req, e) || !orch_opt_string(req, "task", 1600, &ref, e) ||
 	    !orch_opt_string(req, "reason", 255, &reason, e))
 		return -1;
-	if (!ref) {
-		orch_set_error(e, "InvalidParameterException", "task is required");
+	struct task *t = required_task(o, ref, e);
+	if (!t)
 		return -1;
-	}
-	struct task *t = find_task(o, ref);
-	if (!t) {
-		orch_set_error(e, "InvalidParameterException", "The referenced task was not found.");
-		return -1;
-	}
 	orch_task_stop(t, SC_USER_INITIATED, reason ? reason : "Task stopped by the user");
 	if (t->service)
 		orch_want_converge(o);
@@ -1671,15 +1676,9 @@ int orch_get_task_logs(struct orch *o, const json_t *req, json_t **ret, struct o
 	    !orch_opt_string(req, "container", 255, &cname, e) ||
 	    !orch_opt_int(req, "tailBytes", 1, (json_int_t)ORCH_MAX_TAIL_BYTES, &tail, e))
 		return -1;
-	if (!ref) {
-		orch_set_error(e, "InvalidParameterException", "task is required");
+	struct task *t = required_task(o, ref, e);
+	if (!t)
 		return -1;
-	}
-	struct task *t = find_task(o, ref);
-	if (!t) {
-		orch_set_error(e, "InvalidParameterException", "The referenced task was not found.");
-		return -1;
-	}
 	json_t *list = json_array();
 	for (size_t i = 0; list && i < t->nc; i++) {
 		if (cname && strcmp(cname, t->c[i].name) != 0)
