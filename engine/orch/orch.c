@@ -1431,9 +1431,14 @@ int orch_run_task(struct orch *o, const json_t *req, json_t **ret, struct orch_e
 			json_array_append_new(tasks, orch_task_json(t));
 			json_array_append_new(ids, json_string(t->id));
 		}
-		if (token && json_array_size(ids))
-			json_object_set_new(o->client_tokens, token,
-					    json_pack("{s:I,s:O}", "at", (json_int_t)orch_now_ms(), "tasks", ids));
+		if (token && json_array_size(ids)) {
+			if (json_object_size(o->client_tokens) < ORCH_MAX_CLIENT_TOKENS)
+				json_object_set_new(o->client_tokens, token,
+						    json_pack("{s:I,s:O}", "at", (json_int_t)orch_now_ms(), "tasks", ids));
+			else
+				log_warn("orch", "%u client tokens remembered already; this one is not",
+					 ORCH_MAX_CLIENT_TOKENS);
+		}
 	}
 	json_decref(ids);
 	json_decref(ov);

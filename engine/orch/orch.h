@@ -51,6 +51,7 @@ struct driver_ops;
 #define ORCH_MAX_STOPPED_TASKS 10000u    /* and at most this many of them */
 #define ORCH_CLIENT_TOKEN_TTL_S 3600
 #define ORCH_MAX_CLIENT_TOKEN 64         /* bytes, as ECS */
+#define ORCH_MAX_CLIENT_TOKENS 100000u   /* remembered at once (each for ORCH_CLIENT_TOKEN_TTL_S) */
 #define ORCH_LOG_MAX_BYTES ((uint64_t)10 << 20)  /* per container log file before rotation */
 #define ORCH_LOG_KEEP 3u                 /* rotated files kept: .1 … .3 */
 #define ORCH_MAX_TAIL_BYTES ((size_t)1 << 20)
