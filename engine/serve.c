@@ -52,6 +52,8 @@ struct daemon {
 	struct taskdef_registry *taskdefs;
 	struct orch *orch;
 	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t drain;         /* shutdown: waits for launches in flight */
+	uint64_t drain_deadline;
 	time_t started;
 	bool stopping;
 	/* metrics */
@@ -248,6 +250,34 @@ static void on_closed(uv_handle_t *h)
 	(void)h;
 }
 
+/* The last part of a shutdown: the orchestrator lets go of its tasks (they
+ * keep running; a restart re-adopts them) and the handles close. */
+static void finish_stop(struct daemon *d)
+{
+	orch_free(d->orch);
+	d->orch = NULL;
+	uv_close((uv_handle_t *)&d->drain, on_closed);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed);
+	uv_close((uv_handle_t *)&d->sig_hup, on_closed);
+}
+
+static void on_drain(uv_timer_t *h)
+{
+	struct daemon *d = h->data;
+	size_t n = orch_launches_in_flight(d->orch);
+
+	if (n && uv_now(&d->loop) < d->drain_deadline)
+		return;
+	if (n)
+		log_warn("serve", "%zu container launches still in flight at the shutdown deadline", n);
+	uv_timer_stop(h);
+	finish_stop(d);
+}
+
+/* SIGTERM/SIGINT: stop accepting requests, let container launches in flight
+ * finish (their outcome is recorded, so a restart knows them) for at most
+ * limits.shutdown_timeout_s, then exit. */
 static void stop(struct daemon *d, const char *why)
 {
 	if (d->stopping)
@@ -256,11 +286,8 @@ static void stop(struct daemon *d, const char *why)
 	log_info("serve", "stopping (%s)", why);
 	http_server_stop(d->http);
 	d->http = NULL;
-	orch_free(d->orch);   /* tasks keep running; a restart re-adopts them */
-	d->orch = NULL;
-	uv_close((uv_handle_t *)&d->sig_term, on_closed);
-	uv_close((uv_handle_t *)&d->sig_int, on_closed);
-	uv_close((uv_handle_t *)&d->sig_hup, on_closed);
+	d->drain_deadline = uv_now(&d->loop) + (uint64_t)d->cfg->limits.shutdown_timeout_s * 1000u;
+	uv_timer_start(&d->drain, on_drain, 0, 20);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -365,6 +392,8 @@ int serve_main(const struct serve_options *opt)
 		}
 	}
 	d.started = time(NULL);
+	uv_timer_init(&d.loop, &d.drain);
+	d.drain.data = &d;
 	uv_signal_t *sigs[] = {&d.sig_term, &d.sig_int, &d.sig_hup};
 	int signums[] = {SIGTERM, SIGINT, SIGHUP};
 	for (int i = 0; i < 3; i++) {
@@ -380,6 +409,7 @@ int serve_main(const struct serve_options *opt)
 		d.stopping = true;
 		orch_free(d.orch);
 		d.orch = NULL;
+		uv_close((uv_handle_t *)&d.drain, on_closed);
 		for (int i = 0; i < 3; i++)
 			uv_close((uv_handle_t *)sigs[i], on_closed);
 	} else {

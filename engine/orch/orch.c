@@ -1981,6 +1981,15 @@ static int load_tasks(struct orch *o)
 
 /* ------------------------------------------------------------ the cluster */
 
+size_t orch_launches_in_flight(const struct orch *o)
+{
+	size_t n = 0;
+	for (const struct task *t = o->tasks_head; t; t = t->next)
+		for (size_t i = 0; i < t->nc; i++)
+			n += t->c[i].launched && t->c[i].h && t->c[i].status == TS_PENDING;
+	return n;
+}
+
 bool orch_is_cluster(const struct orch *o, const char *s)
 {
 	return strcmp(s, o->cluster_name) == 0 || strcmp(s, o->cluster_arn) == 0;

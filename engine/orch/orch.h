@@ -127,6 +127,10 @@ int orch_list_services(struct orch *o, const json_t *req, json_t **ret, struct o
 /* tripline's own: {"task", "container"?, "tailBytes"?} → {"containers": [{name, log, truncated}]} */
 int orch_get_task_logs(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e);
 
+/* Containers asked to start whose driver has not yet said whether they did
+ * (a docker create in flight); a clean shutdown waits for these. */
+size_t orch_launches_in_flight(const struct orch *o);
+
 /* The cluster as DescribeClusters shows it (counts included); a new reference. */
 json_t *orch_cluster_json(const struct orch *o);
 /* Whether s (a name or an ARN) names this cluster. */

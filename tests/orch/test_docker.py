@@ -83,3 +83,17 @@ def test_docker_readopt_after_kill_9(daemon, dockerd):
     d.call("StopTask", {"task": t["taskArn"]})
     t = d.wait_task(t["taskArn"], "STOPPED")
     assert t["containers"][0]["exitCode"] in (137, 143)
+
+
+def test_sigterm_waits_for_launches_in_flight(daemon, dockerd):
+    d = daemon({"drivers": {"docker": {"socket": dockerd}}})
+    d.register("quick", [container(command=["sleep", "1000"])])
+    arn = d.call("RunTask", {"taskDefinition": "quick", "launchType": "FARGATE"})["tasks"][0]["taskArn"]
+    # the container's create is still in flight at the docker daemon: a clean
+    # stop waits for its outcome, so the next daemon knows the container
+    assert d.stop() == 0
+    d.start()
+    t = d.wait_task(arn, "RUNNING")
+    assert len(t["containers"][0]["runtimeId"]) == 64
+    d.call("StopTask", {"task": arn})
+    d.wait_task(arn, "STOPPED")
