@@ -322,26 +322,38 @@ static void write_task(struct task *t)
 void orch_task_mark(struct task *t)
 {
 	t->version++;
-	t->dirty = true;
+	orch_task_dirty(t);
 	json_t *detail = task_json(t, true);
 	if (detail)
 		orch_emit(t->orch, "ECS Task State Change", json_pack("[s]", t->arn), detail);
 }
 
-static void on_flush(uv_check_t *h)
+void orch_task_dirty(struct task *t)
 {
-	struct orch *o = h->data;
+	t->dirty = true;
+	t->orch->any_dirty = true;
+}
+
+static void write_dirty(struct orch *o)
+{
+	if (!o->any_dirty)
+		return;
+	o->any_dirty = false;
 	for (struct task *t = o->tasks_head; t; t = t->next)
 		if (t->dirty)
 			write_task(t);
+}
+
+/* The end of each loop turn: convergence asked for, then every changed task
+ * written once however often it changed during the turn. */
+static void on_flush(uv_check_t *h)
+{
+	struct orch *o = h->data;
 	if (o->converge_pending) {
 		o->converge_pending = false;
 		service_converge_all(o);
-		/* convergence may have changed tasks: write them this turn too */
-		for (struct task *t = o->tasks_head; t; t = t->next)
-			if (t->dirty)
-				write_task(t);
 	}
+	write_dirty(o);
 }
 
 void orch_want_converge(struct orch *o)
@@ -946,12 +958,12 @@ static void on_started(void *owner, int err, const char *reason)
 	if (t->desired == TS_STOPPED) {
 		/* stopped while starting: stop it now */
 		t->drv->stop(c->h, (unsigned)c->def->stop_timeout);
-		t->dirty = true;
+		orch_task_dirty(t);
 		return;
 	}
 	try_launch(t);   /* START dependencies */
 	maybe_running(t);
-	t->dirty = true;
+	orch_task_dirty(t);
 }
 
 static void on_exited(void *owner, const struct drv_exit *e)
@@ -996,7 +1008,7 @@ static void container_stopped(struct tcontainer *c)
 		try_launch(t);   /* COMPLETE / SUCCESS dependencies */
 	maybe_running(t);
 	check_stopped(t);
-	t->dirty = true;
+	orch_task_dirty(t);
 }
 
 /* When desired STOPPED and nothing runs any more: STOPPED. */
@@ -1616,57 +1628,41 @@ static char *utf8_clean(const char *s, size_t n, size_t *ret_len)
 	return out;
 }
 
-/* The last `tail` bytes of the container's output (the rotated file .1 first). */
+/* The last `tail` bytes of the container's output: the end of the current
+ * file, preceded by the end of the rotated .1 when the current one is
+ * shorter. truncated: older output exists that is not returned. */
 static json_t *read_log(const struct tcontainer *c, size_t tail)
 {
-	char path[4200], path1[4300];
+	char path[3][4300];
+	int fd[2] = {-1, -1};
+	size_t size[2] = {0, 0}, take[2] = {0, 0}, have = 0, need = tail;
 	struct stat st;
-	char *buf = malloc(tail);
-	size_t have = 0;
-	bool truncated = false;
+	json_t *j = NULL;
 
-	if (!buf)
-		return NULL;
-	log_path(c, path, sizeof(path));
-	snprintf(path1, sizeof(path1), "%s.1", path);
-	const char *files[2] = {path, path1};   /* newest first */
-	/* read backwards: the end of the current file, then the end of .1 */
-	size_t need = tail;
-	char *chunks[2] = {NULL, NULL};
-	size_t lens[2] = {0, 0};
-	for (int f = 0; f < 2 && need; f++) {
-		int fd = open(files[f], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) == 0 && st.st_size > 0) {
-			size_t size = (size_t)st.st_size;
-			size_t take = size < need ? size : need;
-			if (size > take)
-				truncated = true;
-			chunks[f] = malloc(take);
-			if (chunks[f]) {
-				ssize_t r = pread(fd, chunks[f], take, (off_t)(size - take));
-				lens[f] = r > 0 ? (size_t)r : 0;
-				need -= lens[f];
-			}
-		}
-		close(fd);
+	log_path(c, path[0], sizeof(path[0]));
+	snprintf(path[1], sizeof(path[1]), "%.4200s.1", path[0]);
+	snprintf(path[2], sizeof(path[2]), "%.4200s.2", path[0]);
+	for (int f = 0; f < 2; f++) {
+		fd[f] = open(path[f], O_RDONLY | O_CLOEXEC);
+		if (fd[f] >= 0 && fstat(fd[f], &st) == 0)
+			size[f] = (size_t)st.st_size;
+		take[f] = size[f] < need ? size[f] : need;
+		need -= take[f];
 	}
-	if (need == 0 && !truncated) {
-		/* the budget ran out exactly: older output may remain in .2 … */
-		truncated = access(path1, F_OK) == 0 && lens[1] == 0 ? true : truncated;
+	bool truncated = take[0] < size[0] || take[1] < size[1] || access(path[2], F_OK) == 0;
+	char *buf = malloc(take[0] + take[1] + 1);
+	for (int f = 1; buf && f >= 0; f--) {
+		ssize_t r = take[f] ? pread(fd[f], buf + have, take[f], (off_t)(size[f] - take[f])) : 0;
+		have += r > 0 ? (size_t)r : 0;
 	}
-	for (int f = 1; f >= 0; f--) {
-		if (chunks[f])
-			memcpy(buf + have, chunks[f], lens[f]);
-		have += lens[f];
-		free(chunks[f]);
-	}
+	for (int f = 0; f < 2; f++)
+		if (fd[f] >= 0)
+			close(fd[f]);
 	size_t clen = 0;
-	char *clean = utf8_clean(buf, have, &clen);
+	char *clean = buf ? utf8_clean(buf, have, &clen) : NULL;
+	if (clean)
+		j = json_pack("{s:s,s:s%,s:b}", "name", c->name, "log", clean, clen, "truncated", truncated);
 	free(buf);
-	json_t *j = clean ? json_pack("{s:s,s:s%,s:b}", "name", c->name, "log", clean, clen, "truncated", truncated)
-			  : NULL;
 	free(clean);
 	return j;
 }
@@ -1775,6 +1771,7 @@ static void on_tick(uv_timer_t *h)
 	const char *k;
 	json_t *v;
 	void *tmp;
+	o->any_dirty = true;   /* once a second, retry writes that failed */
 	json_object_foreach_safe(o->client_tokens, tmp, k, v) {
 		if (now - (uint64_t)json_integer_value(json_object_get(v, "at")) > (uint64_t)ORCH_CLIENT_TOKEN_TTL_S * 1000u)
 			json_object_del(o->client_tokens, k);
@@ -2178,9 +2175,8 @@ void orch_free(struct orch *o)
 {
 	if (!o)
 		return;
-	for (struct task *t = o->tasks_head; t; t = t->next)
-		if (t->dirty)
-			write_task(t);
+	o->any_dirty = true;   /* a write may have failed before: try each dirty task once more */
+	write_dirty(o);
 	for (struct task *t = o->tasks_head, *next; t; t = next) {
 		next = t->next;
 		for (size_t i = 0; i < t->nc; i++)

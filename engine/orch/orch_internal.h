@@ -110,6 +110,7 @@ struct orch {
 	uv_timer_t tick;               /* 1 s: reaper, log rotation, service convergence */
 	uv_check_t flush;              /* writes dirty state at the end of each loop turn */
 	bool converge_pending;
+	bool any_dirty;                /* some task has dirty set */
 	struct orch_metrics m;
 	uint64_t event_seq;
 	int closing;                   /* handles still closing in orch_free() */
@@ -119,6 +120,7 @@ struct orch {
 uint64_t orch_now_ms(void);
 void orch_emit(struct orch *o, const char *detail_type, json_t *resources, json_t *detail);
 void orch_task_mark(struct task *t);   /* state changed: persist + event */
+void orch_task_dirty(struct task *t);  /* to be written at the end of this loop turn */
 void orch_task_stop(struct task *t, enum stop_code code, const char *reason);
 void orch_want_converge(struct orch *o);
 struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const char *group,

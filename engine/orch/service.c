@@ -354,7 +354,7 @@ static void service_converge(struct service *s)
 			healthy++;
 			if (!t->ever_healthy) {
 				t->ever_healthy = true;
-				t->dirty = true;
+				orch_task_dirty(t);
 				s->consecutive_failures = 0;
 				s->next_launch_ms = 0;
 				s->impaired_reported = false;
@@ -517,7 +517,7 @@ void service_task_stopped(struct service *s, struct task *t)
 		return;
 	/* a failed launch: backoff, impaired, circuit breaker */
 	t->counted_failure = true;
-	t->dirty = true;
+	orch_task_dirty(t);
 	s->consecutive_failures++;
 	uint64_t base = s->o->cfg.backoff_base_ms ? s->o->cfg.backoff_base_ms : 1000u;
 	uint64_t max = s->o->cfg.backoff_max_ms ? s->o->cfg.backoff_max_ms : 300000u;
