@@ -2061,6 +2061,7 @@ void orch_metrics_text(const struct orch *o, FILE *f)
 		   "tripline_cluster_memory_mib{kind=\"offered\"} %" PRIu64 "\n"
 		   "tripline_cluster_memory_mib{kind=\"reserved\"} %" PRIu64 "\n",
 		o->cfg.cpu_units, m.cpu_used, o->cfg.memory_mib, m.memory_used_mib);
+	service_metrics_text(o, f);
 	fprintf(f, "# HELP tripline_ecs_events_total ECS state-change events put on the bus.\n"
 		   "# TYPE tripline_ecs_events_total counter\ntripline_ecs_events_total %" PRIu64 "\n",
 		m.events_emitted);

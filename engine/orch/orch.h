@@ -138,7 +138,8 @@ bool orch_is_cluster(const struct orch *o, const char *s);
 
 void orch_metrics(const struct orch *o, struct orch_metrics *m);
 /* The same in Prometheus text format: tripline_tasks{state}, tripline_services,
- * tripline_service_tasks{kind="desired|running|pending"},
+ * tripline_service_tasks{kind="desired|running|pending"} (all services) and
+ * tripline_service_task_count{service, kind} (each one),
  * tripline_task_{starts,stops,failures}_total, tripline_task_launch_seconds
  * (histogram), tripline_cluster_cpu_units / _memory_mib{kind="offered|reserved"},
  * tripline_ecs_events_total. */

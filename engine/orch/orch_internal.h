@@ -145,6 +145,7 @@ int service_load_all(struct orch *o, char *err, size_t errlen);
 struct service *service_find(struct orch *o, const char *name_or_arn);
 void service_free_all(struct orch *o);
 void service_metrics(const struct orch *o, struct orch_metrics *m);
+void service_metrics_text(const struct orch *o, FILE *f);
 const char *service_name(const struct service *s);
 const char *service_arn(const struct service *s);
 

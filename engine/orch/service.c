@@ -613,6 +613,28 @@ void service_metrics(const struct orch *o, struct orch_metrics *m)
 	}
 }
 
+void service_metrics_text(const struct orch *o, FILE *f)
+{
+	fprintf(f, "# HELP tripline_service_task_count Tasks of each service: desired, running, pending.\n"
+		   "# TYPE tripline_service_task_count gauge\n");
+	for (const struct service *s = o->services; s; s = s->next) {
+		unsigned running = 0, pending = 0;
+		if (s->status == SVC_INACTIVE)
+			continue;
+		for (const struct task *t = o->tasks_head; t; t = t->next) {
+			if (t->service != s || t->desired != TS_RUNNING)
+				continue;
+			running += t->last == TS_RUNNING;
+			pending += t->last < TS_RUNNING;
+		}
+		/* service names are [A-Za-z0-9_-]: nothing to escape in a label */
+		fprintf(f, "tripline_service_task_count{service=\"%s\",kind=\"desired\"} %u\n"
+			   "tripline_service_task_count{service=\"%s\",kind=\"running\"} %u\n"
+			   "tripline_service_task_count{service=\"%s\",kind=\"pending\"} %u\n",
+			s->name, s->status == SVC_ACTIVE ? s->desired : 0, s->name, running, s->name, pending);
+	}
+}
+
 static struct service *service_alloc(struct orch *o, const char *name)
 {
 	struct service *s = calloc(1, sizeof(*s));

@@ -23,6 +23,10 @@ def test_scale_0_5_2_and_replacement(daemon, mark):
     assert s["serviceArn"] == "arn:aws:ecs:local:000000000000:service/default/web"
     d.call("UpdateService", {"service": "web", "desiredCount": 5})
     wait_for(lambda: len(marked_pids(mark)) == 5 and d.service("web")["runningCount"] == 5, "5 tasks")
+    m = d.metrics()
+    assert 'tripline_service_task_count{service="web",kind="desired"} 5' in m
+    assert 'tripline_service_task_count{service="web",kind="running"} 5' in m
+    assert 'tripline_service_tasks{kind="running"} 5' in m
     d.call("UpdateService", {"service": "web", "desiredCount": 2})
     wait_for(lambda: len(marked_pids(mark)) == 2 and d.service("web")["runningCount"] == 2, "2 tasks")
     stopped = d.call("ListTasks", {"serviceName": "web", "desiredStatus": "STOPPED"})["taskArns"]
