@@ -1704,28 +1704,34 @@ int orch_get_task_logs(struct orch *o, const json_t *req, json_t **ret, struct o
 /* Copy-and-truncate rotation: the writer keeps its O_APPEND descriptor. */
 static void rotate_log(const struct orch *o, const struct tcontainer *c)
 {
-	char path[4200], from[4300], to[4300];
+	char path[4200], from[4300], to[4300], tmp[4300];
 	struct stat st;
+	char buf[65536];
+	ssize_t n = 0;
 
 	log_path(c, path, sizeof(path));
 	uint64_t max = o->cfg.log_max_bytes ? o->cfg.log_max_bytes : ORCH_LOG_MAX_BYTES;
 	if (stat(path, &st) < 0 || (uint64_t)st.st_size <= max)
 		return;
-	for (unsigned k = ORCH_LOG_KEEP; k > 1; k--) {
-		snprintf(from, sizeof(from), "%s.%u", path, k - 1);
-		snprintf(to, sizeof(to), "%s.%u", path, k);
-		rename(from, to);
-	}
-	snprintf(to, sizeof(to), "%s.1", path);
-	int in = open(path, O_RDWR | O_CLOEXEC), out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (in >= 0 && out >= 0) {
-		char buf[65536];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				break;
-		if (ftruncate(in, 0) < 0)
-			log_warn("orch", "task %s: cannot truncate %s: %s", c->task->id, path, strerror(errno));
+	snprintf(tmp, sizeof(tmp), "%s.rotating", path);
+	int in = open(path, O_RDWR | O_CLOEXEC);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bool copied = in >= 0 && out >= 0;
+	while (copied && (n = read(in, buf, sizeof(buf))) > 0)
+		copied = write(out, buf, (size_t)n) == n;
+	copied = copied && n == 0;
+	/* truncate only what was copied in full; then .1 appears with it */
+	if (copied && ftruncate(in, 0) == 0) {
+		for (unsigned k = ORCH_LOG_KEEP; k > 1; k--) {
+			snprintf(from, sizeof(from), "%s.%u", path, k - 1);
+			snprintf(to, sizeof(to), "%s.%u", path, k);
+			rename(from, to);
+		}
+		snprintf(to, sizeof(to), "%s.1", path);
+		rename(tmp, to);
+	} else {
+		log_warn("orch", "task %s: cannot rotate %s: %s", c->task->id, path, strerror(errno));
+		unlink(tmp);
 	}
 	if (in >= 0)
 		close(in);

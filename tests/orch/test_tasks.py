@@ -206,7 +206,9 @@ def test_log_rotation_keeps_the_file_bounded(daemon, mark):
     tid = t["taskArn"].rsplit("/", 1)[1]
     logdir = d.data_dir / "logs" / tid
     wait_for(lambda: (logdir / "c.log.1").exists(), "the log to be rotated")
+    # .1 appears only once the current file was truncated
     assert (logdir / "c.log").stat().st_size < 11000000
+    assert (logdir / "c.log.1").stat().st_size >= 10 << 20
     out = d.call(None, {"task": t["taskArn"], "tailBytes": 100}, target="Tripline.GetTaskLogs")
     c = out["containers"][0]
     assert c["truncated"] is True and len(c["log"]) <= 100
