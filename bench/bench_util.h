@@ -5,7 +5,10 @@
 #define TRIPLINE_BENCH_UTIL_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 
 /* Parses a decimal unsigned integer in [min, max]; no sign, no trailing text.
  * 0, -EINVAL (not a number) or -ERANGE. */
@@ -24,6 +27,35 @@ static inline int parse_uint(const char *s, unsigned long min, unsigned long max
 		return -ERANGE;
 	*ret = v;
 	return 0;
+}
+
+/* VmRSS of process pid (0: this process) in bytes, or a negative errno. */
+static inline long long rss_of(pid_t pid)
+{
+	char path[64], line[256];
+	long long kb = -ENOENT;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			char *end;
+
+			errno = 0;
+			kb = strtoll(line + 6, &end, 10);
+			if (errno != 0 || end == line + 6 || kb < 0)
+				kb = -EINVAL;
+			break;
+		}
+	}
+	fclose(f);
+	return kb < 0 ? kb : kb * 1024;
 }
 
 #endif

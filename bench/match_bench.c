@@ -109,30 +109,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* VmRSS of this process in bytes, or a negative errno. */
-static long long rss_bytes(void)
-{
-	char line[256];
-	long long kb = -ENOENT;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (f == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			char *end;
-
-			errno = 0;
-			kb = strtoll(line + 6, &end, 10);
-			if (errno != 0 || end == line + 6 || kb < 0)
-				kb = -EINVAL;
-			break;
-		}
-	}
-	fclose(f);
-	return kb < 0 ? kb : kb * 1024;
-}
-
 /* Returns freed heap to the kernel so that RSS differences mean something. */
 static void trim_heap(void)
 {
@@ -788,12 +764,12 @@ static int scale_one(size_t n, const struct citylots_set *exact_set, const struc
 	}
 	/* RSS around the compile only: generated texts already exist */
 	trim_heap();
-	before = rss_bytes();
+	before = rss_of(0);
 	r = build_matcher(texts, lens, n, where, &m, &res.compile_s);
 	if (r < 0)
 		goto out_free;
 	trim_heap();
-	after = rss_bytes();
+	after = rss_of(0);
 	r = run_passes(m, n, es, 1, &res);
 	if (r < 0)
 		goto out_free;

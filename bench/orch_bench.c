@@ -196,32 +196,6 @@ static int copy_str(char *dst, size_t cap, const char *src)
 	return 0;
 }
 
-/* VmRSS of process pid in bytes, or a negative errno. */
-static long long rss_of(pid_t pid)
-{
-	char path[64], line[256];
-	long long kb = -ENOENT;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			char *end;
-
-			errno = 0;
-			kb = strtoll(line + 6, &end, 10);
-			if (errno != 0 || end == line + 6 || kb < 0)
-				kb = -EINVAL;
-			break;
-		}
-	}
-	fclose(f);
-	return kb < 0 ? kb : kb * 1024;
-}
-
 /* CPU time (utime + stime) of process pid, its own threads only, in ns;
  * or a negative errno. */
 static long long cpu_of(pid_t pid)

@@ -356,44 +356,43 @@ static int add_family(const char *family, void *ud)
 	return json_array_append_new(ud, json_string(family)) < 0 ? -ENOMEM : 0;
 }
 
-static void op_list_task_definitions(struct api *a, const struct http_request *req,
-				      const struct jnode *in, struct http_response *resp)
+/* ListTaskDefinitions and ListTaskDefinitionFamilies: the same request
+ * members (status, familyPrefix), a list of names under `member`. */
+static void list_reply(struct api *a, const struct jnode *in, bool families, const char *member,
+		       struct http_response *resp)
 {
 	bool ok;
-	(void)req;
 	enum taskdef_filter f = status_filter(in, &ok);
 	const struct jnode *prefix = jnode_get(in, "familyPrefix");
 	if (!ok || (prefix && prefix->type != JNODE_STRING)) {
 		reply_error(resp, 400, "ClientException", "status must be ACTIVE, INACTIVE or ALL; familyPrefix a string");
 		return;
 	}
-	json_t *arns = json_array();
-	if (!arns || taskdef_list(a->taskdefs, prefix ? prefix->u.str : NULL, f, add_arn, arns) < 0) {
-		json_decref(arns);
+	const char *p = prefix ? prefix->u.str : NULL;
+	json_t *list = json_array();
+	int r = !list ? -ENOMEM
+	    : families ? taskdef_list_families(a->taskdefs, p, f, add_family, list)
+		       : taskdef_list(a->taskdefs, p, f, add_arn, list);
+	if (r < 0) {
+		json_decref(list);
 		reply(resp, 500, NULL);
 		return;
 	}
-	reply(resp, 200, json_pack("{s:o}", "taskDefinitionArns", arns));
+	reply(resp, 200, json_pack("{s:o}", member, list));
+}
+
+static void op_list_task_definitions(struct api *a, const struct http_request *req,
+				      const struct jnode *in, struct http_response *resp)
+{
+	(void)req;
+	list_reply(a, in, false, "taskDefinitionArns", resp);
 }
 
 static void op_list_task_definition_families(struct api *a, const struct http_request *req,
 					      const struct jnode *in, struct http_response *resp)
 {
-	bool ok;
 	(void)req;
-	enum taskdef_filter f = status_filter(in, &ok);
-	const struct jnode *prefix = jnode_get(in, "familyPrefix");
-	if (!ok || (prefix && prefix->type != JNODE_STRING)) {
-		reply_error(resp, 400, "ClientException", "status must be ACTIVE, INACTIVE or ALL; familyPrefix a string");
-		return;
-	}
-	json_t *fams = json_array();
-	if (!fams || taskdef_list_families(a->taskdefs, prefix ? prefix->u.str : NULL, f, add_family, fams) < 0) {
-		json_decref(fams);
-		reply(resp, 500, NULL);
-		return;
-	}
-	reply(resp, 200, json_pack("{s:o}", "families", fams));
+	list_reply(a, in, true, "families", resp);
 }
 
 /* ------------------------------------------------------------ tasks and services */
