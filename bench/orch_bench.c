@@ -235,22 +235,32 @@ static long long cpu_of(pid_t pid)
 }
 
 /* Whether pid exists and is not a zombie (a reaped or dead process is gone). */
-static bool pid_alive(int32_t pid)
+/* Reads /proc/<pid>/<what> into buf (NUL-terminated); its length, or -1. */
+static ssize_t read_proc(int32_t pid, const char *what, char *buf, size_t cap)
 {
-	char path[64], buf[512];
+	char path[64];
 	ssize_t n;
-	char *rp;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return false;
+		return -1;
 	buf[n] = '\0';
+	return n;
+}
+
+static bool pid_alive(int32_t pid)
+{
+	char buf[512];
+	char *rp;
+
+	if (read_proc(pid, "stat", buf, sizeof(buf)) < 0)
+		return false;
 	rp = strrchr(buf, ')');
 	return rp != NULL && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
 }
@@ -268,20 +278,12 @@ static bool pid_reaped(int32_t pid)
  * reused by something else is never signalled). */
 static bool is_our_probe(const struct bench *b, int32_t pid)
 {
-	char path[64], buf[MAX_CMDLINE];
+	char buf[MAX_CMDLINE];
 	size_t l0, l1;
-	ssize_t n;
-	int fd;
+	ssize_t n = read_proc(pid, "cmdline", buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (n < 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	l0 = strlen(buf);
 	if (strcmp(buf, b->probe) != 0 || l0 + 1 >= (size_t)n)
 		return false;

@@ -2196,14 +2196,7 @@ void orch_free(struct orch *o)
 		driver_process_ops.shutdown(o->drv_process);
 	if (o->drv_docker)
 		driver_docker_ops.shutdown(o->drv_docker);
-	json_decref(o->client_tokens);
-	free(o->cluster_name);
-	free(o->region);
-	free(o->account);
-	free(o->data_dir);
-	free(o->secrets_file);
-	free(o->cluster_arn);
-	free(o->instance_arn);
+	free_names(o);
 	/* the handles are embedded: free the struct once both have closed */
 	o->closing = 2;
 	uv_close((uv_handle_t *)&o->tick, on_orch_closed);
