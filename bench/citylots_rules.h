@@ -4,7 +4,7 @@
  * text written in the file and the number of events it must match.
  *
  * This sits in its own file because the file is read with jansson, and
- * <jansson.h> and rules/json.h (pulled in by pattern.h) define the same
+ * <jansson.h> and common/json.h (pulled in by pattern.h) define the same
  * enumerators (JSON_NULL, JSON_OBJECT, ...): no translation unit can
  * include both.
  *

@@ -12,7 +12,7 @@
  * caller gets -EINVAL and no config.
  *
  * Conventions of the messages are those of rules/ruleset.c, the file style
- * of rules/jcheck.h (which holds the context and the member getters): "is
+ * of common/jcheck.h (which holds the context and the member getters): "is
  * required", "must be …" (a wrong JSON type and a wrong value share one
  * sentence where one covers both), "unknown field", "duplicate field".
  * Integers must be written as integers (1.0 and 1e3 are rejected). User text

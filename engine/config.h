@@ -3,7 +3,7 @@
  *
  * `tripline serve --config FILE` reads one JSON object (DESIGN.md §6; every
  * key, its type and default in deploy/CONFIG.md and deploy/tripline.example.json).
- * The file is parsed with the strict JSON reader (rules/json.h) and every
+ * The file is parsed with the strict JSON reader (common/json.h) and every
  * member is checked; every problem is reported, each as
  *
  *     <file>: <json pointer>: <message>

@@ -40,7 +40,7 @@
  *     and 1e400 are rejected.
  *
  * The validation context, its messages and the member getters are
- * rules/jcheck.h's, in its file style.
+ * common/jcheck.h's, in its file style.
  *
  * Nothing here logs; strings in the result are owned by the ruleset.
  */

@@ -2,7 +2,7 @@
  * taskdef.c — validation, normalisation, persistence and lookup of ECS task
  * definitions.
  *
- * How: a request is parsed with the strict reader (rules/json.h) and walked
+ * How: a request is parsed with the strict reader (common/json.h) and walked
  * once; each field is checked (type, range, enum, unknown and duplicate keys),
  * copied into struct taskdef and, in the same pass, into a jansson tree in
  * ECS's `taskDefinition` response shape. Every error is collected with its
@@ -60,7 +60,7 @@
 
 /* ---- validation ---------------------------------------------------------- */
 
-/* The context, messages and member getters are rules/jcheck.h's, in its ECS
+/* The context, messages and member getters are common/jcheck.h's, in its ECS
  * style ("request: /containerDefinitions/0/cpu: must be an integer"). */
 
 static void jset(struct jcheck *v, json_t *obj, const char *key, json_t *val)

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "../../rules/errlist.h"
+#include "errlist.h"
 
 static void test_empty(void **state)
 {

@@ -32,8 +32,8 @@
  * turns it into -ENOMEM); messages never fail to be added (errlist.h). Pure
  * code: nothing here logs.
  */
-#ifndef TRIPLINE_RULES_JCHECK_H
-#define TRIPLINE_RULES_JCHECK_H
+#ifndef TRIPLINE_COMMON_JCHECK_H
+#define TRIPLINE_COMMON_JCHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -7,8 +7,8 @@
  * the message is dropped and `dropped` counts it, so callers need no error
  * path, and a list with dropped messages is still non-empty.
  */
-#ifndef TRIPLINE_RULES_ERRLIST_H
-#define TRIPLINE_RULES_ERRLIST_H
+#ifndef TRIPLINE_COMMON_ERRLIST_H
+#define TRIPLINE_COMMON_ERRLIST_H
 
 #include <stdarg.h>
 #include <stddef.h>

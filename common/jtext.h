@@ -4,8 +4,8 @@
  * configuration and task definitions. Spans are (pointer, length) and may
  * hold NUL bytes; literals are C strings.
  */
-#ifndef TRIPLINE_RULES_JTEXT_H
-#define TRIPLINE_RULES_JTEXT_H
+#ifndef TRIPLINE_COMMON_JTEXT_H
+#define TRIPLINE_COMMON_JTEXT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,8 +9,8 @@
  * and the read. A buffer dropped on error is wiped first (it may have held a
  * secret).
  */
-#ifndef TRIPLINE_RULES_READFILE_H
-#define TRIPLINE_RULES_READFILE_H
+#ifndef TRIPLINE_COMMON_READFILE_H
+#define TRIPLINE_COMMON_READFILE_H
 
 #include <stddef.h>
 #include <sys/stat.h>

@@ -13,8 +13,8 @@
  * what it consumed, or NULL with *lx describing the error (position and a
  * static message). Nothing reads at or past `end`.
  */
-#ifndef TRIPLINE_RULES_JSON_LEX_H
-#define TRIPLINE_RULES_JSON_LEX_H
+#ifndef TRIPLINE_COMMON_JSON_LEX_H
+#define TRIPLINE_COMMON_JSON_LEX_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -17,8 +17,8 @@
  * Memory: a jdoc owns every node and string in one arena; nodes are valid
  * until jdoc_free(). Nothing here logs.
  */
-#ifndef TRIPLINE_RULES_JSON_H
-#define TRIPLINE_RULES_JSON_H
+#ifndef TRIPLINE_COMMON_JSON_H
+#define TRIPLINE_COMMON_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>
