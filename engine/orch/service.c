@@ -24,7 +24,8 @@
  * Failures: a task of the service that stops before it was ever healthy
  * (and not because the scheduler stopped it) is a failed launch. Failed
  * launches in a row delay the next launch exponentially (backoff_base_ms ×
- * 2^(n-1), at most backoff_max_ms) and, from the third, the service reports
+ * 2^(n-1), at most backoff_max_ms; each delay is a service event, "backs
+ * off: the next launch waits N ms") and, from the third, the service reports
  * SERVICE_TASK_START_IMPAIRED once. With the circuit breaker enabled, the
  * primary deployment fails after max(3, min(200, ceil(desired / 2))) failed
  * launches: it stops launching, and with rollback a new deployment of the
@@ -523,9 +524,13 @@ void service_task_stopped(struct service *s, struct task *t)
 	uint64_t max = s->o->cfg.backoff_max_ms ? s->o->cfg.backoff_max_ms : 300000u;
 	unsigned shift = s->consecutive_failures - 1 < 20 ? s->consecutive_failures - 1 : 20;
 	uint64_t delay = base << shift;
-	s->next_launch_ms = orch_now_ms() + (delay < max ? delay : max);
+	if (delay > max)
+		delay = max;
+	s->next_launch_ms = orch_now_ms() + delay;
 	add_event(s, "(service %s) task %s stopped before it was healthy: %s", s->name, t->id,
 		  t->stopped_reason ? t->stopped_reason : "");
+	add_event(s, "(service %s) backs off: the next launch waits %llu ms (%u failed launches in a row).",
+		  s->name, (unsigned long long)delay, s->consecutive_failures);
 	if (s->consecutive_failures >= SERVICE_IMPAIRED_AFTER && !s->impaired_reported) {
 		s->impaired_reported = true;
 		add_event(s, "(service %s) is unable to consistently start tasks successfully.", s->name);
