@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_token.h"
 #include "jcheck.h"
 #include "json.h"
 #include "jtext.h"
@@ -102,12 +103,6 @@ static bool cluster_name_ok(const char *s, size_t n)
 static bool source_name_ok(const char *s, size_t n)
 {
 	return n >= 1 && n <= 64 && jtext_chars_in(s, n, "_.-");
-}
-
-/* RFC 9110 token. */
-static bool header_name_ok(const char *s, size_t n)
-{
-	return n >= 1 && n <= 64 && jtext_chars_in(s, n, "!#$%&'*+.^_`|~-");
 }
 
 /* RFC 1123 host name: dot-separated labels of [A-Za-z0-9-], not starting or
@@ -621,7 +616,7 @@ static void webhook_source(struct jcheck *c, const struct jnode *o, size_t i, vo
 		jcheck_err_at(c, "secret", "is only used when auth is github or bearer");
 	for (size_t k = 0; k < 2; k++) {
 		const struct jnode *h = jcheck_member(c, o, headers[k], JNODE_STRING, 0);
-		if (h && !header_name_ok(h->u.str, h->len))
+		if (h && !http_header_name_ok(h->u.str, h->len))
 			jcheck_err_at(c, headers[k], "must be an HTTP header name");
 		else if (h)
 			set_str(c, header_dst[k], h->u.str, h->len);

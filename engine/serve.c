@@ -26,12 +26,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <dirent.h>
 #include <jansson.h>
 #include <uv.h>
 
 #include "api.h"
 #include "config.h"
+#include "dirwalk.h"
 #include "http.h"
 #include "logger.h"
 #include "orch.h"
@@ -123,46 +123,28 @@ out:
 	return r;
 }
 
-/* The task_definitions paths: files, and directories of *.json files. */
+/* The task_definitions paths: what a path means is common/dirwalk.h's, as
+ * for the rules paths. */
 static int load_taskdef_paths(const struct tripline_config *cfg, struct taskdef_registry *reg)
 {
 	struct errlist errs = ERRLIST_INIT;
+	struct dirwalk_list files = DIRWALK_LIST_INIT;
 	int rc = 0;
 
-	for (size_t i = 0; i < cfg->task_definitions.n; i++) {
+	for (size_t i = 0; i < cfg->task_definitions.n && rc != -ENOMEM; i++) {
 		const char *p = cfg->task_definitions.v[i];
 		struct stat st;
-		if (stat(p, &st) < 0) {
-			if (errno == ENOENT && strcmp(p, CONFIG_DEFAULT_TASK_DEFINITIONS) == 0)
-				continue;   /* the default directory need not exist */
-			errlist_add(&errs, p, "%s", strerror(errno));
-			rc = -errno;
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			int r = load_taskdef_file(reg, p, &errs);
-			rc = rc ? rc : r;
-			continue;
-		}
-		struct dirent **names = NULL;
-		int n = scandir(p, &names, NULL, alphasort);
-		if (n < 0) {
-			errlist_add(&errs, p, "%s", strerror(errno));
-			rc = -errno;
-			continue;
-		}
-		for (int k = 0; k < n; k++) {
-			size_t len = strlen(names[k]->d_name);
-			if (names[k]->d_name[0] != '.' && len > 5 && strcmp(names[k]->d_name + len - 5, ".json") == 0) {
-				char path[4200];
-				snprintf(path, sizeof(path), "%s/%s", p, names[k]->d_name);
-				int r = load_taskdef_file(reg, path, &errs);
-				rc = rc ? rc : r;
-			}
-			free(names[k]);
-		}
-		free(names);
+		if (stat(p, &st) < 0 && errno == ENOENT && strcmp(p, CONFIG_DEFAULT_TASK_DEFINITIONS) == 0)
+			continue;   /* the default directory need not exist */
+		int r = dirwalk_expand(p, &files, &errs);
+		if (r != 0)
+			rc = r < 0 ? r : -EINVAL;
 	}
+	for (size_t i = 0; i < files.n && rc != -ENOMEM; i++) {
+		int r = load_taskdef_file(reg, files.paths[i], &errs);
+		rc = rc ? rc : r;
+	}
+	dirwalk_list_clear(&files);
 	for (size_t i = 0; i < errs.n; i++)
 		log_error("taskdefs", "%s", errs.msgs[i]);
 	errlist_clear(&errs);

@@ -1,6 +1,6 @@
 /*
- * sigv4.c — AWS Signature Version 4 verification and signing, over
- * OpenSSL's libcrypto (the only file that includes it).
+ * sigv4.c — AWS Signature Version 4 verification and signing, with the
+ * digests of common/digest.h (SHA-256, HMAC-SHA-256, constant-time compare).
  *
  * Verification takes the Authorization header apart (algorithm, Credential,
  * SignedHeaders, Signature; any order, each once), checks the cheap things
@@ -25,17 +25,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "calendar.h"
+#include "digest.h"
+#include "http_token.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 #define TERMINATOR "aws4_request"
-#define SHA256_LEN 32
-#define SHA256_HEX_LEN 64
+#define SHA256_LEN DIGEST_SHA256_LEN
+#define SHA256_HEX_LEN DIGEST_SHA256_HEX_LEN
 #define QUOTE_MAX 200 /* bytes of client text quoted in a message */
 
-static const char hex_digits[] = "0123456789abcdef";
 static const char hex_upper[] = "0123456789ABCDEF";
 
 struct span {
@@ -108,15 +107,6 @@ static int hex_value(char c)
 	return -1;
 }
 
-static void hex_encode(const unsigned char *in, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex_digits[in[i] >> 4];
-		out[2 * i + 1] = hex_digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static struct span trim(const char *p, size_t n)
 {
 	while (n > 0 && is_space(p[0])) {
@@ -163,44 +153,6 @@ static size_t header_count(const struct sigv4_request *req, const char *name, si
 
 /* ---- time: proleptic Gregorian calendar, UTC ---- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *ret_y, unsigned *ret_m, unsigned *ret_d)
-{
-	int64_t era, y;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	y = (int64_t)yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*ret_d = doy - (153 * mp + 2) / 5 + 1;
-	*ret_m = mp < 10 ? mp + 3 : mp - 9;
-	*ret_y = y + (*ret_m <= 2);
-}
-
-static unsigned days_in_month(int64_t y, unsigned m)
-{
-	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return m == 2 && leap ? 29 : mdays[m - 1];
-}
-
 static unsigned digits(const char *p, size_t n)
 {
 	unsigned v = 0;
@@ -220,9 +172,9 @@ static bool all_digits(const char *p, size_t n)
 
 static bool make_time(unsigned y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s, time_t *ret)
 {
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59)
+	if (!calendar_date_valid(y, mo, d, h, mi, s))
 		return false;
-	*ret = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s);
+	*ret = (time_t)(calendar_days_from_civil(y, mo, d) * CALENDAR_SECS_PER_DAY + h * 3600 + mi * 60 + s);
 	return true;
 }
 
@@ -285,7 +237,7 @@ static bool format_iso_basic(time_t t, char out[SIGV4_AMZ_DATE_LEN + 1])
 		secs += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	calendar_civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999)
 		return false;
 	s = (unsigned)secs;
@@ -304,7 +256,7 @@ static bool format_iso_basic(time_t t, char out[SIGV4_AMZ_DATE_LEN + 1])
 /* ---- the canonical request, streamed into SHA-256 ---- */
 
 struct canon {
-	EVP_MD_CTX *md;
+	struct digest_sha256 *md;
 	bool failed;
 	size_t len;
 	unsigned char buf[1024];
@@ -312,7 +264,7 @@ struct canon {
 
 static void canon_flush(struct canon *c)
 {
-	if (c->len > 0 && !c->failed && EVP_DigestUpdate(c->md, c->buf, c->len) != 1)
+	if (c->len > 0 && !c->failed && digest_sha256_update(c->md, c->buf, c->len) < 0)
 		c->failed = true;
 	c->len = 0;
 }
@@ -518,16 +470,11 @@ static int hash_canonical_request(const struct sigv4_request *req, const struct 
 				  const char *amz_date, const char payload_hex[SHA256_HEX_LEN + 1],
 				  unsigned char ret_hash[SHA256_LEN])
 {
-	struct canon c = {.md = EVP_MD_CTX_new()};
-	unsigned int len = 0;
+	struct canon c = {.md = digest_sha256_new()};
 	int r = 0;
 
 	if (!c.md)
 		return -ENOMEM;
-	if (EVP_DigestInit_ex(c.md, EVP_sha256(), NULL) != 1) {
-		r = -EIO;
-		goto out_free_md;
-	}
 	canon_put(&c, req->method, strlen(req->method));
 	canon_byte(&c, '\n');
 	r = canon_uri(&c, req->path);
@@ -568,31 +515,27 @@ static int hash_canonical_request(const struct sigv4_request *req, const struct 
 	canon_byte(&c, '\n');
 	canon_put(&c, payload_hex, SHA256_HEX_LEN);
 	canon_flush(&c);
-	if (c.failed || EVP_DigestFinal_ex(c.md, ret_hash, &len) != 1 || len != SHA256_LEN)
-		r = -EIO;
+	r = digest_sha256_final(c.md, ret_hash);
+	return c.failed ? -EIO : r;
 out_free_md:
-	EVP_MD_CTX_free(c.md);
+	digest_sha256_free(c.md);
 	return r;
 }
 
 static int hash_body(const struct sigv4_request *req, char ret_hex[SHA256_HEX_LEN + 1])
 {
-	static const unsigned char empty[1];
 	unsigned char h[SHA256_LEN];
-	unsigned int len = 0;
+	int r = digest_sha256(req->body, req->body_len, h);
 
-	if (EVP_Digest(req->body_len ? req->body : empty, req->body_len, h, &len, EVP_sha256(), NULL) != 1 ||
-	    len != SHA256_LEN)
-		return -EIO;
-	hex_encode(h, SHA256_LEN, ret_hex);
+	if (r < 0)
+		return r;
+	digest_hex(h, SHA256_LEN, ret_hex);
 	return 0;
 }
 
 static bool hmac(const void *key, size_t key_len, const void *msg, size_t msg_len, unsigned char out[SHA256_LEN])
 {
-	unsigned int len = 0;
-
-	return HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, out, &len) && len == SHA256_LEN;
+	return digest_hmac_sha256(key, key_len, msg, msg_len, out) == 0;
 }
 
 /* The signature over the string to sign for this scope and canonical hash. */
@@ -607,7 +550,7 @@ static int compute_signature(const char *secret, const char *date8, const char *
 
 	if (slen == 0 || slen > SIGV4_SECRET_MAX)
 		return -EINVAL;
-	hex_encode(creq_hash, SHA256_LEN, creq_hex);
+	digest_hex(creq_hash, SHA256_LEN, creq_hex);
 	n = snprintf(sts, sizeof(sts), ALGORITHM "\n%s\n%s/%s/%s/" TERMINATOR "\n%s", iso, date8, region, service,
 		     creq_hex);
 	if (n < 0 || (size_t)n >= sizeof(sts))
@@ -620,9 +563,9 @@ static int compute_signature(const char *secret, const char *date8, const char *
 		goto out_cleanse;
 	r = 0;
 out_cleanse:
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(k1, sizeof(k1));
-	OPENSSL_cleanse(k2, sizeof(k2));
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(k1, sizeof(k1));
+	explicit_bzero(k2, sizeof(k2));
 	return r;
 }
 
@@ -650,10 +593,10 @@ static bool akid_ok(const char *p, size_t n)
 	return true;
 }
 
-/* A lower-case HTTP token character. */
+/* A lower-case HTTP token character: SignedHeaders lists names in lower case. */
 static bool header_name_char_ok(char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || is_digit(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch));
+	return http_token_char(ch) && !(ch >= 'A' && ch <= 'Z');
 }
 
 static int parse_credential(struct auth_parts *a, const char **ret_code, char *err, size_t errlen)
@@ -977,7 +920,7 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 			snprintf(err, errlen, "computing the signature failed (errno %d)", -r);
 		return r;
 	}
-	if (CRYPTO_memcmp(sig, a.sig, SHA256_LEN) != 0)
+	if (!digest_equal(sig, a.sig, SHA256_LEN))
 		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
 			    "The request signature we calculated does not match the signature you provided. "
 			    "Check your AWS Secret Access Key and signing method.");
@@ -1028,7 +971,7 @@ int sigv4_sign(const struct sigv4_request *req, time_t now, const char *akid, co
 	r = compute_signature(secret, date8, region, service, iso, creq_hash, sig);
 	if (r < 0)
 		return r;
-	hex_encode(sig, SHA256_LEN, sig_hex);
+	digest_hex(sig, SHA256_LEN, sig_hex);
 	n = snprintf(ret_authorization, cap,
 		     ALGORITHM " Credential=%s/%s/%s/%s/" TERMINATOR ", SignedHeaders=%s, Signature=%s", akid, date8,
 		     region, service, list, sig_hex);

@@ -57,6 +57,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "calendar.h"
+#include "dirwalk.h"
+#include "http_token.h"
 #include "jcheck.h"
 #include "json.h"
 #include "jtext.h"
@@ -65,7 +68,6 @@
 
 #define FORMAT(a, b) __attribute__((format(printf, a, b)))
 
-#define MAX_DIR_DEPTH 64u
 #define RETRY_DEFAULT_ATTEMPTS 185u
 #define RETRY_DEFAULT_AGE_S 86400u
 #define DEDUP_DEFAULT_WINDOW_S 600u
@@ -404,16 +406,6 @@ static const char *target_classify(const char *s, size_t n, enum target_kind *re
 	return "unsupported target: the Arn must be an ECS cluster ARN or cluster/NAME, an http(s):// URL, kafka:TOPIC, file:PATH or an event bus ARN";
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool digits_at(const char *s, size_t n, size_t at, size_t k, unsigned *ret)
 {
 	unsigned v = 0;
@@ -432,7 +424,6 @@ static bool digits_at(const char *s, size_t n, size_t at, size_t k, unsigned *re
 /* yyyy-mm-ddThh:mm:ss, then nothing (UTC), "Z" or ±hh:mm; seconds since the epoch. */
 static bool date_parse(const char *s, size_t n, int64_t *ret)
 {
-	static const unsigned mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	unsigned y, mo, d, h, mi, se, oh = 0, om = 0;
 	int64_t off = 0;
 
@@ -453,11 +444,9 @@ static bool date_parse(const char *s, size_t n, int64_t *ret)
 	} else if (n != 19) {
 		return false;
 	}
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] + (mo == 2 && leap ? 1u : 0u) || h > 23 || mi > 59 || se > 59)
+	if (y < 1970 || !calendar_date_valid(y, mo, d, h, mi, se))
 		return false;
-	*ret = days_from_civil(y, mo, d) * 86400 + (int64_t)(h * 3600 + mi * 60 + se) - off;
+	*ret = calendar_days_from_civil(y, mo, d) * CALENDAR_SECS_PER_DAY + (int64_t)(h * 3600 + mi * 60 + se) - off;
 	return true;
 }
 
@@ -889,11 +878,6 @@ static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rul
 
 /* ------------------------------------------------------------ targets: the rest */
 
-static bool header_name_ok(const char *s, size_t n)
-{
-	return n > 0 && jtext_chars_in(s, n, "!#$%&'*+-.^_`|~");
-}
-
 static void http_parameters(struct jcheck *c, const struct jnode *hp)
 {
 	static const char *const fields[] = {"HeaderParameters", "QueryStringParameters",
@@ -910,7 +894,7 @@ static void http_parameters(struct jcheck *c, const struct jnode *hp)
 		for (size_t i = 0; i < n->len; i++) {
 			const struct jmember *m = &n->u.members[i];
 			const struct jnode *v = m->value;
-			if (k == 0 && !header_name_ok(m->key, m->key_len))
+			if (k == 0 && !http_header_name_ok(m->key, m->key_len))
 				jcheck_err_at_n(c, m->key, m->key_len, "not a valid HTTP header name");
 			else if (v->type != JNODE_STRING)
 				jcheck_err_at_n(c, m->key, m->key_len, "must be a string");
@@ -1555,166 +1539,6 @@ out_report:
 	jdoc_free(doc);
 }
 
-/* ------------------------------------------------------------ files and directories */
-
-struct pathvec {
-	size_t n, cap;
-	char **v;
-};
-
-/* Appends path, which the vector owns from now on (freed here on failure). */
-static int pathvec_add(struct pathvec *pv, char *path)
-{
-	if (pv->n == pv->cap) {
-		size_t nc = pv->cap ? pv->cap * 2 : 16;
-		char **nv = realloc(pv->v, nc * sizeof(*nv));
-		if (!nv) {
-			free(path);
-			return -ENOMEM;
-		}
-		pv->v = nv;
-		pv->cap = nc;
-	}
-	pv->v[pv->n++] = path;
-	return 0;
-}
-
-static void pathvec_clear(struct pathvec *pv)
-{
-	for (size_t i = 0; i < pv->n; i++)
-		free(pv->v[i]);
-	free(pv->v);
-	pv->n = pv->cap = 0;
-	pv->v = NULL;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-	size_t dl = strlen(dir), nl = strlen(name);
-	bool slash = dl > 0 && dir[dl - 1] != '/';
-	char *p = malloc(dl + slash + nl + 1);
-
-	if (!p)
-		return NULL;
-	memcpy(p, dir, dl);
-	if (slash)
-		p[dl] = '/';
-	memcpy(p + dl + slash, name, nl + 1);
-	return p;
-}
-
-static bool ends_with_json(const char *name)
-{
-	size_t n = strlen(name);
-	return n > 5 && strcmp(name + n - 5, ".json") == 0;
-}
-
-struct dir_id {
-	dev_t dev;
-	ino_t ino;
-};
-
-/* Adds the *.json files below dir (whose identity is stack[depth]) to out. */
-static int walk_dir(struct loader *ld, const char *dir, struct dir_id *stack, size_t depth,
-		    struct pathvec *out)
-{
-	struct pathvec names = {0};
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	d = opendir(dir);
-	if (!d) {
-		loader_err(ld, dir, "%s", strerror(errno));
-		return 0;
-	}
-	for (;;) {
-		char *name;
-		errno = 0;
-		if (!(de = readdir(d)))
-			break;
-		if (de->d_name[0] == '.')
-			continue;
-		/* pathvec_add() frees name when it fails */
-		if (!(name = strdup(de->d_name)) || pathvec_add(&names, name) < 0) {
-			r = -ENOMEM;
-			goto out_close;
-		}
-	}
-	if (errno)
-		loader_err(ld, dir, "%s", strerror(errno));
-	if (names.n)
-		qsort(names.v, names.n, sizeof(*names.v), str_cmp);
-	for (size_t i = 0; i < names.n && r == 0; i++) {
-		char *path = path_join(dir, names.v[i]);
-		struct stat st;
-		if (!path) {
-			r = -ENOMEM;
-			break;
-		}
-		if (stat(path, &st) < 0) {
-			if (ends_with_json(names.v[i]))
-				loader_err(ld, path, "%s", strerror(errno));
-			free(path);
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			bool loop = false;
-			for (size_t k = 0; k <= depth; k++)
-				if (stack[k].dev == st.st_dev && stack[k].ino == st.st_ino)
-					loop = true;
-			if (loop)
-				loader_err(ld, path, "directory loop (a symbolic link to a parent directory)");
-			else if (depth + 1 >= MAX_DIR_DEPTH)
-				loader_err(ld, path, "directories nested more than %u deep", MAX_DIR_DEPTH);
-			else {
-				stack[depth + 1].dev = st.st_dev;
-				stack[depth + 1].ino = st.st_ino;
-				r = walk_dir(ld, path, stack, depth + 1, out);
-			}
-			free(path);
-		} else if (S_ISREG(st.st_mode) && ends_with_json(names.v[i])) {
-			r = pathvec_add(out, path);
-		} else {
-			free(path);
-		}
-	}
-out_close:
-	closedir(d);
-	pathvec_clear(&names);
-	return r;
-}
-
-static int expand_path(struct loader *ld, const char *path, struct pathvec *out)
-{
-	struct dir_id stack[MAX_DIR_DEPTH];
-	struct stat st;
-	char *copy;
-
-	if (stat(path, &st) < 0) {
-		loader_err(ld, path, "%s", strerror(errno));
-		return 0;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		stack[0].dev = st.st_dev;
-		stack[0].ino = st.st_ino;
-		return walk_dir(ld, path, stack, 0, out);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		loader_err(ld, path, "not a regular file or directory");
-		return 0;
-	}
-	if (!(copy = strdup(path)))
-		return -ENOMEM;
-	return pathvec_add(out, copy);
-}
-
-
 /* ------------------------------------------------------------ the set */
 
 static int loaded_cmp(const void *a, const void *b)
@@ -1832,33 +1656,36 @@ out_clear:
 int ruleset_load(const char *const *paths, size_t npaths, const struct ruleset_options *opt,
 		 struct ruleset **ret, struct errlist *errs)
 {
-	struct pathvec files = {0};
+	struct dirwalk_list files = DIRWALK_LIST_INIT;
 	struct loader ld;
 	int r = 0;
 
 	*ret = NULL;
 	loader_init(&ld, opt, errs);
-	for (size_t i = 0; i < npaths && r == 0; i++)
-		r = expand_path(&ld, paths[i], &files);
-	for (size_t i = 0; i < files.n && r == 0 && !ld.nomem; i++) {
+	for (size_t i = 0; i < npaths && r >= 0; i++) {
+		r = dirwalk_expand(paths[i], &files, errs);
+		if (r > 0)
+			ld.failed = true;
+	}
+	for (size_t i = 0; i < files.n && r >= 0 && !ld.nomem; i++) {
 		char *text = NULL;
 		size_t len = 0;
-		int rr = readfile(files.v[i], ld.opt.max_file_bytes, NULL, &text, &len);
+		int rr = readfile(files.paths[i], ld.opt.max_file_bytes, NULL, &text, &len);
 		if (rr == -ENOMEM)
 			r = rr;
 		else if (rr == -EFBIG)
-			loader_err(&ld, files.v[i], "file is larger than the limit of %zu bytes",
+			loader_err(&ld, files.paths[i], "file is larger than the limit of %zu bytes",
 				   ld.opt.max_file_bytes);
 		else if (rr == -EISDIR)
-			loader_err(&ld, files.v[i], "not a regular file");
+			loader_err(&ld, files.paths[i], "not a regular file");
 		else if (rr < 0)
-			loader_err(&ld, files.v[i], "%s", strerror(-rr));
+			loader_err(&ld, files.paths[i], "%s", strerror(-rr));
 		else
-			load_document(&ld, files.v[i], text, len);
+			load_document(&ld, files.paths[i], text, len);
 		if (rr == 0)
 			free(text);
 	}
-	pathvec_clear(&files);
+	dirwalk_list_clear(&files);
 	if (r < 0) {
 		loader_clear(&ld);
 		return r;

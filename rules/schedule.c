@@ -53,7 +53,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SECS_PER_DAY 86400
+#include "calendar.h"
+
+#define SECS_PER_DAY CALENDAR_SECS_PER_DAY
 #define CRON_MAX_REJECTS 10000      /* > minutes in the longest gap or overlap */
 #define ZONE_NAME_MAX 255
 #define ZONE_MAX_FILE (1 << 20)
@@ -92,58 +94,15 @@ static char to_upper(char c)
 	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
+/* 1 = Sunday … 7 = Saturday, EventBridge's numbering. */
+static int weekday(int64_t days)
 {
-	int64_t q = a / b;
-
-	if (a % b != 0 && (a < 0) != (b < 0))
-		q--;
-	return q;
-}
-
-static bool is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return (int)calendar_weekday(days) + 1;
 }
 
 static int days_in_month(int64_t y, int m)
 {
-	static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-
-	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = floor_div(y, 400);
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d)
-{
-	z += 719468;
-	int64_t era = floor_div(z, 146097);
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t m = mp < 10 ? mp + 3 : mp - 9;
-
-	*ret_y = yoe + era * 400 + (m <= 2);
-	*ret_m = (int)m;
-	*ret_d = (int)(doy - (153 * mp + 2) / 5 + 1);
-}
-
-/* 1 = Sunday … 7 = Saturday, EventBridge's numbering; 1970-01-01 was a Thursday. */
-static int weekday(int64_t days)
-{
-	return (int)((days % 7 + 7 + 4) % 7) + 1;
+	return (int)calendar_days_in_month(y, (unsigned)m);
 }
 
 /* --------------------------------------------------------------- structures */
@@ -595,7 +554,7 @@ static int parse_at(const char *s, size_t n, int64_t *ret_wall, char *err, size_
 		return fail(err, errlen, "at: minute %d out of range 0-59", mi);
 	if (sec > 59)
 		return fail(err, errlen, "at: second %d out of range 0-59", sec);
-	*ret_wall = days_from_civil(y, mo, d) * SECS_PER_DAY + h * 3600 + mi * 60 + sec;
+	*ret_wall = calendar_days_from_civil(y, mo, d) * SECS_PER_DAY + h * 3600 + mi * 60 + sec;
 	return 0;
 
 bad_shape:
@@ -820,14 +779,14 @@ static bool posix_rule_parse(const char *s, size_t n, struct posix_rule *r)
 /* Days since the epoch of the local date a rule names in year y. */
 static int64_t posix_date_days(const struct posix_date *d, int64_t y)
 {
-	int64_t jan1 = days_from_civil(y, 1, 1);
+	int64_t jan1 = calendar_days_from_civil(y, 1, 1);
 
 	if (d->kind == 'J')
-		return jan1 + d->d - 1 + (is_leap(y) && d->d >= 60);
+		return jan1 + d->d - 1 + (calendar_is_leap_year(y) && d->d >= 60);
 	if (d->kind == 'N')
 		return jan1 + d->d;
 
-	int64_t first = days_from_civil(y, d->m, 1);
+	int64_t first = calendar_days_from_civil(y, d->m, 1);
 	int day = 1 + (d->d - (weekday(first) - 1) + 7) % 7 + 7 * (d->w - 1);
 
 	while (day > days_in_month(y, d->m))
@@ -838,11 +797,11 @@ static int64_t posix_date_days(const struct posix_date *d, int64_t y)
 static int32_t posix_rule_offset(const struct posix_rule *r, int64_t t)
 {
 	int64_t y;
-	int m, d;
+	unsigned m, d;
 
 	if (!r->has_dst)
 		return r->std_off;
-	civil_from_days(floor_div(t + r->std_off, SECS_PER_DAY), &y, &m, &d);
+	calendar_civil_from_days(calendar_floor_div(t + r->std_off, SECS_PER_DAY), &y, &m, &d);
 
 	/* The start time is given in standard time, the end time in DST. */
 	int64_t start = posix_date_days(&r->start, y) * SECS_PER_DAY + r->start.time - r->std_off;
@@ -1144,7 +1103,7 @@ static int weekday_in_month(int wd1, int day)
 static uint32_t cron_day_mask(const struct cron *c, int64_t y, int m)
 {
 	int dim = days_in_month(y, m);
-	int wd1 = weekday(days_from_civil(y, m, 1));
+	int wd1 = weekday(calendar_days_from_civil(y, m, 1));
 	uint32_t mask = 0;
 	int d, wd;
 
@@ -1198,13 +1157,14 @@ static uint32_t cron_day_mask(const struct cron *c, int64_t y, int m)
  * that the fields match, or -1 when there is none up to SCHEDULE_YEAR_MAX. */
 static int64_t cron_next_wall(const struct cron *c, int64_t from)
 {
-	int64_t days = floor_div(from, 1440);
+	int64_t days = calendar_floor_div(from, 1440);
 	int minute_of_day = (int)(from - days * 1440);
 	int h = minute_of_day / 60, mi = minute_of_day % 60;
 	int64_t y;
-	int mo, d;
+	unsigned umo, ud;
 
-	civil_from_days(days, &y, &mo, &d);
+	calendar_civil_from_days(days, &y, &umo, &ud);
+	int mo = (int)umo, d = (int)ud;
 	if (y < SCHEDULE_YEAR_MIN) {
 		y = SCHEDULE_YEAR_MIN;
 		mo = d = 1;
@@ -1261,7 +1221,7 @@ static int64_t cron_next_wall(const struct cron *c, int64_t from)
 			}
 			continue;
 		}
-		return (days_from_civil(y, mo, d) * 24 + h) * 60 + mm;
+		return (calendar_days_from_civil(y, mo, d) * 24 + h) * 60 + mm;
 	}
 	return -1;
 }
@@ -1270,7 +1230,7 @@ static int cron_next(const struct cron *c, const struct schedule_zone *z, int64_
 		     int64_t *ret_next)
 {
 	int64_t wall = after + schedule_zone_utc_offset(z, after);
-	int64_t from = floor_div(wall, 60) + 1;
+	int64_t from = calendar_floor_div(wall, 60) + 1;
 
 	for (int rejects = 0; rejects < CRON_MAX_REJECTS; rejects++) {
 		int64_t m = cron_next_wall(c, from);
