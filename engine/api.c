@@ -5,20 +5,20 @@
  *
  * A request goes through, in order: the method and target check, SigV4
  * authentication when access keys are configured (sigv4.c; the keys' secrets
- * are resolved once, at start), the JSON body (the project's strict reader),
- * and the operation. Errors use AWS's shape, {"__type": "...", "message":
- * "..."}, with 400 for the client's mistakes, 403 for authentication and
- * 5xx only for our own faults.
- *
- * Operations so far: ECS ListClusters and DescribeClusters (the embedded
- * cluster) and the task-definition operations (orch/taskdef.c). The rest of
- * the ECS and EventBridge operations are added with the orchestration core;
- * until then they answer UnknownOperationException.
+ * are resolved once, at start), the JSON body (the project's strict reader,
+ * once per request), and the operation. Operations live with their service:
+ * api_ecs.c holds ECS's (clusters, task definitions, tasks, services) and
+ * tripline's GetTaskLogs; a target no table lists answers
+ * UnknownOperationException. Errors use AWS's shape, {"__type": "...",
+ * "message": "..."}, with 400 for the client's mistakes, 403 for
+ * authentication and 5xx only for our own faults. Requests are counted by
+ * operation and status for /metrics.
  */
 #include "api.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +26,9 @@
 
 #include <jansson.h>
 
+#include "api_op.h"
 #include "json.h"
-#include "logger.h"
-#include "orch.h"
 #include "sigv4.h"
-#include "taskdef.h"
 
 #define ECS_PREFIX "AmazonEC2ContainerServiceV20141113."
 #define EVENTS_PREFIX "AWSEvents."
@@ -148,350 +146,46 @@ static void reply_error(struct http_response *resp, unsigned status, const char 
 	reply(resp, status, json_pack("{s:s,s:s}", "__type", type, "message", msg));
 }
 
-static char *cluster_arn(const struct tripline_config *cfg)
+void api_answer_error(struct api_answer *a, unsigned status, const char *type, const char *fmt, ...)
 {
-	char *s = NULL;
-	if (asprintf(&s, "arn:aws:ecs:%s:%s:cluster/%s", cfg->region, cfg->account, cfg->cluster.name) < 0)
-		return NULL;
-	return s;
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	a->status = status;
+	a->body = json_pack("{s:s,s:s}", "__type", type, "message", msg);
 }
-
-static json_t *cluster_json_static(const struct tripline_config *cfg)
-{
-	char *arn = cluster_arn(cfg);
-	json_t *j = arn ? json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i}", "clusterArn", arn, "clusterName",
-				    cfg->cluster.name, "status", "ACTIVE", "registeredContainerInstancesCount", 1,
-				    "runningTasksCount", 0, "pendingTasksCount", 0, "activeServicesCount", 0)
-			: NULL;
-	free(arn);
-	return j;
-}
-
-static void op_list_clusters(struct api *a, const struct jnode *in, struct http_response *resp)
-{
-	(void)in;
-	char *arn = cluster_arn(a->cfg);
-	reply(resp, 200, arn ? json_pack("{s:[s]}", "clusterArns", arn) : NULL);
-	free(arn);
-}
-
-static json_t *cluster_json(const struct api *a)
-{
-	return a->orch ? orch_cluster_json(a->orch) : cluster_json_static(a->cfg);
-}
-
-/* Whether a name or ARN in a request names the embedded cluster. */
-static bool is_our_cluster(const struct tripline_config *cfg, const char *s, size_t n)
-{
-	char *arn = cluster_arn(cfg);
-	bool ok = (strlen(cfg->cluster.name) == n && memcmp(s, cfg->cluster.name, n) == 0) ||
-		  (arn && strlen(arn) == n && memcmp(s, arn, n) == 0);
-	free(arn);
-	return ok;
-}
-
-static void op_describe_clusters(struct api *a, const struct jnode *in, struct http_response *resp)
-{
-	const struct jnode *names = jnode_get(in, "clusters");
-	json_t *clusters = json_array(), *failures = json_array();
-
-	if (!clusters || !failures)
-		goto nomem;
-	if (!names) {
-		json_array_append_new(clusters, cluster_json(a));   /* the default cluster */
-	} else if (names->type != JNODE_ARRAY) {
-		json_decref(clusters);
-		json_decref(failures);
-		reply_error(resp, 400, "InvalidParameterException", "clusters must be a list of names or ARNs");
-		return;
-	} else {
-		for (size_t i = 0; i < names->len; i++) {
-			const struct jnode *n = names->u.items[i];
-			if (n->type != JNODE_STRING) {
-				json_decref(clusters);
-				json_decref(failures);
-				reply_error(resp, 400, "InvalidParameterException", "clusters must be a list of names or ARNs");
-				return;
-			}
-			if (is_our_cluster(a->cfg, n->u.str, n->len))
-				json_array_append_new(clusters, cluster_json(a));
-			else
-				json_array_append_new(failures, json_pack("{s:s#,s:s}", "arn", n->u.str, (int)n->len,
-									  "reason", "MISSING"));
-		}
-	}
-	reply(resp, 200, json_pack("{s:o,s:o}", "clusters", clusters, "failures", failures));
-	return;
-nomem:
-	json_decref(clusters);
-	json_decref(failures);
-	reply(resp, 500, NULL);
-}
-
-/* ------------------------------------------------------------ task definitions */
-
-/* The registry's view of a definition as ECS returns it: {"taskDefinition": …, "tags": […]}. */
-static json_t *taskdef_out(const struct taskdef *td, bool with_tags)
-{
-	json_error_t je;
-	json_t *t = json_loads(td->json, 0, &je);
-	if (!t)
-		return NULL;
-	json_t *out = json_pack("{s:o}", "taskDefinition", t);
-	if (out && with_tags) {
-		json_t *tags = json_loads(td->tags_json, 0, &je);
-		if (!tags || json_object_set_new(out, "tags", tags) < 0) {
-			json_decref(out);
-			return NULL;
-		}
-	}
-	return out;
-}
-
-static void op_register_task_definition(struct api *a, const struct http_request *req,
-					 const struct jnode *in, struct http_response *resp)
-{
-	struct errlist errs = ERRLIST_INIT;
-	const struct taskdef *td;
-	(void)in;
-	int r = taskdef_register(a->taskdefs, req->body, req->body_len, "request", &td, &errs);
-
-	if (r == -EINVAL) {
-		/* every problem, one per line, as the rest of tripline reports them */
-		char *msg = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&msg, &len);
-		for (size_t i = 0; f && i < errs.n; i++)
-			fprintf(f, "%s%s", i ? "\n" : "", errs.msgs[i]);
-		if (f)
-			fclose(f);
-		reply_error(resp, 400, "ClientException", msg ? msg : "invalid task definition");
-		free(msg);
-	} else if (r == -ENOSPC) {
-		reply_error(resp, 400, "ClientException", "too many revisions of this family");
-	} else if (r < 0) {
-		log_error("api", "RegisterTaskDefinition: %s", strerror(-r));
-		reply_error(resp, 500, "ServerException", "the task definition could not be stored");
-	} else {
-		log_info("api", "registered %s", td->arn);
-		reply(resp, 200, taskdef_out(td, true));
-	}
-	errlist_clear(&errs);
-}
-
-/* The string member key of in, or NULL (with a 400 written) when missing or not a string. */
-static const char *required_string(const struct jnode *in, const char *key, struct http_response *resp)
-{
-	const struct jnode *n = jnode_get(in, key);
-	if (!n || n->type != JNODE_STRING || memchr(n->u.str, '\0', n->len)) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "%s is required and must be a string", key);
-		reply_error(resp, 400, "ClientException", msg);
-		return NULL;
-	}
-	return n->u.str;
-}
-
-static void taskdef_lookup_reply(int r, const struct taskdef *td, bool tags, struct http_response *resp)
-{
-	if (r == -EINVAL)
-		reply_error(resp, 400, "ClientException", "Invalid revision number or task definition reference.");
-	else if (r == -ENOENT)
-		reply_error(resp, 400, "ClientException", "Unable to describe task definition.");
-	else if (r < 0)
-		reply_error(resp, 500, "ServerException", "the task definition could not be stored");
-	else
-		reply(resp, 200, taskdef_out(td, tags));
-}
-
-static void op_describe_task_definition(struct api *a, const struct http_request *req,
-					 const struct jnode *in, struct http_response *resp)
-{
-	const struct taskdef *td = NULL;
-	(void)req;
-	const char *ref = required_string(in, "taskDefinition", resp);
-	if (!ref)
-		return;
-	const struct jnode *inc = jnode_get(in, "include");
-	bool tags = false;
-	for (size_t i = 0; inc && inc->type == JNODE_ARRAY && i < inc->len; i++)
-		tags |= jnode_streq(inc->u.items[i], "TAGS");
-	int r = taskdef_describe(a->taskdefs, ref, &td);
-	taskdef_lookup_reply(r, td, tags, resp);
-}
-
-static void op_deregister_task_definition(struct api *a, const struct http_request *req,
-					   const struct jnode *in, struct http_response *resp)
-{
-	const struct taskdef *td = NULL;
-	(void)req;
-	const char *ref = required_string(in, "taskDefinition", resp);
-	if (!ref)
-		return;
-	int r = taskdef_deregister(a->taskdefs, ref, &td);
-	taskdef_lookup_reply(r, td, false, resp);
-}
-
-static enum taskdef_filter status_filter(const struct jnode *in, bool *ok)
-{
-	const struct jnode *s = jnode_get(in, "status");
-	*ok = true;
-	if (!s || jnode_streq(s, "ACTIVE"))
-		return TASKDEF_FILTER_ACTIVE;
-	if (jnode_streq(s, "INACTIVE"))
-		return TASKDEF_FILTER_INACTIVE;
-	if (jnode_streq(s, "ALL"))
-		return TASKDEF_FILTER_ALL;
-	*ok = false;
-	return TASKDEF_FILTER_ALL;
-}
-
-static int add_arn(const struct taskdef *td, void *ud)
-{
-	return json_array_append_new(ud, json_string(td->arn)) < 0 ? -ENOMEM : 0;
-}
-
-static int add_family(const char *family, void *ud)
-{
-	return json_array_append_new(ud, json_string(family)) < 0 ? -ENOMEM : 0;
-}
-
-/* ListTaskDefinitions and ListTaskDefinitionFamilies: the same request
- * members (status, familyPrefix), a list of names under `member`. */
-static void list_reply(struct api *a, const struct jnode *in, bool families, const char *member,
-		       struct http_response *resp)
-{
-	bool ok;
-	enum taskdef_filter f = status_filter(in, &ok);
-	const struct jnode *prefix = jnode_get(in, "familyPrefix");
-	if (!ok || (prefix && prefix->type != JNODE_STRING)) {
-		reply_error(resp, 400, "ClientException", "status must be ACTIVE, INACTIVE or ALL; familyPrefix a string");
-		return;
-	}
-	const char *p = prefix ? prefix->u.str : NULL;
-	json_t *list = json_array();
-	int r = !list ? -ENOMEM
-	    : families ? taskdef_list_families(a->taskdefs, p, f, add_family, list)
-		       : taskdef_list(a->taskdefs, p, f, add_arn, list);
-	if (r < 0) {
-		json_decref(list);
-		reply(resp, 500, NULL);
-		return;
-	}
-	reply(resp, 200, json_pack("{s:o}", member, list));
-}
-
-static void op_list_task_definitions(struct api *a, const struct http_request *req,
-				      const struct jnode *in, struct http_response *resp)
-{
-	(void)req;
-	list_reply(a, in, false, "taskDefinitionArns", resp);
-}
-
-static void op_list_task_definition_families(struct api *a, const struct http_request *req,
-					      const struct jnode *in, struct http_response *resp)
-{
-	(void)req;
-	list_reply(a, in, true, "families", resp);
-}
-
-/* ------------------------------------------------------------ tasks and services */
-
-typedef int (*orch_op_fn)(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e);
-
-/* The strict reader has accepted the body; jansson gives the orchestrator
- * its tree (duplicates were already allowed by the strict reader's rules:
- * the last one wins, as with every AWS service). */
-static void orch_call(struct api *a, const struct http_request *req, orch_op_fn fn, struct http_response *resp)
-{
-	json_error_t je;
-	struct orch_error e = {NULL, ""};
-	json_t *out = NULL;
-	json_t *in = req->body_len ? json_loadb(req->body, req->body_len, JSON_ALLOW_NUL, &je) : json_object();
-
-	if (!a->orch) {
-		json_decref(in);
-		reply_error(resp, 503, "ServerException", "the orchestrator is not running");
-		return;
-	}
-	if (!in) {
-		reply_error(resp, 400, "SerializationException", je.text);
-		return;
-	}
-	if (fn(a->orch, in, &out, &e) == 0) {
-		reply(resp, 200, out);
-	} else {
-		bool ours = e.type && strcmp(e.type, "ServerException") == 0;
-		if (ours)
-			log_error("api", "%s", e.message);
-		reply_error(resp, ours ? 500 : 400, e.type ? e.type : "ServerException", e.message);
-	}
-	json_decref(in);
-}
-
-#define ORCH_OP(fname, orchfn)                                                                      \
-	static void fname(struct api *a, const struct http_request *req, const struct jnode *in,   \
-			  struct http_response *resp)                                              \
-	{                                                                                           \
-		(void)in;                                                                           \
-		orch_call(a, req, orchfn, resp);                                                    \
-	}
-ORCH_OP(op_run_task, orch_run_task)
-ORCH_OP(op_stop_task, orch_stop_task)
-ORCH_OP(op_describe_tasks, orch_describe_tasks)
-ORCH_OP(op_list_tasks, orch_list_tasks)
-ORCH_OP(op_create_service, orch_create_service)
-ORCH_OP(op_update_service, orch_update_service)
-ORCH_OP(op_delete_service, orch_delete_service)
-ORCH_OP(op_describe_services, orch_describe_services)
-ORCH_OP(op_list_services, orch_list_services)
-ORCH_OP(op_get_task_logs, orch_get_task_logs)
 
 /* ------------------------------------------------------------ dispatch */
 
-static void op_list_clusters_req(struct api *a, const struct http_request *req, const struct jnode *in,
-				 struct http_response *resp)
-{
-	(void)req;
-	op_list_clusters(a, in, resp);
-}
-
-static void op_describe_clusters_req(struct api *a, const struct http_request *req,
-				     const struct jnode *in, struct http_response *resp)
-{
-	(void)req;
-	op_describe_clusters(a, in, resp);
-}
-
-struct op {
-	const char *target;
-	void (*run)(struct api *a, const struct http_request *req, const struct jnode *in,
-		    struct http_response *resp);
-};
-
-static const struct op ops[] = {
-	{ECS_PREFIX "ListClusters", op_list_clusters_req},
-	{ECS_PREFIX "DescribeClusters", op_describe_clusters_req},
-	{ECS_PREFIX "RegisterTaskDefinition", op_register_task_definition},
-	{ECS_PREFIX "DescribeTaskDefinition", op_describe_task_definition},
-	{ECS_PREFIX "DeregisterTaskDefinition", op_deregister_task_definition},
-	{ECS_PREFIX "ListTaskDefinitions", op_list_task_definitions},
-	{ECS_PREFIX "ListTaskDefinitionFamilies", op_list_task_definition_families},
-	{ECS_PREFIX "RunTask", op_run_task},
-	{ECS_PREFIX "StopTask", op_stop_task},
-	{ECS_PREFIX "DescribeTasks", op_describe_tasks},
-	{ECS_PREFIX "ListTasks", op_list_tasks},
-	{ECS_PREFIX "CreateService", op_create_service},
-	{ECS_PREFIX "UpdateService", op_update_service},
-	{ECS_PREFIX "DeleteService", op_delete_service},
-	{ECS_PREFIX "DescribeServices", op_describe_services},
-	{ECS_PREFIX "ListServices", op_list_services},
-	{TRIPLINE_PREFIX "GetTaskLogs", op_get_task_logs},
+/* Every operation's table, in order; an operation's index across them is its
+ * metrics slot. */
+static const struct {
+	const struct api_op *ops;
+	const size_t *n;
+} op_tables[] = {
+	{api_ecs_ops, &api_ecs_n_ops},
 };
 
 static size_t n_ops(void)
 {
-	return sizeof(ops) / sizeof(ops[0]);
+	size_t n = 0;
+	for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++)
+		n += *op_tables[t].n;
+	return n;
+}
+
+/* The operation with metrics slot i (0-based across the tables). */
+static const struct api_op *op_at(size_t i)
+{
+	for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++) {
+		if (i < *op_tables[t].n)
+			return &op_tables[t].ops[i];
+		i -= *op_tables[t].n;
+	}
+	return NULL;
 }
 
 static void count(struct api *a, size_t slot, unsigned status)
@@ -512,7 +206,7 @@ void api_metrics(const struct api *a, FILE *f)
 	fprintf(f, "# HELP tripline_api_requests_total API requests by operation and HTTP status.\n"
 		   "# TYPE tripline_api_requests_total counter\n");
 	for (size_t op = 0; op <= n_ops(); op++) {
-		const char *name = op ? strchr(ops[op - 1].target, '.') + 1 : "unknown";
+		const char *name = op ? strchr(op_at(op - 1)->target, '.') + 1 : "unknown";
 		for (size_t i = 0; i < API_STATUS_SLOTS && a->counts[op][i].status; i++)
 			fprintf(f, "tripline_api_requests_total{operation=\"%s\",code=\"%u\"} %" PRIu64 "\n", name,
 				a->counts[op][i].status, a->counts[op][i].n);
@@ -581,10 +275,10 @@ static void handle(struct api *a, const struct http_request *req, struct http_re
 	if (!authenticate(a, req, service, resp))
 		return;
 
-	const struct op *op = NULL;
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if (strcmp(ops[i].target, target) == 0) {
-			op = &ops[i];
+	const struct api_op *op = NULL;
+	for (size_t i = 0; !op && i < n_ops(); i++) {
+		if (strcmp(op_at(i)->target, target) == 0) {
+			op = op_at(i);
 			*slot = i + 1;
 		}
 	}
@@ -611,8 +305,11 @@ static void handle(struct api *a, const struct http_request *req, struct http_re
 		reply_error(resp, 400, "SerializationException", msg);
 		return;
 	}
-	op->run(a, req, jdoc_root(doc), resp);
+	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch};
+	struct api_answer ans = {500, NULL};
+	op->run(&ctx, req->body, req->body_len, jdoc_root(doc), &ans);
 	jdoc_free(doc);
+	reply(resp, ans.status, ans.body);
 }
 
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp)

@@ -1,9 +1,11 @@
 /*
  * driver.h — how the orchestrator runs one container: the driver ops table.
  *
- * A task is one or more containers; the orchestrator (orch.c) owns the task
+ * A task is one or more containers; the orchestrator (task.c) owns the task
  * lifecycle and asks a driver to run, stop, probe and re-adopt each
- * container. Two drivers implement this table:
+ * container. The drivers are listed in one table in orch.c (which launch
+ * types each runs, whether the daemon needs it to start); two implement
+ * this ops table:
  *
  *   process (driver_process.c)  an argv exec'd directly, never through a
  *                               shell, in its own session and process
@@ -107,10 +109,25 @@ struct drv_config {
 };
 
 struct driver_ops {
-	const char *name;   /* "process", "docker" */
+	const char *name;   /* "process", "docker": also the name kept in task state files */
 
-	/* 0; or -errno and a reason in err (a docker socket that does not answer).
-	 * events and loop outlive the driver. */
+	/* Whether the image brings its own command: then an empty argv is
+	 * allowed and entry_point and argv are passed apart (docker). Else argv
+	 * is entryPoint + command and must not be empty (process). */
+	bool image_command;
+
+	/* For an error when a task asks for a driver that did not start: what
+	 * makes it available ("drivers.docker.socket is not configured or does
+	 * not answer"). NULL for a driver that always starts. */
+	const char *unavailable_hint;
+
+	/* Whether cfg asks for this driver at all (docker: a socket is set);
+	 * NULL: always. A driver not asked for is not started. */
+	bool (*configured)(const struct drv_config *cfg);
+
+	/* 0; or -errno and a reason in err (a docker socket that does not answer;
+	 * -ENOENT when what it talks to is absent). events and loop outlive the
+	 * driver. */
 	int (*init)(uv_loop_t *loop, const struct drv_config *cfg, const struct drv_events *events,
 		    struct driver **ret, char *err, size_t errlen);
 	/* Frees the driver; every handle must have been released or forgotten.

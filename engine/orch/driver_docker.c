@@ -947,6 +947,11 @@ static int sync_get(const char *socket, const char *path, struct sync_answer *a)
 	return a->err;
 }
 
+static bool docker_configured(const struct drv_config *cfg)
+{
+	return cfg->docker_socket && cfg->docker_socket[0];
+}
+
 static int docker_init(uv_loop_t *loop, const struct drv_config *cfg, const struct drv_events *events,
 		       struct driver **ret, char *err, size_t errlen)
 {
@@ -1395,6 +1400,9 @@ static void docker_forget(struct drv_container *c)
 
 const struct driver_ops driver_docker_ops = {
 	.name = "docker",
+	.image_command = true,
+	.configured = docker_configured,
+	.unavailable_hint = "drivers.docker.socket is not configured or does not answer",
 	.init = docker_init,
 	.shutdown = docker_shutdown,
 	.launch = docker_launch,

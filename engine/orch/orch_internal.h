@@ -1,12 +1,29 @@
 /*
- * orch_internal.h — what orch.c (tasks, placement, state, events) and
- * service.c (the service scheduler) share. Not a public interface.
+ * orch_internal.h — what the files of the orchestration core share. Not a
+ * public interface: callers use orch.h (and orch_json.h for JSON forms).
+ *
+ *   orch.c          life (new, free), the driver table, clocks, the tick and
+ *                   the end-of-turn flush, events, the cluster, metrics
+ *   task.c          a task's life: placement, launch, driver callbacks, stop
+ *   health.c        container health checks
+ *   secrets.c       the secrets store, read at each launch
+ *   task_api.c      RunTask, StopTask, DescribeTasks, ListTasks, GetTaskLogs
+ *   client_token.c  RunTask's clientToken memory
+ *   task_logs.c     container logs: reading the end, rotation
+ *   task_state.c    a task's JSON, its state file, loading after a restart
+ *   service.c       the service scheduler and deployments
+ *   service_api.c   CreateService, UpdateService, DeleteService, …
+ *   service_state.c a service's JSON and events, its state file, loading
  *
  * Ownership: struct orch owns every task and service. A task points at its
  * service (weak: a service is only freed once no task refers to it) and at a
  * struct taskdef owned by the registry. Tasks live in one list, newest last;
- * services in another. STOPPED tasks are freed by the reaper after
- * ORCH_STOPPED_TASK_TTL_S.
+ * services in another. STOPPED tasks are freed by the reaper (orch.c's tick)
+ * after ORCH_STOPPED_TASK_TTL_S, never during an API call.
+ *
+ * Clocks: a field's name says its clock: *_wall_ms (ms since the epoch,
+ * shown to users, persisted) or *_mono_ms (orch_mono_ms(), for durations,
+ * never persisted as such).
  */
 #ifndef TRIPLINE_ORCH_INTERNAL_H
 #define TRIPLINE_ORCH_INTERNAL_H
@@ -37,6 +54,13 @@ enum health {
 	HEALTH_UNHEALTHY,
 };
 
+/* A driver of the table in orch.c, started or not. */
+struct orch_driver {
+	const struct driver_ops *ops;
+	struct driver *d;              /* NULL: not available (init failed or not configured) */
+	char off_reason[256];          /* why not, for the log and for errors */
+};
+
 struct task;
 
 struct tcontainer {
@@ -54,14 +78,12 @@ struct tcontainer {
 	unsigned health_failures;
 	uv_timer_t *health_timer;      /* heap; closed asynchronously */
 	bool probing;
-	char **cmd_override;           /* NULL-terminated, or NULL */
-	json_t *env_override;          /* [{name, value}] or NULL */
-	int cpu_override, memory_override;   /* 0: none */
-	uint64_t started_ms;
+	const struct orch_container_override *ov;   /* in task->overrides, or NULL */
+	bool ever_started;             /* reached RUNNING once (dependsOn START) */
+	uint64_t started_mono_ms;      /* when it last started (health checks' start period) */
 };
 
 struct service;
-struct deployment;
 
 struct task {
 	struct orch *orch;
@@ -77,21 +99,23 @@ struct task {
 	char *stopped_reason;
 	enum health health;
 	uint64_t version;
-	uint64_t created_ms, started_ms, stopping_ms, stopped_ms, healthy_ms;
+	uint64_t created_wall_ms, started_wall_ms, stopping_wall_ms, stopped_wall_ms;
+	/* monotonic times; a task loaded from its state file gets them from its
+	 * wall times' age, so they may lie before this process began (below 0) */
+	int64_t created_mono_ms, started_mono_ms, stopped_mono_ms;
 	uint32_t cpu;                  /* reserved while not STOPPED */
 	uint64_t memory_mib;
-	const struct driver_ops *drv;
+	const struct orch_driver *drv;
 	char *launch_type;             /* "EC2", "FARGATE", "EXTERNAL" */
-	json_t *overrides;             /* as requested, echoed by DescribeTasks */
+	struct orch_overrides overrides;   /* an owned copy of RunTask's, echoed by DescribeTasks */
 	struct tcontainer *c;
 	size_t nc;
 	bool ever_healthy;             /* for the service scheduler */
 	bool counted_failure;
 	bool dirty;                    /* to be written */
-	bool gone;                     /* removed from the list, freed at the end of the turn */
 };
 
-struct orch_event_list;
+struct client_tokens;
 
 struct orch {
 	uv_loop_t *loop;
@@ -99,54 +123,125 @@ struct orch {
 	char *cluster_name, *region, *account, *data_dir, *secrets_file, *cluster_arn;
 	char *instance_arn;
 	struct taskdef_registry *taskdefs;
-	struct driver *drv_process, *drv_docker;
+	struct orch_driver *drivers;   /* one per entry of orch.c's table */
+	size_t n_drivers;
 	struct drv_events drv_events;
 	struct task *tasks_head, *tasks_tail;
 	size_t n_tasks, n_active;      /* all; not STOPPED */
 	struct service *services;      /* singly linked, creation order */
 	size_t n_services;
-	json_t *client_tokens;         /* token → {"at": ms, "tasks": [ids]} */
+	struct client_tokens *tokens;
 	uint64_t cpu_used, memory_used;
 	uv_timer_t tick;               /* 1 s: reaper, log rotation, service convergence */
 	uv_check_t flush;              /* writes dirty state at the end of each loop turn */
 	bool converge_pending;
 	bool any_dirty;                /* some task has dirty set */
 	struct orch_metrics m;
-	uint64_t event_seq;
 	int closing;                   /* handles still closing in orch_free() */
 };
 
 /* orch.c */
-uint64_t orch_now_ms(void);
-void orch_emit(struct orch *o, const char *detail_type, json_t *resources, json_t *detail);
+uint64_t orch_wall_ms(const struct orch *o);
+uint64_t orch_mono_ms(const struct orch *o);
+/* The monotonic time of a past wall-clock time (by its age now). */
+int64_t orch_mono_of_wall(const struct orch *o, uint64_t wall_ms);
+/* The driver for a launch type (ORCH_LAUNCH_DEFAULT: the definition's
+ * compatibility decides), or NULL with e filled; *ret_launch_type is the
+ * name the task shows. */
+const struct orch_driver *orch_driver_for(struct orch *o, const struct taskdef *td,
+					  enum orch_launch_type lt, const char **ret_launch_type,
+					  struct orch_error *e);
+const struct orch_driver *orch_driver_named(const struct orch *o, const char *name);
+void orch_want_converge(struct orch *o);
+void orch_set_error(struct orch_error *e, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* id: 2 × nbytes hex digits from the kernel's random source. */
+void orch_random_hex(char *out, size_t nbytes);
+char *orch_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void orch_strv_free(char **v);
+/* Checks a request's cluster member (NULL: ours). */
+bool orch_check_cluster(const struct orch *o, const char *cluster, struct orch_error *e);
+/* An optional string no longer than max bytes (and not empty). */
+bool orch_check_string(const char *key, const char *s, size_t max, struct orch_error *e);
+bool orch_check_int(const char *key, int64_t v, int64_t lo, int64_t hi, struct orch_error *e);
+const char *orch_launch_type_name(enum orch_launch_type lt);
+/* The ACTIVE definition ref names, or false with e filled (ECS's messages). */
+bool orch_active_taskdef(struct orch *o, const char *ref, const struct taskdef **ret, struct orch_error *e);
+
+/* task.c */
 void orch_task_mark(struct task *t);   /* state changed: persist + event */
 void orch_task_dirty(struct task *t);  /* to be written at the end of this loop turn */
 void orch_task_stop(struct task *t, enum stop_code code, const char *reason);
-void orch_want_converge(struct orch *o);
+/* Places and starts a task: NULL with *ret_failure a placement failure
+ * ("RESOURCE:CPU", …), or NULL with e filled. overrides were checked. */
 struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const char *group,
 			      const char *started_by, struct service *svc, const char *deployment_id,
-			      const json_t *overrides, const char *launch_type, struct orch_error *e,
-			      const char **ret_failure);
-void orch_set_error(struct orch_error *e, const char *type, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-json_t *orch_task_json(const struct task *t);
-/* Request checks; each fills e and returns false on a bad member. */
-bool orch_check_cluster(struct orch *o, const json_t *req, struct orch_error *e);
-bool orch_opt_string(const json_t *req, const char *key, size_t max, const char **ret, struct orch_error *e);
-bool orch_opt_int(const json_t *req, const char *key, json_int_t lo, json_int_t hi, json_int_t *ret,
-		  struct orch_error *e);
-const char *orch_task_status_name(enum task_status s);
+			      const struct orch_overrides *overrides, enum orch_launch_type lt,
+			      struct orch_error *e, const char **ret_failure);
+struct task *orch_task_alloc(struct orch *o, const struct taskdef *td);
+void orch_task_free(struct task *t);
+void orch_task_link(struct orch *o, struct task *t);
+void orch_task_purge(struct orch *o, struct task *t);   /* unlink, remove its files, free */
+struct task *orch_task_find(struct orch *o, const char *id_or_arn);
+/* Resumes a loaded task: launches what may start, settles what has ended. */
+void orch_task_resume(struct task *t);
+/* The driver callbacks (driver.h's struct drv_events). */
+void orch_on_started(void *owner, int err, const char *reason);
+void orch_on_exited(void *owner, const struct drv_exit *e);
+void orch_on_driver_log(void *owner, int level, const char *msg);
+/* The driver spec of a container (buffers are the caller's). */
+void orch_container_spec(const struct tcontainer *c, struct drv_spec *s, char *logbuf, size_t logcap,
+			 char *scratch, size_t scratchcap, struct drv_mount *mounts);
+void orch_container_log_path(const struct tcontainer *c, char *buf, size_t cap);
+int orch_overrides_copy(const struct orch_overrides *src, struct orch_overrides *dst);
+void orch_overrides_free(struct orch_overrides *ov);
+/* Validates RunTask's overrides against td. */
+bool orch_overrides_check(const struct orch_overrides *ov, const struct taskdef *td, struct orch_error *e);
+extern const char *const orch_task_status_names[];
+extern const char *const orch_stop_code_names[];
+extern const char *const orch_health_names[];
+
+/* health.c */
+void orch_health_schedule(struct tcontainer *c, uint64_t delay_ms);
+void orch_health_update_task(struct task *t);
+
+/* secrets.c — the store is read at each launch, wiped after it. */
+struct secret_store;
+int orch_secrets_open(const struct orch *o, struct secret_store **ret, char *why, size_t whylen);
+/* One valueFrom into *ret (malloc'd; the caller wipes and frees it). */
+int orch_secrets_resolve(const struct orch *o, const struct secret_store *st, const char *ref, char **ret,
+			 char *why, size_t whylen);
+void orch_secrets_close(struct secret_store *st);
+
+/* client_token.c */
+struct client_tokens *client_tokens_new(void);
+void client_tokens_free(struct client_tokens *ct);
+/* The task ids remembered for token (not older than the TTL), or 0. */
+size_t client_tokens_get(struct client_tokens *ct, const char *token, uint64_t now_mono_ms,
+			 char ids[][33], size_t max);
+/* -ENOSPC when ORCH_MAX_CLIENT_TOKENS are remembered already. */
+int client_tokens_put(struct client_tokens *ct, const char *token, uint64_t now_mono_ms,
+		      const char (*ids)[33], size_t n);
+void client_tokens_expire(struct client_tokens *ct, uint64_t now_mono_ms);
+
+/* task_logs.c */
+int orch_task_log_read(const struct tcontainer *c, size_t tail, struct orch_task_log *ret);
+void orch_task_log_rotate(const struct orch *o, const struct tcontainer *c);
+
+/* task_state.c */
+void orch_task_write(struct task *t);
+int orch_tasks_load(struct orch *o);
 
 /* service.c */
 void service_task_stopped(struct service *s, struct task *t);
 void service_task_started(struct service *s, struct task *t);
+void service_converge(struct service *s);
 void service_converge_all(struct orch *o);
 int service_load_all(struct orch *o, char *err, size_t errlen);
-struct service *service_find(struct orch *o, const char *name_or_arn);
 void service_free_all(struct orch *o);
+struct service *service_find(struct orch *o, const char *name_or_arn);
 void service_metrics(const struct orch *o, struct orch_metrics *m);
 void service_metrics_text(const struct orch *o, FILE *f);
 const char *service_name(const struct service *s);
-const char *service_arn(const struct service *s);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * service.c — services: the scheduler that keeps desiredCount tasks running,
- * rolling deployments, the circuit breaker, and the service API.
+ * rolling deployments and the circuit breaker (the operations are
+ * service_api.c's, JSON and state files service_state.c's).
  *
  * One convergence pass (service_converge) per service, run at the end of
  * any loop turn that changed something and once a second:
@@ -31,127 +32,34 @@
  * launches: it stops launching, and with rollback a new deployment of the
  * last completed task definition replaces it.
  *
- * A service's state (definition, deployments, events) is written to
- * services/<name>.json with fsync whenever it changes.
+ * Durations (backoff, the grace period) are on the monotonic clock.
  */
-#include "orch_internal.h"
+#include "service_internal.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "logger.h"
-#include "statefile.h"
+#include "orch_state.h"
 
-#define SERVICE_DEFAULT_GRACE_S 2
-#define SERVICE_IMPAIRED_AFTER 3u
-#define SERVICE_MAX_NAME 255
-
-enum dep_status { DEP_PRIMARY, DEP_ACTIVE };
-enum svc_status { SVC_ACTIVE, SVC_DRAINING, SVC_INACTIVE };
-static const char *const svc_status_names[] = {"ACTIVE", "DRAINING", "INACTIVE"};
-
-struct deployment {
-	struct deployment *next;
-	char id[40];
-	const struct taskdef *td;
-	enum dep_status status;
-	const char *rollout;        /* "IN_PROGRESS", "COMPLETED", "FAILED" */
-	char *rollout_reason;
-	uint64_t created_ms, updated_ms;
-	unsigned failed_tasks;
-};
-
-struct service {
-	struct orch *o;
-	struct service *next;
-	char *name, *arn;
-	enum svc_status status;
-	unsigned desired;
-	unsigned min_pct, max_pct;
-	bool cb_enable, cb_rollback;
-	int grace_s;                 /* -1: not set */
-	char *launch_type;           /* NULL: the definition decides */
-	struct deployment *deps;     /* the primary first */
-	const struct taskdef *last_completed;
-	json_t *events;              /* newest first */
-	uint64_t created_ms;
-	unsigned consecutive_failures;
-	uint64_t next_launch_ms;     /* wall clock; 0: now */
-	bool impaired_reported;
-	char *placement_failure;     /* the last one reported */
-	bool steady;
-	bool dirty;
-};
+const char *const service_status_names[] = {"ACTIVE", "DRAINING", "INACTIVE"};
 
 const char *service_name(const struct service *s)
 {
 	return s->name;
 }
 
-const char *service_arn(const struct service *s)
+const char *orch_service_arn(const struct service *s)
 {
 	return s->arn;
 }
 
-/* ------------------------------------------------------------ events and persistence */
+/* ------------------------------------------------------------ health and counts */
 
-static json_t *epoch_ms(uint64_t ms)
-{
-	return json_real((double)ms / 1000.0);
-}
-
-static void add_event(struct service *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_event(struct service *s, const char *fmt, ...)
-{
-	char msg[700], id[37];
-	unsigned char b[16];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		memset(b, 0, sizeof(b));
-	snprintf(id, sizeof(id), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-	json_array_insert_new(s->events, 0,
-			      json_pack("{s:s,s:o,s:s}", "id", id, "createdAt", epoch_ms(orch_now_ms()), "message", msg));
-	while (json_array_size(s->events) > ORCH_MAX_SERVICE_EVENTS)
-		json_array_remove(s->events, json_array_size(s->events) - 1);
-	s->dirty = true;
-	log_info("service", "%s", msg);
-}
-
-/* ECS Service Action / ECS Deployment State Change events onto the bus. */
-static void emit_action(struct service *s, const char *event_name, const char *type, const char *reason)
-{
-	json_t *detail = json_pack("{s:s,s:s,s:s}", "eventType", type, "eventName", event_name, "clusterArn",
-				   s->o->cluster_arn);
-	if (!detail)
-		return;
-	if (reason)
-		json_object_set_new(detail, "reason", json_string(reason));
-	orch_emit(s->o, "ECS Service Action", json_pack("[s]", s->arn), detail);
-}
-
-static void emit_deployment(struct service *s, const struct deployment *d, const char *event_name,
-			    const char *reason)
-{
-	json_t *detail = json_pack("{s:s,s:s,s:s,s:s}", "eventType", strcmp(event_name, "SERVICE_DEPLOYMENT_FAILED") == 0
-									? "ERROR" : "INFO",
-				   "eventName", event_name, "deploymentId", d->id, "reason",
-				   reason ? reason : "");
-	if (detail)
-		orch_emit(s->o, "ECS Deployment State Change", json_pack("[s]", s->arn), detail);
-}
-
-static bool task_healthy(const struct service *s, const struct task *t, uint64_t now)
+static bool task_healthy(const struct service *s, const struct task *t, uint64_t now_mono)
 {
 	if (t->last != TS_RUNNING || t->desired != TS_RUNNING)
 		return false;
@@ -160,15 +68,12 @@ static bool task_healthy(const struct service *s, const struct task *t, uint64_t
 		hc |= t->c[i].def->essential && t->c[i].def->health.present;
 	if (hc)
 		return t->health == HEALTH_HEALTHY;
-	uint64_t grace = (uint64_t)(s->grace_s >= 0 ? s->grace_s : SERVICE_DEFAULT_GRACE_S) * 1000u;
-	return now >= t->started_ms + grace;
+	int64_t grace = (int64_t)(s->grace_s >= 0 ? s->grace_s : SERVICE_DEFAULT_GRACE_S) * 1000;
+	return (int64_t)now_mono >= t->started_mono_ms + grace;
 }
 
-struct counts {
-	unsigned pending, running;   /* desired RUNNING */
-};
 
-static void count_deployment(const struct service *s, const struct deployment *d, struct counts *c)
+void service_count_deployment(const struct service *s, const struct deployment *d, struct service_counts *c)
 {
 	memset(c, 0, sizeof(*c));
 	for (const struct task *t = s->o->tasks_head; t; t = t->next) {
@@ -182,101 +87,9 @@ static void count_deployment(const struct service *s, const struct deployment *d
 	}
 }
 
-static json_t *deployment_json(const struct service *s, const struct deployment *d)
-{
-	struct counts c;
-	count_deployment(s, d, &c);
-	unsigned desired = d->status == DEP_PRIMARY ? (s->status == SVC_ACTIVE ? s->desired : 0)
-						    : c.pending + c.running;
-	json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:o,s:o,s:s,s:s}", "id", d->id, "status",
-			      d->status == DEP_PRIMARY ? "PRIMARY" : "ACTIVE", "taskDefinition", d->td->arn,
-			      "desiredCount", (int)desired, "pendingCount", (int)c.pending, "runningCount",
-			      (int)c.running, "failedTasks", (int)d->failed_tasks, "createdAt",
-			      epoch_ms(d->created_ms), "updatedAt", epoch_ms(d->updated_ms), "launchType",
-			      s->launch_type ? s->launch_type : "EC2", "rolloutState", d->rollout);
-	if (j && d->rollout_reason)
-		json_object_set_new(j, "rolloutStateReason", json_string(d->rollout_reason));
-	return j;
-}
-
-static json_t *service_json(const struct service *s)
-{
-	unsigned running = 0, pending = 0;
-	for (const struct task *t = s->o->tasks_head; t; t = t->next) {
-		if (t->service != s || t->desired != TS_RUNNING)
-			continue;
-		if (t->last == TS_RUNNING)
-			running++;
-		else if (t->last < TS_RUNNING)
-			pending++;
-	}
-	json_t *deps = json_array();
-	for (const struct deployment *d = s->deps; deps && d; d = d->next)
-		json_array_append_new(deps, deployment_json(s, d));
-	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:s,s:s,s:o,s:O,s:o,s:s,s:{s:i,s:i,s:{s:b,s:b}}}",
-			      "serviceArn", s->arn, "serviceName", s->name, "clusterArn", s->o->cluster_arn,
-			      "status", svc_status_names[s->status], "desiredCount", (int)s->desired,
-			      "runningCount", (int)running, "pendingCount", (int)pending, "launchType",
-			      s->launch_type ? s->launch_type : "EC2", "taskDefinition",
-			      s->deps ? s->deps->td->arn : "", "deployments", deps ? deps : json_array(), "events",
-			      s->events, "createdAt", epoch_ms(s->created_ms), "schedulingStrategy", "REPLICA",
-			      "deploymentConfiguration", "maximumPercent", (int)s->max_pct, "minimumHealthyPercent",
-			      (int)s->min_pct, "deploymentCircuitBreaker", "enable", s->cb_enable, "rollback",
-			      s->cb_rollback);
-	if (j && s->grace_s >= 0)
-		json_object_set_new(j, "healthCheckGracePeriodSeconds", json_integer(s->grace_s));
-	return j;
-}
-
-static json_t *service_state(const struct service *s)
-{
-	json_t *j = service_json(s);
-	json_t *deps = json_array();
-	for (const struct deployment *d = s->deps; deps && d; d = d->next)
-		json_array_append_new(deps, json_pack("{s:s,s:s,s:s,s:s?,s:I,s:I,s:i,s:b}", "id", d->id,
-						      "taskDefinition", d->td->arn, "rolloutState", d->rollout,
-						      "rolloutStateReason", d->rollout_reason, "createdMs",
-						      (json_int_t)d->created_ms, "updatedMs", (json_int_t)d->updated_ms,
-						      "failedTasks", (int)d->failed_tasks, "primary",
-						      d->status == DEP_PRIMARY));
-	json_t *priv = json_pack("{s:o,s:s?,s:I}", "deployments", deps, "lastCompleted",
-				 s->last_completed ? s->last_completed->arn : NULL, "createdMs",
-				 (json_int_t)s->created_ms);
-	if (!j || !priv) {
-		json_decref(j);
-		json_decref(priv);
-		return NULL;
-	}
-	json_object_set_new(j, "tripline", priv);
-	return j;
-}
-
-static void service_write(struct service *s)
-{
-	char dir[4200], name[SERVICE_MAX_NAME + 8];
-	snprintf(dir, sizeof(dir), "%s/services", s->o->data_dir);
-	snprintf(name, sizeof(name), "%s.json", s->name);
-	if (s->status == SVC_INACTIVE) {
-		char path[4500];
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		unlink(path);
-		s->dirty = false;
-		return;
-	}
-	json_t *j = service_state(s);
-	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	int r = text ? statefile_write(dir, name, text, strlen(text), true) : -ENOMEM;
-	if (r < 0)
-		log_error("service", "%s: cannot write its state: %s", s->name, strerror(-r));
-	else
-		s->dirty = false;
-	free(text);
-}
-
 /* ------------------------------------------------------------ deployments */
 
-static struct deployment *deployment_new(struct service *s, const struct taskdef *td)
+struct deployment *service_deployment_new(struct service *s, const struct taskdef *td)
 {
 	struct deployment *d = calloc(1, sizeof(*d));
 	unsigned char b[8];
@@ -291,17 +104,17 @@ static struct deployment *deployment_new(struct service *s, const struct taskdef
 	d->td = td;
 	d->status = DEP_PRIMARY;
 	d->rollout = "IN_PROGRESS";
-	d->created_ms = d->updated_ms = orch_now_ms();
+	d->created_wall_ms = d->updated_wall_ms = orch_wall_ms(s->o);
 	for (struct deployment *o = s->deps; o; o = o->next)
 		o->status = DEP_ACTIVE;
 	d->next = s->deps;
 	s->deps = d;
 	s->steady = false;
 	s->consecutive_failures = 0;
-	s->next_launch_ms = 0;
+	s->next_launch_mono_ms = 0;
 	s->impaired_reported = false;
 	s->dirty = true;
-	emit_deployment(s, d, "SERVICE_DEPLOYMENT_IN_PROGRESS", "a new deployment was started");
+	service_emit_deployment(s, d, "SERVICE_DEPLOYMENT_IN_PROGRESS", "a new deployment was started");
 	return d;
 }
 
@@ -313,7 +126,7 @@ static struct deployment *find_deployment(const struct service *s, const char *i
 	return NULL;
 }
 
-static void free_deployment(struct deployment *d)
+void service_deployment_free(struct deployment *d)
 {
 	free(d->rollout_reason);
 	free(d);
@@ -326,10 +139,10 @@ static void stop_task(struct task *t, const char *reason)
 	orch_task_stop(t, SC_SERVICE_SCHEDULER_INITIATED, reason);
 }
 
-static void service_converge(struct service *s)
+void service_converge(struct service *s)
 {
 	struct orch *o = s->o;
-	uint64_t now = orch_now_ms();
+	uint64_t now = orch_mono_ms(o);
 	struct deployment *primary = s->deps;
 	unsigned desired = s->status == SVC_ACTIVE ? s->desired : 0;
 	unsigned max_total = (unsigned)((uint64_t)desired * s->max_pct / 100u);
@@ -347,7 +160,7 @@ static void service_converge(struct service *s)
 			continue;
 		if (t->health == HEALTH_UNHEALTHY) {
 			stop_task(t, "Task failed container health checks");
-			add_event(s, "(service %s) has stopped 1 running tasks: (task %s) because it failed its health checks.",
+			service_add_event(s, "(service %s) has stopped 1 running tasks: (task %s) because it failed its health checks.",
 				  s->name, t->id);
 			continue;
 		}
@@ -357,7 +170,7 @@ static void service_converge(struct service *s)
 				t->ever_healthy = true;
 				orch_task_dirty(t);
 				s->consecutive_failures = 0;
-				s->next_launch_ms = 0;
+				s->next_launch_mono_ms = 0;
 				s->impaired_reported = false;
 			}
 		}
@@ -385,12 +198,12 @@ static void service_converge(struct service *s)
 		}
 		primary_alive = desired;
 		if (stopped)
-			add_event(s, "(service %s) has stopped %u running tasks.", s->name, stopped);
+			service_add_event(s, "(service %s) has stopped %u running tasks.", s->name, stopped);
 	}
 
 	/* 3. launch for the primary, within maximumPercent */
 	bool failed = strcmp(primary->rollout, "FAILED") == 0;
-	if (primary_alive < desired && !failed && now >= s->next_launch_ms) {
+	if (primary_alive < desired && !failed && now >= s->next_launch_mono_ms) {
 		unsigned want = desired - primary_alive;
 		unsigned room = max_total > occupying ? max_total - occupying : 0;
 		unsigned n = want < room ? want : room, started = 0;
@@ -410,16 +223,16 @@ static void service_converge(struct service *s)
 			occupying++;
 		}
 		if (started) {
-			add_event(s, "(service %s) has started %u tasks.", s->name, started);
+			service_add_event(s, "(service %s) has started %u tasks.", s->name, started);
 			free(s->placement_failure);
 			s->placement_failure = NULL;
 		}
 		if (failure && (!s->placement_failure || strcmp(s->placement_failure, failure) != 0)) {
 			free(s->placement_failure);
 			s->placement_failure = strdup(failure);
-			add_event(s, "(service %s) was unable to place a task because no container instance met all of its requirements. Reason: %s.",
+			service_add_event(s, "(service %s) was unable to place a task because no container instance met all of its requirements. Reason: %s.",
 				  s->name, failure);
-			emit_action(s, "SERVICE_TASK_PLACEMENT_FAILURE", "ERROR", failure);
+			service_emit_action(s, "SERVICE_TASK_PLACEMENT_FAILURE", "ERROR", failure);
 		}
 	}
 
@@ -444,7 +257,7 @@ static void service_converge(struct service *s)
 		}
 	}
 	if (stopped_old)
-		add_event(s, "(service %s) has stopped %u running tasks of an older deployment.", s->name,
+		service_add_event(s, "(service %s) has stopped %u running tasks of an older deployment.", s->name,
 			  stopped_old);
 
 	/* 5. bookkeeping */
@@ -457,7 +270,7 @@ static void service_converge(struct service *s)
 			      strcmp(t->deployment_id, d->id) == 0;
 		if (d->status != DEP_PRIMARY && !any) {
 			*pp = d->next;
-			free_deployment(d);
+			service_deployment_free(d);
 			s->dirty = true;
 			continue;
 		}
@@ -465,7 +278,7 @@ static void service_converge(struct service *s)
 	}
 	if (s->status == SVC_DRAINING && occupying == 0) {
 		s->status = SVC_INACTIVE;
-		add_event(s, "(service %s) has been deleted.", s->name);
+		service_add_event(s, "(service %s) has been deleted.", s->name);
 		s->dirty = true;
 		return;
 	}
@@ -480,12 +293,12 @@ static void service_converge(struct service *s)
 			primary->rollout = "COMPLETED";
 			free(primary->rollout_reason);
 			primary->rollout_reason = strdup("ECS deployment completed.");
-			primary->updated_ms = now;
+			primary->updated_wall_ms = orch_wall_ms(o);
 			s->last_completed = primary->td;
-			emit_deployment(s, primary, "SERVICE_DEPLOYMENT_COMPLETED", "the deployment completed");
+			service_emit_deployment(s, primary, "SERVICE_DEPLOYMENT_COMPLETED", "the deployment completed");
 		}
-		add_event(s, "(service %s) has reached a steady state.", s->name);
-		emit_action(s, "SERVICE_STEADY_STATE", "INFO", NULL);
+		service_add_event(s, "(service %s) has reached a steady state.", s->name);
+		service_emit_action(s, "SERVICE_STEADY_STATE", "INFO", NULL);
 	}
 	if (steady != s->steady) {
 		s->steady = steady;
@@ -526,20 +339,20 @@ void service_task_stopped(struct service *s, struct task *t)
 	uint64_t delay = base << shift;
 	if (delay > max)
 		delay = max;
-	s->next_launch_ms = orch_now_ms() + delay;
-	add_event(s, "(service %s) task %s stopped before it was healthy: %s", s->name, t->id,
+	s->next_launch_mono_ms = orch_mono_ms(s->o) + delay;
+	service_add_event(s, "(service %s) task %s stopped before it was healthy: %s", s->name, t->id,
 		  t->stopped_reason ? t->stopped_reason : "");
-	add_event(s, "(service %s) backs off: the next launch waits %llu ms (%u failed launches in a row).",
+	service_add_event(s, "(service %s) backs off: the next launch waits %llu ms (%u failed launches in a row).",
 		  s->name, (unsigned long long)delay, s->consecutive_failures);
 	if (s->consecutive_failures >= SERVICE_IMPAIRED_AFTER && !s->impaired_reported) {
 		s->impaired_reported = true;
-		add_event(s, "(service %s) is unable to consistently start tasks successfully.", s->name);
-		emit_action(s, "SERVICE_TASK_START_IMPAIRED", "WARN", "tasks keep stopping before they are healthy");
+		service_add_event(s, "(service %s) is unable to consistently start tasks successfully.", s->name);
+		service_emit_action(s, "SERVICE_TASK_START_IMPAIRED", "WARN", "tasks keep stopping before they are healthy");
 	}
 	if (!d)
 		return;
 	d->failed_tasks++;
-	d->updated_ms = orch_now_ms();
+	d->updated_wall_ms = orch_wall_ms(s->o);
 	unsigned threshold = (s->desired + 1) / 2;
 	threshold = threshold < 3 ? 3 : threshold > 200 ? 200 : threshold;
 	if (s->cb_enable && d->status == DEP_PRIMARY && strcmp(d->rollout, "IN_PROGRESS") == 0 &&
@@ -547,12 +360,12 @@ void service_task_stopped(struct service *s, struct task *t)
 		d->rollout = "FAILED";
 		free(d->rollout_reason);
 		d->rollout_reason = strdup("ECS deployment circuit breaker: tasks failed to start.");
-		add_event(s, "(service %s) deployment %s deployment failed: tasks failed to start.", s->name, d->id);
-		emit_deployment(s, d, "SERVICE_DEPLOYMENT_FAILED", "ECS deployment circuit breaker: tasks failed to start.");
+		service_add_event(s, "(service %s) deployment %s deployment failed: tasks failed to start.", s->name, d->id);
+		service_emit_deployment(s, d, "SERVICE_DEPLOYMENT_FAILED", "ECS deployment circuit breaker: tasks failed to start.");
 		if (s->cb_rollback && s->last_completed && s->last_completed != d->td) {
-			struct deployment *nd = deployment_new(s, s->last_completed);
+			struct deployment *nd = service_deployment_new(s, s->last_completed);
 			if (nd) {
-				add_event(s, "(service %s) rolling back to deployment %s.", s->name, nd->id);
+				service_add_event(s, "(service %s) rolling back to deployment %s.", s->name, nd->id);
 				free(nd->rollout_reason);
 				nd->rollout_reason = strdup("ECS deployment circuit breaker: rolling back to the last completed task definition.");
 			}
@@ -574,17 +387,18 @@ struct service *service_find(struct orch *o, const char *ref)
 	return NULL;
 }
 
-static void service_free(struct service *s)
+void service_free(struct service *s)
 {
 	while (s->deps) {
 		struct deployment *d = s->deps;
 		s->deps = d->next;
-		free_deployment(d);
+		service_deployment_free(d);
 	}
-	json_decref(s->events);
+	for (size_t i = 0; i < s->n_events; i++)
+		free(s->events[i].message);
+	free(s->events);
 	free(s->name);
 	free(s->arn);
-	free(s->launch_type);
 	free(s->placement_failure);
 	free(s);
 }
@@ -640,7 +454,7 @@ void service_metrics_text(const struct orch *o, FILE *f)
 	}
 }
 
-static struct service *service_alloc(struct orch *o, const char *name)
+struct service *service_alloc(struct orch *o, const char *name)
 {
 	struct service *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -649,7 +463,7 @@ static struct service *service_alloc(struct orch *o, const char *name)
 	s->name = strdup(name);
 	if (asprintf(&s->arn, "arn:aws:ecs:%s:%s:service/%s/%s", o->region, o->account, o->cluster_name, name) < 0)
 		s->arn = NULL;
-	s->events = json_array();
+	s->events = calloc(ORCH_MAX_SERVICE_EVENTS, sizeof(*s->events));
 	s->min_pct = 100;
 	s->max_pct = 200;
 	s->grace_s = -1;
@@ -660,7 +474,7 @@ static struct service *service_alloc(struct orch *o, const char *name)
 	return s;
 }
 
-static void service_link(struct orch *o, struct service *s)
+void service_link(struct orch *o, struct service *s)
 {
 	struct service **pp = &o->services;
 	while (*pp)
@@ -669,405 +483,17 @@ static void service_link(struct orch *o, struct service *s)
 	o->n_services++;
 }
 
-/* ------------------------------------------------------------ loading */
-
-static int service_load(struct orch *o, const char *path)
+/* Forgets an INACTIVE service whose name is taken again (its tasks are
+ * STOPPED; they keep no pointer to it). */
+void service_unlink_free(struct orch *o, struct service *s)
 {
-	json_error_t je;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	json_t *priv = json_object_get(j, "tripline");
-	const char *name = json_string_value(json_object_get(j, "serviceName"));
-	struct service *s = NULL;
-
-	if (!j || !priv || !name) {
-		log_warn("service", "%s: not a service state file; ignored", path);
-		json_decref(j);
-		return 0;
-	}
-	if (!(s = service_alloc(o, name))) {
-		json_decref(j);
-		return -ENOMEM;
-	}
-	const char *st = json_string_value(json_object_get(j, "status"));
-	s->status = st && strcmp(st, "DRAINING") == 0 ? SVC_DRAINING : SVC_ACTIVE;
-	s->desired = (unsigned)json_integer_value(json_object_get(j, "desiredCount"));
-	json_t *dc = json_object_get(j, "deploymentConfiguration");
-	s->min_pct = (unsigned)json_integer_value(json_object_get(dc, "minimumHealthyPercent"));
-	s->max_pct = (unsigned)json_integer_value(json_object_get(dc, "maximumPercent"));
-	json_t *cb = json_object_get(dc, "deploymentCircuitBreaker");
-	s->cb_enable = json_is_true(json_object_get(cb, "enable"));
-	s->cb_rollback = json_is_true(json_object_get(cb, "rollback"));
-	json_t *g = json_object_get(j, "healthCheckGracePeriodSeconds");
-	s->grace_s = g ? (int)json_integer_value(g) : -1;
-	const char *lt = json_string_value(json_object_get(j, "launchType"));
-	s->launch_type = lt && strcmp(lt, "EC2") != 0 ? strdup(lt) : NULL;
-	json_decref(s->events);
-	s->events = json_incref(json_object_get(j, "events"));
-	if (!s->events)
-		s->events = json_array();
-	s->created_ms = (uint64_t)json_integer_value(json_object_get(priv, "createdMs"));
-	const char *lc = json_string_value(json_object_get(priv, "lastCompleted"));
-	if (lc)
-		taskdef_describe(o->taskdefs, lc, &s->last_completed);
-	json_t *deps = json_object_get(priv, "deployments");
-	struct deployment **tail = &s->deps;
-	size_t i;
-	json_t *dj;
-	json_array_foreach(deps, i, dj) {
-		const struct taskdef *td = NULL;
-		const char *id = json_string_value(json_object_get(dj, "id"));
-		const char *tdarn = json_string_value(json_object_get(dj, "taskDefinition"));
-		if (!id || !tdarn || strlen(id) >= sizeof(s->deps->id) || taskdef_describe(o->taskdefs, tdarn, &td) < 0)
-			continue;
-		struct deployment *d = calloc(1, sizeof(*d));
-		if (!d)
-			break;
-		snprintf(d->id, sizeof(d->id), "%s", id);
-		d->td = td;
-		d->status = json_is_true(json_object_get(dj, "primary")) ? DEP_PRIMARY : DEP_ACTIVE;
-		const char *ro = json_string_value(json_object_get(dj, "rolloutState"));
-		d->rollout = ro && strcmp(ro, "COMPLETED") == 0 ? "COMPLETED" : ro && strcmp(ro, "FAILED") == 0 ? "FAILED"
-												     : "IN_PROGRESS";
-		const char *rr = json_string_value(json_object_get(dj, "rolloutStateReason"));
-		d->rollout_reason = rr ? strdup(rr) : NULL;
-		d->created_ms = (uint64_t)json_integer_value(json_object_get(dj, "createdMs"));
-		d->updated_ms = (uint64_t)json_integer_value(json_object_get(dj, "updatedMs"));
-		d->failed_tasks = (unsigned)json_integer_value(json_object_get(dj, "failedTasks"));
-		*tail = d;
-		tail = &d->next;
-	}
-	json_decref(j);
-	if (!s->deps || s->deps->status != DEP_PRIMARY) {
-		log_warn("service", "%s: no primary deployment with a known task definition; ignored", path);
-		service_free(s);
-		return 0;
-	}
-	service_link(o, s);
-	log_info("service", "%s loaded: desired %u", s->name, s->desired);
-	return 0;
-}
-
-int service_load_all(struct orch *o, char *err, size_t errlen)
-{
-	char dir[4200];
-	snprintf(dir, sizeof(dir), "%s/services", o->data_dir);
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int r = 0;
-
-	if (!d) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
-			continue;
-		char path[4500];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if ((r = service_load(o, path)) < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-			break;
-		}
-	}
-	closedir(d);
-	return r;
-}
-
-/* ------------------------------------------------------------ the API */
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > SERVICE_MAX_NAME)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-/* deploymentConfiguration and healthCheckGracePeriodSeconds into s (only
- * what the request names). */
-static bool apply_config(struct service *s, const json_t *req, struct orch_error *e)
-{
-	json_t *dc = json_object_get(req, "deploymentConfiguration");
-	json_int_t min = s->min_pct, max = s->max_pct, grace = s->grace_s;
-	bool enable = s->cb_enable, rollback = s->cb_rollback;
-
-	if (dc && !json_is_object(dc)) {
-		orch_set_error(e, "InvalidParameterException", "deploymentConfiguration must be an object");
-		return false;
-	}
-	if (!orch_opt_int(dc, "minimumHealthyPercent", 0, 100, &min, e) || !orch_opt_int(dc, "maximumPercent", 100, 200, &max, e) ||
-	    !orch_opt_int(req, "healthCheckGracePeriodSeconds", 0, 2147483647, &grace, e))
-		return false;
-	json_t *cb = json_object_get(dc, "deploymentCircuitBreaker");
-	if (cb) {
-		json_t *en = json_object_get(cb, "enable"), *rb = json_object_get(cb, "rollback");
-		if (!json_is_object(cb) || !json_is_boolean(en) || !json_is_boolean(rb)) {
-			orch_set_error(e, "InvalidParameterException",
-				       "deploymentCircuitBreaker needs enable and rollback, both booleans");
-			return false;
-		}
-		enable = json_is_true(en);
-		rollback = json_is_true(rb);
-	}
-	if (max <= min) {
-		orch_set_error(e, "InvalidParameterException",
-			       "maximumPercent (%lld) must be above minimumHealthyPercent (%lld), or no deployment could make progress",
-			       (long long)max, (long long)min);
-		return false;
-	}
-	s->min_pct = (unsigned)min;
-	s->max_pct = (unsigned)max;
-	s->cb_enable = enable;
-	s->cb_rollback = rollback;
-	s->grace_s = (int)grace;
-	return true;
-}
-
-static bool lookup_td(struct orch *o, const char *ref, const struct taskdef **ret, struct orch_error *e)
-{
-	int r = taskdef_describe(o->taskdefs, ref, ret);
-	if (r < 0 || (*ret)->status != TASKDEF_STATUS_ACTIVE) {
-		orch_set_error(e, "ClientException", r == -EINVAL ? "Invalid revision number or task definition reference."
-					   : r < 0 ? "TaskDefinition not found."
-						   : "TaskDefinition is inactive");
-		return false;
-	}
-	return true;
-}
-
-int orch_create_service(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e)
-{
-	const char *name, *tdref, *lt;
-	json_int_t desired = -1;
-	const struct taskdef *td;
-
-	*ret = NULL;
-	if (!orch_check_cluster(o, req, e) || !orch_opt_string(req, "serviceName", 1600, &name, e) ||
-	    !orch_opt_string(req, "taskDefinition", 1600, &tdref, e) || !orch_opt_string(req, "launchType", 1600, &lt, e) ||
-	    !orch_opt_int(req, "desiredCount", 0, ORCH_MAX_SERVICE_DESIRED, &desired, e))
-		return -1;
-	if (!name || !valid_name(name)) {
-		orch_set_error(e, "InvalidParameterException",
-			       "serviceName is required: up to 255 letters, digits, hyphens and underscores");
-		return -1;
-	}
-	if (!tdref) {
-		orch_set_error(e, "InvalidParameterException", "taskDefinition is required");
-		return -1;
-	}
-	if (desired < 0) {
-		orch_set_error(e, "InvalidParameterException", "desiredCount is required");
-		return -1;
-	}
-	if (lt && strcmp(lt, "EC2") != 0 && strcmp(lt, "FARGATE") != 0 && strcmp(lt, "EXTERNAL") != 0) {
-		orch_set_error(e, "InvalidParameterException", "launchType must be EC2, FARGATE or EXTERNAL");
-		return -1;
-	}
-	if (!lookup_td(o, tdref, &td, e))
-		return -1;
-	struct service *old = service_find(o, name);
-	if (old && old->status != SVC_INACTIVE) {
-		orch_set_error(e, "InvalidParameterException", "Creation of service was not idempotent.");
-		return -1;
-	}
-	if (!old && o->n_services >= ORCH_MAX_SERVICES) {
-		orch_set_error(e, "ClientException", "too many services (at most %u)", ORCH_MAX_SERVICES);
-		return -1;
-	}
-	if (old) {
-		/* an INACTIVE service of that name: forget it (its tasks are STOPPED) */
-		for (struct task *t = o->tasks_head; t; t = t->next)
-			if (t->service == old)
-				t->service = NULL;
-		struct service **pp = &o->services;
-		while (*pp != old)
-			pp = &(*pp)->next;
-		*pp = old->next;
-		o->n_services--;
-		service_free(old);
-	}
-	struct service *s = service_alloc(o, name);
-	if (!s) {
-		orch_set_error(e, "ServerException", "out of memory");
-		return -1;
-	}
-	if (!apply_config(s, req, e)) {
-		service_free(s);
-		return -1;
-	}
-	s->desired = (unsigned)desired;
-	s->created_ms = orch_now_ms();
-	if (lt && strcmp(lt, "EC2") != 0 && !(s->launch_type = strdup(lt))) {
-		service_free(s);
-		orch_set_error(e, "ServerException", "out of memory");
-		return -1;
-	}
-	service_link(o, s);
-	deployment_new(s, td);
-	add_event(s, "(service %s) was created with %u desired tasks of %s.", s->name, s->desired, td->arn);
-	service_write(s);
-	orch_want_converge(o);
-	*ret = json_pack("{s:o}", "service", service_json(s));
-	return 0;
-}
-
-int orch_update_service(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e)
-{
-	const char *ref, *tdref;
-	json_int_t desired = -1;
-	const struct taskdef *td = NULL;
-
-	*ret = NULL;
-	if (!orch_check_cluster(o, req, e) || !orch_opt_string(req, "service", 1600, &ref, e) ||
-	    !orch_opt_string(req, "taskDefinition", 1600, &tdref, e) ||
-	    !orch_opt_int(req, "desiredCount", 0, ORCH_MAX_SERVICE_DESIRED, &desired, e))
-		return -1;
-	json_t *force = json_object_get(req, "forceNewDeployment");
-	if (force && !json_is_boolean(force)) {
-		orch_set_error(e, "InvalidParameterException", "forceNewDeployment must be a boolean");
-		return -1;
-	}
-	if (!ref) {
-		orch_set_error(e, "InvalidParameterException", "service is required");
-		return -1;
-	}
-	struct service *s = service_find(o, ref);
-	if (!s) {
-		orch_set_error(e, "ServiceNotFoundException", "Service not found.");
-		return -1;
-	}
-	if (s->status != SVC_ACTIVE) {
-		orch_set_error(e, "ServiceNotActiveException", "Service was not ACTIVE.");
-		return -1;
-	}
-	if (tdref && !lookup_td(o, tdref, &td, e))
-		return -1;
-	unsigned min = s->min_pct, max = s->max_pct;
-	bool en = s->cb_enable, rb = s->cb_rollback;
-	int grace = s->grace_s;
-	if (!apply_config(s, req, e))
-		return -1;
-	if (min != s->min_pct || max != s->max_pct || en != s->cb_enable || rb != s->cb_rollback || grace != s->grace_s)
-		s->dirty = true;
-	if (desired >= 0 && (unsigned)desired != s->desired) {
-		add_event(s, "(service %s) desired count changed from %u to %lld.", s->name, s->desired,
-			  (long long)desired);
-		s->desired = (unsigned)desired;
-		s->steady = false;
-		s->consecutive_failures = 0;
-		s->next_launch_ms = 0;
-	}
-	if ((td && td != s->deps->td) || json_is_true(force)) {
-		struct deployment *d = deployment_new(s, td ? td : s->deps->td);
-		if (!d) {
-			orch_set_error(e, "ServerException", "out of memory");
-			return -1;
-		}
-		add_event(s, "(service %s) started deployment %s of %s.", s->name, d->id, d->td->arn);
-	}
-	service_write(s);
-	orch_want_converge(o);
-	*ret = json_pack("{s:o}", "service", service_json(s));
-	return 0;
-}
-
-int orch_delete_service(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e)
-{
-	const char *ref;
-
-	*ret = NULL;
-	if (!orch_check_cluster(o, req, e) || !orch_opt_string(req, "service", 1600, &ref, e))
-		return -1;
-	json_t *force = json_object_get(req, "force");
-	if (!ref) {
-		orch_set_error(e, "InvalidParameterException", "service is required");
-		return -1;
-	}
-	struct service *s = service_find(o, ref);
-	if (!s || s->status == SVC_INACTIVE) {
-		orch_set_error(e, "ServiceNotFoundException", "Service not found.");
-		return -1;
-	}
-	if (s->desired > 0 && !json_is_true(force)) {
-		orch_set_error(e, "InvalidParameterException",
-			       "The service cannot be stopped while it is scaled above 0.");
-		return -1;
-	}
-	s->status = SVC_DRAINING;
-	s->desired = 0;
-	add_event(s, "(service %s) is being deleted.", s->name);
-	service_converge(s);
-	*ret = json_pack("{s:o}", "service", service_json(s));
-	service_write(s);
-	return 0;
-}
-
-int orch_describe_services(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e)
-{
-	json_t *list = json_object_get(req, "services");
-	size_t i;
-	json_t *v;
-
-	*ret = NULL;
-	if (!orch_check_cluster(o, req, e))
-		return -1;
-	if (!json_is_array(list) || json_array_size(list) > 10) {
-		orch_set_error(e, "InvalidParameterException", "services must be a list of 1 to 10 names or ARNs");
-		return -1;
-	}
-	json_t *svcs = json_array(), *failures = json_array();
-	json_array_foreach(list, i, v) {
-		struct service *s = json_is_string(v) ? service_find(o, json_string_value(v)) : NULL;
-		if (s)
-			json_array_append_new(svcs, service_json(s));
-		else
-			json_array_append_new(failures, json_pack("{s:s,s:s}", "arn",
-								   json_is_string(v) ? json_string_value(v) : "",
-								   "reason", "MISSING"));
-	}
-	*ret = json_pack("{s:o,s:o}", "services", svcs, "failures", failures);
-	return 0;
-}
-
-int orch_list_services(struct orch *o, const json_t *req, json_t **ret, struct orch_error *e)
-{
-	json_int_t max = 10;
-	const char *tok;
-
-	*ret = NULL;
-	if (!orch_check_cluster(o, req, e) || !orch_opt_int(req, "maxResults", 1, 100, &max, e) ||
-	    !orch_opt_string(req, "nextToken", 1600, &tok, e))
-		return -1;
-	size_t start = 0, idx = 0;
-	if (tok) {
-		char *end;
-		unsigned long long v = strtoull(tok, &end, 10);
-		if (*end || v > o->n_services) {
-			orch_set_error(e, "InvalidParameterException", "nextToken is not valid");
-			return -1;
-		}
-		start = (size_t)v;
-	}
-	json_t *arns = json_array();
-	const struct service *s;
-	for (s = o->services; s; s = s->next, idx++) {
-		if (idx < start || s->status == SVC_INACTIVE)
-			continue;
-		if (json_array_size(arns) >= (size_t)max)
-			break;
-		json_array_append_new(arns, json_string(s->arn));
-	}
-	*ret = json_pack("{s:o}", "serviceArns", arns);
-	if (s) {
-		char buf[24];
-		snprintf(buf, sizeof(buf), "%zu", idx);
-		json_object_set_new(*ret, "nextToken", json_string(buf));
-	}
-	return 0;
+	for (struct task *t = o->tasks_head; t; t = t->next)
+		if (t->service == s)
+			t->service = NULL;
+	struct service **pp = &o->services;
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	o->n_services--;
+	service_free(s);
 }
