@@ -71,42 +71,38 @@ static const struct opt_def opt_defs[OPT__N] = {
 
 /* ------------------------------------------------------------ messages */
 
-static int usage_error(const struct remote_group *g, const char *sub, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int usage_error(const struct remote_group *g, const char *sub, const char *fmt, ...)
+void remote_say_prefix(const struct remote *rc)
 {
-	va_list ap;
-
-	fprintf(stderr, "%s %s%s%s: ", prog, g->name, sub ? " " : "", sub ? sub : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nrun 'tripline help %s' for the options\n", g->name);
-	return CLI_EXIT_BADINPUT;
+	fprintf(stderr, "%s %s%s%s: ", prog, rc->group, rc->sub ? " " : "", rc->sub ? rc->sub : "");
 }
 
-int remote_usage(const struct remote *rc, const char *fmt, ...)
-{
-	va_list ap;
+static void vsay(const struct remote *rc, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-	fprintf(stderr, "%s %s %s: ", prog, rc->group, rc->sub);
-	va_start(ap, fmt);
+static void vsay(const struct remote *rc, const char *fmt, va_list ap)
+{
+	remote_say_prefix(rc);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nrun 'tripline help %s' for the options\n", rc->group);
-	return CLI_EXIT_BADINPUT;
+	fputc('\n', stderr);
 }
 
 void remote_say(const struct remote *rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s %s %s: ", prog, rc->group, rc->sub);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(rc, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+int remote_usage(const struct remote *rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay(rc, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "run 'tripline help %s' for the options\n", rc->group);
+	return CLI_EXIT_BADINPUT;
 }
 
 int remote_nomem(const struct remote *rc)
@@ -143,12 +139,13 @@ static const struct remote_subcmd *parse_stop(int *ret_exit, int code)
 }
 
 /*
- * Parses argv (argv[0] is the group's name) into *a and returns the
- * subcommand; or returns NULL with the exit code in *ret_exit (0 after
- * --help, 2 after a usage error, with the message printed).
+ * Parses argv (argv[0] is the group's name) into *a, sets rc->sub and
+ * returns the subcommand; or returns NULL with the exit code in *ret_exit
+ * (0 after --help, 2 after a usage error, with the message printed).
+ * a->pos and a->env have room for argc entries.
  */
-static const struct remote_subcmd *parse_args(const struct remote_group *g, int argc, char **argv,
-					      struct remote_args *a, int *ret_exit)
+static const struct remote_subcmd *parse_args(const struct remote_group *g, struct remote *rc, int argc,
+					      char **argv, struct remote_args *a, int *ret_exit)
 {
 	const struct remote_subcmd *sub = NULL;
 	int sub_at = 0;
@@ -166,7 +163,7 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, int 
 			int id = t[1] == '-' ? find_opt(t, OPTS_COMMON) : -1;
 			if (id < 0)
 				return parse_stop(ret_exit,
-						  usage_error(g, NULL, "unknown option '%s' before the subcommand", t));
+						  remote_usage(rc, "unknown option '%s' before the subcommand", t));
 			if (opt_defs[id].has_arg && !strchr(t, '='))
 				i++;
 			continue;
@@ -181,13 +178,14 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, int 
 			int w = snprintf(names + off, sizeof(names) - off, "%s%s", k ? ", " : "", g->subs[k].name);
 			off += w > 0 ? (size_t)w : 0;
 		}
-		return parse_stop(ret_exit, usage_error(g, NULL, "a subcommand is needed: %s", names));
+		return parse_stop(ret_exit, remote_usage(rc, "a subcommand is needed: %s", names));
 	}
 	for (size_t k = 0; k < g->nsubs; k++)
 		if (strcmp(g->subs[k].name, argv[sub_at]) == 0)
 			sub = &g->subs[k];
 	if (!sub)
-		return parse_stop(ret_exit, usage_error(g, NULL, "unknown subcommand '%s'", argv[sub_at]));
+		return parse_stop(ret_exit, remote_usage(rc, "unknown subcommand '%s'", argv[sub_at]));
+	rc->sub = sub->name;
 
 	uint32_t allowed = OPTS_COMMON | sub->opts;
 	for (int i = 1; i < argc; i++) {
@@ -215,7 +213,7 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, int 
 		}
 		int id = t[1] == '-' ? find_opt(t, allowed) : -1;
 		if (id < 0)
-			return parse_stop(ret_exit, usage_error(g, sub->name, "unknown option '%s'", t));
+			return parse_stop(ret_exit, remote_usage(rc, "unknown option '%s'", t));
 		const struct opt_def *d = &opt_defs[id];
 		const char *eq = strchr(t, '='), *v;
 		if (d->has_arg) {
@@ -224,27 +222,26 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, int 
 			else if (i + 1 < argc)
 				v = argv[++i];
 			else
-				return parse_stop(ret_exit, usage_error(g, sub->name, "--%s needs a value", d->name));
+				return parse_stop(ret_exit, remote_usage(rc, "--%s needs a value", d->name));
 		} else {
 			if (eq)
-				return parse_stop(ret_exit, usage_error(g, sub->name, "--%s takes no value", d->name));
+				return parse_stop(ret_exit, remote_usage(rc, "--%s takes no value", d->name));
 			v = "";
 		}
 		if (d->repeat) {
 			a->env[a->nenv++] = v;
 		} else {
 			if (a->val[id])
-				return parse_stop(ret_exit, usage_error(g, sub->name, "--%s is given twice", d->name));
+				return parse_stop(ret_exit, remote_usage(rc, "--%s is given twice", d->name));
 			a->val[id] = v;
 		}
 	}
 	if (a->npos < sub->min_pos)
-		return parse_stop(ret_exit, usage_error(g, sub->name, "%s is needed", sub->pos_name));
+		return parse_stop(ret_exit, remote_usage(rc, "%s is needed", sub->pos_name));
 	if (a->npos > sub->max_pos)
-		return parse_stop(ret_exit,
-				  usage_error(g, sub->name, "unexpected argument '%s'", a->pos[sub->max_pos]));
+		return parse_stop(ret_exit, remote_usage(rc, "unexpected argument '%s'", a->pos[sub->max_pos]));
 	if (a->dashdash && !a->ncmd)
-		return parse_stop(ret_exit, usage_error(g, sub->name, "a command is needed after '--'"));
+		return parse_stop(ret_exit, remote_usage(rc, "a command is needed after '--'"));
 	return sub;
 }
 
@@ -278,6 +275,31 @@ int remote_opt_int(const struct remote *rc, const struct remote_args *a, enum op
 				    min, max, v);
 	*ret = n;
 	return -1;
+}
+
+int remote_opt_choice(const struct remote *rc, const struct remote_args *a, enum opt_id id,
+		      const char *const *choices, size_t n, size_t *ret)
+{
+	const char *v = a->val[id];
+	char list[256];
+	size_t off = 0;
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, choices[i]) == 0) {
+			if (ret)
+				*ret = i;
+			return -1;
+		}
+	/* "A, B or C" */
+	list[0] = '\0';
+	for (size_t i = 0; i < n && off < sizeof(list); i++) {
+		int w = snprintf(list + off, sizeof(list) - off, "%s%s", i == 0 ? "" : i + 1 < n ? ", " : " or ",
+				 choices[i]);
+		off += w > 0 ? (size_t)w : 0;
+	}
+	return remote_usage(rc, "--%s must be %s, not '%s'", opt_defs[id].name, list, v);
 }
 
 /* ------------------------------------------------------------ endpoint and credentials */
@@ -403,13 +425,13 @@ out_free:
 /* A closed standard descriptor would be taken by the connection's socket,
  * and the answer written into it: stdin and stderr get /dev/null, a closed
  * stdout is an error. 0 or 3. */
-static int check_std_fds(const struct remote_group *g)
+static int check_std_fds(const struct remote *rc)
 {
 	for (int fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
 		if (fd == STDOUT_FILENO) {
-			fprintf(stderr, "%s %s: stdout is closed\n", prog, g->name);
+			remote_say(rc, "stdout is closed");
 			return CLI_EXIT_FAILURE;
 		}
 		int nfd = open("/dev/null", O_RDWR);
@@ -424,45 +446,39 @@ static int check_std_fds(const struct remote_group *g)
 
 int remote_run_group(const struct remote_group *g, int argc, char **argv)
 {
+	static const char *const outputs[] = {[OUTPUT_TABLE] = "table", [OUTPUT_JSON] = "json"};
 	struct remote_args a;
 	struct remote rc;
 	const struct remote_subcmd *sub = NULL;
+	size_t output = OUTPUT_TABLE;
 	int r;
 
 	memset(&a, 0, sizeof(a));
 	memset(&rc, 0, sizeof(rc));
-	if ((r = check_std_fds(g)) != 0)
+	rc.group = g->name;
+	if ((r = check_std_fds(&rc)) != 0)
 		return r;
 	a.pos = calloc((size_t)argc + 1, sizeof(*a.pos));
 	a.env = calloc((size_t)argc + 1, sizeof(*a.env));
 	if (!a.pos || !a.env) {
-		fprintf(stderr, "%s %s: out of memory\n", prog, g->name);
-		r = CLI_EXIT_FAILURE;
+		r = remote_nomem(&rc);
 		goto out_free;
 	}
-	if (!(sub = parse_args(g, argc, argv, &a, &r)))
+	if (!(sub = parse_args(g, &rc, argc, argv, &a, &r)))
 		goto out_free;
-	rc.group = g->name;
-	rc.sub = sub->name;
 	rc.cluster = a.val[OPT_CLUSTER];
-	const char *out = a.val[OPT_OUTPUT];
-	if (!out || strcmp(out, "table") == 0) {
-		rc.output = OUTPUT_TABLE;
-	} else if (strcmp(out, "json") == 0) {
-		rc.output = OUTPUT_JSON;
-	} else {
-		r = usage_error(g, sub->name, "--output must be table or json, not '%s'", out);
+	if ((r = remote_opt_choice(&rc, &a, OPT_OUTPUT, outputs, REMOTE_NELEMS(outputs), &output)) >= 0)
 		goto out_free;
-	}
+	rc.output = (enum remote_output)output;
 	if (rc.cluster && !rc.cluster[0]) {
-		r = usage_error(g, sub->name, "--cluster needs a name");
+		r = remote_usage(&rc, "--cluster needs a name");
 		goto out_free;
 	}
 	if ((r = connect_client(&rc, &a)) != 0)
 		goto out_free;
 	r = sub->run(&rc, &a);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "%s %s %s: writing the output: %s\n", prog, g->name, sub->name, strerror(errno));
+		remote_say(&rc, "writing the output: %s", strerror(errno));
 		r = CLI_EXIT_FAILURE;
 	}
 out_free:

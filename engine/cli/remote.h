@@ -106,7 +106,7 @@ enum remote_output {
 /* One command's run: its names, how to print, and the client. */
 struct remote {
 	const char *group;
-	const char *sub;
+	const char *sub;           /* NULL until the subcommand is known */
 	enum remote_output output;
 	const char *cluster;
 	struct client *client;
@@ -138,6 +138,9 @@ int remote_run_group(const struct remote_group *g, int argc, char **argv);
 /* "tripline GROUP SUB: " and the message on stderr, then a line break. */
 void remote_say(const struct remote *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The start of such a message, for one written piece by piece. */
+void remote_say_prefix(const struct remote *rc);
+
 /* A usage error found after parsing: the message and a pointer to the help; returns 2. */
 int remote_usage(const struct remote *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -151,6 +154,12 @@ bool remote_parse_int(const char *s, long long max, long long *ret);
  * absent). Returns -1 to go on, or 2 after a usage error. */
 int remote_opt_int(const struct remote *rc, const struct remote_args *a, enum opt_id id, long long min,
 		   long long max, long long *ret);
+
+/* --NAME's value as one of the n strings of choices: its index into *ret
+ * (when ret is not NULL; untouched when the option is absent). Returns -1
+ * to go on, or 2 after a usage error. */
+int remote_opt_choice(const struct remote *rc, const struct remote_args *a, enum opt_id id,
+		      const char *const *choices, size_t n, size_t *ret);
 
 /* ------------------------------------------------------------ requests (call.c) */
 
@@ -168,14 +177,28 @@ int remote_call(const struct remote *rc, const char *target, const json_t *req, 
 int remote_call_all_pages(const struct remote *rc, const char *target, json_t *req, const char *key,
 			  json_t **ret);
 
-/* Calls a describe operation (DescribeTasks, DescribeServices) for ids in
- * batches of at most `batch`; *ret is {out_key: [every item], "failures": [...]}. */
-int remote_call_batched(const struct remote *rc, const char *target, const char *in_key, const char *out_key,
-			const json_t *ids, size_t batch, json_t **ret);
+/* A kind of ECS object that is listed by ARN and described in batches. */
+struct remote_kind {
+	const char *list_target;       /* ECS("ListTasks") */
+	const char *arns_key;          /* "taskArns": the listing's items */
+	const char *describe_target;   /* ECS("DescribeTasks") */
+	const char *key;               /* "tasks": the ids sent, the objects answered */
+	size_t batch;                  /* ids a describe call takes */
+	/* prints the described objects; with details, everything known about them. 0 or 3 */
+	int (*print)(const struct remote *rc, const json_t *items, bool details);
+};
 
-/* A request object with "cluster" when with_cluster and --cluster was given;
- * NULL when out of memory. */
-json_t *remote_request_new(const struct remote *rc, bool with_cluster);
+/* Lists with req (borrowed, gets nextToken set), then prints the table of
+ * the described objects (one gone since is left out), or with --output
+ * json the merged listing. */
+int remote_list(const struct remote *rc, const struct remote_kind *k, json_t *req);
+
+/* Describes the ids and prints them in detail, then the failures; 1 when
+ * there are failures. With --output json, every batch merged. */
+int remote_describe(const struct remote *rc, const struct remote_kind *k, char *const *ids, size_t n);
+
+/* A request object with "cluster" when --cluster was given; NULL when out of memory. */
+json_t *remote_request_new(const struct remote *rc);
 
 /* Sets key to a new string (when v is not NULL) or integer; false when out of memory. */
 bool remote_put_str(json_t *o, const char *key, const char *v);
@@ -183,6 +206,12 @@ bool remote_put_int(json_t *o, const char *key, long long v);
 
 /* An array of the strings in v[0..n); NULL when out of memory. */
 json_t *remote_string_array(char *const *v, size_t n);
+
+/* ------------------------------------------------------------ task definitions (taskdef.c) */
+
+/* DescribeTaskDefinition of taskdef (a family, family:revision or an ARN):
+ * 0 with *ret the answer (owned by the caller), or the exit code. */
+int remote_describe_taskdef(const struct remote *rc, const char *taskdef, json_t **ret);
 
 /* ------------------------------------------------------------ output (table.c) */
 

@@ -135,16 +135,33 @@ static int print_services(const struct remote *rc, const json_t *services, bool 
 	return 0;
 }
 
-/* Prints the {"service": …} answer of create, update, scale and delete. */
-static int print_one_service(const struct remote *rc, const json_t *resp, bool details)
+static const struct remote_kind service_kind = {
+	.list_target = ECS("ListServices"),
+	.arns_key = "serviceArns",
+	.describe_target = ECS("DescribeServices"),
+	.key = "services",
+	.batch = SERVICE_DESCRIBE_BATCH,
+	.print = print_services,
+};
+
+/* Sends req (borrowed) to target and prints the {"service": …} answer of
+ * create, update, scale and delete; with details, the deployments and
+ * events too. 0 or the exit code. */
+static int service_call(const struct remote *rc, const char *target, const json_t *req, bool details)
 {
-	if (rc->output == OUTPUT_JSON) {
+	json_t *resp = NULL, *one = NULL;
+	int rc_;
+
+	if ((rc_ = remote_call(rc, target, req, &resp)) != 0)
+		return rc_;
+	if (rc->output == OUTPUT_JSON)
 		remote_print_json(resp);
-		return 0;
-	}
-	json_t *one = json_pack("[O]", json_object_get(resp, "service"));
-	int rc_ = one ? print_services(rc, one, details) : remote_nomem(rc);
+	else if (!(one = json_pack("[O]", json_object_get(resp, "service"))))
+		rc_ = remote_nomem(rc);
+	else
+		rc_ = print_services(rc, one, details);
 	json_decref(one);
+	json_decref(resp);
 	return rc_;
 }
 
@@ -186,140 +203,87 @@ static int deployment_options(const struct remote *rc, const struct remote_args 
 static int service_create(struct remote *rc, const struct remote_args *a)
 {
 	long long desired = 1;
-	json_t *req = NULL, *resp = NULL;
+	json_t *req = NULL;
 	int rc_;
 
 	if (!a->val[OPT_TASK_DEFINITION])
 		return remote_usage(rc, "--task-definition TD is needed");
 	if ((rc_ = remote_opt_int(rc, a, OPT_DESIRED_COUNT, 0, REMOTE_MAX_INT, &desired)) >= 0)
 		return rc_;
-	if (!(req = remote_request_new(rc, true)) || !remote_put_str(req, "serviceName", a->pos[0]) ||
+	if (!(req = remote_request_new(rc)) || !remote_put_str(req, "serviceName", a->pos[0]) ||
 	    !remote_put_str(req, "taskDefinition", a->val[OPT_TASK_DEFINITION]) ||
-	    !remote_put_int(req, "desiredCount", desired)) {
+	    !remote_put_int(req, "desiredCount", desired))
 		rc_ = remote_nomem(rc);
-		goto out_free;
-	}
-	if ((rc_ = deployment_options(rc, a, req)) >= 0)
-		goto out_free;
-	if ((rc_ = remote_call(rc, ECS("CreateService"), req, &resp)) == 0)
-		rc_ = print_one_service(rc, resp, true);
-out_free:
+	else if ((rc_ = deployment_options(rc, a, req)) < 0)
+		rc_ = service_call(rc, ECS("CreateService"), req, true);
 	json_decref(req);
-	json_decref(resp);
 	return rc_;
 }
 
 static int service_update(struct remote *rc, const struct remote_args *a)
 {
 	long long desired = -1;
-	json_t *req = NULL, *resp = NULL;
+	json_t *req = NULL;
 	int rc_;
 
 	if ((rc_ = remote_opt_int(rc, a, OPT_DESIRED_COUNT, 0, REMOTE_MAX_INT, &desired)) >= 0)
 		return rc_;
-	if (!(req = remote_request_new(rc, true)) || !remote_put_str(req, "service", a->pos[0]) ||
+	if (!(req = remote_request_new(rc)) || !remote_put_str(req, "service", a->pos[0]) ||
 	    !remote_put_str(req, "taskDefinition", a->val[OPT_TASK_DEFINITION]) ||
 	    (desired >= 0 && !remote_put_int(req, "desiredCount", desired)) ||
-	    (a->val[OPT_FORCE_NEW_DEPLOYMENT] && json_object_set_new(req, "forceNewDeployment", json_true()) < 0)) {
+	    (a->val[OPT_FORCE_NEW_DEPLOYMENT] && json_object_set_new(req, "forceNewDeployment", json_true()) < 0))
 		rc_ = remote_nomem(rc);
-		goto out_free;
-	}
-	if ((rc_ = deployment_options(rc, a, req)) >= 0)
-		goto out_free;
-	if ((rc_ = remote_call(rc, ECS("UpdateService"), req, &resp)) == 0)
-		rc_ = print_one_service(rc, resp, true);
-out_free:
+	else if ((rc_ = deployment_options(rc, a, req)) < 0)
+		rc_ = service_call(rc, ECS("UpdateService"), req, true);
 	json_decref(req);
-	json_decref(resp);
 	return rc_;
 }
 
 static int service_scale(struct remote *rc, const struct remote_args *a)
 {
 	long long desired;
-	json_t *req = NULL, *resp = NULL;
+	json_t *req = NULL;
 	int rc_;
 
 	if (!remote_parse_int(a->pos[1], REMOTE_MAX_INT, &desired))
 		return remote_usage(rc, "N must be a whole number from 0 to %lld, not '%s'", REMOTE_MAX_INT,
 				    a->pos[1]);
-	if (!(req = remote_request_new(rc, true)) || !remote_put_str(req, "service", a->pos[0]) ||
-	    !remote_put_int(req, "desiredCount", desired)) {
+	if (!(req = remote_request_new(rc)) || !remote_put_str(req, "service", a->pos[0]) ||
+	    !remote_put_int(req, "desiredCount", desired))
 		rc_ = remote_nomem(rc);
-		goto out_free;
-	}
-	if ((rc_ = remote_call(rc, ECS("UpdateService"), req, &resp)) == 0)
-		rc_ = print_one_service(rc, resp, false);
-out_free:
+	else
+		rc_ = service_call(rc, ECS("UpdateService"), req, false);
 	json_decref(req);
-	json_decref(resp);
 	return rc_;
 }
 
 static int service_describe(struct remote *rc, const struct remote_args *a)
 {
-	json_t *names = remote_string_array(a->pos, a->npos), *resp = NULL;
-	int rc_;
-
-	if (!names)
-		return remote_nomem(rc);
-	if ((rc_ = remote_call_batched(rc, ECS("DescribeServices"), "services", "services", names,
-				       SERVICE_DESCRIBE_BATCH, &resp)) != 0)
-		goto out_free;
-	if (rc->output == OUTPUT_JSON) {
-		remote_print_json(resp);
-	} else {
-		size_t n = json_array_size(json_object_get(resp, "services"));
-		if (n)
-			rc_ = print_services(rc, json_object_get(resp, "services"), true);
-		remote_print_failures(rc, json_object_get(resp, "failures"), n > 0, &rc_);
-	}
-	if (!rc_ && json_array_size(json_object_get(resp, "failures")))
-		rc_ = CLI_EXIT_NEGATIVE;
-out_free:
-	json_decref(names);
-	json_decref(resp);
-	return rc_;
+	return remote_describe(rc, &service_kind, a->pos, a->npos);
 }
 
 static int service_list(struct remote *rc, const struct remote_args *a)
 {
-	json_t *req = remote_request_new(rc, true), *arns = NULL, *resp = NULL;
+	json_t *req = remote_request_new(rc);
 	int rc_;
 
 	(void)a;
-	if (!req)
-		return remote_nomem(rc);
-	if ((rc_ = remote_call_all_pages(rc, ECS("ListServices"), req, "serviceArns", &arns)) != 0)
-		goto out_free;
-	if (rc->output == OUTPUT_JSON) {
-		remote_print_json(arns);
-		goto out_free;
-	}
-	if ((rc_ = remote_call_batched(rc, ECS("DescribeServices"), "services", "services",
-				       json_object_get(arns, "serviceArns"), SERVICE_DESCRIBE_BATCH, &resp)) != 0)
-		goto out_free;
-	rc_ = print_services(rc, json_object_get(resp, "services"), false);
-out_free:
+	rc_ = req ? remote_list(rc, &service_kind, req) : remote_nomem(rc);
 	json_decref(req);
-	json_decref(arns);
-	json_decref(resp);
 	return rc_;
 }
 
 static int service_delete(struct remote *rc, const struct remote_args *a)
 {
-	json_t *req = remote_request_new(rc, true), *resp = NULL;
+	json_t *req = remote_request_new(rc);
 	int rc_;
 
 	if (!req || !remote_put_str(req, "service", a->pos[0]) ||
-	    (a->val[OPT_FORCE] && json_object_set_new(req, "force", json_true()) < 0)) {
+	    (a->val[OPT_FORCE] && json_object_set_new(req, "force", json_true()) < 0))
 		rc_ = remote_nomem(rc);
-	} else if ((rc_ = remote_call(rc, ECS("DeleteService"), req, &resp)) == 0) {
-		rc_ = print_one_service(rc, resp, false);
-	}
+	else
+		rc_ = service_call(rc, ECS("DeleteService"), req, false);
 	json_decref(req);
-	json_decref(resp);
 	return rc_;
 }
 

@@ -110,21 +110,28 @@ static int print_tasks(const struct remote *rc, const json_t *tasks, bool detail
 	return table_flush(rc, &t);
 }
 
+static const struct remote_kind task_kind = {
+	.list_target = ECS("ListTasks"),
+	.arns_key = "taskArns",
+	.describe_target = ECS("DescribeTasks"),
+	.key = "tasks",
+	.batch = TASK_DESCRIBE_BATCH,
+	.print = print_tasks,
+};
+
 /* ------------------------------------------------------------ task run */
 
 /* The name of the first container of a task definition, learnt from the
  * daemon; *ret owned by the caller. 0 or the exit code. */
 static int first_container(const struct remote *rc, const char *taskdef, char **ret)
 {
-	json_t *req = json_pack("{s:s}", "taskDefinition", taskdef), *resp = NULL;
+	json_t *resp = NULL;
 	int rc_;
 
 	*ret = NULL;
-	if (!req)
-		return remote_nomem(rc);
-	if ((rc_ = remote_call(rc, ECS("DescribeTaskDefinition"), req, &resp)) == 0) {
+	if ((rc_ = remote_describe_taskdef(rc, taskdef, &resp)) == 0) {
 		const json_t *defs = json_object_get(json_object_get(resp, "taskDefinition"), "containerDefinitions");
-		const char *name = cell_str(json_array_get(defs, 0), "name");
+		const char *name = json_string_value(json_object_get(json_array_get(defs, 0), "name"));
 		if (!name) {
 			remote_say(rc, "the task definition %s names no container (use --container)", taskdef);
 			rc_ = CLI_EXIT_FAILURE;
@@ -132,11 +139,9 @@ static int first_container(const struct remote *rc, const char *taskdef, char **
 			rc_ = remote_nomem(rc);
 		}
 	}
-	json_decref(req);
 	json_decref(resp);
 	return rc_;
 }
-
 
 /* overrides: {containerOverrides: [{name, command, environment}]} */
 static int run_overrides(const struct remote *rc, const struct remote_args *a, const char *taskdef, json_t *req)
@@ -186,7 +191,7 @@ static int task_run(struct remote *rc, const struct remote_args *a)
 	if (a->val[OPT_CONTAINER] && !a->nenv && !a->dashdash)
 		return remote_usage(rc, "--container goes with --env or a command after '--'");
 
-	if (!(req = remote_request_new(rc, true)) || !remote_put_str(req, "taskDefinition", taskdef) ||
+	if (!(req = remote_request_new(rc)) || !remote_put_str(req, "taskDefinition", taskdef) ||
 	    !remote_put_int(req, "count", count) || !remote_put_str(req, "group", a->val[OPT_GROUP]) ||
 	    !remote_put_str(req, "startedBy", a->val[OPT_STARTED_BY]) ||
 	    !remote_put_str(req, "clientToken", a->val[OPT_CLIENT_TOKEN])) {
@@ -215,7 +220,7 @@ out_free:
 
 static int task_stop(struct remote *rc, const struct remote_args *a)
 {
-	json_t *req = remote_request_new(rc, true), *resp = NULL;
+	json_t *req = remote_request_new(rc), *resp = NULL;
 	int rc_;
 
 	if (!req || !remote_put_str(req, "task", a->pos[0]) || !remote_put_str(req, "reason", a->val[OPT_REASON])) {
@@ -237,60 +242,25 @@ static int task_stop(struct remote *rc, const struct remote_args *a)
 static int task_list(struct remote *rc, const struct remote_args *a)
 {
 	static const char *const statuses[] = {"RUNNING", "PENDING", "STOPPED"};
-	const char *ds = a->val[OPT_DESIRED_STATUS];
-	json_t *req = NULL, *arns = NULL, *tasks = NULL;
+	json_t *req = NULL;
 	int rc_;
 
-	if (ds && strcmp(ds, statuses[0]) != 0 && strcmp(ds, statuses[1]) != 0 && strcmp(ds, statuses[2]) != 0)
-		return remote_usage(rc, "--desired-status must be RUNNING, PENDING or STOPPED, not '%s'", ds);
-	if (!(req = remote_request_new(rc, true)) || !remote_put_str(req, "family", a->val[OPT_FAMILY]) ||
+	if ((rc_ = remote_opt_choice(rc, a, OPT_DESIRED_STATUS, statuses, REMOTE_NELEMS(statuses), NULL)) >= 0)
+		return rc_;
+	if (!(req = remote_request_new(rc)) || !remote_put_str(req, "family", a->val[OPT_FAMILY]) ||
 	    !remote_put_str(req, "serviceName", a->val[OPT_SERVICE_NAME]) ||
-	    !remote_put_str(req, "startedBy", a->val[OPT_STARTED_BY]) || !remote_put_str(req, "desiredStatus", ds)) {
+	    !remote_put_str(req, "startedBy", a->val[OPT_STARTED_BY]) ||
+	    !remote_put_str(req, "desiredStatus", a->val[OPT_DESIRED_STATUS]))
 		rc_ = remote_nomem(rc);
-		goto out_free;
-	}
-	if ((rc_ = remote_call_all_pages(rc, ECS("ListTasks"), req, "taskArns", &arns)) != 0)
-		goto out_free;
-	if (rc->output == OUTPUT_JSON) {
-		remote_print_json(arns);
-		goto out_free;
-	}
-	/* the table describes them; a task gone since is left out */
-	if ((rc_ = remote_call_batched(rc, ECS("DescribeTasks"), "tasks", "tasks",
-				       json_object_get(arns, "taskArns"), TASK_DESCRIBE_BATCH, &tasks)) != 0)
-		goto out_free;
-	rc_ = print_tasks(rc, json_object_get(tasks, "tasks"), false);
-out_free:
+	else
+		rc_ = remote_list(rc, &task_kind, req);
 	json_decref(req);
-	json_decref(arns);
-	json_decref(tasks);
 	return rc_;
 }
 
 static int task_describe(struct remote *rc, const struct remote_args *a)
 {
-	json_t *ids = remote_string_array(a->pos, a->npos), *resp = NULL;
-	int rc_;
-
-	if (!ids)
-		return remote_nomem(rc);
-	if ((rc_ = remote_call_batched(rc, ECS("DescribeTasks"), "tasks", "tasks", ids, TASK_DESCRIBE_BATCH,
-				       &resp)) != 0)
-		goto out_free;
-	if (rc->output == OUTPUT_JSON) {
-		remote_print_json(resp);
-	} else {
-		size_t n = json_array_size(json_object_get(resp, "tasks"));
-		if (n)
-			rc_ = print_tasks(rc, json_object_get(resp, "tasks"), true);
-		remote_print_failures(rc, json_object_get(resp, "failures"), n > 0, &rc_);
-	}
-	if (!rc_ && json_array_size(json_object_get(resp, "failures")))
-		rc_ = CLI_EXIT_NEGATIVE;
-out_free:
-	json_decref(ids);
-	json_decref(resp);
-	return rc_;
+	return remote_describe(rc, &task_kind, a->pos, a->npos);
 }
 
 static int task_logs(struct remote *rc, const struct remote_args *a)

@@ -39,6 +39,19 @@ const char cli_remote_taskdef_usage[] =
 	"            revision), family:revision or an ARN.\n"
 	"\n" REMOTE_COMMON_HELP;
 
+int remote_describe_taskdef(const struct remote *rc, const char *taskdef, json_t **ret)
+{
+	json_t *req = json_pack("{s:s}", "taskDefinition", taskdef);
+	int rc_;
+
+	*ret = NULL;
+	if (!req)
+		return remote_nomem(rc);
+	rc_ = remote_call(rc, ECS("DescribeTaskDefinition"), req, ret);
+	json_decref(req);
+	return rc_;
+}
+
 /* A command line as text: arguments that need it in single quotes. */
 static void command_text(const json_t *argv, char *buf, size_t len)
 {
@@ -58,7 +71,8 @@ static void command_text(const json_t *argv, char *buf, size_t len)
 	}
 }
 
-/* Prints a {"taskDefinition": …} answer: the definition, then its containers. */
+/* Prints a {"taskDefinition": …} answer: the definition, then its
+ * containers; or with --output json the answer. 0 or 3. */
 static int print_taskdef(const struct remote *rc, const json_t *resp)
 {
 	static const char *const header[] = {"DEFINITION", "STATUS", "CPU", "MEMORY", "REGISTERED", "ARN"};
@@ -69,6 +83,10 @@ static int print_taskdef(const struct remote *rc, const json_t *resp)
 	size_t i;
 	int rc_;
 
+	if (rc->output == OUTPUT_JSON) {
+		remote_print_json(resp);
+		return 0;
+	}
 	if (!json_is_object(td)) {
 		remote_say(rc, "unexpected answer: no taskDefinition");
 		return CLI_EXIT_FAILURE;
@@ -119,11 +137,7 @@ static int taskdef_register(struct remote *rc, const struct remote_args *a)
 		rc_ = CLI_EXIT_BADINPUT;
 		goto out_free;
 	}
-	if ((rc_ = remote_call(rc, ECS("RegisterTaskDefinition"), req, &resp)) != 0)
-		goto out_free;
-	if (rc->output == OUTPUT_JSON)
-		remote_print_json(resp);
-	else
+	if ((rc_ = remote_call(rc, ECS("RegisterTaskDefinition"), req, &resp)) == 0)
 		rc_ = print_taskdef(rc, resp);
 out_free:
 	free(text);
@@ -134,18 +148,18 @@ out_free:
 
 static int taskdef_list(struct remote *rc, const struct remote_args *a)
 {
+	static const char *const statuses[] = {"ACTIVE", "INACTIVE", "ALL"};
 	static const char *const header[] = {"FAMILY", "REVISION", "ARN"};
-	const char *st = a->val[OPT_STATUS];
 	json_t *req = NULL, *arns = NULL;
 	const json_t *v;
 	struct table t;
 	size_t i;
 	int rc_;
 
-	if (st && strcmp(st, "ACTIVE") != 0 && strcmp(st, "INACTIVE") != 0 && strcmp(st, "ALL") != 0)
-		return remote_usage(rc, "--status must be ACTIVE, INACTIVE or ALL, not '%s'", st);
+	if ((rc_ = remote_opt_choice(rc, a, OPT_STATUS, statuses, REMOTE_NELEMS(statuses), NULL)) >= 0)
+		return rc_;
 	if (!(req = json_object()) || !remote_put_str(req, "familyPrefix", a->val[OPT_FAMILY_PREFIX]) ||
-	    !remote_put_str(req, "status", st)) {
+	    !remote_put_str(req, "status", a->val[OPT_STATUS])) {
 		rc_ = remote_nomem(rc);
 		goto out_free;
 	}
@@ -174,18 +188,11 @@ out_free:
 
 static int taskdef_describe(struct remote *rc, const struct remote_args *a)
 {
-	json_t *req = json_pack("{s:s}", "taskDefinition", a->pos[0]), *resp = NULL;
+	json_t *resp = NULL;
 	int rc_;
 
-	if (!req)
-		return remote_nomem(rc);
-	if ((rc_ = remote_call(rc, ECS("DescribeTaskDefinition"), req, &resp)) == 0) {
-		if (rc->output == OUTPUT_JSON)
-			remote_print_json(resp);
-		else
-			rc_ = print_taskdef(rc, resp);
-	}
-	json_decref(req);
+	if ((rc_ = remote_describe_taskdef(rc, a->pos[0], &resp)) == 0)
+		rc_ = print_taskdef(rc, resp);
 	json_decref(resp);
 	return rc_;
 }
