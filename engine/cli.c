@@ -2,7 +2,7 @@
  * cli.c — the `tripline` command line: subcommand dispatch, help texts, and
  * the commands that work on rules without a daemon (test-pattern, match,
  * validate). The commands that talk to a daemon's API (task, service,
- * taskdef) are in cli_remote.c.
+ * taskdef) are in engine/cli/.
  *
  * Contract (users and scripts rely on it):
  *   exit 0  success, or a positive answer (the pattern matches);

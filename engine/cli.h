@@ -2,7 +2,7 @@
  * cli.h — the `tripline` command line (see cli.c for the exit-code contract).
  *
  * cli.c dispatches the commands and holds the ones that need no daemon;
- * cli_remote.c holds the commands that talk to a daemon's API (task,
+ * engine/cli/ holds the commands that talk to a daemon's API (task,
  * service, taskdef). This header is what the two share.
  */
 #ifndef TRIPLINE_ENGINE_CLI_H
@@ -26,7 +26,7 @@ int cli_main(int argc, char **argv);
  * -EISDIR, -ENOMEM or another -errno. */
 int cli_read_input(const char *path, char **ret, size_t *ret_len);
 
-/* The commands over the API (cli_remote.c): argv[0] is the command's name;
+/* The commands over the API (engine/cli/): argv[0] is the command's name;
  * each returns the exit code. Their help texts follow. */
 int cli_remote_task(int argc, char **argv);
 int cli_remote_service(int argc, char **argv);

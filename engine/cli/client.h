@@ -2,7 +2,8 @@
  * client.h — a small synchronous client for the AWS JSON 1.1 API that
  * `tripline serve` speaks (and Amazon ECS itself): one POST / per call, with
  * an X-Amz-Target, a JSON request and a JSON answer. The CLI's remote
- * commands (cli_remote.c) are its user.
+ * commands (engine/cli/: remote.c makes the client, call.c calls) are its
+ * user.
  *
  * How a call goes: the request object is serialised compactly; the headers
  * Host (as the endpoint names it, port included), Content-Type
