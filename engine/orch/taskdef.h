@@ -54,9 +54,9 @@ enum taskdef_condition {
 	TASKDEF_CONDITION_HEALTHY,
 };
 
-/* requiresCompatibilities, as bits. Validation only: the orchestrator maps
- * them to drivers (EC2, EXTERNAL → process driver; FARGATE → docker driver
- * when one is configured, else process). */
+/* requiresCompatibilities, as bits. A definition compatible with FARGATE
+ * only runs as FARGATE by default; orch.c's driver table maps launch types
+ * to drivers (EC2, EXTERNAL → process; FARGATE → docker). */
 enum {
 	TASKDEF_COMPAT_EC2 = 1u << 0,
 	TASKDEF_COMPAT_FARGATE = 1u << 1,
