@@ -1,6 +1,6 @@
 /*
- * main.c — the tripline binary: one program for the CLI and (later) the
- * daemon, dispatched by subcommand in cli.c.
+ * main.c — the tripline binary: one program for the CLI and the daemon
+ * (`tripline serve`), dispatched by subcommand in cli.c.
  */
 #include <locale.h>
 

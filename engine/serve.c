@@ -2,8 +2,8 @@
  * serve.c — `tripline serve`: the daemon's lifecycle.
  *
  * One libuv loop owns everything: the HTTP listener (http.c, libmicrohttpd
- * driven by the loop), signals and, in later steps, sources, targets and the
- * orchestration core. Start-up is all-or-nothing: an invalid configuration
+ * driven by the loop), signals, the orchestration core (orch/) and its
+ * drivers. Start-up is all-or-nothing: an invalid configuration
  * or rule set is reported (every error, with its pointer) and the daemon
  * exits 2 without listening. Signals only set state through libuv's signal
  * handles, which run on the loop:
@@ -13,8 +13,7 @@
  *                    when every file is valid (the old one stays otherwise).
  *
  * HTTP: POST / is the AWS JSON 1.1 API (api.c, SigV4 when access keys are
- * configured), GET /healthz, GET /metrics (Prometheus text); webhooks come
- * next.
+ * configured), GET /healthz, GET /metrics (Prometheus text).
  */
 #include "serve.h"
 
