@@ -493,6 +493,7 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->drv_events.started = orch_on_started;
 	o->drv_events.exited = orch_on_exited;
 	o->drv_events.log = orch_on_driver_log;
+	snprintf(path, sizeof(path), "%s/drivers", cfg->data_dir);
 	struct drv_config dc = {.cgroup_root = cfg->cgroup_root, .docker_socket = cfg->docker_socket,
 				.state_dir = path};
 	if ((r = drivers_start(o, &dc, err, errlen)) < 0)
