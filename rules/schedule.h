@@ -51,8 +51,8 @@ enum schedule_kind schedule_get_kind(const struct schedule *s);
 
 /* ------------------------------------------------------------- time zones
  *
- * A zone is a TZif file (RFC 8536, versions 1-4) read once: its transitions,
- * and for times after the last one the footer's POSIX TZ rule
+ * A zone (timezone.c) is a TZif file (RFC 8536, versions 1-4) read once: its
+ * transitions, and for times after the last one the footer's POSIX TZ rule
  * ("CET-1CEST,M3.5.0,M10.5.0/3"; M, J and plain-day rules). Zones with
  * leap-second tables ("right/…") are refused. A zone is immutable and may be
  * shared by threads. A NULL zone means UTC everywhere below.

@@ -1,6 +1,5 @@
 /*
- * taskdef.c — validation, normalisation, persistence and lookup of ECS task
- * definitions.
+ * taskdef.c — validation and normalisation of ECS task definitions.
  *
  * How: a request is parsed with the strict reader (common/json.h) and walked
  * once; each field is checked (type, range, enum, unknown and duplicate keys),
@@ -9,45 +8,32 @@
  * JSON pointer, so one pass reports everything. Cross-field rules (unique
  * container names, mount points naming volumes, dependsOn naming another
  * container without cycles, at least one essential container) run after the
- * walk. Persisted files are that response shape plus "tags"; loading a file
- * validates it the same way, additionally accepting the registry's own
- * members (revision, status, registeredAt, deregisteredAt, taskDefinitionArn,
- * which is recomputed from the configured region and account).
+ * walk. The registry's files (taskdef_registry.c) are that response shape
+ * plus "tags"; taskdef_parse_stored() validates one the same way,
+ * additionally accepting the registry's own members (revision, status,
+ * registeredAt, deregisteredAt, taskDefinitionArn).
  *
  * Choices, documented: task-level `cpu` and `memory` accept integers and
  * strings of digits ("256"), not ECS's "1 vCPU" / "2 GB" forms; environment
  * entries need both `name` and `value`; `logConfiguration` is kept verbatim
  * once it is an object; `volumes` accept only `name` and `host.sourcePath`.
  *
- * Contract: pure code apart from the registry's directory; never logs; the
- * registry owns its definitions; revision numbers only grow.
+ * Contract: pure code; never logs; a parsed definition belongs to the caller.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1 /* asprintf, mkostemp */
-#endif
-#include "taskdef.h"
-#include "statefile.h"
+#include "taskdef_internal.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "errlist.h"
 #include "jcheck.h"
 #include "json.h"
-#include "readfile.h"
 
-#define NAME_MAX_LEN 255
 #define MAX_ARGS 256
 #define MAX_ENV 1024
 #define MAX_SECRETS 256
@@ -56,7 +42,6 @@
 #define MAX_TAGS 50
 #define MAX_CPU 262144      /* 256 cores of 1024 units */
 #define MAX_MEMORY 4194304  /* 4 TiB in MiB */
-#define MAX_FILE_BYTES ((size_t)1 << 20)
 
 /* ---- validation ---------------------------------------------------------- */
 
@@ -75,9 +60,9 @@ static void jappend(struct jcheck *v, json_t *arr, json_t *val)
 		v->nomem = true;
 }
 
-static bool valid_name(const char *s, size_t len)
+bool taskdef_valid_name(const char *s, size_t len)
 {
-	if (len < 1 || len > NAME_MAX_LEN)
+	if (len < 1 || len > TASKDEF_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
@@ -85,8 +70,7 @@ static bool valid_name(const char *s, size_t len)
 	return true;
 }
 
-/* Integer text only ("-"? digits); false for fractions, exponents, overflow. */
-static bool parse_int(const char *s, long long *ret)
+bool taskdef_parse_int(const char *s, long long *ret)
 {
 	const char *p = s;
 	long long n = 0;
@@ -336,7 +320,7 @@ static void container_item(struct jcheck *v, const struct jnode *c, json_t *out,
 	ct->essential = true;
 	ct->stop_timeout = 30;
 	if (get_str(v, c, "name", JCHECK_REQUIRED, &ct->name, out) && ct->name &&
-	    !valid_name(ct->name, strlen(ct->name)))
+	    !taskdef_valid_name(ct->name, strlen(ct->name)))
 		jcheck_err_at(v, "name", "must be 1 to 255 letters, digits, hyphens or underscores");
 	get_str(v, c, "image", 0, &ct->image, out);
 	n_errs = v->errs->n + v->errs->dropped;
@@ -394,7 +378,7 @@ static void get_size(struct jcheck *v, const struct jnode *root, const char *key
 	if (!n)
 		return;
 	text = n->type == JNODE_STRING ? n->u.str : n->type == JNODE_NUMBER ? n->u.num : NULL;
-	if (!text || !parse_int(text, &x) || x < min || x > max ||
+	if (!text || !taskdef_parse_int(text, &x) || x < min || x > max ||
 	    (n->type == JNODE_STRING && strlen(text) != n->len)) {
 		jcheck_err_at(v, key, "must be an integer or a string of digits from %lld to %lld",
 			      min, max);
@@ -417,7 +401,7 @@ static void volume_item(struct jcheck *v, const struct jnode *e, json_t *je, voi
 	if (get_str(v, e, "name", JCHECK_REQUIRED, &vol->name, je) && vol->name) {
 		size_t old = jcheck_push(v, "name");
 
-		if (!valid_name(vol->name, strlen(vol->name)))
+		if (!taskdef_valid_name(vol->name, strlen(vol->name)))
 			jcheck_err(v, "must be 1 to 255 letters, digits, hyphens or underscores");
 		for (size_t j = 0; j < td->n_volumes; j++)
 			if (td->volumes[j].name && !strcmp(td->volumes[j].name, vol->name))
@@ -611,12 +595,12 @@ static void parse_stored(struct jcheck *c, const struct jnode *root, struct task
 	if (k >= 0)
 		td->status = (enum taskdef_status)k;
 	st = jcheck_member(c, root, "registeredAt", JNODE_NUMBER, JCHECK_REQUIRED);
-	if (st && parse_int(st->u.num, &x) && x >= 0)
+	if (st && taskdef_parse_int(st->u.num, &x) && x >= 0)
 		td->registered_at = x;
 	else if (st)
 		jcheck_err(c, "registeredAt must be a non-negative integer");
 	st = jcheck_member(c, root, "deregisteredAt", JNODE_NUMBER, 0);
-	if (st && parse_int(st->u.num, &x) && x >= 0)
+	if (st && taskdef_parse_int(st->u.num, &x) && x >= 0)
 		td->deregistered_at = x;
 	else if (st)
 		jcheck_err(c, "deregisteredAt must be a non-negative integer");
@@ -634,7 +618,7 @@ static int parse_doc(const char *text, size_t len, const char *where, bool store
 	static const char *const modes[] = {"none", "bridge", "host", "awsvpc", NULL};
 	struct jcheck v;
 	const struct jnode *root, *a;
-	struct json_limits lim = {.max_depth = 32, .max_bytes = MAX_FILE_BYTES};
+	struct json_limits lim = {.max_depth = 32, .max_bytes = TASKDEF_MAX_FILE_BYTES};
 	struct json_error jerr;
 	struct taskdef *td = NULL;
 	struct jdoc *doc = NULL;
@@ -672,7 +656,7 @@ static int parse_doc(const char *text, size_t len, const char *where, bool store
 					jcheck_err_at(&v, key, "unknown key");
 		}
 	if (get_str(&v, root, "family", JCHECK_REQUIRED, &td->family, NULL) && td->family &&
-	    !valid_name(td->family, strlen(td->family)))
+	    !taskdef_valid_name(td->family, strlen(td->family)))
 		jcheck_err_at(&v, "family", "must be 1 to 255 letters, digits, hyphens or underscores");
 	/* ECS's member order: ARN, containerDefinitions, family, … */
 	jset(&v, out, "taskDefinitionArn", json_string(""));
@@ -727,6 +711,12 @@ int taskdef_parse(const char *text, size_t len, const char *where, struct taskde
 		  struct errlist *errs)
 {
 	return parse_doc(text, len, where ? where : "request", false, ret_td, errs);
+}
+
+int taskdef_parse_stored(const char *text, size_t len, const char *path, struct taskdef **ret_td,
+			 struct errlist *errs)
+{
+	return parse_doc(text, len, path, true, ret_td, errs);
 }
 
 static void free_strv(char **v, size_t n)
@@ -787,469 +777,4 @@ void taskdef_free(struct taskdef *td)
 const char *taskdef_status_name(enum taskdef_status s)
 {
 	return s == TASKDEF_STATUS_ACTIVE ? "ACTIVE" : "INACTIVE";
-}
-
-/* ---- registry ------------------------------------------------------------ */
-
-struct family {
-	char *name;
-	struct taskdef **revs;  /* revs[r - 1]; NULL for a revision not on disk */
-	unsigned n_revs;        /* the highest revision ever assigned */
-};
-
-struct taskdef_registry {
-	char *dir;
-	char *region;
-	char *account;
-	struct family *families;  /* sorted by name */
-	size_t n_families;
-	size_t cap_families;
-};
-
-/* Fills arn, revision members, json and tags_json from td->doc; and, when
- * ret_file is non-NULL, the text to persist (response shape + tags). */
-static int render(const struct taskdef_registry *reg, struct taskdef *td, char **ret_file)
-{
-	json_t *d = td->doc, *tags;
-	char *arn = NULL, *json = NULL, *tags_json = NULL, *file = NULL;
-	int r = -ENOMEM;
-
-	if (asprintf(&arn, "arn:aws:ecs:%s:%s:task-definition/%s:%u", reg->region, reg->account,
-		     td->family, td->revision) < 0) {
-		arn = NULL;
-		goto out_free;
-	}
-	tags = json_incref(json_object_get(d, "tags"));
-	if (json_object_set_new(d, "taskDefinitionArn", json_string(arn)) < 0 ||
-	    json_object_set_new(d, "revision", json_integer(td->revision)) < 0 ||
-	    json_object_set_new(d, "status", json_string(taskdef_status_name(td->status))) < 0 ||
-	    json_object_set_new(d, "registeredAt", json_integer(td->registered_at)) < 0)
-		goto out_tags;
-	if (td->deregistered_at &&
-	    json_object_set_new(d, "deregisteredAt", json_integer(td->deregistered_at)) < 0)
-		goto out_tags;
-	if (ret_file && !(file = json_dumps(d, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
-		goto out_tags;
-	json_object_del(d, "tags");
-	json = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	tags_json = json_dumps(tags, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (json_object_set(d, "tags", tags) < 0 || !json || !tags_json)
-		goto out_tags;
-	free(td->arn);
-	free(td->json);
-	free(td->tags_json);
-	td->arn = arn;
-	td->json = json;
-	td->tags_json = tags_json;
-	arn = json = tags_json = NULL;
-	if (ret_file) {
-		*ret_file = file;
-		file = NULL;
-	}
-	r = 0;
-out_tags:
-	json_decref(tags);
-out_free:
-	free(arn);
-	free(json);
-	free(tags_json);
-	free(file);
-	return r;
-}
-
-/* Crash-safe replace of <dir>/<family>.<revision>.json (fsync'd: a
- * registration must survive a power loss). */
-static int persist(const struct taskdef_registry *reg, const struct taskdef *td, const char *text)
-{
-	char name[300];
-
-	if (!reg->dir)
-		return 0;
-	if ((size_t)snprintf(name, sizeof(name), "%s.%u.json", td->family, td->revision) >= sizeof(name))
-		return -ENAMETOOLONG;
-	return statefile_write(reg->dir, name, text, strlen(text), true);
-}
-
-static struct family *find_family(const struct taskdef_registry *reg, const char *name,
-				  size_t *ret_pos)
-{
-	size_t lo = 0, hi = reg->n_families;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(reg->families[mid].name, name);
-
-		if (c == 0)
-			return &reg->families[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (ret_pos)
-		*ret_pos = lo;
-	return NULL;
-}
-
-static struct family *get_family(struct taskdef_registry *reg, const char *name)
-{
-	size_t pos = 0;
-	struct family *f = find_family(reg, name, &pos);
-
-	if (f)
-		return f;
-	if (reg->n_families == reg->cap_families) {
-		size_t cap = reg->cap_families ? reg->cap_families * 2 : 8;
-		struct family *g = realloc(reg->families, cap * sizeof(*g));
-
-		if (!g)
-			return NULL;
-		reg->families = g;
-		reg->cap_families = cap;
-	}
-	f = &reg->families[pos];
-	memmove(f + 1, f, (reg->n_families - pos) * sizeof(*f));
-	memset(f, 0, sizeof(*f));
-	f->name = strdup(name);
-	if (!f->name) {
-		memmove(f, f + 1, (reg->n_families - pos) * sizeof(*f));
-		return NULL;
-	}
-	reg->n_families++;
-	return f;
-}
-
-/* Makes room for revision rev in f (rev ≥ 1). */
-static int reserve_rev(struct family *f, unsigned rev)
-{
-	struct taskdef **g;
-
-	if (rev <= f->n_revs)
-		return 0;
-	g = realloc(f->revs, rev * sizeof(*g));
-	if (!g)
-		return -ENOMEM;
-	memset(g + f->n_revs, 0, (rev - f->n_revs) * sizeof(*g));
-	f->revs = g;
-	f->n_revs = rev;
-	return 0;
-}
-
-static int load_file(struct taskdef_registry *reg, const char *name, struct errlist *errs)
-{
-	char *path = NULL, *text = NULL, *expect = NULL;
-	struct taskdef *td = NULL;
-	struct family *f;
-	size_t len = 0;
-	int r = -ENOMEM;
-
-	if (asprintf(&path, "%s/%s", reg->dir, name) < 0) {
-		path = NULL;
-		goto out_free;
-	}
-	r = readfile(path, MAX_FILE_BYTES, NULL, &text, &len);
-	if (r < 0) {
-		if (r == -EFBIG)
-			errlist_add(errs, path, "larger than %zu bytes", MAX_FILE_BYTES);
-		else if (r != -ENOMEM)
-			errlist_add(errs, path, "cannot read: %s", r == -EISDIR ? "not a regular file" : strerror(-r));
-		if (r == -EFBIG || r == -EISDIR)
-			r = -EINVAL;
-		goto out_free;
-	}
-	r = parse_doc(text, len, path, true, &td, errs);
-	if (r < 0)
-		goto out_free;
-	r = -ENOMEM;
-	if (asprintf(&expect, "%s.%u.json", td->family, td->revision) < 0) {
-		expect = NULL;
-		goto out_free;
-	}
-	if (strcmp(expect, name)) {
-		errlist_add(errs, path, "holds %s:%u, so it must be named %s", td->family,
-			    td->revision, expect);
-		r = -EINVAL;
-		goto out_free;
-	}
-	f = get_family(reg, td->family);
-	if (!f || reserve_rev(f, td->revision) < 0 || render(reg, td, NULL) < 0)
-		goto out_free;
-	f->revs[td->revision - 1] = td;
-	td = NULL;
-	r = 0;
-out_free:
-	taskdef_free(td);
-	free(expect);
-	free(text);
-	free(path);
-	return r;
-}
-
-int taskdef_registry_open(const char *dir, const char *region, const char *account,
-			  struct taskdef_registry **ret_reg, struct errlist *errs)
-{
-	struct taskdef_registry *reg;
-	struct dirent *de;
-	DIR *d = NULL;
-	int r = -ENOMEM, first_err = 0;
-
-	*ret_reg = NULL;
-	reg = calloc(1, sizeof(*reg));
-	if (!reg)
-		return -ENOMEM;
-	reg->region = strdup(region ? region : TASKDEF_DEFAULT_REGION);
-	reg->account = strdup(account ? account : TASKDEF_DEFAULT_ACCOUNT);
-	if (!reg->region || !reg->account || (dir && !(reg->dir = strdup(dir))))
-		goto out_free;
-	if (dir) {
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			errlist_add(errs, dir, "cannot create: %s", strerror(errno));
-			goto out_free;
-		}
-		d = opendir(dir);
-		if (!d) {
-			r = -errno;
-			errlist_add(errs, dir, "cannot open: %s", strerror(errno));
-			goto out_free;
-		}
-		while ((de = readdir(d))) {
-			size_t n = strlen(de->d_name);
-
-			if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 5, ".json"))
-				continue;
-			r = load_file(reg, de->d_name, errs);
-			if (r == -ENOMEM)
-				goto out_free;
-			if (r < 0 && !first_err)
-				first_err = r;
-		}
-		if (first_err) {
-			r = first_err;
-			goto out_free;
-		}
-	}
-	*ret_reg = reg;
-	reg = NULL;
-	r = 0;
-out_free:
-	if (d)
-		closedir(d);
-	taskdef_registry_free(reg);
-	return r;
-}
-
-void taskdef_registry_free(struct taskdef_registry *reg)
-{
-	if (!reg)
-		return;
-	for (size_t i = 0; i < reg->n_families; i++) {
-		for (unsigned k = 0; k < reg->families[i].n_revs; k++)
-			taskdef_free(reg->families[i].revs[k]);
-		free(reg->families[i].revs);
-		free(reg->families[i].name);
-	}
-	free(reg->families);
-	free(reg->dir);
-	free(reg->region);
-	free(reg->account);
-	free(reg);
-}
-
-int taskdef_register(struct taskdef_registry *reg, const char *text, size_t len,
-		     const char *where, const struct taskdef **ret_td, struct errlist *errs)
-{
-	struct taskdef *td = NULL;
-	struct family *f;
-	char *file = NULL;
-	int r;
-
-	if (ret_td)
-		*ret_td = NULL;
-	r = taskdef_parse(text, len, where, &td, errs);
-	if (r < 0)
-		return r;
-	f = get_family(reg, td->family);
-	if (!f) {
-		r = -ENOMEM;
-		goto out_free;
-	}
-	if (f->n_revs >= TASKDEF_MAX_REVISIONS) {
-		errlist_add(errs, where ? where : "request", "/family: %s already has %u revisions",
-			    td->family, TASKDEF_MAX_REVISIONS);
-		r = -ENOSPC;
-		goto out_free;
-	}
-	td->revision = f->n_revs + 1;
-	td->status = TASKDEF_STATUS_ACTIVE;
-	td->registered_at = (int64_t)time(NULL);
-	r = render(reg, td, &file);
-	if (r < 0)
-		goto out_free;
-	r = persist(reg, td, file);
-	if (r < 0)
-		goto out_free;
-	r = reserve_rev(f, td->revision);
-	if (r < 0)
-		goto out_free;  /* on disk but not in memory: the next open has it */
-	f->revs[td->revision - 1] = td;
-	if (ret_td)
-		*ret_td = td;
-	td = NULL;
-out_free:
-	free(file);
-	taskdef_free(td);
-	return r;
-}
-
-/* Splits a reference into family and revision (0 when none). */
-static int parse_ref(const struct taskdef_registry *reg, const char *ref, char *family,
-		     unsigned *ret_rev)
-{
-	char prefix[256];
-	const char *colon, *name = ref;
-	size_t flen;
-	long long rev = 0;
-
-	snprintf(prefix, sizeof(prefix), "arn:aws:ecs:%s:%s:task-definition/", reg->region,
-		 reg->account);
-	if (!strncmp(ref, "arn:", 4)) {
-		if (strncmp(ref, prefix, strlen(prefix)))
-			return -ENOENT;
-		name = ref + strlen(prefix);
-	}
-	colon = strchr(name, ':');
-	flen = colon ? (size_t)(colon - name) : strlen(name);
-	if (!valid_name(name, flen))
-		return -EINVAL;
-	if (colon && (!parse_int(colon + 1, &rev) || rev < 1 || rev > TASKDEF_MAX_REVISIONS))
-		return -EINVAL;
-	memcpy(family, name, flen);
-	family[flen] = '\0';
-	*ret_rev = (unsigned)rev;
-	return 0;
-}
-
-static int lookup(const struct taskdef_registry *reg, const char *ref, bool need_rev,
-		  struct taskdef **ret_td)
-{
-	char family[NAME_MAX_LEN + 1];
-	unsigned rev;
-	struct family *f;
-	int r = parse_ref(reg, ref, family, &rev);
-
-	*ret_td = NULL;
-	if (r < 0)
-		return r;
-	if (need_rev && rev == 0)
-		return -EINVAL;
-	f = find_family(reg, family, NULL);
-	if (!f)
-		return -ENOENT;
-	if (rev) {
-		if (rev > f->n_revs || !f->revs[rev - 1])
-			return -ENOENT;
-		*ret_td = f->revs[rev - 1];
-		return 0;
-	}
-	for (unsigned k = f->n_revs; k > 0; k--)
-		if (f->revs[k - 1] && f->revs[k - 1]->status == TASKDEF_STATUS_ACTIVE) {
-			*ret_td = f->revs[k - 1];
-			return 0;
-		}
-	return -ENOENT;
-}
-
-int taskdef_describe(const struct taskdef_registry *reg, const char *ref,
-		     const struct taskdef **ret_td)
-{
-	struct taskdef *td;
-	int r = lookup(reg, ref, false, &td);
-
-	*ret_td = td;
-	return r;
-}
-
-int taskdef_deregister(struct taskdef_registry *reg, const char *ref,
-		       const struct taskdef **ret_td)
-{
-	struct taskdef *td;
-	char *file = NULL;
-	int r = lookup(reg, ref, true, &td);
-
-	if (ret_td)
-		*ret_td = NULL;
-	if (r < 0)
-		return r;
-	if (td->status == TASKDEF_STATUS_ACTIVE) {
-		td->status = TASKDEF_STATUS_INACTIVE;
-		td->deregistered_at = (int64_t)time(NULL);
-		r = render(reg, td, &file);
-		if (r == 0)
-			r = persist(reg, td, file);
-		free(file);
-		if (r < 0) {
-			td->status = TASKDEF_STATUS_ACTIVE;
-			td->deregistered_at = 0;
-			json_object_del(td->doc, "deregisteredAt");
-			render(reg, td, NULL);
-			return r;
-		}
-	}
-	if (ret_td)
-		*ret_td = td;
-	return 0;
-}
-
-static bool passes(const struct taskdef *td, enum taskdef_filter filter)
-{
-	return filter == TASKDEF_FILTER_ALL ||
-	       (filter == TASKDEF_FILTER_ACTIVE) == (td->status == TASKDEF_STATUS_ACTIVE);
-}
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return !prefix || !strncmp(s, prefix, strlen(prefix));
-}
-
-int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
-		 enum taskdef_filter filter, taskdef_list_fn fn, void *userdata)
-{
-	for (size_t i = 0; i < reg->n_families; i++) {
-		const struct family *f = &reg->families[i];
-
-		if (!has_prefix(f->name, family_prefix))
-			continue;
-		for (unsigned k = 0; k < f->n_revs; k++) {
-			int r;
-
-			if (!f->revs[k] || !passes(f->revs[k], filter))
-				continue;
-			r = fn(f->revs[k], userdata);
-			if (r)
-				return r;
-		}
-	}
-	return 0;
-}
-
-int taskdef_list_families(const struct taskdef_registry *reg, const char *family_prefix,
-			  enum taskdef_filter filter, taskdef_family_fn fn, void *userdata)
-{
-	for (size_t i = 0; i < reg->n_families; i++) {
-		const struct family *f = &reg->families[i];
-		bool active = false;
-		int r;
-
-		if (!has_prefix(f->name, family_prefix))
-			continue;
-		for (unsigned k = 0; k < f->n_revs; k++)
-			active |= f->revs[k] && f->revs[k]->status == TASKDEF_STATUS_ACTIVE;
-		if (filter != TASKDEF_FILTER_ALL && active != (filter == TASKDEF_FILTER_ACTIVE))
-			continue;
-		r = fn(f->name, userdata);
-		if (r)
-			return r;
-	}
-	return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * taskdef.h — task definitions in ECS's RegisterTaskDefinition shape and the
- * registry that numbers, persists and looks them up.
+ * taskdef.h — task definitions in ECS's RegisterTaskDefinition shape
+ * (taskdef.c) and the registry that numbers, persists and looks them up
+ * (taskdef_registry.c).
  *
  * A task definition is validated strictly (unknown keys, duplicate keys and
  * out-of-range values are errors, every error is reported with its JSON
