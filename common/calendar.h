@@ -1,7 +1,7 @@
 /*
  * calendar.h — the proleptic Gregorian calendar in plain integer arithmetic:
  * days since 1970-01-01 from a date and back, leap years, month lengths,
- * weekdays. No time zones (rules/schedule.c has those), no locale, no libc
+ * weekdays. No time zones (rules/timezone.c has those), no locale, no libc
  * time functions, so the answers are the same on every host and for any
  * year an int64_t day count can hold.
  *

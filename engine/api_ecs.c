@@ -6,7 +6,7 @@
  * ECS's answers.
  *
  * Clusters: the embedded one (ListClusters, DescribeClusters). Task
- * definitions: the registry (orch/taskdef.c), whose definitions already
+ * definitions: the registry (orch/taskdef_registry.c), whose definitions already
  * keep their ECS JSON. Tasks and services: the core (orch/orch.h); without
  * an orchestrator those answer 503.
  *
