@@ -69,7 +69,7 @@ struct drv_container {
 	char name[DC_NAME_MAX + 1];         /* tripline-<task_id>-<container> */
 	int log_fd;
 	bool tty;
-	uv_timer_t timer;                   /* the log drain */
+	uv_timer_t timer;                   /* the log drain, a wait retry, an OOM recheck */
 
 	struct curl_uv_req *req;            /* create, start or inspect */
 	struct curl_uv_req *wait_req;
@@ -80,6 +80,7 @@ struct drv_container {
 	unsigned stop_timeout;
 	bool waited;                        /* wait answered with exit_code */
 	int wait_retries;
+	int oom_rechecks;                   /* inspects again after a 137 exit without OOMKilled */
 	char since[48];                     /* logs after adopt: "sec.nsec" */
 
 	unsigned char frame_hdr[8];         /* log demultiplexing */

@@ -20,7 +20,9 @@
  *          frame headers of a container without a TTY) and appended to
  *          spec->log_path. POST /containers/{id}/wait answers when the
  *          container stops; GET /containers/{id}/json then tells whether the
- *          kernel's OOM killer ended it. `exited` is delivered once the log
+ *          kernel's OOM killer ended it (a 137 exit without OOMKilled is
+ *          looked at again for up to 750 ms: dockerd may record the OOM
+ *          event after the exit). `exited` is delivered once the log
  *          stream has ended too (at most DOCKER_LOG_DRAIN_MS later), so the
  *          log file is complete when the orchestrator hears of the exit.
  *          A wait that fails while the container may still run (dockerd
@@ -56,6 +58,7 @@
 #define DOCKER_LOG_DRAIN_MS 2000u
 #define DOCKER_MAX_STOP_TIMEOUT_S 86400u
 #define DOCKER_WAIT_RETRIES 5                   /* 1 + 2 + 4 + 8 + 16 s: a dockerd restart */
+#define DOCKER_OOM_RECHECKS 4                   /* 50 + 100 + 200 + 400 ms */
 
 static const char OOM_REASON[] = "OutOfMemoryError: Container killed due to memory usage";
 
@@ -417,6 +420,14 @@ static void on_wait_done(void *arg, const struct curl_uv_result *res)
 	}
 }
 
+static void on_oom_recheck(uv_timer_t *t)
+{
+	struct drv_container *c = t->data;
+	int err = inspect(c, on_exit_inspect_done);
+	if (err < 0)
+		finish_exit(c);
+}
+
 static void on_exit_inspect_done(void *arg, const struct curl_uv_result *res)
 {
 	struct drv_container *c = arg;
@@ -452,6 +463,13 @@ static void on_exit_inspect_done(void *arg, const struct curl_uv_result *res)
 	if (json_is_true(json_object_get(state, "OOMKilled"))) {
 		c->oom_killed = true;
 		docker_set_text(c->reason, sizeof(c->reason), OOM_REASON);
+	} else if (c->exit_code == 137 && c->oom_rechecks < DOCKER_OOM_RECHECKS) {
+		/* dockerd may handle containerd's OOM event after the exit: a
+		 * SIGKILL exit is looked at again before it is reported */
+		json_decref(j);
+		uv_timer_start(&c->timer, on_oom_recheck, 50u << c->oom_rechecks, 0);
+		c->oom_rechecks++;
+		return;
 	} else if (!c->reason[0]) {
 		serr = json_string_value(json_object_get(state, "Error"));
 		if (serr && serr[0])
