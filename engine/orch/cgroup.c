@@ -397,7 +397,7 @@ int cgroup_name(const char *task_id, const char *container, char *buf, size_t si
 static void warn(char *slot, const char *why)
 {
 	if (!slot[0])
-		snprintf(slot, CGROUP_WHY_LEN, "%s", why);
+		snprintf(slot, CGROUP_WHY_LEN, "%.*s", CGROUP_WHY_LEN - 1, why);   /* may truncate */
 }
 
 void cgroup_create(struct cgroup_host *h, const char *name, const struct cgroup_limits *lim,
