@@ -6,9 +6,20 @@
  * spawning (process_spawn.c), probes (process_probe.c) and cgroups
  * (cgroup.c) have files of their own (process_internal.h).
  *
- * Launch: the run context is resolved and the container's cgroups made in
- * the parent, then the process is spawned; `started` is delivered from a
- * 0 ms timer, never from inside launch().
+ * Launch is asynchronous: launch() copies the run context (environment,
+ * user resolved to ids, PATH candidates) and queues a spawn; the
+ * container's cgroups, its files, clone and execve happen on a libuv
+ * threadpool thread (process_spawn.c says how and why), and `started`
+ * comes from the loop when the spawn is over — 0 with the pid known, or
+ * the errno and reason of the step that failed (exec of a missing or
+ * non-executable file, chdir, setuid, the log file…). A failure found
+ * before anything is queued (a user that does not resolve) is reported from
+ * a 0 ms timer: `started` never comes from inside launch(). A stop() before
+ * `started` cancels the start: a spawn not yet begun never runs, a process
+ * already made is SIGKILLed (group and cgroup) and reaped, and then
+ * `started` reports -ECANCELED, with no `exited`. release() or forget()
+ * before `started` takes effect when the spawn is over (no callback);
+ * forget leaves a process that did start running.
  *
  * Watching: a pidfd (pidfd_open) polled by the loop. When the leader exits,
  * the rest of its process group is SIGKILLed (before the leader is reaped, so
@@ -52,58 +63,7 @@
 #define REASON_OOM "OutOfMemoryError: container killed for exceeding its memory limit"
 #define REASON_ADOPTED_EXIT "exit code unknown: the process was started before tripline restarted"
 #define REASON_GONE "exited while the daemon was down; exit code unknown"
-
-/* ---- /proc ----------------------------------------------------------------- */
-
-/* One read of a /proc file (they are produced whole), NUL-terminated; bytes
- * read or -errno. */
-static ssize_t read_proc(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	do
-		n = read(fd, buf, size - 1);
-	while (n < 0 && errno == EINTR);
-	int e = errno;
-	close(fd);
-	if (n < 0)
-		return -e;
-	buf[n] = '\0';
-	return n;
-}
-
-/* Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot. */
-static int proc_start_time(pid_t pid, unsigned long long *ret)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	ssize_t n = read_proc(path, buf, sizeof(buf));
-	if (n < 0)
-		return (int)n;
-	/* comm (field 2) may hold spaces and parentheses: fields resume after the last ')' */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return -EIO;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		while (*p == ' ')
-			p++;
-		while (*p && *p != ' ')
-			p++;
-		if (!*p)
-			return -EIO;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (errno || end == p)
-		return -EIO;
-	*ret = v;
-	return 0;
-}
+#define REASON_CANCELED "stopped before it started"
 
 /* ---- handles ----------------------------------------------------------- */
 
@@ -136,22 +96,6 @@ static void warn_cpu(struct drv_container *c, const char *why)
 	c->warned_cpu = true;
 }
 
-/* The container's cgroups with its limits; what cannot be applied is
- * logged once per kind. */
-static void make_cgroups(struct drv_container *c, const struct drv_spec *spec)
-{
-	struct cgroup_limits lim = {spec->memory_limit, spec->memory_reservation, spec->cpu_units};
-	struct cgroup_warnings w;
-	char name[256];
-
-	bool named = cgroup_name(spec->task_id, spec->container_name, name, sizeof(name)) == 0;
-	cgroup_create(c->d->cg, named ? name : NULL, &lim, &c->cg, &w);
-	if (w.memory[0])
-		warn_memory(c, w.memory);
-	if (w.cpu[0])
-		warn_cpu(c, w.cpu);
-}
-
 /* The container's whole process group; the leader alone when it is not a
  * group leader (a state file from elsewhere), through its pidfd. */
 static void signal_group(struct drv_container *c, int sig)
@@ -168,7 +112,7 @@ static void container_closed(uv_handle_t *h)
 		return;
 	if (c->pidfd >= 0)
 		close(c->pidfd);
-	process_ctx_free(&c->ctx);
+	process_ctx_unref(c->ctx);
 	free(c);
 }
 
@@ -179,7 +123,15 @@ static void dispose_now(struct drv_container *c)
 	struct driver *d = c->d;
 	bool release = c->dispose == DISPOSE_RELEASE;
 
-	d->n_handles--;
+	if (!c->given_up) {
+		c->given_up = true;
+		d->n_handles--;
+	}
+	if (c->spawn) {
+		/* the spawn in flight finishes the disposal (on_spawned) */
+		(void)process_spawn_cancel(c->spawn);
+		return;
+	}
 	while (c->probes)
 		process_probe_orphan(c->probes);
 	if (release && c->pid && c->state == C_RUNNING) {
@@ -188,9 +140,8 @@ static void dispose_now(struct drv_container *c)
 		if (!c->adopted)
 			(void)waitpid(c->pid, NULL, WNOHANG);
 	}
-	if (release) {
+	if (release)
 		cgroup_remove(d->cg, &c->cg);
-	}
 	c->closing = 2;
 	uv_close((uv_handle_t *)&c->kill_timer, container_closed);
 	uv_close((uv_handle_t *)&c->defer, container_closed);
@@ -234,10 +185,12 @@ static bool flush_logs(struct drv_container *c)
 	return true;
 }
 
-/* Delivers `started` if it is still due; false when c was disposed of. */
+/* Delivers `started` if it is due — for a start cancelled after its
+ * process was made, only once that process is gone; false when c was
+ * disposed of. */
 static bool deliver_started(struct drv_container *c)
 {
-	if (!c->started_due)
+	if (!c->started_due || (c->cancel && c->state != C_DONE))
 		return true;
 	c->started_due = false;
 	if (!flush_logs(c))
@@ -250,11 +203,19 @@ static bool deliver_started(struct drv_container *c)
 static void finish_exit(struct drv_container *c)
 {
 	struct drv_exit e;
-	bool oom = cgroup_oom_killed(c->d->cg, &c->cg);
 
 	uv_timer_stop(&c->kill_timer);
 	uv_timer_stop(&c->defer);
 	c->state = C_DONE;
+	if (c->started_due) {
+		/* stop() came before `started`: its process is gone, report the cancel */
+		c->pid = 0;
+		c->start_err = -ECANCELED;
+		snprintf(c->start_reason, sizeof(c->start_reason), "%s", REASON_CANCELED);
+		deliver_started(c);
+		return;
+	}
+	bool oom = cgroup_oom_killed(c->d->cg, &c->cg);
 	e.exit_code = c->exit_code;
 	e.oom_killed = oom;
 	e.reason = oom ? REASON_OOM : c->exit_reason[0] ? c->exit_reason : NULL;
@@ -378,14 +339,79 @@ static void fail_start(struct drv_container *c, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The spawn is over (on the loop): the process runs, or `started` says why
+ * not; a handle given up meanwhile is disposed of now. */
+static void on_spawned(struct spawn *s, int status)
+{
+	struct drv_container *c = s->arg;
+	struct driver *d = c->d;
+	char why[PROCESS_REASON_LEN];
+	int r = status < 0 ? status : process_spawn_reason(s, s->argv[0], why, sizeof(why));
+
+	c->spawn = NULL;
+	c->cg = s->cg;   /* what the spawn made, even when the start failed */
+	if (s->cg_warn.memory[0])
+		warn_memory(c, s->cg_warn.memory);
+	if (s->cg_warn.cpu[0])
+		warn_cpu(c, s->cg_warn.cpu);
+	if (r == 0) {
+		c->pid = s->pid;
+		c->pidfd = s->pidfd;
+		s->pidfd = -1;
+		c->start_time = s->start_time;
+		c->state = C_RUNNING;
+	}
+	if (s->cg_err) {
+		snprintf(why, sizeof(why), "joining the cgroup: %s", strerror(s->cg_err));
+		if (c->want_memory)
+			warn_memory(c, why);
+		if (c->want_cpu)
+			warn_cpu(c, why);
+	}
+	process_spawn_free(s);
+	if (c->dispose != DISPOSE_NONE) {
+		/* released or forgotten before `started`: no callback any more;
+		 * forget leaves a process that did start running */
+		if (!c->pid)
+			c->state = C_DONE;
+		dispose_now(c);
+		process_spawn_finished(d);
+		return;
+	}
+	process_spawn_finished(d);
+	if (r < 0) {
+		if (r == -ECANCELED)
+			fail_start(c, r, "%s", REASON_CANCELED);
+		else
+			fail_start(c, r, "%s", why);
+		deliver_started(c);
+		return;
+	}
+	if ((r = watch(c)) < 0) {
+		signal_group(c, SIGKILL);
+		while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		c->pid = 0;
+		fail_start(c, r, "watching the process: %s", strerror(-r));
+		deliver_started(c);
+		return;
+	}
+	if (c->cancel) {
+		/* stop() came first: kill it; `started` reports the cancel once
+		 * it is gone (finish_exit) */
+		signal_group(c, SIGKILL);
+		cgroup_kill(&c->cg);
+		return;
+	}
+	snprintf(c->runtime_id, sizeof(c->runtime_id), "%d", (int)c->pid);
+	deliver_started(c);
+}
+
 static int process_launch(struct driver *d, const struct drv_spec *spec, void *owner,
 			  struct drv_container **ret)
 {
-	struct spawn_req req = {.log_fd = -1, .null_fd = -1};
-	struct spawn_report fatal;
-	char why[PROCESS_REASON_LEN];
-	pid_t pid;
-	int cg_err, r;
+	struct spawn *s = NULL;
+	int r;
 
 	if (!d || !spec || !ret || !spec->argv || !spec->argv[0] || !spec->argv[0][0] ||
 	    !spec->log_path || !spec->container_name)
@@ -398,71 +424,43 @@ static int process_launch(struct driver *d, const struct drv_spec *spec, void *o
 	struct drv_container *c = container_new(d, spec, owner);
 	if (!c)
 		return -ENOMEM;
-	if ((r = process_ctx_init(&c->ctx, spec)) < 0)
-		goto out_free;
-	if ((r = process_exec_candidates(spec->argv[0], c->ctx.env, &req.candidates)) < 0)
+	if ((r = process_ctx_new(spec, &c->ctx)) < 0)
 		goto out_free;
 
-	c->state = C_RUNNING;
 	c->started_due = true;
+	c->want_memory = spec->memory_limit || spec->memory_reservation;
+	c->want_cpu = spec->cpu_units > 0;
 	if (spec->n_mounts)
 		queue_log(c, "%s: the process driver does not mount volumes; %zu mount point(s) ignored",
 			  c->name, spec->n_mounts);
-	if (c->ctx.user_err) {
-		fail_start(c, c->ctx.user_err, "%s", c->ctx.user_why);
+	if (c->ctx->user_err) {
+		fail_start(c, c->ctx->user_err, "%s", c->ctx->user_why);
 		goto out_deferred;
 	}
-	make_cgroups(c, spec);
-	if ((r = process_spawn_open(&req, &c->ctx, &c->cg, why, sizeof(why))) < 0) {
-		fail_start(c, r, "%s", why);
+	if ((r = process_spawn_new(c->ctx, spec->argv, &s)) < 0) {
+		fail_start(c, r, "%s", strerror(-r));
 		goto out_deferred;
 	}
-	req.argv = spec->argv;
-	req.env = c->ctx.env;
-	req.cwd = c->ctx.cwd;
-	req.ctx = &c->ctx;
-	if ((r = process_spawn(&req, &pid, &fatal, &cg_err)) < 0) {
-		fail_start(c, r, "fork: %s", strerror(-r));
+	/* made on the threadpool with the rest: a v1 memory cgroup is ~1 ms */
+	struct cgroup_limits lim = {spec->memory_limit, spec->memory_reservation, spec->cpu_units};
+	char name[256];
+	bool named = cgroup_name(spec->task_id, spec->container_name, name, sizeof(name)) == 0;
+	process_spawn_make_cgroups(s, d->cg, named ? name : NULL, &lim);
+	if ((r = process_spawn_start(d->loop, s, on_spawned, c)) < 0) {
+		process_spawn_free(s);
+		fail_start(c, r, "starting the process: %s", uv_strerror(r));
 		goto out_deferred;
 	}
-	if (cg_err) {
-		snprintf(why, sizeof(why), "joining the cgroup: %s", strerror(cg_err));
-		if (spec->memory_limit || spec->memory_reservation)
-			warn_memory(c, why);
-		if (spec->cpu_units)
-			warn_cpu(c, why);
-	}
-	if (fatal.step) {
-		if (fatal.step == STEP_EXEC)
-			fail_start(c, -fatal.err, "exec %s: %s", spec->argv[0], strerror(fatal.err));
-		else if (fatal.step == STEP_CHDIR)
-			fail_start(c, -fatal.err, "chdir %s: %s", c->ctx.cwd, strerror(fatal.err));
-		else if (fatal.step >= STEP_GROUPS && fatal.step <= STEP_UID)
-			fail_start(c, -fatal.err, "user %s: %s: %s", c->ctx.user, process_step_name(fatal.step),
-				   strerror(fatal.err));
-		else
-			fail_start(c, -fatal.err, "%s: %s", process_step_name(fatal.step), strerror(fatal.err));
-		goto out_deferred;
-	}
-	c->pid = pid;
-	snprintf(c->runtime_id, sizeof(c->runtime_id), "%d", (int)pid);
-	(void)proc_start_time(pid, &c->start_time);
-	r = process_pidfd_open(pid);
-	c->pidfd = r < 0 ? -1 : r;
-	if (r < 0 || (r = watch(c)) < 0) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		c->pid = 0;
-		fail_start(c, r, "watching the process: %s", strerror(-r));
-	}
+	c->spawn = s;
+	c->state = C_SPAWNING;
+	d->n_spawns++;
+	*ret = c;
+	return 0;
 out_deferred:
-	process_spawn_close(&req);
 	uv_timer_start(&c->defer, on_defer, 0, 0);
 	*ret = c;
 	return 0;
 out_free:
-	process_spawn_close(&req);
 	c->dispose = DISPOSE_FORGET;
 	dispose_now(c);
 	return r;
@@ -472,7 +470,13 @@ static int process_stop(struct drv_container *c, unsigned timeout_s)
 {
 	if (!c)
 		return -EINVAL;
-	if (!c->pid || c->state != C_RUNNING || c->stopping)
+	if (c->state == C_SPAWNING && c->spawn) {
+		/* before `started`: cancel the start (on_spawned) */
+		c->cancel = true;
+		(void)process_spawn_cancel(c->spawn);
+		return 0;
+	}
+	if (!c->pid || c->state != C_RUNNING || c->stopping || c->cancel)
 		return 0;
 	c->stopping = true;
 	signal_group(c, SIGTERM);
@@ -489,7 +493,7 @@ static json_t *process_save(const struct drv_container *c)
 {
 	json_t *o;
 
-	if (!c || !c->pid || !(o = json_object()))
+	if (!c || !c->pid || c->started_due || !(o = json_object()))
 		return NULL;
 	if (json_object_set_new(o, "pid", json_integer(c->pid)) < 0 ||
 	    json_object_set_new(o, "start_time", json_integer((json_int_t)c->start_time)) < 0 ||
@@ -523,7 +527,7 @@ static int process_adopt(struct driver *d, const struct drv_spec *spec, const js
 	struct drv_container *c = container_new(d, spec, owner);
 	if (!c)
 		return -ENOMEM;
-	if ((r = process_ctx_init(&c->ctx, spec)) < 0) {
+	if ((r = process_ctx_new(spec, &c->ctx)) < 0) {
 		c->dispose = DISPOSE_FORGET;
 		dispose_now(c);
 		return r;
@@ -550,7 +554,7 @@ static int process_adopt(struct driver *d, const struct drv_spec *spec, const js
 		same = false;
 	}
 	c->pidfd = same ? r : -1;
-	same = same && proc_start_time(c->pid, &now_start) == 0 && now_start == c->start_time;
+	same = same && process_start_time(c->pid, &now_start) == 0 && now_start == c->start_time;
 	if (same) {
 		if ((r = watch(c)) < 0) {
 			c->dispose = DISPOSE_FORGET;
@@ -606,7 +610,7 @@ static int process_init(uv_loop_t *loop, const struct drv_config *cfg,
 	}
 	d->loop = loop;
 	d->ev = events;
-	if ((n = read_proc("/proc/sys/kernel/random/boot_id", d->boot_id, sizeof(d->boot_id))) <= 0) {
+	if ((n = process_read_proc("/proc/sys/kernel/random/boot_id", d->boot_id, sizeof(d->boot_id))) <= 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "process driver: reading /proc/sys/kernel/random/boot_id: %s",
 				 n < 0 ? strerror((int)-n) : "empty");
@@ -624,6 +628,19 @@ static int process_init(uv_loop_t *loop, const struct drv_config *cfg,
 	return 0;
 }
 
+/* After shutdown() and the last spawn: the spawns used the cgroup host. */
+static void driver_free(struct driver *d)
+{
+	cgroup_host_close(d->cg);
+	free(d);
+}
+
+void process_spawn_finished(struct driver *d)
+{
+	if (--d->n_spawns == 0 && d->shut)
+		driver_free(d);
+}
+
 static void process_shutdown(struct driver *d)
 {
 	if (!d)
@@ -631,13 +648,19 @@ static void process_shutdown(struct driver *d)
 	if (d->n_handles)
 		log_error(PROCESS_COMPONENT, "shutdown with %zu container handle(s) neither released nor forgotten",
 			  d->n_handles);
-	while (d->orphans) {
-		struct probe *p = d->orphans;
+	/* orphaned probes still starting are finished by their spawn */
+	for (struct probe *p = d->orphans, *next; p; p = next) {
+		next = p->next;
+		if (p->spawn)
+			continue;
 		(void)waitpid(p->pid, NULL, WNOHANG);
 		process_probe_close(p);
 	}
-	cgroup_host_close(d->cg);
-	free(d);
+	/* spawns in flight (of handles already given up) need d and its
+	 * cgroup host until they end */
+	d->shut = true;
+	if (d->n_spawns == 0)
+		driver_free(d);
 }
 
 const struct driver_ops driver_process_ops = {

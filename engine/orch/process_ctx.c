@@ -5,10 +5,12 @@
  *
  * The environment is copied exactly as given (nothing of the daemon's is
  * inherited) and wiped when freed: it holds secrets. The working directory
- * is spec->working_directory, else the task's scratch directory. The user
+ * is spec->working_directory, else the task's scratch directory. The
+ * context is refcounted: a spawn in flight keeps it alive after its
+ * container is gone, and nothing changes it once made. The user
  * ("name", "uid", "uid:gid", "name:group") is resolved here with
  * getpwnam_r/getgrnam_r into uid, gid and supplementary groups, because the
- * child may not call into NSS between fork and execve; a numeric uid
+ * child may not call into NSS between clone and execve; a numeric uid
  * missing from the passwd database gets gid = uid (a private group, never
  * root's), and changing identity needs root unless it changes nothing. A
  * user that cannot be resolved is not an error here: it is kept, and the
@@ -68,14 +70,27 @@ int process_strv_copy(char *const *src, char ***ret)
 	return 0;
 }
 
-void process_ctx_free(struct run_ctx *x)
+static void ctx_free(struct run_ctx *x)
 {
 	process_strv_free(x->env, true);
 	free(x->cwd);
 	free(x->log_path);
 	free(x->user);
 	free(x->groups);
-	memset(x, 0, sizeof(*x));
+	explicit_bzero(x, sizeof(*x));
+	free(x);
+}
+
+struct run_ctx *process_ctx_ref(struct run_ctx *x)
+{
+	x->refs++;
+	return x;
+}
+
+void process_ctx_unref(struct run_ctx *x)
+{
+	if (x && --x->refs == 0)
+		ctx_free(x);
 }
 
 static int parse_id(const char *s, uint32_t *ret)
@@ -246,26 +261,33 @@ out_free:
 	return r;
 }
 
-/* Copies what probes need. 0, or -errno for a malformed spec/ENOMEM; a user
- * that cannot be resolved is kept in x->user_err, not returned. */
-int process_ctx_init(struct run_ctx *x, const struct drv_spec *spec)
+int process_ctx_new(const struct drv_spec *spec, struct run_ctx **ret)
 {
 	const char *cwd = spec->working_directory ? spec->working_directory
 			  : spec->scratch_dir ? spec->scratch_dir : "/";
-	int r = process_strv_copy(spec->env, &x->env);
+	struct run_ctx *x = calloc(1, sizeof(*x));
+	int r;
 
-	if (r < 0)
-		return r;
-	if (!(x->cwd = strdup(cwd)) || !(x->log_path = strdup(spec->log_path)))
+	if (!x)
 		return -ENOMEM;
+	x->refs = 1;
+	if ((r = process_strv_copy(spec->env, &x->env)) < 0)
+		goto out_free;
+	r = -ENOMEM;
+	if (!(x->cwd = strdup(cwd)) || !(x->log_path = strdup(spec->log_path)))
+		goto out_free;
 	if (spec->user && spec->user[0]) {
 		if (!(x->user = strdup(spec->user)))
-			return -ENOMEM;
+			goto out_free;
 		x->user_err = resolve_user(x, spec->user);
 		if (x->user_err == -ENOMEM)
-			return -ENOMEM;
+			goto out_free;
 	}
+	*ret = x;
 	return 0;
+out_free:
+	ctx_free(x);
+	return r;
 }
 
 /* Executables to try for argv0: itself when it has a '/', else each

@@ -3,12 +3,14 @@
  * run in a container's context, its exit code handed to done().
  *
  * A probe runs with the container's environment, working directory, user,
- * cgroups and log file, in a process group of its own, watched through a
- * pidfd on the loop, and is killed (its whole group) at its timeout, when
- * done(-1) is called at once and the process is reaped when the kill has
- * landed. A probe that cannot run (no such program, a user that cannot be
- * switched to) reports -1 from a 0 ms timer, never from inside probe().
- * When its container is released or forgotten, a probe still running is
+ * cgroups and log file, in a process group of its own. It is started like
+ * a container, off the loop (process_spawn.c), then watched through its
+ * pidfd on the loop. Its timeout counts from probe(): at the timeout done(-1)
+ * is called at once and the probe is killed (its whole group; one still
+ * starting as soon as it exists) and reaped when the kill has landed. A
+ * probe that cannot run (no such program, a user that cannot be switched
+ * to) reports -1 from the loop, never from inside probe(). When its
+ * container is released or forgotten, a probe still running or starting is
  * killed and moves to the driver's orphans until it is reaped; its done is
  * never called. At most PROCESS_MAX_PROBES run at once per container.
  */
@@ -68,11 +70,17 @@ void process_probe_close(struct probe *p)
 	}
 }
 
-/* Its container was released: kill it, never call done, reap it later. */
+/* Its container is going away: kill it, never call done, reap it later. */
 void process_probe_orphan(struct probe *p)
 {
 	probe_unlink(p);
 	p->done = NULL;
+	if (p->spawn) {
+		/* on_probe_spawned kills what it started and reaps it */
+		uv_timer_stop(&p->timer);
+		probe_link(p, &p->d->orphans);
+		return;
+	}
 	if (!p->pid || !p->poll_init) {
 		process_probe_close(p);
 		return;
@@ -114,29 +122,66 @@ static void on_probe_timer(uv_timer_t *t)
 	if (p->failed) {
 		process_probe_close(p);
 	} else {
-		/* timed out: answer now, reap when the kill has landed */
-		kill(-p->pid, SIGKILL);
+		/* timed out: answer now; kill it (or, still starting, let
+		 * on_probe_spawned do so) and reap it when the kill has landed */
+		if (p->pid)
+			kill(-p->pid, SIGKILL);
 		p->done = NULL;
 	}
 	if (done)
 		done(arg, -1);
 }
 
-int process_probe(struct drv_container *c, char *const *argv, unsigned timeout_s,
-			 drv_probe_fn done, void *arg)
+/* The probe's spawn is over (on the loop). */
+static void on_probe_spawned(struct spawn *s, int status)
 {
-	struct spawn_req req = {.log_fd = -1, .null_fd = -1};
-	struct spawn_report fatal;
-	char why[PROCESS_REASON_LEN];
-	int cg_err, r;
-	pid_t pid;
+	struct probe *p = s->arg;
+	struct driver *d = p->d;
+	bool watched = false;
+
+	p->spawn = NULL;
+	if (status == 0 && s->pid) {
+		p->pid = s->pid;
+		p->pidfd = s->pidfd;
+		s->pidfd = -1;
+	}
+	process_spawn_free(s);
+	if (p->pid && !d->shut && uv_poll_init(d->loop, &p->poll, p->pidfd) == 0) {
+		p->poll_init = true;
+		p->poll.data = p;
+		watched = uv_poll_start(&p->poll, UV_READABLE, on_probe_exit) == 0;
+	}
+	if (p->pid && !watched) {
+		/* cannot watch it (or the driver is gone): do not leave it running */
+		kill(-p->pid, SIGKILL);
+		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (!watched) {
+		drv_probe_fn done = p->done;
+		void *arg = p->arg;
+		process_probe_close(p);
+		process_spawn_finished(d);
+		if (done)
+			done(arg, -1);
+		return;
+	}
+	if (!p->done)
+		kill(-p->pid, SIGKILL);   /* timed out or orphaned meanwhile: reaped on exit */
+	process_spawn_finished(d);
+}
+
+int process_probe(struct drv_container *c, char *const *argv, unsigned timeout_s,
+		  drv_probe_fn done, void *arg)
+{
+	struct spawn *s = NULL;
 
 	if (!c || !argv || !argv[0] || !argv[0][0] || !done)
 		return -EINVAL;
 	for (size_t i = 0; argv[i]; i++)
 		if (i >= PROCESS_MAX_LIST || strnlen(argv[i], PROCESS_MAX_STRING + 1) > PROCESS_MAX_STRING)
 			return -E2BIG;
-	if (!c->pid || c->state != C_RUNNING)
+	if (!c->pid || c->state != C_RUNNING || c->cancel)
 		return -ESRCH;
 	if (c->n_probes >= PROCESS_MAX_PROBES)
 		return -EBUSY;
@@ -154,37 +199,17 @@ int process_probe(struct drv_container *c, char *const *argv, unsigned timeout_s
 	p->c = c;
 	c->n_probes++;
 
-	p->failed = true;
-	if (c->ctx.user_err || process_exec_candidates(argv[0], c->ctx.env, &req.candidates) < 0 ||
-	    process_spawn_open(&req, &c->ctx, &c->cg, why, sizeof(why)) < 0)
-		goto out_timer;
-	req.argv = argv;
-	req.env = c->ctx.env;
-	req.cwd = c->ctx.cwd;
-	req.ctx = &c->ctx;
-	if (process_spawn(&req, &pid, &fatal, &cg_err) < 0 || fatal.step)
-		goto out_timer;
-	if ((r = process_pidfd_open(pid)) < 0) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto out_timer;
+	if (!c->ctx->user_err && process_spawn_new(c->ctx, argv, &s) == 0)
+		process_spawn_join_cgroups(s, &c->cg);
+	if (!s || process_spawn_start(c->d->loop, s, on_probe_spawned, p) < 0) {
+		process_spawn_free(s);
+		/* could not run: done(-1) from the loop */
+		p->failed = true;
+		uv_timer_start(&p->timer, on_probe_timer, 0, 0);
+		return 0;
 	}
-	p->pid = pid;
-	p->pidfd = r;
-	if (uv_poll_init(c->d->loop, &p->poll, p->pidfd) == 0) {
-		p->poll_init = true;
-		p->poll.data = p;
-		if (uv_poll_start(&p->poll, UV_READABLE, on_probe_exit) == 0)
-			p->failed = false;
-	}
-	if (p->failed) {  /* cannot watch it: do not leave it running */
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-out_timer:
-	process_spawn_close(&req);
-	uv_timer_start(&p->timer, on_probe_timer, p->failed ? 0 : (uint64_t)timeout_s * 1000, 0);
+	p->spawn = s;
+	c->d->n_spawns++;
+	uv_timer_start(&p->timer, on_probe_timer, (uint64_t)timeout_s * 1000, 0);
 	return 0;
 }
