@@ -26,10 +26,12 @@
  * Why this design (measured with bench/spawn_bench.c, see bench/README.md):
  * fork() copies the daemon's page tables (~1.2–1.5 ms a launch on this
  * host, on the loop whatever then waits for the exec), and a vfork on the
- * loop thread makes the loop wait for the child's work before execve —
- * joining a v1 memory cgroup above all, ~3.5 ms a child here. On a
- * threadpool thread the loop waits for neither; and with no page tables to
- * copy, the CPU time per launch drops too (~0.06 vs ~0.9 ms).
+ * loop thread makes the loop wait for the child's work before execve and
+ * for the execve (~3 ms a child here under load, a third of it joining a
+ * v1 memory cgroup). On a threadpool thread the loop waits for neither
+ * (longest stall for 10 children ~0.4 ms against ~13 ms for fork with the
+ * pipe on the loop), and with no page tables to copy the CPU time per
+ * launch drops too (~0.1 against ~0.7 ms).
  *
  * Promises: the child never returns into the daemon's code, never
  * allocates, never takes a lock, never runs a daemon signal handler;
