@@ -18,8 +18,9 @@
  * `started` cancels the start: a spawn not yet begun never runs, a process
  * already made is SIGKILLed (group and cgroup) and reaped, and then
  * `started` reports -ECANCELED, with no `exited`. release() or forget()
- * before `started` takes effect when the spawn is over (no callback);
- * forget leaves a process that did start running.
+ * before `started` also cancels a spawn that has not cloned yet, and takes
+ * effect when the spawn is over (no callback); forget leaves a process
+ * that did start running.
  *
  * Watching: a pidfd (pidfd_open) polled by the loop. When the leader exits,
  * the rest of its process group is SIGKILLed (before the leader is reaped, so

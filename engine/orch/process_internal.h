@@ -17,6 +17,7 @@
 #ifndef TRIPLINE_ORCH_PROCESS_INTERNAL_H
 #define TRIPLINE_ORCH_PROCESS_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,9 +114,11 @@ struct spawn {
 	int cg_fds[2];
 	size_t n_cg;
 	bool queued;
+	atomic_bool cancel;        /* set on the loop, read by the thread before clone */
 	process_spawn_fn done;
 	void *arg;
 	/* results, valid in done */
+	bool skipped;              /* cancelled after its preparation: no clone */
 	struct cgroup_warnings cg_warn;  /* limits that could not be applied */
 	int prep_err;              /* the files could not be opened: -errno, prep_why */
 	char prep_why[PROCESS_REASON_LEN];
@@ -138,7 +141,9 @@ void process_spawn_join_cgroups(struct spawn *s, const struct cgroup_set *cg);
 /* Queues it on the libuv threadpool (cgroups, files, clone, execve); done
  * follows on the loop. 0 or a libuv error. */
 int process_spawn_start(uv_loop_t *loop, struct spawn *s, process_spawn_fn done, void *arg);
-/* True when the spawn will not run (done then reports -ECANCELED). */
+/* Asks the spawn not to start its process: done reports -ECANCELED unless
+ * the clone had already begun (then it reports what happened). True when
+ * the work was dequeued before it began. */
 bool process_spawn_cancel(struct spawn *s);
 /* Closes what it holds (a pidfd not taken included) and frees it. NULL is fine. */
 void process_spawn_free(struct spawn *s);

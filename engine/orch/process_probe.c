@@ -76,7 +76,8 @@ void process_probe_orphan(struct probe *p)
 	probe_unlink(p);
 	p->done = NULL;
 	if (p->spawn) {
-		/* on_probe_spawned kills what it started and reaps it */
+		/* on_probe_spawned kills what it may have started and reaps it */
+		(void)process_spawn_cancel(p->spawn);
 		uv_timer_stop(&p->timer);
 		probe_link(p, &p->d->orphans);
 		return;
@@ -126,6 +127,8 @@ static void on_probe_timer(uv_timer_t *t)
 		 * on_probe_spawned do so) and reap it when the kill has landed */
 		if (p->pid)
 			kill(-p->pid, SIGKILL);
+		else if (p->spawn)
+			(void)process_spawn_cancel(p->spawn);
 		p->done = NULL;
 	}
 	if (done)

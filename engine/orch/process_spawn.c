@@ -36,9 +36,10 @@
  * Promises: the child never returns into the daemon's code, never
  * allocates, never takes a lock, never runs a daemon signal handler;
  * nothing of the request is touched by the loop while it is queued or
- * running (it owns copies and a run-context reference); done is called
- * exactly once, from the loop, with 0 or -ECANCELED (process_spawn_cancel()
- * won before the work began). A file without a #! line is an exec error
+ * running (it owns copies and a run-context reference) but an atomic
+ * cancel flag, read once before the clone; done is called exactly once,
+ * from the loop, with 0 or -ECANCELED (process_spawn_cancel() came before
+ * the clone). A file without a #! line is an exec error
  * (ENOEXEC), never handed to a shell; EACCES on one PATH candidate wins over
  * ENOENT on the others, as execvp does.
  */
@@ -258,6 +259,10 @@ static void spawn_work(uv_work_t *w)
 
 	if ((s->prep_err = prepare(s)) < 0)
 		return;
+	if (atomic_load(&s->cancel)) {
+		s->skipped = true;   /* stopped or given up meanwhile */
+		return;
+	}
 
 	/* no handler of the daemon may run in the child before it resets them */
 	sigfillset(&all);
@@ -287,7 +292,7 @@ static void spawn_after(uv_work_t *w, int status)
 	struct spawn *s = w->data;
 
 	s->queued = false;
-	s->done(s, status == UV_ECANCELED ? -ECANCELED : 0);
+	s->done(s, status == UV_ECANCELED || s->skipped ? -ECANCELED : 0);
 }
 
 /* ---- requests ------------------------------------------------------------------ */
@@ -300,6 +305,7 @@ int process_spawn_new(struct run_ctx *ctx, char *const *argv, struct spawn **ret
 	if (!s)
 		return -ENOMEM;
 	s->log_fd = s->null_fd = s->pidfd = -1;
+	atomic_init(&s->cancel, false);
 	s->ctx = process_ctx_ref(ctx);
 	s->work.data = s;
 	if ((r = process_strv_copy(argv, &s->argv)) < 0 ||
@@ -337,6 +343,7 @@ int process_spawn_start(uv_loop_t *loop, struct spawn *s, process_spawn_fn done,
 
 bool process_spawn_cancel(struct spawn *s)
 {
+	atomic_store(&s->cancel, true);
 	return s->queued && uv_cancel((uv_req_t *)&s->work) == 0;
 }
 

@@ -1378,9 +1378,10 @@ static bool all_exited(void *arg)
 }
 
 /* Launches held in their preparation leave the loop free; a launch queued
- * behind them and stopped never runs; one stopped while its preparation is
- * under way is killed once it exists; `started` reports both as cancelled
- * and no `exited` follows; the others run normally. */
+ * behind them and stopped never runs, nor does one stopped while its
+ * preparation is under way (the spawn sees the stop before its clone);
+ * `started` reports both as cancelled and no `exited` follows; the others
+ * run normally. */
 static void test_launch_does_not_block_loop(void **state)
 {
 	struct fx *f = *state;
@@ -1435,7 +1436,7 @@ static void test_launch_does_not_block_loop(void **state)
 	assert_true(run_until(f, is_started, &r[n], 10000));
 	assert_int_equal(r[n].start_err, -ECANCELED);
 	assert_string_equal(r[n].start_reason, "stopped before it started");
-	/* stopped while being prepared: made, then killed */
+	/* stopped while being prepared */
 	assert_int_equal(driver_process_ops.stop(c[0], 5), 0);
 	assert_int_equal(driver_process_ops.stop(c[0], 5), 0);   /* idempotent */
 
@@ -1469,6 +1470,9 @@ static void test_launch_does_not_block_loop(void **state)
 	assert_int_equal(r[n].n_started, 1);
 	struct stat st;
 	assert_int_equal(stat(marker, &st), -1);
+	/* and the stopped one never existed: nothing holds its log FIFO (EOF) */
+	char buf[16];
+	assert_int_equal(read(rd[0], buf, sizeof(buf)), 0);
 	for (unsigned i = 0; i <= n; i++)
 		driver_process_ops.release(c[i]);
 	for (unsigned i = 0; i < n; i++)
@@ -1638,30 +1642,39 @@ static void test_probe_orphaned_while_starting(void **state)
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 }
 
-/* forget() before `started`: no callback ever; a process that did start is
- * left running (the test then ends it). */
+/* forget() before `started`, while the launch is being prepared (its log
+ * file a FIFO nobody reads yet): no callback ever, and no process is made,
+ * as the spawn had not cloned yet. The FIFO tells: once the driver is gone,
+ * nothing holds its write end (EOF). */
 static void test_forget_before_started(void **state)
 {
 	struct fx *f = *state;
-	char pidfile[160], script[600];
+	char fifo[160], buf[16];
+	char *const *argv = V("/bin/sh", "-c", "echo ran; exec sleep 100");
+	struct drv_spec s = spec_of(f, "main", argv);
+	struct ticks tk;
 	struct rec r;
 
-	snprintf(pidfile, sizeof(pidfile), "%s/forgot.pid", f->dir);
-	snprintf(script, sizeof(script), "echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 100", pidfile,
-		 pidfile, pidfile);
-	char *const *argv = V("/bin/sh", "-c", script);
-	struct drv_spec s = spec_of(f, "main", argv);
+	snprintf(fifo, sizeof(fifo), "%s/forget.fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	s.log_path = fifo;
+	alarm(120);
 	struct drv_container *c = launch(f, &s, &r);
+	tk.n = 0;
+	tk.timer.data = &tk;
+	assert_int_equal(uv_timer_init(&f->loop, &tk.timer), 0);
+	assert_int_equal(uv_timer_start(&tk.timer, on_count_tick, 1, 1), 0);
+	assert_true(run_until(f, enough_ticks, &tk, 10000));
+	uv_close((uv_handle_t *)&tk.timer, NULL);
 	driver_process_ops.forget(c);
-	run_until(f, never, NULL, 300);
+	int rd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(rd >= 0);
+	close_driver(f);   /* waits for the spawn to end */
 	assert_int_equal(r.n_started, 0);
 	assert_int_equal(r.n_exited, 0);
-	close_driver(f);
-	/* it was queued before the forget, so it ran and runs on */
-	pid_t pid = read_pid_file(f, pidfile);
-	assert_false(pid_gone(pid));
-	assert_int_equal(kill(-pid, SIGKILL), 0);
-	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_int_equal(read(rd, buf, sizeof(buf)), 0);
+	close(rd);
+	alarm(0);
 }
 
 /* ---- users -------------------------------------------------------------- */
