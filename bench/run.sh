@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: installs the build dependencies, generates the
-# citylots2 event stream on first use (~16 s), builds match_bench and
-# orch_bench with the release preset, then runs every citylots rule set, the
-# scaling run and the orchestration run (a daemon of its own, ~40 s).
+# citylots2 event stream on first use (~16 s), builds match_bench and the
+# orchestration benchmarks with the release preset, then runs every
+# citylots rule set, the scaling run and the orchestration runs: orch_bench
+# (a daemon of its own, ~40 s), orch_lag_bench (the loop's stalls during
+# RunTask, ~10 s) and spawn_bench (launch designs side by side, ~15 s).
 #
-#   bench/run.sh                         all sets, scaling, then orch_bench
+#   bench/run.sh                         all sets, scaling, then the orchestration benchmarks
 #   bench/run.sh --sets EXACT,COMBO      arguments go to the set run
 #   MATCH_BENCH_SIZES=10,1000 bench/run.sh
-#   BENCH=match bench/run.sh             only the matcher (BENCH=orch: only orch_bench)
+#   BENCH=match bench/run.sh             only the matcher (BENCH=orch: only the orchestration ones)
 #   ORCH_BENCH_ARGS="--runs 100 --tasks 500" bench/run.sh
+#   ORCH_LAG_BENCH_ARGS="--rounds 50 --dir /dev/shm" SPAWN_BENCH_ARGS="--rounds 10" bench/run.sh
 #
 # Exits non-zero only when a match count is wrong, an orch_bench wait passes
 # its deadline or the daemon answers wrongly, or something fails to run;
@@ -36,7 +39,7 @@ fi
 
 targets=()
 [ "$which" = orch ] || targets+=(match_bench)
-[ "$which" = match ] || targets+=(orch_bench)
+[ "$which" = match ] || targets+=(orch_bench orch_lag_bench spawn_bench)
 cmake --preset release
 cmake --build --preset release --target "${targets[@]}"
 
@@ -54,5 +57,11 @@ if [ "$which" != match ]; then
   [ "$which" = orch ] || echo
   read -ra orch_args <<< "${ORCH_BENCH_ARGS:-}"
   build/release/bench/orch_bench "${orch_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+  echo
+  read -ra lag_args <<< "${ORCH_LAG_BENCH_ARGS:-}"
+  build/release/bench/orch_lag_bench "${lag_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+  echo
+  read -ra spawn_args <<< "${SPAWN_BENCH_ARGS:-}"
+  build/release/bench/spawn_bench "${spawn_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 fi
 exit "$status"

@@ -41,8 +41,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 #include <uv.h>
+
+/* save() and adopt() trade in a driver's state as jansson objects, kept in
+ * the task's state file; the header needs only the name. */
+struct json_t;
 
 struct driver;
 struct drv_container;
@@ -159,13 +162,13 @@ struct driver_ops {
 	 * JSON object (process: pid, start time, boot id; docker: container id).
 	 * The orchestrator stores it with the task; a new reference, or NULL
 	 * when there is nothing to identify yet. */
-	json_t *(*save)(const struct drv_container *c);
+	struct json_t *(*save)(const struct drv_container *c);
 
 	/* Takes a container back after a daemon restart from what save() gave.
 	 * 0: *ret is the handle; `exited` follows when it ends, and at once (from
 	 * the loop) when it ended while the daemon was down (exit_code -1 when it
 	 * cannot be known). -EINVAL: state is not this driver's. */
-	int (*adopt)(struct driver *d, const struct drv_spec *spec, const json_t *state, void *owner,
+	int (*adopt)(struct driver *d, const struct drv_spec *spec, const struct json_t *state, void *owner,
 		     struct drv_container **ret);
 
 	/* The runtime id ECS shows as containers[].runtimeId: the pid in decimal
