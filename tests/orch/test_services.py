@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import ApiError, marked_pids, sleeper, wait_for
+from tripline_test import ApiError, marked_pids, sleeper, wait_for
 
 
 def running_tasks(d, name):
