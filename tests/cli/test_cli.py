@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tripline_test import ROOT
+
 EXAMPLES = os.path.join(ROOT, "deploy", "examples")
 
 

@@ -1,7 +1,7 @@
 """The CLI over the API: `tripline taskdef|task|service` against a daemon.
 
 Two kinds of peer:
-- the real daemon (test_serve.Daemon: the real binary on a free port), for
+- the real daemon (the `daemon` fixture: the real binary on a free port), for
   task definitions, signing with a configured key, endpoint precedence;
 - a recording fake ECS endpoint (a small HTTP server in this process), for
   the exact requests every subcommand sends (shapes, headers, signing scope),
@@ -21,56 +21,17 @@ import threading
 
 import pytest
 
-from test_serve import Daemon, free_port
+from tripline_test import ARN, ECS, free_port, table
 
-ECS = "AmazonEC2ContainerServiceV20141113."
-ARN = "arn:aws:ecs:local:000000000000:"
 SECRET = "s3cr3t-key-value"
 
 TD = {"family": "demo",
       "containerDefinitions": [{"name": "main", "command": ["/bin/echo", "hello world"], "memory": 64},
                                {"name": "side", "command": ["/bin/true"], "essential": False}]}
 
-# variables that would change which daemon or key the CLI uses
-CLEARED = ("TRIPLINE_ENDPOINT", "TRIPLINE_ACCESS_KEY_ID", "TRIPLINE_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
-           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
-
-
-@pytest.fixture
-def cli(tripline_bin):
-    """Runs tripline with a clean environment plus env; returns the CompletedProcess."""
-    def _cli(*args, env=None, stdin=None, timeout=60):
-        e = {k: v for k, v in os.environ.items() if k not in CLEARED}
-        e.update(env or {})
-        return subprocess.run([tripline_bin, *args], input=stdin, capture_output=True, text=True,
-                              timeout=timeout, env=e)
-    return _cli
-
-
-@pytest.fixture
-def daemon(tripline_bin, tmp_path):
-    started = []
-
-    def start(**kw):
-        d = Daemon(tripline_bin, tmp_path, **kw)
-        started.append(d)
-        d.wait_ready()
-        return d
-    yield start
-    for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-        d.log.close()
-
 
 def url(port):
     return "http://127.0.0.1:%d" % port
-
-
-def table(text):
-    """Rows of an aligned table: cells split on runs of two or more spaces."""
-    return [re.split(r"\s{2,}", line.strip()) for line in text.splitlines() if line.strip()]
 
 
 def dead_port():

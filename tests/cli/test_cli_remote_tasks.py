@@ -14,26 +14,10 @@ import json
 import os
 import random
 import signal
-import time
 
 import pytest
 
-from test_cli_remote import ARN, table
-from test_cli_remote import cli  # noqa: F401  (the fixture that runs the CLI with a clean environment)
-from test_serve import Daemon
-
-DEADLINE = 30.0
-
-
-def poll(fn, what, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+from tripline_test import ARN, pids_with_arg, table, wait_for
 
 
 @pytest.fixture
@@ -41,40 +25,22 @@ def token():
     """A unique sleep duration; processes still running it at the end are killed."""
     tok = "%d.%06d" % (300, random.randrange(1000000))
     yield tok
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid in pids_with_arg(tok):
         try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
+            os.kill(pid, signal.SIGKILL)
         except OSError:
-            continue
-        if tok.encode() in argv:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
+            pass
 
 
 @pytest.fixture
-def daemon(tripline_bin, tmp_path, token):
-    started = []
-
-    def start(**kw):
-        d = Daemon(tripline_bin, tmp_path, **kw)
-        started.append(d)
-        d.wait_ready()
-        return d
-    yield start
-    for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-        d.log.close()
+def daemon(token, daemon):
+    """The conftest's daemon, set up after the token: at the end the daemons
+    are killed first, then whatever still runs the token."""
+    return daemon
 
 
 @pytest.fixture
-def api(daemon, cli):  # noqa: F811
+def api(daemon, cli):
     """A started daemon, and a function running the CLI against it."""
     d = daemon()
 
@@ -105,7 +71,7 @@ def task_id(arn):
 
 
 def wait_status(api, tid, status):
-    return poll(lambda: (lambda t: t if t["lastStatus"] == status else None)(describe(api, tid)),
+    return wait_for(lambda: (lambda t: t if t["lastStatus"] == status else None)(describe(api, tid)),
                 "task %s to be %s" % (tid, status))
 
 
@@ -185,7 +151,7 @@ def test_task_run_overrides_and_logs(api, token):
         r = api("task", "logs", tid, *args)
         assert r.returncode == 0, r.stderr
         return r.stdout
-    poll(lambda: logs("--container", "main") == "main-world\n" and
+    wait_for(lambda: logs("--container", "main") == "main-world\n" and
          logs("--container", "side") == "side-out\nside-err\n", "both containers' output")
     assert logs("--container", "main", "--tail", "6") == "world\n"
     assert logs() == "==> main <==\nmain-world\n\n==> side <==\nside-out\nside-err\n"
@@ -193,7 +159,7 @@ def test_task_run_overrides_and_logs(api, token):
     out = json.loads(r.stdout)
     assert [(c["name"], c["log"], c["truncated"]) for c in out["containers"]] == [
         ("main", "main-world\n", False), ("side", "side-out\nside-err\n", False)]
-    poll(lambda: [c.get("exitCode") for c in describe(api, tid)["containers"]] == [None, 0],
+    wait_for(lambda: [c.get("exitCode") for c in describe(api, tid)["containers"]] == [None, 0],
          "the side container to exit 0")
     assert api("task", "stop", tid).returncode == 0
     t = wait_status(api, tid, "STOPPED")
@@ -204,7 +170,7 @@ def test_task_run_overrides_and_logs(api, token):
             "--", "/bin/sh", "-c", "echo custom-$WHO")
     assert r.returncode == 0, r.stderr
     tid = table(r.stdout)[1][0]
-    poll(lambda: logs("--container", "side") == "custom-x y\n", "the overridden command's output")
+    wait_for(lambda: logs("--container", "side") == "custom-x y\n", "the overridden command's output")
     assert logs("--container", "main") == "main-\n"
     assert api("task", "stop", tid).returncode == 0
 
@@ -212,7 +178,7 @@ def test_task_run_overrides_and_logs(api, token):
     assert r.returncode == 2
 
 
-def test_task_run_placement_failure_exits_1(daemon, cli, token):  # noqa: F811
+def test_task_run_placement_failure_exits_1(daemon, cli, token):
     d = daemon(config={"cluster": {"memory": 128}})
     ep = ["--endpoint", "http://127.0.0.1:%d" % d.port]
     r = cli("taskdef", "register", "-", *ep, stdin=json.dumps({
@@ -256,7 +222,7 @@ def test_service_lifecycle(api, token):
     assert rows[0] == ["NAME", "STATUS", "DESIRED", "RUNNING", "PENDING", "DEFINITION"]
     assert rows[1][:3] == ["web", "ACTIVE", "2"] and rows[1][5] == "svc:1"
 
-    poll(lambda: service(api, "web")["runningCount"] == 2, "2 running tasks")
+    wait_for(lambda: service(api, "web")["runningCount"] == 2, "2 running tasks")
     assert len(listed(api, "--service-name", "web")) == 2
     r = api("service", "describe", "web")
     assert r.returncode == 0, r.stderr
@@ -274,7 +240,7 @@ def test_service_lifecycle(api, token):
     r = api("service", "scale", "web", "1")
     assert r.returncode == 0, r.stderr
     assert table(r.stdout)[1][2] == "1"
-    poll(lambda: service(api, "web")["runningCount"] == 1 and len(listed(api, "--service-name", "web")) == 1,
+    wait_for(lambda: service(api, "web")["runningCount"] == 1 and len(listed(api, "--service-name", "web")) == 1,
          "the service scaled to 1")
 
     r = api("service", "delete", "web")                  # still scaled above 0
@@ -283,7 +249,7 @@ def test_service_lifecycle(api, token):
     r = api("service", "delete", "web", "--force")
     assert r.returncode == 0, r.stderr
     assert table(r.stdout)[1][0] == "web"
-    poll(lambda: listed(api, "--service-name", "web") == [], "the service's tasks to stop")
+    wait_for(lambda: listed(api, "--service-name", "web") == [], "the service's tasks to stop")
     r = api("service", "describe", "web", "--output", "json")
     assert r.returncode in (0, 1), r.stderr
     out = json.loads(r.stdout)
@@ -298,7 +264,7 @@ def test_service_update_rolls_to_a_new_definition(api, token):
     r = api("service", "create", "web2", "--task-definition", "svc:1", "--desired-count", "1",
             "--minimum-healthy-percent", "100", "--maximum-percent", "200", "--circuit-breaker", "--rollback")
     assert r.returncode == 0, r.stderr
-    s = poll(lambda: (lambda s: s if s["runningCount"] == 1 else None)(service(api, "web2")), "1 running task")
+    s = wait_for(lambda: (lambda s: s if s["runningCount"] == 1 else None)(service(api, "web2")), "1 running task")
     dc = s["deploymentConfiguration"]
     assert (dc["minimumHealthyPercent"], dc["maximumPercent"]) == (100, 200)
     assert dc["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
@@ -312,7 +278,7 @@ def test_service_update_rolls_to_a_new_definition(api, token):
         deps = s["deployments"]
         return (len(deps) == 1 and deps[0]["status"] == "PRIMARY" and deps[0]["taskDefinition"].endswith(":2")
                 and deps[0]["runningCount"] == 1 and s["runningCount"] == 1)
-    poll(rolled, "the deployment of svc:2")
+    wait_for(rolled, "the deployment of svc:2")
     r = api("service", "describe", "web2")
     assert table(r.stdout)[1][5] == "svc:2"
     running = listed(api, "--service-name", "web2")
@@ -324,7 +290,7 @@ def test_service_update_rolls_to_a_new_definition(api, token):
     assert json.loads(r.stdout)["service"]["serviceName"] == "web2"
     r = api("service", "delete", "web2", "--force")
     assert r.returncode == 0, r.stderr
-    poll(lambda: listed(api, "--service-name", "web2") == [], "the service's tasks to stop")
+    wait_for(lambda: listed(api, "--service-name", "web2") == [], "the service's tasks to stop")
 
 
 def test_service_errors(api):

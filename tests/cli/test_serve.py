@@ -6,19 +6,9 @@ deadline (no fixed sleeps) and stops it with a signal.
 import json
 import os
 import signal
-import socket
 import subprocess
-import time
 
-import pytest
-
-DEADLINE = 30.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tripline_test import AWS, DEADLINE, ECS, Daemon, aws_cli, wait_for
 
 
 def curl(port, path, method="GET", data=None):
@@ -34,76 +24,7 @@ def curl(port, path, method="GET", data=None):
     return int(code), body
 
 
-def wait_for(cond, what):
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
-
-
-class Daemon:
-    def __init__(self, binary, tmp_path, config=None, rules=None):
-        self.port = free_port()
-        self.rules_dir = tmp_path / "rules"
-        self.rules_dir.mkdir(exist_ok=True)
-        for name, body in (rules or {}).items():
-            (self.rules_dir / name).write_text(json.dumps(body))
-        cfg = {"listen": "127.0.0.1:%d" % self.port, "data_dir": str(tmp_path / "var"),
-               "rules": [str(self.rules_dir)], "task_definitions": []}
-        cfg.update(config or {})
-        self.config = tmp_path / "tripline.json"
-        self.config.write_text(json.dumps(cfg))
-        self.log = open(tmp_path / "daemon.log", "w+")
-        self.proc = subprocess.Popen([binary, "serve", "--config", str(self.config)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def log_text(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def wait_ready(self):
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError("daemon exited %d:\n%s" % (self.proc.returncode, self.log_text()))
-            code, _ = curl(self.port, "/healthz")
-            return code == 200
-        wait_for(ready, "/healthz")
-
-    def metric(self, name):
-        code, body = curl(self.port, "/metrics")
-        assert code == 200
-        for line in body.splitlines():
-            if line.startswith(name + " ") or line.startswith(name + "{"):
-                if line.startswith(name + " "):
-                    return float(line.split()[-1])
-        return None
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=DEADLINE)
-
-
 RULE = {"Name": "uploads", "EventPattern": {"source": ["aws.s3"]}}
-
-
-@pytest.fixture
-def daemon(tripline_bin, tmp_path):
-    started = []
-
-    def start(**kw):
-        d = Daemon(tripline_bin, tmp_path, **kw)
-        started.append(d)
-        return d
-    yield start
-    for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait()
-        d.log.close()
 
 
 def test_health_metrics_and_clean_stop(daemon):
@@ -164,7 +85,7 @@ def test_invalid_config_refuses_to_start(run, tmp_path):
 
 def test_invalid_rules_refuse_to_start(tripline_bin, tmp_path):
     d = Daemon(tripline_bin, tmp_path, rules={"bad.json": {"Name": "x", "State": "MAYBE",
-                                                          "EventPattern": {"a": ["1"]}}})
+                                                          "EventPattern": {"a": ["1"]}}}, wait=False)
     assert d.proc.wait(timeout=DEADLINE) == 2
     assert "bad.json: /State:" in d.log_text()
     assert curl(d.port, "/healthz")[0] is None       # never listened
@@ -179,9 +100,6 @@ def test_serve_usage(run):
 
 
 # ---------------------------------------------------------------- the AWS JSON API
-
-ECS = "AmazonEC2ContainerServiceV20141113."
-
 
 def aws_json(port, target, body, sigv4=None, user=None):
     """(status, parsed body) of POST / with an X-Amz-Target, optionally signed by curl."""
@@ -264,7 +182,7 @@ def test_api_task_definitions_persist(daemon, tripline_bin, tmp_path):
     assert d.stop() == 0
 
     # a restart keeps every revision and their status; the next one is 3
-    d2 = Daemon(tripline_bin, tmp_path)
+    d2 = Daemon(tripline_bin, tmp_path, wait=False)
     try:
         d2.wait_ready()
         code, out = aws_json(d2.port, ECS + "ListTaskDefinitions", json.dumps({"status": "ALL"}))
@@ -279,17 +197,6 @@ def test_api_task_definitions_persist(daemon, tripline_bin, tmp_path):
 
 
 # ---------------------------------------------------------------- the real AWS CLI
-
-AWS = "/usr/bin/aws"   # Debian's awscli (v2); another `aws` earlier on PATH may be an old v1
-
-
-def aws_cli(port, *args, secret="cli-secret"):
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
-           "AWS_ACCESS_KEY_ID": "AKIDCLI", "AWS_SECRET_ACCESS_KEY": secret,
-           "AWS_DEFAULT_REGION": "local", "AWS_PAGER": "", "AWS_EC2_METADATA_DISABLED": "true"}
-    return subprocess.run([AWS, "--endpoint-url", "http://127.0.0.1:%d" % port, "--output", "json",
-                           *args], capture_output=True, text=True, timeout=120, env=env)
-
 
 def test_aws_cli_drives_the_api(daemon):
     if not os.access(AWS, os.X_OK):

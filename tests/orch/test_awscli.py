@@ -1,20 +1,12 @@
 """Debian's AWS CLI v2, unmodified, runs tasks and services on the daemon."""
 import json
 import os
-import subprocess
 
-from conftest import marked_pids, sleeper, wait_for
-
-AWS = "/usr/bin/aws"   # Debian's awscli (v2); another `aws` earlier on PATH may be an old v1
+from tripline_test import AWS, aws_cli, marked_pids, sleeper, wait_for
 
 
 def aws(port, *args, secret="cli-secret"):
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
-           "AWS_ACCESS_KEY_ID": "AKIDCLI", "AWS_SECRET_ACCESS_KEY": secret,
-           "AWS_DEFAULT_REGION": "local", "AWS_PAGER": "", "AWS_EC2_METADATA_DISABLED": "true"}
-    r = subprocess.run([AWS, "--endpoint-url", "http://127.0.0.1:%d" % port, "--output", "json", *args],
-                       capture_output=True, text=True, timeout=300, env=env)
-    return r
+    return aws_cli(port, *args, secret=secret, timeout=300)
 
 
 def test_run_task_and_services_stable(daemon, mark):

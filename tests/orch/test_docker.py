@@ -1,15 +1,14 @@
 """The docker driver through the daemon: a private dockerd (tests/docker/dockerd.sh)
 with a busybox image imported from Debian's busybox-static; launchType FARGATE."""
-import json
 import os
 import subprocess
 import tempfile
 
 import pytest
 
-from conftest import ROOT_DIR, wait_for
+from tripline_test import ROOT
 
-DOCKERD_SH = os.path.join(ROOT_DIR, "tests", "docker", "dockerd.sh")
+DOCKERD_SH = os.path.join(ROOT, "tests", "docker", "dockerd.sh")
 IMAGE = "tripline-busybox:test"
 
 

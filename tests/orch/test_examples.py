@@ -3,15 +3,15 @@ definitions load, and the example task runs."""
 import json
 import os
 
-from conftest import ROOT_DIR
+from tripline_test import ROOT
 
 
 def test_example_configuration_runs_hello(daemon):
-    with open(os.path.join(ROOT_DIR, "deploy", "examples", "tripline.json")) as f:
+    with open(os.path.join(ROOT, "deploy", "examples", "tripline.json")) as f:
         cfg = json.load(f)
     cfg = {k: v for k, v in cfg.items() if k not in ("listen", "data_dir")}
-    cfg["rules"] = [os.path.join(ROOT_DIR, p) for p in cfg["rules"]]
-    cfg["task_definitions"] = [os.path.join(ROOT_DIR, p) for p in cfg["task_definitions"]]
+    cfg["rules"] = [os.path.join(ROOT, p) for p in cfg["rules"]]
+    cfg["task_definitions"] = [os.path.join(ROOT, p) for p in cfg["task_definitions"]]
     d = daemon(cfg)
     fams = d.call("ListTaskDefinitionFamilies", {})["families"]
     assert fams == ["hello"]

@@ -3,7 +3,7 @@ them back."""
 import os
 import signal
 
-from conftest import alive, marked_pids, sleeper, wait_for
+from tripline_test import alive, marked_pids, sleeper, wait_for
 
 
 def test_kill_9_and_readopt(daemon, tmp_path, mark):

@@ -1,13 +1,13 @@
 """Services: desired count, replacement, backoff, rolling deployments within
 minimumHealthyPercent / maximumPercent, the circuit breaker."""
 import os
+import re
 import signal
 import threading
-import time
 
 import pytest
 
-from conftest import ApiError, marked_pids, sleeper, wait_for
+from tripline_test import ApiError, marked_pids, sleeper, wait_for
 
 
 def running_tasks(d, name):
@@ -51,25 +51,72 @@ def test_scale_0_5_2_and_replacement(daemon, mark):
     assert "tripline_services 0" in m
 
 
+BACKOFF = re.compile(r"\(service crashy\) backs off: the next launch waits (\d+) ms "
+                     r"\((\d+) failed launches in a row\)\.")
+FAILED_LAUNCH = re.compile(r"\(service crashy\) task ([0-9a-f]+) stopped before it was healthy: (.*)")
+IMPAIRED = "(service crashy) is unable to consistently start tasks successfully."
+
+
+def failure_events(service):
+    """The service's failed-launch events, oldest first: ("stopped", task id,
+    reason), ("backoff", delay ms, failures in a row), ("impaired",)."""
+    out = []
+    for e in reversed(service["events"]):
+        m = FAILED_LAUNCH.fullmatch(e["message"])
+        if m:
+            out.append(("stopped", m.group(1), m.group(2)))
+        m = BACKOFF.fullmatch(e["message"])
+        if m:
+            out.append(("backoff", int(m.group(1)), int(m.group(2))))
+        if e["message"] == IMPAIRED:
+            out.append(("impaired",))
+    return out
+
+
 def test_failing_definition_backs_off(daemon):
     d = daemon()
     d.register("crash", [{"name": "c", "command": ["/bin/false"]}])
     d.call("CreateService", {"serviceName": "crashy", "taskDefinition": "crash", "desiredCount": 1})
-    t0 = time.monotonic()
-    wait_for(lambda: any("unable to consistently start tasks" in e["message"]
-                         for e in d.service("crashy")["events"]), "SERVICE_TASK_START_IMPAIRED")
-    elapsed = time.monotonic() - t0
-    # three failed launches with 1 s, 2 s of backoff between them: not a tight loop
-    launched = d.call("ListTasks", {"serviceName": "crashy", "desiredStatus": "STOPPED"})["taskArns"]
-    assert 3 <= len(launched) <= 4, launched
-    assert elapsed >= 2.5, elapsed
+    wait_for(lambda: sum(e[0] == "backoff" for e in failure_events(d.service("crashy"))) >= 4,
+             "four failed launches", deadline=60)
+
+    def snapshot():
+        # the service's events and its tasks as of one moment: the events did
+        # not change while the tasks were read
+        before = failure_events(d.service("crashy"))
+        arns = (d.call("ListTasks", {"serviceName": "crashy", "desiredStatus": "STOPPED"})["taskArns"] +
+                d.call("ListTasks", {"serviceName": "crashy"})["taskArns"])
+        tasks = d.call("DescribeTasks", {"tasks": arns})["tasks"]
+        return (before, tasks) if failure_events(d.service("crashy")) == before else None
+    events, tasks = wait_for(snapshot, "a consistent view of the events and the tasks")
+
+    # each failed launch: its task, then the backoff it causes; the delays
+    # double from 1 s (at most 5 min), counted 1, 2, 3 …; "impaired" once,
+    # right after the third
+    stopped = [e for e in events if e[0] == "stopped"]
+    delays = [e[1] for e in events if e[0] == "backoff"]
+    expected = []
+    for k, (_, tid, reason) in enumerate(stopped, 1):
+        expected += [("stopped", tid, reason), ("backoff", min(1000 << (k - 1), 300000), k)]
+        if k == 3:
+            expected.append(("impaired",))
+    assert events == expected, events
+    assert delays[:4] == [1000, 2000, 4000, 8000]
     assert "SERVICE_TASK_START_IMPAIRED" in d.log_text()
-    # over the next seconds the delay keeps growing
-    time.sleep(0)   # (no fixed wait: the count below is bounded by the backoff arithmetic)
-    wait_for(lambda: len(d.call("ListTasks", {"serviceName": "crashy", "desiredStatus": "STOPPED"})["taskArns"]) >= 4,
-             "a fourth attempt")
-    n = len(d.call("ListTasks", {"serviceName": "crashy", "desiredStatus": "STOPPED"})["taskArns"])
-    assert n <= 5
+
+    # the tasks in launch order are exactly the failed ones (and perhaps the
+    # next launch), and none was launched before its delay was over: by the
+    # daemon's own clock, each createdAt comes at least the reported delay
+    # after the previous task's stoppedAt
+    tasks.sort(key=lambda t: t["createdAt"])
+    ids = [t["taskArn"].rsplit("/", 1)[1] for t in tasks]
+    assert ids[:len(stopped)] == [e[1] for e in stopped], (ids, stopped)
+    assert len(tasks) <= len(stopped) + 1, ids
+    assert all(t["lastStatus"] == "STOPPED" for t in tasks[:len(stopped)])
+    assert [t["stoppedReason"] for t in tasks[:len(stopped)]] == [e[2] for e in stopped]
+    for prev, nxt, delay in zip(tasks, tasks[1:], delays):
+        gap_ms = round(nxt["createdAt"] * 1000) - round(prev["stoppedAt"] * 1000)
+        assert gap_ms >= delay, (prev["taskArn"], nxt["taskArn"], gap_ms, delay)
 
 
 class Sampler(threading.Thread):

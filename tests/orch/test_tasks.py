@@ -2,11 +2,10 @@
 idempotency, placement, logs, metrics, events."""
 import json
 import os
-import signal
 
 import pytest
 
-from conftest import ApiError, alive, marked_pids, sleeper, wait_for
+from tripline_test import ApiError, alive, marked_pids, sleeper, wait_for
 
 
 def test_exit_codes_and_failed_start(daemon, tmp_path):
