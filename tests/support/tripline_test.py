@@ -106,6 +106,22 @@ def pids_with_arg(arg):
     return sorted(pids)
 
 
+def children(pid):
+    """Pids whose parent is pid."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(name))
+    return kids
+
+
 def alive(pid):
     """True while pid exists and is not a zombie."""
     try:
@@ -256,9 +272,9 @@ class Daemon:
 
 class Daemons:
     """The `daemon` fixtures' pool: start(config=None, rules=None, name="d")
-    starts a Daemon; close() kills each one still running. The daemon leaves
-    tasks running by design (to re-adopt them): close() then kills every
-    process carrying a TEST_MARK written by mark_file()."""
+    starts a Daemon; close() kills each one still running and its children.
+    The daemon leaves tasks running by design (to re-adopt them): close()
+    then kills every process carrying a TEST_MARK written by mark_file()."""
 
     def __init__(self, binary, tmp_path, base_config=None):
         self.binary = binary
@@ -274,8 +290,13 @@ class Daemons:
         return d
 
     def close(self):
+        # a launch still in flight has not exec'd yet, so it carries no mark:
+        # the running daemons' children are killed by parentage
         for d in self.started:
+            kids = children(d.proc.pid) if d.proc.poll() is None else []
             d.kill()
+            for pid in kids:
+                kill_group(pid)
         for mark_file in self.tmp.glob("mark-*"):
             for pid in marked_pids(mark_file.read_text()):
                 kill_group(pid)
