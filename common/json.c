@@ -461,6 +461,12 @@ size_t jptr_push_key(struct jptr *p, const char *key, size_t key_len)
 		} else if (key[i] == '/') {
 			jptr_putc(p, '~');
 			jptr_putc(p, '1');
+		} else if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) {
+			/* a pointer is only ever shown: controls as JSON escapes */
+			char esc[8];
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)(unsigned char)key[i]);
+			for (const char *e = esc; *e; e++)
+				jptr_putc(p, *e);
 		} else {
 			jptr_putc(p, key[i]);
 		}

@@ -103,7 +103,9 @@ struct jptr {
 };
 
 void jptr_init(struct jptr *p);
-/* Appends "/key" with ~ and / escaped; returns the old length for jptr_pop(). */
+/* Appends "/key" with ~ and / escaped, and control characters (NUL among
+ * them) written as \u00XX so the pointer prints whole; returns the old
+ * length for jptr_pop(). */
 size_t jptr_push_key(struct jptr *p, const char *key, size_t key_len);
 size_t jptr_push_index(struct jptr *p, size_t index);
 void jptr_pop(struct jptr *p, size_t old_len);

@@ -348,10 +348,12 @@ static void with_object(struct jcheck *c, const struct jnode *obj, const char *k
 }
 
 /* The last member of obj with m's key is m (earlier repetitions are already
- * reported as duplicates and skipped). */
+ * reported as duplicates and skipped). A key holding NUL cannot be looked up
+ * by name: it counts as last, so that the name checks refuse it rather than
+ * it being dropped without a word. */
 static bool is_last(const struct jnode *obj, const struct jmember *m)
 {
-	return !memchr(m->key, '\0', m->key_len) && jnode_get(obj, m->key) == m->value;
+	return memchr(m->key, '\0', m->key_len) || jnode_get(obj, m->key) == m->value;
 }
 
 /* ------------------------------------------------------------ sections */

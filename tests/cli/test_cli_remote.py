@@ -21,22 +21,13 @@ import threading
 
 import pytest
 
-from tripline_test import ARN, ECS, free_port, table
+from tripline_test import ARN, ECS, dead_port, table, url
 
 SECRET = "s3cr3t-key-value"
 
 TD = {"family": "demo",
       "containerDefinitions": [{"name": "main", "command": ["/bin/echo", "hello world"], "memory": 64},
                                {"name": "side", "command": ["/bin/true"], "essential": False}]}
-
-
-def url(port):
-    return "http://127.0.0.1:%d" % port
-
-
-def dead_port():
-    """A loopback port nothing listens on."""
-    return free_port()
 
 
 # ---------------------------------------------------------------- task definitions, real daemon

@@ -8,8 +8,7 @@ the endpoint is a dead port, so an accepted command line would exit 3.
 """
 import pytest
 
-from test_cli_remote import dead_port, url
-from test_cli_remote import cli  # noqa: F401  (the fixture that runs the CLI with a clean environment)
+from tripline_test import dead_port, url
 
 MESSAGES = [
     (["task", "list", "--desired-status", "DONE"],
@@ -40,7 +39,7 @@ MESSAGES = [
 
 
 @pytest.mark.parametrize("args,stderr", MESSAGES, ids=[" ".join(m[0]) for m in MESSAGES])
-def test_usage_message(cli, args, stderr):  # noqa: F811
+def test_usage_message(cli, args, stderr):
     r = cli(*args, env={"TRIPLINE_ENDPOINT": url(dead_port())})
     assert (r.returncode, r.stdout, r.stderr) == (2, "", stderr)
 
@@ -48,7 +47,7 @@ def test_usage_message(cli, args, stderr):  # noqa: F811
 @pytest.mark.parametrize("args", [["task", "list", "--desired-status", "STOPPED"],
                                   ["taskdef", "list", "--status", "INACTIVE"],
                                   ["service", "list", "--output", "json"]])
-def test_choice_accepted(cli, args):  # noqa: F811
+def test_choice_accepted(cli, args):
     # every listed value is accepted: the command goes on to the (dead) endpoint
     r = cli(*args, env={"TRIPLINE_ENDPOINT": url(dead_port())})
     assert r.returncode == 3, r.stderr

@@ -47,6 +47,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def url(port):
+    """The daemon's base URL on a loopback port."""
+    return "http://127.0.0.1:%d" % port
+
+
+def dead_port():
+    """A loopback port nothing listens on."""
+    return free_port()
+
+
 def wait_for(cond, what, deadline=DEADLINE):
     """cond()'s first true value, polled every 50 ms; AssertionError after deadline seconds."""
     end = time.monotonic() + deadline

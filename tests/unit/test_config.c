@@ -470,6 +470,10 @@ static void test_auth_errors(void **state)
 			   "t.json: /auth/keys/AK5: must be env:NAME, file:PATH or value:SECRET",
 			   "t.json: /auth/keys/AK6: must be env:NAME, file:PATH or value:SECRET",
 			   "t.json: /auth/keys/AK-7: an access key id must be 1 to 128 characters of A-Z, a-z and 0-9"));
+	/* a key id holding NUL is refused, never dropped (which would leave a
+	 * public listener without auth keys) */
+	expect_errors("{\"listen\": \"0.0.0.0:8088\", \"auth\": {\"keys\": {\"A\\u0000\": \"value:x\"}}}",
+		      MSGS("t.json: /auth/keys/A\\u0000: an access key id must be 1 to 128 characters of A-Z, a-z and 0-9"));
 }
 
 static void test_auth_required_off_loopback(void **state)
