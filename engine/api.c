@@ -29,6 +29,7 @@
 #include "api_op.h"
 #include "json.h"
 #include "sigv4.h"
+#include "utf8.h"
 
 #define ECS_PREFIX "AmazonEC2ContainerServiceV20141113."
 #define EVENTS_PREFIX "AWSEvents."
@@ -141,9 +142,20 @@ static void reply(struct http_response *resp, unsigned status, json_t *j)
 	resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
+/* An AWS error body. The message may quote what the client sent (a header,
+ * a target): it is made valid UTF-8 first, or JSON could not carry it. */
+static json_t *error_json(const char *type, const char *msg)
+{
+	size_t len;
+	char *clean = utf8_clean(msg, strlen(msg), &len);
+	json_t *j = clean ? json_pack("{s:s,s:s%}", "__type", type, "message", clean, len) : NULL;
+	free(clean);
+	return j;
+}
+
 static void reply_error(struct http_response *resp, unsigned status, const char *type, const char *msg)
 {
-	reply(resp, status, json_pack("{s:s,s:s}", "__type", type, "message", msg));
+	reply(resp, status, error_json(type, msg));
 }
 
 void api_answer_error(struct api_answer *a, unsigned status, const char *type, const char *fmt, ...)
@@ -155,7 +167,7 @@ void api_answer_error(struct api_answer *a, unsigned status, const char *type, c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	a->status = status;
-	a->body = json_pack("{s:s,s:s}", "__type", type, "message", msg);
+	a->body = error_json(type, msg);
 }
 
 /* ------------------------------------------------------------ dispatch */

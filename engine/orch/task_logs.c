@@ -17,47 +17,7 @@
 #include <unistd.h>
 
 #include "logger.h"
-
-/* Copies bytes, replacing each invalid UTF-8 sequence with U+FFFD so the
- * text can travel as a JSON string. */
-static char *utf8_clean(const char *s, size_t n, size_t *ret_len)
-{
-	char *out = malloc(n * 3 + 1);
-	size_t o = 0;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		bool ok = len && i + len <= n;
-		for (size_t k = 1; ok && k < len; k++)
-			ok = ((unsigned char)s[i + k] >> 6) == 2;
-		if (ok && len == 2 && c < 0xc2)
-			ok = false;
-		if (ok && len == 3) {
-			unsigned cp = (c & 15u) << 12 | ((unsigned char)s[i + 1] & 63u) << 6 | ((unsigned char)s[i + 2] & 63u);
-			ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
-		}
-		if (ok && len == 4) {
-			unsigned cp = (c & 7u) << 18 | ((unsigned char)s[i + 1] & 63u) << 12;
-			ok = cp >= 0x10000 && cp <= 0x10ffff;
-		}
-		if (ok && len == 1 && c == 0)
-			ok = false;
-		if (!ok) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(out + o, s + i, len);
-		o += len;
-		i += len;
-	}
-	out[o] = '\0';
-	*ret_len = o;
-	return out;
-}
+#include "utf8.h"
 
 /* The last `tail` bytes of the container's output: the end of the current
  * file, preceded by the end of the rotated .1 when the current one is

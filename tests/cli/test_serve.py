@@ -3,6 +3,7 @@
 Each test starts the real binary on a free loopback port, polls with a
 deadline (no fixed sleeps) and stops it with a signal.
 """
+import http.client
 import json
 import os
 import signal
@@ -146,6 +147,62 @@ def test_api_sigv4(daemon):
     assert (code, out["__type"]) == (403, "UnrecognizedClientException")
     code, out = aws_json(d.port, ECS + "ListClusters", "{}")
     assert code == 403
+    assert d.stop() == 0
+
+
+def raw_post(port, headers, body=b"{}"):
+    """(status, parsed body) of POST / with header values sent as raw bytes."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.putrequest("POST", "/")
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read())
+    finally:
+        conn.close()
+
+
+def test_api_errors_quoting_bad_utf8(daemon):
+    # a message that quotes what the client sent stays a JSON answer of the
+    # right status: invalid UTF-8 becomes U+FFFD
+    d = daemon()
+    d.wait_ready()
+    code, out = raw_post(d.port, [("X-Amz-Target", ECS.encode() + b"\xffMoon")])
+    assert (code, out["__type"]) == (400, "UnknownOperationException")
+    assert out["message"].endswith(ECS + "\ufffdMoon")
+    # %.200s cuts a long target inside a character: still a JSON answer
+    code, out = raw_post(d.port, [("X-Amz-Target", ECS.encode() + "é".encode() * 200)])
+    assert (code, out["__type"]) == (400, "UnknownOperationException")
+    d.stop()
+    d = daemon(config={"auth": {"keys": {"AKIDTEST": "value:s3cr3t-key"}}})
+    d.wait_ready()
+    auth = (b"AWS4-HMAC-SHA256 Credential=AKIDTEST/20150830/local/ecs/aws4_request, "
+            b"SignedHeaders=host;x-\xff, Signature=" + b"0" * 64)
+    code, out = raw_post(d.port, [("X-Amz-Target", ECS + "ListClusters"), ("Authorization", auth),
+                                  ("X-Amz-Date", "20150830T123600Z")])
+    assert code == 403 and out["__type"] == "IncompleteSignatureException", out
+    assert "\ufffd" in out["message"]
+    assert d.stop() == 0
+
+
+def test_task_definitions_directories_are_walked(daemon, tmp_path):
+    # a task_definitions directory means what a rules directory means: every
+    # *.json below it, hidden names skipped
+    tds = tmp_path / "tds"
+    (tds / "team-a").mkdir(parents=True)
+    (tds / ".hidden").mkdir()
+    for path, family in [(tds / "top.json", "top"), (tds / "team-a" / "nested.json", "nested"),
+                         (tds / ".hidden" / "secret.json", "hidden"), (tds / ".dot.json", "dot")]:
+        path.write_text(json.dumps({"family": family,
+                                    "containerDefinitions": [{"name": "c", "command": ["/bin/true"]}]}))
+    (tds / "notes.txt").write_text("not a definition")
+    d = daemon(config={"task_definitions": [str(tds)]})
+    d.wait_ready()
+    code, out = aws_json(d.port, ECS + "ListTaskDefinitionFamilies", "{}")
+    assert (code, out["families"]) == (200, ["nested", "top"])
     assert d.stop() == 0
 
 
