@@ -33,7 +33,7 @@ int statefile_write(const char *dir, const char *name, const char *data, size_t 
 	int fd, r;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= sizeof(tmp))
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%.200s.XXXXXX", dir, name) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)

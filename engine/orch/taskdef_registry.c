@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "digest.h"
 #include "errlist.h"
 #include "readfile.h"
 
@@ -100,16 +101,42 @@ out_free:
 	return r;
 }
 
-/* Crash-safe replace of <dir>/<family>.<revision>.json (fsync'd: a
- * registration must survive a power loss). */
+/* A revision's file name: <family>.<revision>.json. A family too long for
+ * that to fit in a file name (ECS allows 255 characters) keeps its first
+ * FILE_FAMILY_MAX characters and a digest of the whole name:
+ * <prefix>~<16 hex digits>.<revision>.json. */
+#define FILE_FAMILY_MAX 200u
+#define FILE_NAME_MAX (FILE_FAMILY_MAX + 1 + 16 + 1 + 10 + 5 + 1)
+
+static int file_name(const char *family, unsigned revision, char name[FILE_NAME_MAX])
+{
+	size_t n = strlen(family);
+	unsigned char h[DIGEST_SHA256_LEN];
+	char hex[DIGEST_SHA256_HEX_LEN + 1];
+
+	if (n <= FILE_FAMILY_MAX) {
+		snprintf(name, FILE_NAME_MAX, "%s.%u.json", family, revision);
+		return 0;
+	}
+	int r = digest_sha256(family, n, h);
+	if (r < 0)
+		return r;
+	digest_hex(h, sizeof(h), hex);
+	snprintf(name, FILE_NAME_MAX, "%.*s~%.16s.%u.json", (int)FILE_FAMILY_MAX, family, hex, revision);
+	return 0;
+}
+
+/* Crash-safe replace of the revision's file (fsync'd: a registration must
+ * survive a power loss). */
 static int persist(const struct taskdef_registry *reg, const struct taskdef *td, const char *text)
 {
-	char name[300];
+	char name[FILE_NAME_MAX];
+	int r;
 
 	if (!reg->dir)
 		return 0;
-	if ((size_t)snprintf(name, sizeof(name), "%s.%u.json", td->family, td->revision) >= sizeof(name))
-		return -ENAMETOOLONG;
+	if ((r = file_name(td->family, td->revision, name)) < 0)
+		return r;
 	return statefile_write(reg->dir, name, text, strlen(text), true);
 }
 
@@ -204,10 +231,9 @@ static int load_file(struct taskdef_registry *reg, const char *name, struct errl
 	if (r < 0)
 		goto out_free;
 	r = -ENOMEM;
-	if (asprintf(&expect, "%s.%u.json", td->family, td->revision) < 0) {
-		expect = NULL;
+	expect = malloc(FILE_NAME_MAX);
+	if (!expect || file_name(td->family, td->revision, expect) < 0)
 		goto out_free;
-	}
 	if (strcmp(expect, name)) {
 		errlist_add(errs, path, "holds %s:%u, so it must be named %s", td->family,
 			    td->revision, expect);

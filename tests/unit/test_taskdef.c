@@ -513,6 +513,43 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* ECS allows families of 255 characters: every length registers, persists
+ * and opens again (a long family's file keeps a prefix and a digest). */
+static void test_long_family_names(void **state)
+{
+	char dir[64], fam[256], text[512];
+	struct taskdef_registry *reg;
+	struct errlist e = ERRLIST_INIT;
+	const struct taskdef *td;
+	static const size_t lengths[] = {1, 200, 201, 240, 247, 255};
+
+	(void)state;
+	make_tmpdir(dir, sizeof(dir));
+	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		memset(fam, 'a' + (int)i, lengths[i]);
+		fam[lengths[i]] = '\0';
+		snprintf(text, sizeof(text), "{\"family\":\"%s\",\"containerDefinitions\":[{\"name\":\"c\",\"image\":\"i\"}]}", fam);
+		for (unsigned rev = 1; rev <= 2; rev++) {
+			if (taskdef_register(reg, text, strlen(text), NULL, &td, &e) < 0)
+				fail_msg("family of %zu characters: %s", lengths[i], e.n ? e.msgs[0] : "not stored");
+			assert_int_equal(td->revision, rev);
+		}
+	}
+	taskdef_registry_free(reg);
+	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+		memset(fam, 'a' + (int)i, lengths[i]);
+		fam[lengths[i]] = '\0';
+		assert_int_equal(taskdef_describe(reg, fam, &td), 0);
+		assert_int_equal(td->revision, 2);
+		assert_string_equal(td->family, fam);
+	}
+	assert_int_equal(count_files(dir), 12);
+	taskdef_registry_free(reg);
+	remove_tree(dir);
+}
+
 static void test_reopen_rejects_bad_files(void **state)
 {
 	char dir[64], path[160], want[256];
@@ -560,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_normalised_json),
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_secrets_never_persisted_as_values),
+		cmocka_unit_test(test_long_family_names),
 		cmocka_unit_test(test_reopen_rejects_bad_files),
 	};
 
