@@ -317,6 +317,11 @@ static void handle(struct api *a, const struct http_request *req, struct http_re
 		reply_error(resp, 400, "SerializationException", msg);
 		return;
 	}
+	if (op->needs_orch && !a->orch) {
+		jdoc_free(doc);
+		reply_error(resp, 503, "ServerException", "the orchestrator is not running");
+		return;
+	}
 	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch};
 	struct api_answer ans = {500, NULL};
 	op->run(&ctx, req->body, req->body_len, jdoc_root(doc), &ans);

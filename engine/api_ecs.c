@@ -744,27 +744,23 @@ static void op_list_task_definition_families(const struct api_ctx *x, const char
 
 /* ------------------------------------------------------------ tasks and services */
 
-/* The core's verdict as an answer: a 4xx for the caller's mistakes, a 500
- * (logged) for the core's own faults. */
-static void core_error(const struct orch_error *e, struct api_answer *ret)
+/* api.c answers 503 for these when no orchestrator runs, so x->orch is set. */
+
+/* The answer to a request read (r from the reader, then from the core):
+ * body when both succeeded; else the error, a 4xx for the caller's mistakes
+ * and a 500 (logged) for the core's own faults. */
+static void respond(struct api_answer *ret, int r, const struct orch_error *e, json_t *body)
 {
+	if (r == 0) {
+		ret->status = 200;
+		ret->body = body;
+		return;
+	}
+	json_decref(body);
 	bool ours = !e->type || strcmp(e->type, "ServerException") == 0;
 	if (ours)
 		log_error("api", "%s", e->message);
 	api_answer_error(ret, ours ? 500 : 400, e->type ? e->type : "ServerException", "%s", e->message);
-}
-
-static bool have_orch(const struct api_ctx *x, struct api_answer *ret)
-{
-	if (!x->orch)
-		api_answer_error(ret, 503, "ServerException", "the orchestrator is not running");
-	return x->orch != NULL;
-}
-
-static void answer(struct api_answer *ret, json_t *body)
-{
-	ret->status = 200;
-	ret->body = body;
 }
 
 static json_t *service_answer(const struct service *s)
@@ -779,14 +775,12 @@ static void op_run_task(const struct api_ctx *x, const char *body, size_t len, c
 	struct orch_error e = {NULL, ""};
 	struct run_task_request req;
 	struct run_task_result res;
+	int r = ecs_read_run_task(in, &a, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_run_task(in, &a, &req, &e) < 0 || orch_run_task(x->orch, &req, &res, &e) < 0)
-		core_error(&e, ret);
-	else
-		answer(ret, ecs_run_task_answer(&res));
+	if (r == 0)
+		r = orch_run_task(x->orch, &req, &res, &e);
+	respond(ret, r, &e, r == 0 ? ecs_run_task_answer(&res) : NULL);
 	ecs_arena_free(&a);
 }
 
@@ -795,34 +789,28 @@ static void op_stop_task(const struct api_ctx *x, const char *body, size_t len, 
 {
 	struct orch_error e = {NULL, ""};
 	struct stop_task_request req;
-	struct task *t;
+	struct task *t = NULL;
+	int r = ecs_read_stop_task(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_stop_task(in, &req, &e) < 0 || orch_stop_task(x->orch, &req, &t, &e) < 0)
-		core_error(&e, ret);
-	else
-		answer(ret, json_pack("{s:o*}", "task", orch_task_json(t)));
+	if (r == 0)
+		r = orch_stop_task(x->orch, &req, &t, &e);
+	respond(ret, r, &e, r == 0 ? json_pack("{s:o*}", "task", orch_task_json(t)) : NULL);
 }
 
 static void op_describe_tasks(const struct api_ctx *x, const char *body, size_t len, const struct jnode *in,
 			      struct api_answer *ret)
 {
 	struct ecs_arena a = ECS_ARENA_INIT;
-	struct orch_error e = {NULL, ""};
+	struct orch_error e = {"ServerException", "out of memory"};
 	struct describe_tasks_request req;
-	struct describe_tasks_result *res = malloc(sizeof(*res));
+	struct describe_tasks_result *res = malloc(sizeof(*res));   /* 100 of each: not on the stack */
+	int r = res ? ecs_read_describe_tasks(in, &a, &req, &e) : -1;
 
 	(void)body, (void)len;
-	if (!res)
-		ret->status = 500;
-	else if (have_orch(x, ret)) {
-		if (ecs_read_describe_tasks(in, &a, &req, &e) < 0 || orch_describe_tasks(x->orch, &req, res, &e) < 0)
-			core_error(&e, ret);
-		else
-			answer(ret, ecs_describe_tasks_answer(res));
-	}
+	if (r == 0)
+		r = orch_describe_tasks(x->orch, &req, res, &e);
+	respond(ret, r, &e, r == 0 ? ecs_describe_tasks_answer(res) : NULL);
 	free(res);
 	ecs_arena_free(&a);
 }
@@ -832,16 +820,13 @@ static void op_list_tasks(const struct api_ctx *x, const char *body, size_t len,
 {
 	struct orch_error e = {NULL, ""};
 	struct list_tasks_request req;
-	struct orch_arn_page page;
+	struct orch_arn_page page = {NULL, 0, ""};
+	int r = ecs_read_list_tasks(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_list_tasks(in, &req, &e) < 0 || orch_list_tasks(x->orch, &req, &page, &e) < 0) {
-		core_error(&e, ret);
-		return;
-	}
-	answer(ret, ecs_arn_page_answer(&page, "taskArns"));
+	if (r == 0)
+		r = orch_list_tasks(x->orch, &req, &page, &e);
+	respond(ret, r, &e, r == 0 ? ecs_arn_page_answer(&page, "taskArns") : NULL);
 	orch_arn_page_clear(&page);
 }
 
@@ -850,16 +835,13 @@ static void op_get_task_logs(const struct api_ctx *x, const char *body, size_t l
 {
 	struct orch_error e = {NULL, ""};
 	struct get_task_logs_request req;
-	struct get_task_logs_result res;
+	struct get_task_logs_result res = {.n = 0};
+	int r = ecs_read_get_task_logs(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_get_task_logs(in, &req, &e) < 0 || orch_get_task_logs(x->orch, &req, &res, &e) < 0) {
-		core_error(&e, ret);
-		return;
-	}
-	answer(ret, ecs_task_logs_answer(&res));
+	if (r == 0)
+		r = orch_get_task_logs(x->orch, &req, &res, &e);
+	respond(ret, r, &e, r == 0 ? ecs_task_logs_answer(&res) : NULL);
 	orch_task_logs_clear(&res);
 }
 
@@ -868,15 +850,13 @@ static void op_create_service(const struct api_ctx *x, const char *body, size_t 
 {
 	struct orch_error e = {NULL, ""};
 	struct create_service_request req;
-	struct service *s;
+	struct service *s = NULL;
+	int r = ecs_read_create_service(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_create_service(in, &req, &e) < 0 || orch_create_service(x->orch, &req, &s, &e) < 0)
-		core_error(&e, ret);
-	else
-		answer(ret, service_answer(s));
+	if (r == 0)
+		r = orch_create_service(x->orch, &req, &s, &e);
+	respond(ret, r, &e, r == 0 ? service_answer(s) : NULL);
 }
 
 static void op_update_service(const struct api_ctx *x, const char *body, size_t len, const struct jnode *in,
@@ -884,15 +864,13 @@ static void op_update_service(const struct api_ctx *x, const char *body, size_t 
 {
 	struct orch_error e = {NULL, ""};
 	struct update_service_request req;
-	struct service *s;
+	struct service *s = NULL;
+	int r = ecs_read_update_service(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_update_service(in, &req, &e) < 0 || orch_update_service(x->orch, &req, &s, &e) < 0)
-		core_error(&e, ret);
-	else
-		answer(ret, service_answer(s));
+	if (r == 0)
+		r = orch_update_service(x->orch, &req, &s, &e);
+	respond(ret, r, &e, r == 0 ? service_answer(s) : NULL);
 }
 
 static void op_delete_service(const struct api_ctx *x, const char *body, size_t len, const struct jnode *in,
@@ -900,15 +878,13 @@ static void op_delete_service(const struct api_ctx *x, const char *body, size_t 
 {
 	struct orch_error e = {NULL, ""};
 	struct delete_service_request req;
-	struct service *s;
+	struct service *s = NULL;
+	int r = ecs_read_delete_service(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_delete_service(in, &req, &e) < 0 || orch_delete_service(x->orch, &req, &s, &e) < 0)
-		core_error(&e, ret);
-	else
-		answer(ret, service_answer(s));
+	if (r == 0)
+		r = orch_delete_service(x->orch, &req, &s, &e);
+	respond(ret, r, &e, r == 0 ? service_answer(s) : NULL);
 }
 
 static void op_describe_services(const struct api_ctx *x, const char *body, size_t len, const struct jnode *in,
@@ -918,15 +894,12 @@ static void op_describe_services(const struct api_ctx *x, const char *body, size
 	struct orch_error e = {NULL, ""};
 	struct describe_services_request req;
 	struct describe_services_result res;
+	int r = ecs_read_describe_services(in, &a, &req, &e);
 
 	(void)body, (void)len;
-	if (have_orch(x, ret)) {
-		if (ecs_read_describe_services(in, &a, &req, &e) < 0 ||
-		    orch_describe_services(x->orch, &req, &res, &e) < 0)
-			core_error(&e, ret);
-		else
-			answer(ret, ecs_describe_services_answer(&res));
-	}
+	if (r == 0)
+		r = orch_describe_services(x->orch, &req, &res, &e);
+	respond(ret, r, &e, r == 0 ? ecs_describe_services_answer(&res) : NULL);
 	ecs_arena_free(&a);
 }
 
@@ -935,36 +908,33 @@ static void op_list_services(const struct api_ctx *x, const char *body, size_t l
 {
 	struct orch_error e = {NULL, ""};
 	struct list_services_request req;
-	struct orch_arn_page page;
+	struct orch_arn_page page = {NULL, 0, ""};
+	int r = ecs_read_list_services(in, &req, &e);
 
 	(void)body, (void)len;
-	if (!have_orch(x, ret))
-		return;
-	if (ecs_read_list_services(in, &req, &e) < 0 || orch_list_services(x->orch, &req, &page, &e) < 0) {
-		core_error(&e, ret);
-		return;
-	}
-	answer(ret, ecs_arn_page_answer(&page, "serviceArns"));
+	if (r == 0)
+		r = orch_list_services(x->orch, &req, &page, &e);
+	respond(ret, r, &e, r == 0 ? ecs_arn_page_answer(&page, "serviceArns") : NULL);
 	orch_arn_page_clear(&page);
 }
 
 const struct api_op api_ecs_ops[] = {
-	{ECS_PREFIX "ListClusters", op_list_clusters},
-	{ECS_PREFIX "DescribeClusters", op_describe_clusters},
-	{ECS_PREFIX "RegisterTaskDefinition", op_register_task_definition},
-	{ECS_PREFIX "DescribeTaskDefinition", op_describe_task_definition},
-	{ECS_PREFIX "DeregisterTaskDefinition", op_deregister_task_definition},
-	{ECS_PREFIX "ListTaskDefinitions", op_list_task_definitions},
-	{ECS_PREFIX "ListTaskDefinitionFamilies", op_list_task_definition_families},
-	{ECS_PREFIX "RunTask", op_run_task},
-	{ECS_PREFIX "StopTask", op_stop_task},
-	{ECS_PREFIX "DescribeTasks", op_describe_tasks},
-	{ECS_PREFIX "ListTasks", op_list_tasks},
-	{ECS_PREFIX "CreateService", op_create_service},
-	{ECS_PREFIX "UpdateService", op_update_service},
-	{ECS_PREFIX "DeleteService", op_delete_service},
-	{ECS_PREFIX "DescribeServices", op_describe_services},
-	{ECS_PREFIX "ListServices", op_list_services},
-	{TRIPLINE_PREFIX "GetTaskLogs", op_get_task_logs},
+	{ECS_PREFIX "ListClusters", op_list_clusters, false},
+	{ECS_PREFIX "DescribeClusters", op_describe_clusters, false},
+	{ECS_PREFIX "RegisterTaskDefinition", op_register_task_definition, false},
+	{ECS_PREFIX "DescribeTaskDefinition", op_describe_task_definition, false},
+	{ECS_PREFIX "DeregisterTaskDefinition", op_deregister_task_definition, false},
+	{ECS_PREFIX "ListTaskDefinitions", op_list_task_definitions, false},
+	{ECS_PREFIX "ListTaskDefinitionFamilies", op_list_task_definition_families, false},
+	{ECS_PREFIX "RunTask", op_run_task, true},
+	{ECS_PREFIX "StopTask", op_stop_task, true},
+	{ECS_PREFIX "DescribeTasks", op_describe_tasks, true},
+	{ECS_PREFIX "ListTasks", op_list_tasks, true},
+	{ECS_PREFIX "CreateService", op_create_service, true},
+	{ECS_PREFIX "UpdateService", op_update_service, true},
+	{ECS_PREFIX "DeleteService", op_delete_service, true},
+	{ECS_PREFIX "DescribeServices", op_describe_services, true},
+	{ECS_PREFIX "ListServices", op_list_services, true},
+	{TRIPLINE_PREFIX "GetTaskLogs", op_get_task_logs, true},
 };
 const size_t api_ecs_n_ops = sizeof(api_ecs_ops) / sizeof(api_ecs_ops[0]);

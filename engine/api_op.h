@@ -11,6 +11,7 @@
 #ifndef TRIPLINE_ENGINE_API_OP_H
 #define TRIPLINE_ENGINE_API_OP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -37,6 +38,7 @@ struct api_op {
 	const char *target;   /* the whole X-Amz-Target value */
 	void (*run)(const struct api_ctx *x, const char *body, size_t body_len, const struct jnode *in,
 		    struct api_answer *ret);
+	bool needs_orch;      /* without an orchestrator api.c answers 503 and run is not called */
 };
 
 /* An AWS error answer. */
