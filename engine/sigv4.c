@@ -809,7 +809,7 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 	unsigned char creq_hash[SHA256_LEN], sig[SHA256_LEN];
 	const char *secret = NULL;
 	size_t count;
-	time_t t;
+	time_t t = 0;
 	int64_t delta;
 	int r;
 
