@@ -1,0 +1,522 @@
+/*
+ * matcher_internal.h — what the files of the compiled matcher share: the
+ * compiled structures, the per-event scratch, and the small helpers that sit
+ * on the match path (inline here so that every file gets them inlined).
+ * Private to rules/: only matcher*.c, scan.c, vm_*.c, rindex.c and bmap.c
+ * include it.
+ *
+ * Compilation
+ * -----------
+ * Every pattern is a set of branches (pattern.h); every branch is a list of
+ * fields. The fields of all branches name a set of paths; each distinct path
+ * gets an id in bytewise order of the path text, and the paths are also
+ * stored as a trie of '.'-separated segments, which is what the event
+ * scanner walks.
+ *
+ * The branches become one nondeterministic automaton over fields, in the
+ * manner of event-ruler's "name states": a branch is the path from the start
+ * state through one transition per field, its positive fields in path order
+ * first and its "absent" fields (exists: false) last, ending in a state that
+ * accepts the pattern's id. Branches share a prefix of transitions whenever
+ * they test the same path with the same conditions from the same state, so
+ * thousands of rules that all begin with {"source": ["aws.s3"]} share one
+ * transition and the event's "source" is looked at once.
+ *
+ * All conditions on one path leaving one state are compiled together into a
+ * value matcher (struct vm): one hash table answers exact strings, numbers
+ * (by exact decimal value), literals, IP addresses, equals-ignore-case and
+ * every prefix/suffix length at once; numeric ranges are answered by a range
+ * index over their bounds (struct rindex); wildcards, regexes, CIDR ranges
+ * and anything-but are evaluated one by one (they are rare and usually few
+ * per path). A value matcher maps one event value to the set of states it
+ * leads to; a state that only accepts one pattern is encoded in the target
+ * itself (ACCEPT_BIT), so the common last step touches no state.
+ *
+ * The match path is bound by memory latency once the rules are many, so the
+ * structures are laid out for it: control bytes let a missed lookup read one
+ * small array, range bounds sit in cache-sized blocks with their offsets, hot
+ * fields share a cache line, and what an event has reached is a small set in
+ * the scratch, not an array as large as the automaton.
+ *
+ * Matching
+ * --------
+ * 1. The scanner (scan.c) reads the event once. It follows the path trie:
+ *    a member whose key leads nowhere is skipped with json_lex_skip(), which
+ *    validates the skipped text (so an invalid event is always an error, never
+ *    a wrong answer) without storing anything. Leaf values on known paths are
+ *    recorded with the array element they sit in.
+ * 2. Threads (state, array context) run from the start state. A thread
+ *    follows a transition for each recorded value on the transition's path
+ *    that its value matcher accepts and that is consistent with the thread's
+ *    array context; an absent transition is taken when no value on that path
+ *    is consistent with the context. States are deduplicated per event, so the
+ *    work is bounded by the states reached, not by the number of rules, and a
+ *    per-event work budget turns a pathological array blow-up into an error
+ *    (-E2BIG) instead of a stall.
+ *
+ * Array consistency: values from arrays of objects must come from the same
+ * element of every array they share. Each array element that is itself an
+ * object or array gets an element node (id, array, parent); a thread's
+ * context is the set of deepest element nodes it has used. exists:false is
+ * checked against that context, i.e. scoped to the chosen elements.
+ *
+ * Thread-safety: a struct matcher is read-only after matcher_build(); all
+ * per-event state lives in struct match_scratch.
+ *
+ * Where each part lives:
+ *   bmap.c           the byte-string hash map and growable arrays
+ *   matcher_build.c  the builder, the automaton over fields, the path trie
+ *   vm_build.c       freezing a value matcher into its matching form
+ *   rindex.c         the range index of numeric conditions
+ *   scan.c           the event scanner
+ *   vm_eval.c        one event value against one value matcher
+ *   matcher_match.c  the scratch, the reached set, threads, matcher_match()
+ */
+#ifndef TRIPLINE_RULES_MATCHER_INTERNAL_H
+#define TRIPLINE_RULES_MATCHER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "matcher.h"
+#include "pattern.h"
+#include "value.h"
+
+#define DEFAULT_MAX_EVENT_BYTES ((size_t)1 << 20)
+#define DEFAULT_MAX_DEPTH 128u
+#define DEFAULT_MAX_LEAVES 100000u
+/* thread steps per event before the event is refused as too complex */
+#define MAX_WORK_PER_EVENT 20000000u
+
+#define NONE UINT32_MAX
+#define FIN_NO UINT32_MAX
+#define FIN_MULTI (UINT32_MAX - 1)
+/*
+ * A value-matcher target with this bit set is not a state but "accept id":
+ * the accepting dead end of a single pattern, so that reaching it touches no
+ * state at all. Ids from 2^31 up keep going through their state.
+ */
+#define ACCEPT_BIT 0x80000000u
+
+/* ================================================================ hashing */
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	x *= 0xd6e8feb86659fd93ULL;
+	x ^= x >> 32;
+	return x;
+}
+
+static inline uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
+{
+	const unsigned char *p = data;
+	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
+
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = mix64(h ^ w) + 0x9e3779b97f4a7c15ULL;
+		p += 8;
+		n -= 8;
+	}
+	if (n) {
+		uint64_t w = 0;
+		memcpy(&w, p, n);
+		h = mix64(h ^ w ^ ((uint64_t)n << 56));
+	}
+	return mix64(h);
+}
+
+/*
+ * bmap: an open-addressing map from byte strings to uint32 values. Keys are
+ * copied into the map's own storage. Used at build time (dedup) and, frozen,
+ * on the match path (trie children, value lookups), where most lookups miss
+ * (a prefix length no pattern has, a value no pattern names): a control byte
+ * per slot (0 empty, else 7 bits of the hash) lets a miss read only that
+ * small array, not the slots.
+ */
+struct bmap_slot {
+	uint64_t hash;
+	uint32_t koff;    /* offset of the key in keys */
+	uint32_t klen;
+	uint32_t value;
+};
+
+struct bmap {
+	/* what a lookup reads first, together */
+	uint8_t *ctrl;     /* per slot: 0 empty, else 0x80 | 7 bits of the hash */
+	struct bmap_slot *slots;
+	char *keys;
+	size_t cap;        /* power of two */
+	size_t n;
+	size_t keys_len, keys_cap;
+};
+
+static inline uint8_t bmap_tag(uint64_t h)
+{
+	return (uint8_t)(0x80 | (h >> 57));
+}
+
+static inline struct bmap_slot *bmap_find(const struct bmap *m, const void *key, size_t klen, uint64_t h)
+{
+	if (!m->cap)
+		return NULL;
+	size_t j = h & (m->cap - 1);
+	uint8_t tag = bmap_tag(h);
+	for (;;) {
+		uint8_t c = m->ctrl[j];
+		if (!c)
+			return NULL;
+		if (c == tag) {
+			struct bmap_slot *s = &m->slots[j];
+			if (s->hash == h && s->klen == klen && memcmp(m->keys + s->koff, key, klen) == 0)
+				return s;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+}
+
+void bmap_free(struct bmap *m);
+/* Inserts key if missing (value = dflt); returns the slot, or NULL on ENOMEM. */
+struct bmap_slot *bmap_upsert(struct bmap *m, const void *key, size_t klen, uint32_t dflt,
+			      bool *ret_new);
+
+static inline const struct bmap_slot *bmap_get(const struct bmap *m, const void *key, size_t klen)
+{
+	if (!m->n)
+		return NULL;
+	return bmap_find(m, key, klen, hash_bytes(key, klen, 0));
+}
+
+/* ================================================================ growable arrays */
+
+#define VEC(type) struct { type *v; size_t n, cap; }
+
+/* Grows *v to room for at least `need` elements of `elem` bytes. 0 or -ENOMEM. */
+int vec_grow_(void **v, size_t *cap, size_t need, size_t elem);
+
+/* Room for `need` elements; the check is inline, growing is not. */
+static inline int vec_reserve_(void **v, size_t *cap, size_t need, size_t elem)
+{
+	return need <= *cap ? 0 : vec_grow_(v, cap, need, elem);
+}
+
+#define VEC_PUSH(vec, item)                                                                    \
+	(vec_reserve_((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof(*(vec).v)) < 0           \
+		 ? -ENOMEM                                                                         \
+		 : ((vec).v[(vec).n++] = (item), 0))
+
+static inline int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* A growable uint32 array with a name, for the functions that take one. */
+struct u32vec {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* ================================================================ compiled structures */
+
+/* A segment-trie node over paths: what the scanner walks. */
+struct pnode {
+	uint32_t path;         /* path id when a field names exactly this node, else NONE */
+	uint32_t nchild;
+	uint32_t *child_node;  /* small nodes: parallel arrays, linear search */
+	uint32_t *child_klen;
+	const char **child_key;
+	struct bmap children;  /* large nodes: key -> node index */
+};
+
+#define PNODE_LINEAR_MAX 8
+
+/* One numeric range condition inside a value matcher, bounds as doubles. */
+struct vrange {
+	double lo, hi;
+	bool has_lo, lo_open, has_hi, hi_open;
+	uint32_t target;
+};
+
+/* A per-value condition evaluated one by one. */
+struct vslow {
+	const struct cond *cond;
+	uint32_t target;
+};
+
+/*
+ * The numeric ranges on one path. Bounds are exact doubles and a value is
+ * looked up only as an exact double, so comparing doubles is comparing exact
+ * decimals here. The distinct bounds cut the number line into elementary
+ * slots (2i+1 is bound i, 2i the gap below it, 2n the gap above the last),
+ * and a value's slot is found by binary search. When the ranges overlap
+ * little, every slot lists its targets directly (flat: one lookup); otherwise
+ * a segment tree holds each range at O(log n) nodes and a query collects the
+ * nodes on one root-to-leaf path. off[] holds prefix offsets into targets, so
+ * one load gives a node's or slot's run.
+ */
+struct rentry {
+	double key;
+	uint32_t gap;         /* flat: where the run of slot 2i (the gap below key i) starts */
+	uint32_t eq;          /* flat: where the run of slot 2i+1 (key i itself) starts */
+};
+
+struct rindex {
+	size_t nkeys;
+	struct rentry *keys;  /* sorted, plus a sentinel keys[nkeys] = +inf */
+	double *top;          /* keys[8 b].key for every block b of 8: a small, hot index */
+	size_t ntop;
+	size_t nslots;
+	bool flat;
+	size_t size;          /* tree: leaves, a power of two >= nslots */
+	uint32_t *off;        /* flat: nslots + 1 entries; tree: 2 * size + 1 */
+	uint32_t *targets;
+};
+
+/*
+ * A value matcher: all conditions on one path leaving one state. Keys in
+ * `exact` start with a tag byte:
+ *   's' string   'n' number key   't' number text   'T' 'F' 'N' literals
+ *   'i' folded string (equals-ignore-case)
+ *   'a' IP address: family byte + 16 address bytes
+ *   'p' prefix  'P' folded prefix  'x' suffix  'X' folded suffix
+ * and map to a run [off, off+cnt) in targets (value = index into runs).
+ */
+struct vm {
+	/* what the match path reads for every value: the first cache line */
+	uint32_t path;
+	bool want_numkey;     /* some number condition needs the value's key */
+	bool want_double;     /* numeric ranges need the value as a double */
+	bool has_strings;     /* any 's' key */
+	bool has_eic;         /* any 'i' key */
+	bool has_fold;        /* any 'i', 'P' or 'X' key: the value's folded form is needed */
+	bool has_ip;          /* any 'a' key: IP-address literals */
+	bool has_any;         /* nany > 0 */
+	bool has_slow;        /* nslow > 0 */
+	struct bmap exact;    /* its first fields: ctrl, slots, keys, cap */
+	uint32_t nplen, nxlen;
+
+	uint32_t nPlen, nXlen;
+	uint32_t nany, nslow, nrange, nrfinal;
+	/* distinct prefix/suffix lengths present, ascending */
+	uint32_t *plen, *Plen, *xlen, *Xlen;
+
+	uint32_t *run_off, *run_cnt;
+	uint32_t *targets;
+	const struct operand **verify;   /* per targets[] entry, or NULL: no check */
+
+	struct rindex ranges;
+	/* when every range leads to an accepting dead end (few of them): those
+	 * states, so that a value is not even converted once all are reached */
+	uint32_t rfinal[4];
+
+	uint32_t *any;        /* exists: true */
+	struct vslow *slow;   /* wildcard, regex, cidr, anything-but */
+};
+
+struct state {
+	uint32_t ntrans;
+	uint32_t trans_one;   /* the only transition, when there is one (trans points here) */
+	uint32_t nabsent;
+	uint32_t nmatch;
+	uint32_t *trans;      /* vm indexes, sorted by path */
+	uint32_t *absent_path;
+	uint32_t *absent_target;
+	uint32_t *match;      /* pattern ids accepted here */
+	bool final_only;      /* accepts and has no way out */
+};
+
+struct matcher {
+	struct matcher_limits lim;
+	struct pattern **patterns;   /* owned; vm conditions point into them */
+	size_t npatterns;
+	size_t nbranches;
+
+	char **paths;                /* by path id */
+	size_t npaths;
+
+	struct pnode *pnodes;        /* [0] is the root */
+	size_t npnodes;
+
+	struct vm *vms;
+	size_t nvms;
+
+	struct state *states;        /* [0] is the start state */
+	/*
+	 * Per state, packed for the match path, where most targets are the
+	 * accepting dead ends of single rules: FIN_NO when the state has a way
+	 * out, FIN_MULTI when it accepts several ids, else the one id it accepts.
+	 */
+	uint32_t *fin;
+	size_t nstates;
+
+	bool any_regex;
+	size_t bytes;
+};
+
+static inline uint32_t pnode_child(const struct matcher *m, const struct pnode *n, const char *key, size_t klen)
+{
+	if (n->nchild <= PNODE_LINEAR_MAX) {
+		for (uint32_t i = 0; i < n->nchild; i++)
+			if (n->child_klen[i] == klen && memcmp(n->child_key[i], key, klen) == 0)
+				return n->child_node[i];
+		return NONE;
+	}
+	(void)m;
+	const struct bmap_slot *s = bmap_get(&n->children, key, klen);
+	return s ? s->value : NONE;
+}
+
+/* Builds the index of n ranges. 0 or -ENOMEM (t is then partly built: rindex_free() it). */
+int rindex_build(struct rindex *t, const struct vrange *rs, size_t n);
+void rindex_free(struct rindex *t);
+/* Appends to out the targets of every range holding d. 0 or -ENOMEM. */
+int rindex_query(const struct rindex *t, double d, struct u32vec *out);
+
+/* Is this target an accepting dead end (encoded, or a state with no way out)? */
+static inline bool target_final(const struct matcher *m, uint32_t t)
+{
+	return (t & ACCEPT_BIT) || m->fin[t] != FIN_NO;
+}
+
+/* One (condition, target state) pair collected for a (state, path) before freezing. */
+struct ventry {
+	const struct cond *cond;
+	uint32_t target;
+};
+
+/*
+ * Freezes the conditions on one path leaving one state into v. m->fin must be
+ * final; sets m->any_regex and adds to m->bytes. 0 or -ENOMEM (v is then
+ * partly built: vm_free() it).
+ */
+int vm_freeze(struct matcher *m, uint32_t path, const struct ventry *entries, size_t n, struct vm *v);
+void vm_free(struct vm *v);
+
+/* ================================================================ per-event state */
+
+enum leaf_type {
+	LEAF_STRING,
+	LEAF_NUMBER,
+	LEAF_TRUE,
+	LEAF_FALSE,
+	LEAF_NULL,
+};
+
+/* An array element that is an object or an array. */
+struct elem {
+	uint32_t parent;   /* element index, or NONE at the top */
+	uint32_t array;    /* id of the array this is an element of */
+	uint32_t depth;    /* 1 for an element of a top-level array */
+};
+
+/*
+ * A recorded leaf value. Strings without escapes point into the event text;
+ * decoded strings and folded forms live in the scratch text buffer, which may
+ * move while the event is scanned, so they are held as offsets.
+ */
+struct leaf {
+	uint32_t next;       /* next leaf on the same path, or NONE */
+	uint32_t elem;       /* deepest enclosing element, or NONE */
+	uint8_t type;        /* enum leaf_type */
+	uint8_t key_state;   /* 0 not computed, 1 valid, 2 no key */
+	uint8_t exact_state; /* 0 not computed, 1 an exact double, 2 not */
+	uint8_t dbl_state;   /* 0 not computed, 1 dbl (and np) valid, 2 no double */
+	uint8_t in_text;     /* the value is at val_off in the text buffer */
+	uint8_t folded;      /* fold_off/fold_len are valid */
+	uint32_t len;
+	uint32_t num;        /* number leaves: index of their struct leafnum, or NONE */
+	const char *val;     /* when !in_text */
+	uint32_t val_off;    /* when in_text */
+	uint32_t fold_off, fold_len;
+};
+
+/* What a number leaf's conditions need, computed on demand (kept apart so
+ * that the many string leaves stay small). */
+struct leafnum {
+	double dbl;
+	struct numparse np;
+	struct numkey key;
+};
+
+struct thread {
+	uint32_t state;
+	uint32_t ctx_off;    /* into ctx pool */
+	uint32_t ctx_n;
+};
+
+struct match_scratch {
+	/* per path: first leaf */
+	uint32_t *head;
+	size_t head_cap;
+	VEC(uint32_t) touched;
+
+	VEC(struct leaf) leaves;
+	VEC(struct leafnum) nums;
+	VEC(struct elem) elems;
+	VEC(char) text;          /* unescaped strings and folded values */
+	uint32_t arrays;
+
+	/* threads */
+	VEC(struct thread) work;
+	VEC(uint32_t) ctx;
+	/*
+	 * What this event has reached (states with an empty context, accepted
+	 * ids): a small open-addressing set stamped with the event's generation,
+	 * so it resets by counting and stays in cache however large the matcher.
+	 */
+	uint32_t *rkey, *rgen;
+	uint32_t rcap, rn;
+	uint32_t gen;
+	struct bmap seen_ctx;    /* (state, ctx) for non-empty contexts */
+
+	VEC(uint32_t) out;
+	struct u32vec targets;   /* scratch for one value evaluation */
+
+	struct regex_scratch *rx;
+	uint64_t work_done;
+
+	char error[160];
+};
+
+/* ---------------------------------------------------------------- reached set */
+
+static inline uint32_t reached_hash(uint32_t key, uint32_t cap)
+{
+	return (key * 0x9E3779B1u) & (cap - 1);
+}
+
+static inline bool reached_has(const struct match_scratch *s, uint32_t key)
+{
+	for (uint32_t j = reached_hash(key, s->rcap); s->rgen[j] == s->gen; j = (j + 1) & (s->rcap - 1))
+		if (s->rkey[j] == key)
+			return true;
+	return false;
+}
+
+/* Adds key to the reached set; 1 when it was new, 0 when already there, -ENOMEM. */
+int reached_add(struct match_scratch *s, uint32_t key);
+
+/* Room for n more bytes of text (and always a buffer, even for n == 0). */
+static inline int text_reserve(struct match_scratch *s, size_t n)
+{
+	return vec_reserve_((void **)&s->text.v, &s->text.cap, s->text.n + n + 1, 1);
+}
+
+/*
+ * Scans the event [json, json + len) into s: every leaf value on a path some
+ * pattern names, with its array element. 0, or -EINVAL / -E2BIG with the
+ * reason in s->error, or -ENOMEM.
+ */
+int scan_event(const struct matcher *m, struct match_scratch *s, const char *json, size_t len);
+
+/* Appends to s->targets every state that value matcher v leads to for the leaf. 0 or -ENOMEM. */
+int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v, struct leaf *lf);
+
+#endif

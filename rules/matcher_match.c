@@ -1,0 +1,361 @@
+/*
+ * matcher_match.c — matching one event: the per-event scratch, the set of
+ * what the event has reached, and the threads that run the automaton.
+ *
+ * matcher_match() resets the scratch, has scan.c record the event's values,
+ * then runs threads (state, array context) from the start state: a thread
+ * follows a transition for each recorded value on the transition's path that
+ * the value matcher accepts (vm_eval.c) and that is consistent with the
+ * thread's array context, and an exists:false transition when no value on
+ * its path is. States are deduplicated per event (the reached set, a small
+ * table stamped with the event's generation, so resetting it is a counter
+ * increment), so the work is bounded by the states reached, not by the
+ * number of rules; a work budget turns a pathological array blow-up into
+ * -E2BIG instead of a stall.
+ *
+ * Promise: the ids returned are the distinct ids of the matching patterns,
+ * ascending, valid until the next call with the same scratch; the matcher is
+ * only read, so threads may share it, each with its own scratch.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matcher_internal.h"
+
+/* ================================================================ per-event state */
+
+struct match_scratch *match_scratch_new(void)
+{
+	struct match_scratch *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->rx = regex_scratch_new();
+	if (!s->rx) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void match_scratch_free(struct match_scratch *s)
+{
+	if (!s)
+		return;
+	free(s->head);
+	free(s->touched.v);
+	free(s->leaves.v);
+	free(s->nums.v);
+	free(s->elems.v);
+	free(s->text.v);
+	free(s->work.v);
+	free(s->ctx.v);
+	free(s->rkey);
+	free(s->rgen);
+	bmap_free(&s->seen_ctx);
+	free(s->out.v);
+	free(s->targets.v);
+	regex_scratch_free(s->rx);
+	free(s);
+}
+
+const char *match_scratch_error(const struct match_scratch *s)
+{
+	return s->error;
+}
+
+/* ---------------------------------------------------------------- reached set */
+
+/* Rebuilds the set with room for cap (a power of two) keys, keeping this event's. */
+static int reached_resize(struct match_scratch *s, uint32_t cap)
+{
+	uint32_t *k = malloc(cap * sizeof(*k)), *g = calloc(cap, sizeof(*g));
+	if (!k || !g) {
+		free(k);
+		free(g);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < s->rcap; i++) {
+		if (s->rgen[i] != s->gen)
+			continue;
+		uint32_t j = reached_hash(s->rkey[i], cap);
+		while (g[j] == s->gen)
+			j = (j + 1) & (cap - 1);
+		k[j] = s->rkey[i];
+		g[j] = s->gen;
+	}
+	free(s->rkey);
+	free(s->rgen);
+	s->rkey = k;
+	s->rgen = g;
+	s->rcap = cap;
+	return 0;
+}
+int reached_add(struct match_scratch *s, uint32_t key)
+{
+	if (2 * (s->rn + 1) > s->rcap && reached_resize(s, 2 * s->rcap) < 0)
+		return -ENOMEM;
+	uint32_t j = reached_hash(key, s->rcap);
+	for (; s->rgen[j] == s->gen; j = (j + 1) & (s->rcap - 1))
+		if (s->rkey[j] == key)
+			return 0;
+	s->rkey[j] = key;
+	s->rgen[j] = s->gen;
+	s->rn++;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- array context */
+
+static inline bool ctx_contains_elem(const struct match_scratch *s, uint32_t anc, uint32_t e)
+{
+	/* is anc an ancestor-or-self of e? */
+	uint32_t d = s->elems.v[anc].depth;
+	while (e != NONE && s->elems.v[e].depth > d)
+		e = s->elems.v[e].parent;
+	return e == anc;
+}
+
+/* Two element nodes are consistent unless they sit in different elements of a shared array. */
+static bool elems_consistent(const struct match_scratch *s, uint32_t a, uint32_t b)
+{
+	if (a == NONE || b == NONE || a == b)
+		return true;
+	const struct elem *ev = s->elems.v;
+	while (ev[a].depth > ev[b].depth)
+		a = ev[a].parent;
+	while (ev[b].depth > ev[a].depth)
+		b = ev[b].parent;
+	if (a == b)
+		return true;   /* one lies inside the other */
+	/* climb to the children of the lowest common ancestor */
+	while (ev[a].parent != ev[b].parent) {
+		a = ev[a].parent;
+		b = ev[b].parent;
+	}
+	return ev[a].array != ev[b].array;
+}
+
+static bool ctx_consistent(const struct match_scratch *s, uint32_t ctx_off, uint32_t n, uint32_t e)
+{
+	if (e == NONE || n == 0)
+		return true;
+	const uint32_t *ctx = s->ctx.v + ctx_off;
+	for (uint32_t i = 0; i < n; i++)
+		if (!elems_consistent(s, ctx[i], e))
+			return false;
+	return true;
+}
+
+/* ================================================================ threads */
+
+static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_t state,
+		       uint32_t ctx_off, uint32_t n, uint32_t add)
+{
+	uint32_t tmp_n = 0;
+	uint32_t base;
+	int fresh;
+
+	if (state & ACCEPT_BIT) {
+		/* the dead end of one pattern: accept its id */
+		fresh = reached_add(s, state);
+		if (fresh <= 0)
+			return fresh;
+		return VEC_PUSH(s->out, state & ~ACCEPT_BIT);
+	}
+	uint32_t fin = m->fin[state];
+	if (fin != FIN_NO) {
+		/* nothing left to check: accept without a thread */
+		fresh = reached_add(s, state);
+		if (fresh <= 0)
+			return fresh;
+		if (fin != FIN_MULTI)
+			return VEC_PUSH(s->out, fin);
+		const struct state *st = &m->states[state];
+		for (uint32_t i = 0; i < st->nmatch; i++)
+			if (VEC_PUSH(s->out, st->match[i]) < 0)
+				return -ENOMEM;
+		return 0;
+	}
+	if (n == 0 && add == NONE) {
+		/* no array context (the common case): dedupe by state alone */
+		fresh = reached_add(s, state);
+		if (fresh <= 0)
+			return fresh;
+		struct thread t = {state, (uint32_t)s->ctx.n, 0};
+		return VEC_PUSH(s->work, t);
+	}
+	/* the new context: ctx ∪ {add}, keeping only the deepest elements */
+	base = (uint32_t)s->ctx.n;
+	if (vec_reserve_((void **)&s->ctx.v, &s->ctx.cap, s->ctx.n + n + 1, sizeof(uint32_t)) < 0)
+		return -ENOMEM;
+	bool add_needed = add != NONE;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t e = s->ctx.v[ctx_off + i];
+		if (add != NONE && ctx_contains_elem(s, e, add))
+			continue;              /* e is an ancestor of add: add supersedes it */
+		if (add != NONE && ctx_contains_elem(s, add, e))
+			add_needed = false;    /* add is an ancestor of e: nothing new */
+		s->ctx.v[base + tmp_n++] = e;
+	}
+	if (add_needed) {
+		/* insert in ascending order */
+		uint32_t i = tmp_n;
+		while (i > 0 && s->ctx.v[base + i - 1] > add) {
+			s->ctx.v[base + i] = s->ctx.v[base + i - 1];
+			i--;
+		}
+		s->ctx.v[base + i] = add;
+		tmp_n++;
+	}
+	s->ctx.n = base + tmp_n;
+
+	if (tmp_n == 0) {
+		fresh = reached_add(s, state);
+		if (fresh <= 0) {
+			s->ctx.n = base;
+			return fresh;
+		}
+	} else {
+		uint32_t key[1 + 64];
+		if (tmp_n <= 64) {
+			bool new_ctx;
+			key[0] = state;
+			memcpy(key + 1, s->ctx.v + base, tmp_n * sizeof(uint32_t));
+			if (!bmap_upsert(&s->seen_ctx, key, (tmp_n + 1) * sizeof(uint32_t), 0, &new_ctx))
+				return -ENOMEM;
+			if (!new_ctx) {
+				s->ctx.n = base;
+				return 0;
+			}
+		}
+	}
+	struct thread t = {state, base, tmp_n};
+	return VEC_PUSH(s->work, t);
+}
+
+static int run_threads(const struct matcher *m, struct match_scratch *s)
+{
+	int r = push_thread(s, m, 0, 0, 0, NONE);
+
+	while (r == 0 && s->work.n) {
+		struct thread t = s->work.v[--s->work.n];
+		const struct state *st = &m->states[t.state];
+
+		for (uint32_t i = 0; i < st->nmatch; i++)
+			if (VEC_PUSH(s->out, st->match[i]) < 0)
+				return -ENOMEM;
+
+		for (uint32_t ti = 0; ti < st->ntrans; ti++) {
+			const struct vm *v = &m->vms[st->trans[ti]];
+			for (uint32_t li = s->head[v->path]; li != NONE; li = s->leaves.v[li].next) {
+				struct leaf *lf = &s->leaves.v[li];
+				if (++s->work_done > MAX_WORK_PER_EVENT)
+					return -E2BIG;
+				if (!ctx_consistent(s, t.ctx_off, t.ctx_n, lf->elem))
+					continue;
+				s->targets.n = 0;
+				if (vm_eval(m, s, v, lf) < 0)
+					return -ENOMEM;
+				for (size_t k = 0; k < s->targets.n && r == 0; k++) {
+					r = push_thread(s, m, s->targets.v[k], t.ctx_off, t.ctx_n, lf->elem);
+				}
+				if (r < 0)
+					return r;
+			}
+		}
+		for (uint32_t ai = 0; ai < st->nabsent; ai++) {
+			bool present = false;
+			for (uint32_t li = s->head[st->absent_path[ai]]; li != NONE && !present;
+			     li = s->leaves.v[li].next) {
+				if (++s->work_done > MAX_WORK_PER_EVENT)
+					return -E2BIG;
+				present = ctx_consistent(s, t.ctx_off, t.ctx_n, s->leaves.v[li].elem);
+			}
+			if (!present) {
+				r = push_thread(s, m, st->absent_target[ai], t.ctx_off, t.ctx_n, NONE);
+				if (r < 0)
+					return r;
+			}
+		}
+	}
+	return r;
+}
+
+static int prepare_scratch(const struct matcher *m, struct match_scratch *s)
+{
+	if (s->head_cap < m->npaths) {
+		uint32_t *h = realloc(s->head, m->npaths * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		s->head = h;
+		s->head_cap = m->npaths;
+		for (size_t i = 0; i < m->npaths; i++)
+			h[i] = NONE;
+		s->touched.n = 0;
+	}
+	for (size_t i = 0; i < s->touched.n; i++)
+		s->head[s->touched.v[i]] = NONE;
+	s->touched.n = 0;
+	if (!s->rcap && reached_resize(s, 64) < 0)
+		return -ENOMEM;
+	if (++s->gen == 0) {
+		memset(s->rgen, 0, s->rcap * sizeof(*s->rgen));
+		s->gen = 1;
+	}
+	s->rn = 0;
+	if (s->seen_ctx.n) {
+		memset(s->seen_ctx.ctrl, 0, s->seen_ctx.cap);
+		s->seen_ctx.n = 0;
+		s->seen_ctx.keys_len = 0;
+	}
+	s->leaves.n = 0;
+	s->nums.n = 0;
+	s->elems.n = 0;
+	s->text.n = 0;
+	s->arrays = 0;
+	s->work.n = 0;
+	s->ctx.n = 0;
+	s->out.n = 0;
+	s->work_done = 0;
+	s->error[0] = '\0';
+	return 0;
+}
+
+int matcher_match(const struct matcher *m, const char *json, size_t len, struct match_scratch *s,
+		  const uint32_t **ret_ids)
+{
+	int r;
+
+	*ret_ids = NULL;
+	if ((r = prepare_scratch(m, s)) < 0)
+		return r;
+	r = scan_event(m, s, json, len);
+	if (r < 0)
+		return r;
+
+	r = run_threads(m, s);
+	if (r == -E2BIG) {
+		snprintf(s->error, sizeof(s->error),
+			 "event too complex to match: its arrays make more than %u combinations to check",
+			 MAX_WORK_PER_EVENT);
+		return r;
+	}
+	if (r < 0)
+		return r;
+
+	/* sort and deduplicate the ids */
+	uint32_t *o = s->out.v;
+	size_t n = s->out.n;
+	if (n > 1) {
+		qsort(o, n, sizeof(*o), u32_cmp);
+		size_t w = 1;
+		for (size_t i = 1; i < n; i++)
+			if (o[i] != o[w - 1])
+				o[w++] = o[i];
+		n = w;
+	}
+	*ret_ids = o;
+	return (int)n;
+}

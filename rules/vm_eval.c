@@ -1,0 +1,324 @@
+/*
+ * vm_eval.c — evaluates one recorded event value against one value matcher
+ * (struct vm): which states does this value lead to?
+ *
+ * A string is looked up in the matcher's hash once as itself, once per
+ * prefix and suffix length present, once as an IP address when the matcher
+ * holds any, and once folded (equals-ignore-case and its prefix/suffix
+ * forms, each candidate confirmed by ic_match() on the text as written). A
+ * number is looked up by its text and by its exact decimal key, and its
+ * nearest double goes to the range index. What the value needs (its decoded
+ * number, double, folded form) is computed once per event, on first use.
+ * The rare conditions (wildcard, regex, CIDR, anything-but) are evaluated
+ * one by one in operand_matches().
+ *
+ * Promise: the states appended are exactly those whose conditions the value
+ * satisfies, by EventBridge's rules (numbers by exact value; a number takes
+ * part in numeric ranges only when it is an exact double).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "matcher_internal.h"
+
+static inline const char *leaf_val(const struct match_scratch *s, const struct leaf *lf)
+{
+	return lf->in_text ? s->text.v + lf->val_off : lf->val;
+}
+
+/* The leaf's struct leafnum (created on first use), or NULL on ENOMEM. The
+ * pointer is valid until the next call: the array may move. */
+static struct leafnum *leaf_num(struct match_scratch *s, struct leaf *lf)
+{
+	if (lf->num == NONE) {
+		struct leafnum ln;
+		memset(&ln, 0, sizeof(ln));
+		if (VEC_PUSH(s->nums, ln) < 0)
+			return NULL;
+		lf->num = (uint32_t)(s->nums.n - 1);
+	}
+	return &s->nums.v[lf->num];
+}
+
+/* The exact decimal key of a number leaf, computed once per event. */
+static const struct numkey *leaf_numkey(struct match_scratch *s, struct leaf *lf)
+{
+	struct leafnum *ln = leaf_num(s, lf);
+	if (!ln)
+		return NULL;
+	if (!lf->key_state)
+		lf->key_state = numkey_from_text(lf->val, lf->len, &ln->key) == 0 ? 1 : 2;
+	return lf->key_state == 1 ? &ln->key : NULL;
+}
+
+/*
+ * As in EventBridge, an event number is compared with numeric ranges only
+ * when it is a double written exactly (5e-324, 1e400 and
+ * 12345678901234567890 are not). Equality needs no such check: a number
+ * equal to a pattern's operand, which is always exact, is exact itself. The
+ * check costs more than the rest, so it runs only when a range would match.
+ */
+/* The nearest double of a number leaf, computed once per event. */
+static bool leaf_double(struct match_scratch *s, struct leaf *lf, double *ret)
+{
+	struct leafnum *ln = leaf_num(s, lf);
+	if (!ln)
+		return false;
+	if (!lf->dbl_state)
+		lf->dbl_state = number_parse(lf->val, lf->len, &ln->np) == 0 &&
+					numparse_to_double(&ln->np, &ln->dbl) == 0 ? 1 : 2;
+	*ret = ln->dbl;
+	return lf->dbl_state == 1;
+}
+
+static bool leaf_exact(struct match_scratch *s, struct leaf *lf)
+{
+	if (!lf->exact_state) {
+		const struct leafnum *ln = lf->dbl_state == 1 ? &s->nums.v[lf->num] : NULL;
+		lf->exact_state = (ln ? numparse_is_exact(&ln->np, ln->dbl, lf->val, lf->len)
+				      : number_is_exact_double(lf->val, lf->len)) ? 1 : 2;
+	}
+	return lf->exact_state == 1;
+}
+
+/* The folded form of a string leaf, computed once per event. */
+static const char *leaf_fold(struct match_scratch *s, struct leaf *lf, size_t *ret_len)
+{
+	if (!lf->folded) {
+		if (text_reserve(s, casefold_max_len(lf->len)) < 0)
+			return NULL;
+		/* after the reserve: the value itself may live in the text buffer */
+		size_t n = casefold(leaf_val(s, lf), lf->len, s->text.v + s->text.n);
+		lf->folded = 1;
+		lf->fold_off = (uint32_t)s->text.n;
+		lf->fold_len = (uint32_t)n;
+		s->text.n += n;
+	}
+	*ret_len = lf->fold_len;
+	return s->text.v + lf->fold_off;
+}
+
+static int out_targets(struct match_scratch *s, const struct vm *v, const struct bmap_slot *slot)
+{
+	if (!slot)
+		return 0;
+	const uint32_t *t = v->targets + v->run_off[slot->value];
+	uint32_t n = v->run_cnt[slot->value];
+	if (vec_reserve_((void **)&s->targets.v, &s->targets.cap, s->targets.n + n, sizeof(uint32_t)) < 0)
+		return -ENOMEM;
+	memcpy(s->targets.v + s->targets.n, t, n * sizeof(uint32_t));
+	s->targets.n += n;
+	return 0;
+}
+
+/*
+ * The same for the equals-ignore-case keys: the folded key only proposes
+ * candidates; ic_match() on the value as written decides each one.
+ */
+static int out_targets_ic(struct match_scratch *s, const struct vm *v, const struct bmap_slot *slot,
+			  const char *val, size_t len, enum ic_mode mode)
+{
+	if (!slot)
+		return 0;
+	uint32_t off = v->run_off[slot->value], n = v->run_cnt[slot->value];
+	for (uint32_t i = off; i < off + n; i++) {
+		const struct operand *o = v->verify[i];
+		if (o && !ic_match(o->raw, o->raw_len, val, len, mode))
+			continue;
+		if (VEC_PUSH(s->targets, v->targets[i]) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static inline const struct bmap_slot *tag_lookup(const struct vm *v, char tag, const char *bytes,
+						 size_t n, char *buf, size_t bufcap)
+{
+	if (n + 1 > bufcap)
+		return NULL;   /* longer than any key in this map */
+	buf[0] = tag;
+	memcpy(buf + 1, bytes, n);
+	return bmap_get(&v->exact, buf, n + 1);
+}
+
+/* Does operand o (of condition kind) match the leaf? Used for anything-but and the slow list. */
+static bool operand_matches(struct match_scratch *s, enum cond_kind kind, const struct operand *o,
+			    struct leaf *lf)
+{
+	const char *val = leaf_val(s, lf);
+
+	switch (kind) {
+	case COND_EXACT:
+		switch (o->lit.type) {
+		case LIT_STRING: {
+			if (lf->type != LEAF_STRING)
+				return false;
+			if (lf->len == o->lit.len && memcmp(val, o->lit.text, o->lit.len) == 0)
+				return true;
+			uint8_t a[16], b[16];
+			int fa;
+			return !o->lit.exactly && lf->len <= 45 && (fa = ip_parse(val, lf->len, a)) != 0 &&
+			       ip_parse(o->lit.text, o->lit.len, b) == fa && memcmp(a, b, 16) == 0;
+		}
+		case LIT_NUMBER:
+			if (lf->type != LEAF_NUMBER)
+				return false;
+			if (o->lit.has_key)
+			{
+				const struct numkey *k = leaf_numkey(s, lf);
+				return k && numkey_eq(k, &o->lit.key);
+			}
+			return lf->len == o->lit.len && memcmp(val, o->lit.text, o->lit.len) == 0;
+		case LIT_TRUE:
+			return lf->type == LEAF_TRUE;
+		case LIT_FALSE:
+			return lf->type == LEAF_FALSE;
+		case LIT_NULL:
+			return lf->type == LEAF_NULL;
+		}
+		return false;
+	case COND_PREFIX:
+		return lf->type == LEAF_STRING && lf->len >= o->text_len &&
+		       memcmp(val, o->text, o->text_len) == 0;
+	case COND_SUFFIX:
+		return lf->type == LEAF_STRING && lf->len >= o->text_len &&
+		       memcmp(val + lf->len - o->text_len, o->text, o->text_len) == 0;
+	case COND_EQUALS_IC:
+		return lf->type == LEAF_STRING && ic_match(o->raw, o->raw_len, val, lf->len, IC_EQUALS);
+	case COND_PREFIX_IC:
+		return lf->type == LEAF_STRING && ic_match(o->raw, o->raw_len, val, lf->len, IC_PREFIX);
+	case COND_SUFFIX_IC:
+		return lf->type == LEAF_STRING && ic_match(o->raw, o->raw_len, val, lf->len, IC_SUFFIX);
+	case COND_WILDCARD:
+		return lf->type == LEAF_STRING && wildcard_match(o->wildcard, val, lf->len);
+	case COND_REGEX:
+		return lf->type == LEAF_STRING && regex_match(o->regex, val, lf->len, s->rx) == 1;
+	case COND_CIDR: {
+		uint8_t addr[16];
+		if (lf->type != LEAF_STRING)
+			return false;
+		int fam = ip_parse(val, lf->len, addr);
+		return fam && cidr_contains(&o->cidr, fam, addr);
+	}
+	case COND_NUMERIC:
+	{
+		const struct numkey *k;
+		return lf->type == LEAF_NUMBER && (k = leaf_numkey(s, lf)) != NULL &&
+		       numrange_contains(&o->range, k) && leaf_exact(s, lf);
+	}
+	case COND_EXISTS:
+		return true;
+	}
+	return false;
+}
+
+static bool cond_matches(struct match_scratch *s, const struct cond *c, struct leaf *lf)
+{
+	if (c->negated) {
+		for (size_t i = 0; i < c->n; i++)
+			if (operand_matches(s, c->kind, &c->operands[i], lf))
+				return false;
+		return true;
+	}
+	return operand_matches(s, c->kind, &c->operands[0], lf);
+}
+
+/* Drops targets[from..] that are accepting dead ends already reached: they add nothing. */
+static void drop_reached(const struct matcher *m, struct match_scratch *s, size_t from)
+{
+	size_t w = from;
+	for (size_t i = from; i < s->targets.n; i++) {
+		uint32_t t = s->targets.v[i];
+		if (!target_final(m, t) || !reached_has(s, t))
+			s->targets.v[w++] = t;
+	}
+	s->targets.n = w;
+}
+
+static bool ranges_all_reached(const struct match_scratch *s, const struct vm *v)
+{
+	if (!v->nrfinal)
+		return false;
+	for (uint32_t i = 0; i < v->nrfinal; i++)
+		if (!reached_has(s, v->rfinal[i]))
+			return false;
+	return true;
+}
+
+/* Appends to s->targets every state that value matcher v leads to for the leaf. */
+int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v, struct leaf *lf)
+{
+	char buf[512];
+	int err = 0;
+
+	switch ((enum leaf_type)lf->type) {
+	case LEAF_STRING: {
+		const char *val = leaf_val(s, lf);
+		size_t len = lf->len;
+		if (v->has_strings)
+			err |= out_targets(s, v, tag_lookup(v, 's', val, len, buf, sizeof(buf)));
+		if (v->has_ip && len >= 2 && len <= 45) {
+			uint8_t ip[17];
+			if ((ip[0] = (uint8_t)ip_parse(val, len, ip + 1)) != 0)
+				err |= out_targets(s, v, tag_lookup(v, 'a', (const char *)ip, sizeof(ip), buf,
+								    sizeof(buf)));
+		}
+		for (uint32_t i = 0; i < v->nplen && v->plen[i] <= len; i++)
+			err |= out_targets(s, v, tag_lookup(v, 'p', val, v->plen[i], buf, sizeof(buf)));
+		for (uint32_t i = 0; i < v->nxlen && v->xlen[i] <= len; i++)
+			err |= out_targets(s, v, tag_lookup(v, 'x', val + len - v->xlen[i], v->xlen[i], buf,
+							    sizeof(buf)));
+		if (v->has_fold) {
+			size_t fl;
+			const char *f = leaf_fold(s, lf, &fl);
+			if (!f)
+				return -ENOMEM;
+			/* the value may live in the text buffer, which folding may have moved */
+			val = leaf_val(s, lf);
+			err |= out_targets_ic(s, v, tag_lookup(v, 'i', f, fl, buf, sizeof(buf)), val, len,
+					      IC_EQUALS);
+			for (uint32_t i = 0; i < v->nPlen && v->Plen[i] <= fl; i++)
+				err |= out_targets_ic(s, v, tag_lookup(v, 'P', f, v->Plen[i], buf, sizeof(buf)),
+						      val, len, IC_PREFIX);
+			for (uint32_t i = 0; i < v->nXlen && v->Xlen[i] <= fl; i++)
+				err |= out_targets_ic(s, v, tag_lookup(v, 'X', f + fl - v->Xlen[i], v->Xlen[i], buf,
+								       sizeof(buf)), val, len, IC_SUFFIX);
+		}
+		break;
+	}
+	case LEAF_NUMBER: {
+		const char *val = leaf_val(s, lf);
+		err |= out_targets(s, v, tag_lookup(v, 't', val, lf->len, buf, sizeof(buf)));
+		const struct numkey *k;
+		double d;
+		if (v->want_numkey && (k = leaf_numkey(s, lf)) != NULL)
+			err |= out_targets(s, v, tag_lookup(v, 'n', (const char *)k->b, k->len, buf, sizeof(buf)));
+		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(s, lf, &d)) {
+			size_t mid = s->targets.n;
+			err |= rindex_query(&v->ranges, d, &s->targets);
+			if (s->targets.n > mid)
+				drop_reached(m, s, mid);
+			if (s->targets.n > mid && !leaf_exact(s, lf))
+				s->targets.n = mid;
+		}
+		break;
+	}
+	case LEAF_TRUE:
+		err |= out_targets(s, v, bmap_get(&v->exact, "T", 1));
+		break;
+	case LEAF_FALSE:
+		err |= out_targets(s, v, bmap_get(&v->exact, "F", 1));
+		break;
+	case LEAF_NULL:
+		err |= out_targets(s, v, bmap_get(&v->exact, "N", 1));
+		break;
+	}
+	if (v->has_any)
+		for (uint32_t i = 0; i < v->nany; i++)
+			err |= VEC_PUSH(s->targets, v->any[i]);
+	if (v->has_slow)
+		for (uint32_t i = 0; i < v->nslow; i++)
+			if (cond_matches(s, v->slow[i].cond, lf))
+				err |= VEC_PUSH(s->targets, v->slow[i].target);
+	return err ? -ENOMEM : 0;
+}
