@@ -408,6 +408,7 @@ static void build_free(struct build *bd)
 int matcher_build(struct matcher_builder *b, struct matcher **ret)
 {
 	struct build bd;
+	struct vkey_list keys = {0};
 	struct matcher *m = calloc(1, sizeof(*m));
 	uint32_t start;
 	int r = -ENOMEM;
@@ -454,9 +455,11 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 			m->fin[i] = FIN_MULTI;
 	}
 	for (size_t i = 0; i < bd.vms.n; i++)
-		if (vm_freeze(m, bd.vms.v[i].path, bd.vms.v[i].entries.v, bd.vms.v[i].entries.n,
-			      &m->vms[i]) < 0)
+		if (vm_freeze(m, (uint32_t)i, bd.vms.v[i].path, bd.vms.v[i].entries.v,
+			      bd.vms.v[i].entries.n, &keys) < 0)
 			goto out;
+	if (vmap_index(m, &keys) < 0)
+		goto out;
 	for (size_t i = 0; i < bd.states.n; i++) {
 		struct bstate *bs = &bd.states.v[i];
 		struct state *s = &m->states[i];
@@ -486,6 +489,7 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 		m->bytes += strlen(m->paths[i]) + 1;
 	r = 0;
 out:
+	free(keys.v);
 	build_free(&bd);
 	matcher_builder_free(b);
 	if (r < 0) {
@@ -517,6 +521,7 @@ void matcher_free(struct matcher *m)
 		for (size_t i = 0; i < m->nvms; i++)
 			vm_free(&m->vms[i]);
 	free(m->vms);
+	vmap_free(&m->vmap);
 	if (m->states) {
 		for (size_t i = 0; i < m->nstates; i++) {
 			if (m->states[i].trans != &m->states[i].trans_one)

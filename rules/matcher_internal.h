@@ -280,13 +280,15 @@ struct rindex {
 };
 
 /*
- * A value matcher: all conditions on one path leaving one state. Keys in
- * `exact` start with a tag byte:
+ * A value matcher: all conditions on one path leaving one state. Its exact
+ * style conditions are keys of the matcher's value map (struct vmap), each
+ * a tag and bytes:
  *   's' string   'n' number key   't' number text   'T' 'F' 'N' literals
  *   'i' folded string (equals-ignore-case)
  *   'a' IP address: family byte + 16 address bytes
  *   'p' prefix  'P' folded prefix  'x' suffix  'X' folded suffix
- * and map to a run [off, off+cnt) in targets (value = index into runs).
+ * What stays here says which lookups a value needs, and holds the numeric
+ * ranges and the conditions evaluated one by one.
  */
 struct vm {
 	/* what the match path reads for every value: the first cache line */
@@ -299,18 +301,14 @@ struct vm {
 	bool has_ip;          /* any 'a' key: IP-address literals */
 	bool has_any;         /* nany > 0 */
 	bool has_slow;        /* nslow > 0 */
-	struct bmap exact;    /* its first fields: ctrl, slots, keys, cap */
+	bool has_text;        /* any 't' key */
+	bool has_lit;         /* any 'T', 'F' or 'N' key */
 	uint32_t nplen, nxlen;
-
 	uint32_t nPlen, nXlen;
-	uint32_t nany, nslow, nrange, nrfinal;
 	/* distinct prefix/suffix lengths present, ascending */
 	uint32_t *plen, *Plen, *xlen, *Xlen;
 
-	uint32_t *run_off, *run_cnt;
-	uint32_t *targets;
-	const struct operand **verify;   /* per targets[] entry, or NULL: no check */
-
+	uint32_t nany, nslow, nrange, nrfinal;
 	struct rindex ranges;
 	/* when every range leads to an accepting dead end (few of them): those
 	 * states, so that a value is not even converted once all are reached */
@@ -319,6 +317,85 @@ struct vm {
 	uint32_t *any;        /* exists: true */
 	struct vslow *slow;   /* wildcard, regex, cidr, anything-but */
 };
+
+/*
+ * One key of the value map: (value matcher, tag, bytes) and what it leads
+ * to. 32 bytes, so that a hit reads one slot line after its control byte:
+ * keys of up to 8 bytes are held inline, and a key with one target and
+ * nothing to verify holds the target itself.
+ */
+struct vkey {
+	uint32_t hash;        /* bits 32..63 of the key's hash */
+	uint32_t vm;          /* the value matcher (index into m->vms) */
+	uint8_t tag;
+	uint8_t verify;       /* the run's targets come with operands to confirm (ic forms) */
+	uint16_t pad;
+	uint32_t klen;        /* bytes of the key, the tag excluded */
+	uint32_t target;      /* n == 1 && !verify: the target; else where the run starts */
+	uint32_t n;           /* targets */
+	union {
+		char b[8];    /* klen <= 8: the bytes */
+		uint32_t off; /* klen > 8: their offset in text */
+	} key;
+};
+
+#define VKEY_INLINE 8
+
+/*
+ * The value map: every exact-style key of every value matcher in one
+ * open-addressing table, so that a lookup costs a control byte and one slot
+ * whatever the number of rules. A control byte per slot (0 empty, else
+ * 0x80 | 7 bits of the hash) lets a lookup that misses — the common case:
+ * a value no pattern names, a prefix length no pattern has — read only that
+ * byte.
+ */
+struct vmap {
+	uint8_t *ctrl;
+	struct vkey *slots;
+	size_t mask;          /* capacity - 1; capacity is a power of two */
+	size_t n;
+	char *text;           /* bytes of keys longer than VKEY_INLINE */
+	size_t text_len, text_cap;
+	uint32_t *targets;    /* runs of several targets */
+	const struct operand **verify;   /* per targets[] entry, or NULL: no check */
+	size_t ntargets, targets_cap;
+};
+
+/* The hash of a key's bytes under its tag; vmap_hash() adds the value matcher. */
+static inline uint64_t vkey_hash_bytes(uint8_t tag, const void *bytes, size_t n)
+{
+	return hash_bytes(bytes, n, tag);
+}
+
+static inline uint64_t vmap_hash(uint64_t hb, uint32_t vm)
+{
+	return mix64(hb ^ ((uint64_t)(vm + 1) * 0x9e3779b97f4a7c15ULL));
+}
+
+static inline const char *vkey_bytes(const struct vmap *map, const struct vkey *k)
+{
+	return k->klen <= VKEY_INLINE ? k->key.b : map->text + k->key.off;
+}
+
+/* The key (vm, tag, bytes) whose hash is h = vmap_hash(vkey_hash_bytes(tag, bytes, n), vm), or NULL. */
+static inline const struct vkey *vmap_find(const struct vmap *map, uint32_t vm, uint8_t tag,
+					   const void *bytes, size_t n, uint64_t h)
+{
+	size_t j = h & map->mask;
+	uint8_t c, want = (uint8_t)(0x80 | (h >> 57));
+	uint32_t h32 = (uint32_t)(h >> 32);
+
+	while ((c = map->ctrl[j]) != 0) {
+		if (c == want) {
+			const struct vkey *k = &map->slots[j];
+			if (k->hash == h32 && k->vm == vm && k->tag == tag && k->klen == n &&
+			    memcmp(vkey_bytes(map, k), bytes, n) == 0)
+				return k;
+		}
+		j = (j + 1) & map->mask;
+	}
+	return NULL;
+}
 
 struct state {
 	uint32_t ntrans;
@@ -346,6 +423,7 @@ struct matcher {
 
 	struct vm *vms;
 	size_t nvms;
+	struct vmap vmap;            /* the exact-style keys of all of them */
 
 	struct state *states;        /* [0] is the start state */
 	/*
@@ -376,6 +454,8 @@ static inline uint32_t pnode_child(const struct matcher *m, const struct pnode *
 /* Builds the index of n ranges. 0 or -ENOMEM (t is then partly built: rindex_free() it). */
 int rindex_build(struct rindex *t, const struct vrange *rs, size_t n);
 void rindex_free(struct rindex *t);
+/* Heap held by the index, for matcher_get_stats(). */
+size_t rindex_bytes(const struct rindex *t);
 /* Appends to out the targets of every range holding d. 0 or -ENOMEM. */
 int rindex_query(const struct rindex *t, double d, struct u32vec *out);
 
@@ -391,13 +471,24 @@ struct ventry {
 	uint32_t target;
 };
 
+/* The keys of the value map while value matchers are frozen, before it is indexed. */
+struct vkey_list {
+	struct vkey *v;
+	size_t n, cap;
+};
+
 /*
- * Freezes the conditions on one path leaving one state into v. m->fin must be
- * final; sets m->any_regex and adds to m->bytes. 0 or -ENOMEM (v is then
- * partly built: vm_free() it).
+ * Freezes the conditions on one path leaving one state into m->vms[vi],
+ * appending its keys to keys (their long bytes and runs go to m->vmap
+ * already). m->fin must be final; sets m->any_regex and adds to m->bytes.
+ * 0 or -ENOMEM (the vm is then partly built: vm_free() it).
  */
-int vm_freeze(struct matcher *m, uint32_t path, const struct ventry *entries, size_t n, struct vm *v);
+int vm_freeze(struct matcher *m, uint32_t vi, uint32_t path, const struct ventry *entries, size_t n,
+	      struct vkey_list *keys);
 void vm_free(struct vm *v);
+/* Indexes the keys into m->vmap (after every vm_freeze()). 0 or -ENOMEM. */
+int vmap_index(struct matcher *m, const struct vkey_list *keys);
+void vmap_free(struct vmap *map);
 
 /* ================================================================ per-event state */
 
@@ -516,7 +607,7 @@ static inline int text_reserve(struct match_scratch *s, size_t n)
  */
 int scan_event(const struct matcher *m, struct match_scratch *s, const char *json, size_t len);
 
-/* Appends to s->targets every state that value matcher v leads to for the leaf. 0 or -ENOMEM. */
-int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v, struct leaf *lf);
+/* Appends to s->targets every state that value matcher vi leads to for the leaf. 0 or -ENOMEM. */
+int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf);
 
 #endif

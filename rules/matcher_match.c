@@ -248,7 +248,8 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 				return -ENOMEM;
 
 		for (uint32_t ti = 0; ti < st->ntrans; ti++) {
-			const struct vm *v = &m->vms[st->trans[ti]];
+			uint32_t vi = st->trans[ti];
+			const struct vm *v = &m->vms[vi];
 			for (uint32_t li = s->head[v->path]; li != NONE; li = s->leaves.v[li].next) {
 				struct leaf *lf = &s->leaves.v[li];
 				if (++s->work_done > MAX_WORK_PER_EVENT)
@@ -256,7 +257,7 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 				if (!ctx_consistent(s, t.ctx_off, t.ctx_n, lf->elem))
 					continue;
 				s->targets.n = 0;
-				if (vm_eval(m, s, v, lf) < 0)
+				if (vm_eval(m, s, vi, lf) < 0)
 					return -ENOMEM;
 				for (size_t k = 0; k < s->targets.n && r == 0; k++) {
 					r = push_thread(s, m, s->targets.v[k], t.ctx_off, t.ctx_n, lf->elem);

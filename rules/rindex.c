@@ -223,6 +223,16 @@ int rindex_build(struct rindex *t, const struct vrange *rs, size_t n)
 	return 0;
 }
 
+size_t rindex_bytes(const struct rindex *t)
+{
+	size_t nt = 0;
+
+	if (t->nkeys)
+		nt = t->flat ? t->keys[t->nkeys].eq : t->off[2 * t->size];
+	return (t->nkeys ? t->nkeys + 1 : 0) * sizeof(*t->keys) + t->ntop * sizeof(*t->top) +
+	       (t->flat ? 0 : 2 * t->size + 1) * sizeof(*t->off) + nt * sizeof(*t->targets);
+}
+
 void rindex_free(struct rindex *t)
 {
 	free(t->keys);

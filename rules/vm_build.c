@@ -4,9 +4,11 @@
  *
  * Exact strings, numbers (by exact decimal key, or by text when a number has
  * no key), literals, IP addresses, folded strings and every prefix/suffix
- * become keys of one hash map, each key a tag byte and its bytes, mapping to
- * a run of distinct targets; the distinct prefix/suffix lengths are kept so
- * that a value is looked up once per length. Numeric ranges go to a range
+ * become keys of the matcher's one value map (struct vmap), each key the
+ * value matcher, a tag and bytes, mapping to a target or a run of distinct
+ * targets; the distinct prefix/suffix lengths are kept so that a value is
+ * looked up once per length. vmap_index() hashes every key once all value
+ * matchers are frozen, into a table sized for them. Numeric ranges go to a range
  * index (rindex.c). Wildcards, regexes, CIDR ranges, anything-but and the
  * equals-ignore-case forms that cannot be folded stay a list evaluated one by
  * one. Targets that are the dead end of one pattern are encoded as
@@ -21,9 +23,11 @@
 
 #include "matcher_internal.h"
 
+/* One key while a value matcher is frozen; bytes live in the kv_vec's text. */
 struct kv {
-	char *key;
-	size_t klen;
+	uint32_t off;
+	uint32_t len;
+	uint8_t tag;
 	uint32_t target;
 	const struct operand *verify;   /* equals-ignore-case forms: decided by ic_match() */
 };
@@ -31,37 +35,51 @@ struct kv {
 struct kv_vec {
 	struct kv *v;
 	size_t n, cap;
+	char *text;
+	size_t text_len, text_cap;
 };
+
+/* qsort() has no context argument: the text being sorted */
+static const char *kv_sort_text;
 
 static int kv_cmp(const void *a, const void *b)
 {
 	const struct kv *x = a, *y = b;
-	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int d = n ? memcmp(x->key, y->key, n) : 0;
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int d = n ? memcmp(kv_sort_text + x->off, kv_sort_text + y->off, n) : 0;
 	if (d)
 		return d;
-	if (x->klen != y->klen)
-		return x->klen < y->klen ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
 	if (x->target != y->target)
 		return x->target < y->target ? -1 : 1;
 	return (x->verify > y->verify) - (x->verify < y->verify);
 }
 
+static bool kv_same_key(const struct kv_vec *kvs, const struct kv *x, const struct kv *y)
+{
+	return x->tag == y->tag && x->len == y->len &&
+	       memcmp(kvs->text + x->off, kvs->text + y->off, x->len) == 0;
+}
+
 static int kv_add(struct kv_vec *kvs, char tag, const void *bytes, size_t n, uint32_t target)
 {
 	struct kv e = {0};
-	e.key = malloc(n + 1);
-	if (!e.key)
+
+	if (n > UINT32_MAX || kvs->text_len + n > UINT32_MAX)
+		return -ENOMEM;   /* no key map holds that much */
+	if (vec_reserve_((void **)&kvs->text, &kvs->text_cap, kvs->text_len + n + 1, 1) < 0 ||
+	    vec_reserve_((void **)&kvs->v, &kvs->cap, kvs->n + 1, sizeof(struct kv)) < 0)
 		return -ENOMEM;
-	e.key[0] = tag;
-	if (n)
-		memcpy(e.key + 1, bytes, n);
-	e.klen = n + 1;
+	e.off = (uint32_t)kvs->text_len;
+	e.len = (uint32_t)n;
+	e.tag = (uint8_t)tag;
 	e.target = target;
-	if (vec_reserve_((void **)&kvs->v, &kvs->cap, kvs->n + 1, sizeof(struct kv)) < 0) {
-		free(e.key);
-		return -ENOMEM;
-	}
+	if (n)
+		memcpy(kvs->text + kvs->text_len, bytes, n);
+	kvs->text_len += n;
 	kvs->v[kvs->n++] = e;
 	return 0;
 }
@@ -72,9 +90,9 @@ static int collect_lens(const struct kv_vec *kvs, char tag, uint32_t **ret, uint
 	uint32_t n = 0;
 
 	for (size_t i = 0; i < kvs->n; i++) {
-		if (kvs->v[i].key[0] != tag)
+		if (kvs->v[i].tag != (uint8_t)tag)
 			continue;
-		uint32_t len = (uint32_t)(kvs->v[i].klen - 1);
+		uint32_t len = kvs->v[i].len;
 		bool dup = false;
 		for (uint32_t j = 0; j < n; j++)
 			dup |= v[j] == len;
@@ -102,8 +120,89 @@ static uint32_t encode_target(const struct matcher *m, uint32_t state)
 	return fin != FIN_NO && fin != FIN_MULTI && fin < ACCEPT_BIT ? ACCEPT_BIT | fin : state;
 }
 
-int vm_freeze(struct matcher *m, uint32_t path, const struct ventry *entries, size_t n, struct vm *v)
+/* Room for n more targets (and their verify operands) in the value map's runs. */
+static int vmap_reserve_targets(struct vmap *map, size_t n)
 {
+	size_t need = map->ntargets + n, cap = map->targets_cap ? map->targets_cap : 64;
+
+	if (need <= map->targets_cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	uint32_t *t = realloc(map->targets, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	map->targets = t;
+	const struct operand **v = realloc(map->verify, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	map->verify = v;
+	map->targets_cap = cap;
+	return 0;
+}
+
+/*
+ * Appends the keys of kvs (sorted) to keys: equal keys become one key with
+ * the run of their distinct (target, verify) pairs.
+ */
+static int emit_keys(struct matcher *m, uint32_t vi, const struct kv_vec *kvs, struct vkey_list *keys)
+{
+	struct vmap *map = &m->vmap;
+
+	for (size_t i = 0; i < kvs->n;) {
+		const struct kv *first = &kvs->v[i];
+		struct vkey k;
+		size_t j = i, nt = 0, run = map->ntargets;
+		bool verify = false;
+
+		while (j < kvs->n && kv_same_key(kvs, &kvs->v[j], first)) {
+			if (j == i || kvs->v[j].target != kvs->v[j - 1].target ||
+			    kvs->v[j].verify != kvs->v[j - 1].verify) {
+				if (vmap_reserve_targets(map, 1) < 0)
+					return -ENOMEM;
+				map->targets[map->ntargets] = kvs->v[j].target;
+				map->verify[map->ntargets++] = kvs->v[j].verify;
+				verify |= kvs->v[j].verify != NULL;
+				nt++;
+			}
+			j++;
+		}
+		memset(&k, 0, sizeof(k));
+		k.vm = vi;
+		k.tag = first->tag;
+		k.verify = verify;
+		k.klen = first->len;
+		k.n = (uint32_t)nt;
+		if (nt == 1 && !verify) {
+			k.target = map->targets[run];
+			map->ntargets = run;   /* held in the key itself */
+		} else {
+			k.target = (uint32_t)run;
+		}
+		const char *bytes = kvs->text + first->off;
+		if (k.klen <= VKEY_INLINE) {
+			if (k.klen)
+				memcpy(k.key.b, bytes, k.klen);
+		} else {
+			if (map->text_len + k.klen > UINT32_MAX ||
+			    vec_reserve_((void **)&map->text, &map->text_cap, map->text_len + k.klen, 1) < 0)
+				return -ENOMEM;
+			k.key.off = (uint32_t)map->text_len;
+			memcpy(map->text + map->text_len, bytes, k.klen);
+			map->text_len += k.klen;
+		}
+		k.hash = (uint32_t)(vmap_hash(vkey_hash_bytes(k.tag, bytes, k.klen), vi) >> 32);
+		if (VEC_PUSH(*keys, k) < 0)
+			return -ENOMEM;
+		i = j;
+	}
+	return 0;
+}
+
+int vm_freeze(struct matcher *m, uint32_t vi, uint32_t path, const struct ventry *entries, size_t n,
+	      struct vkey_list *keys)
+{
+	struct vm *v = &m->vms[vi];
 	struct kv_vec kvs = {0};
 	VEC(struct vrange) ranges = {0};
 	VEC(uint32_t) any = {0};
@@ -151,16 +250,20 @@ int vm_freeze(struct matcher *m, uint32_t path, const struct ventry *entries, si
 					v->want_numkey = true;
 				} else {
 					r = kv_add(&kvs, 't', o->lit.text, o->lit.len, t);
+					v->has_text = true;
 				}
 				break;
 			case LIT_TRUE:
 				r = kv_add(&kvs, 'T', NULL, 0, t);
+				v->has_lit = true;
 				break;
 			case LIT_FALSE:
 				r = kv_add(&kvs, 'F', NULL, 0, t);
+				v->has_lit = true;
 				break;
 			case LIT_NULL:
 				r = kv_add(&kvs, 'N', NULL, 0, t);
+				v->has_lit = true;
 				break;
 			}
 			break;
@@ -202,34 +305,15 @@ int vm_freeze(struct matcher *m, uint32_t path, const struct ventry *entries, si
 			kvs.v[kvs.n - 1].verify = o;
 	}
 
-	/* exact-style keys: group equal keys into runs of distinct targets */
-	if (kvs.n)
+	/* exact-style keys: equal keys grouped into runs of distinct targets */
+	if (kvs.n > 1) {
+		kv_sort_text = kvs.text;
 		qsort(kvs.v, kvs.n, sizeof(*kvs.v), kv_cmp);
-	v->targets = malloc((kvs.n ? kvs.n : 1) * sizeof(*v->targets));
-	v->run_off = malloc((kvs.n ? kvs.n : 1) * sizeof(*v->run_off));
-	v->run_cnt = malloc((kvs.n ? kvs.n : 1) * sizeof(*v->run_cnt));
-	v->verify = calloc(kvs.n ? kvs.n : 1, sizeof(*v->verify));
-	if (!v->targets || !v->run_off || !v->run_cnt || !v->verify)
-		goto out;
-	uint32_t nt = 0, nruns = 0;
-	for (size_t i = 0; i < kvs.n;) {
-		size_t j = i;
-		v->run_off[nruns] = nt;
-		while (j < kvs.n && kvs.v[j].klen == kvs.v[i].klen &&
-		       memcmp(kvs.v[j].key, kvs.v[i].key, kvs.v[i].klen) == 0) {
-			if (j == i || kvs.v[j].target != kvs.v[j - 1].target ||
-			    kvs.v[j].verify != kvs.v[j - 1].verify) {
-				v->verify[nt] = kvs.v[j].verify;
-				v->targets[nt++] = kvs.v[j].target;
-			}
-			j++;
-		}
-		v->run_cnt[nruns] = nt - v->run_off[nruns];
-		if (!bmap_upsert(&v->exact, kvs.v[i].key, kvs.v[i].klen, nruns, NULL))
-			goto out;
-		nruns++;
-		i = j;
+		kv_sort_text = NULL;
 	}
+	r = -ENOMEM;
+	if (emit_keys(m, vi, &kvs, keys) < 0)
+		goto out;
 	if (collect_lens(&kvs, 'p', &v->plen, &v->nplen) < 0 ||
 	    collect_lens(&kvs, 'P', &v->Plen, &v->nPlen) < 0 ||
 	    collect_lens(&kvs, 'x', &v->xlen, &v->nxlen) < 0 ||
@@ -260,15 +344,12 @@ int vm_freeze(struct matcher *m, uint32_t path, const struct ventry *entries, si
 	v->nslow = (uint32_t)slow.n;
 	v->has_slow = slow.n > 0;
 	slow.v = NULL;
-	m->bytes += v->exact.cap * (sizeof(struct bmap_slot) + 1) + v->exact.keys_cap +
-			kvs.n * 3 * sizeof(uint32_t) +
-			(v->ranges.flat ? v->ranges.nslots : 2 * v->ranges.size) * sizeof(uint32_t) +
-			v->ranges.nkeys * sizeof(double) + v->nslow * sizeof(struct vslow);
+	m->bytes += (v->nplen + v->nPlen + v->nxlen + v->nXlen) * sizeof(uint32_t) +
+		    rindex_bytes(&v->ranges) + v->nslow * sizeof(struct vslow) + v->nany * sizeof(uint32_t);
 	r = 0;
 out:
-	for (size_t i = 0; i < kvs.n; i++)
-		free(kvs.v[i].key);
 	free(kvs.v);
+	free(kvs.text);
 	free(ranges.v);
 	free(any.v);
 	free(slow.v);
@@ -277,11 +358,6 @@ out:
 
 void vm_free(struct vm *v)
 {
-	bmap_free(&v->exact);
-	free(v->run_off);
-	free(v->run_cnt);
-	free(v->targets);
-	free(v->verify);
 	free(v->plen);
 	free(v->Plen);
 	free(v->xlen);
@@ -289,4 +365,42 @@ void vm_free(struct vm *v)
 	rindex_free(&v->ranges);
 	free(v->any);
 	free(v->slow);
+}
+
+int vmap_index(struct matcher *m, const struct vkey_list *keys)
+{
+	struct vmap *map = &m->vmap;
+	size_t cap = 16;
+
+	/* at most 5/8 full: probes stay short, and a miss mostly stops at once */
+	while (cap * 5 < keys->n * 8)
+		cap *= 2;
+	map->ctrl = calloc(cap, 1);
+	map->slots = malloc(cap * sizeof(*map->slots));
+	if (!map->ctrl || !map->slots)
+		return -ENOMEM;
+	map->mask = cap - 1;
+	for (size_t i = 0; i < keys->n; i++) {
+		const struct vkey *k = &keys->v[i];
+		uint64_t h = vmap_hash(vkey_hash_bytes(k->tag, vkey_bytes(map, k), k->klen), k->vm);
+		size_t j = h & map->mask;
+		while (map->ctrl[j])
+			j = (j + 1) & map->mask;
+		map->ctrl[j] = (uint8_t)(0x80 | (h >> 57));
+		map->slots[j] = *k;
+	}
+	map->n = keys->n;
+	m->bytes += cap * (1 + sizeof(struct vkey)) + map->text_len +
+		    map->ntargets * (sizeof(uint32_t) + sizeof(const struct operand *));
+	return 0;
+}
+
+void vmap_free(struct vmap *map)
+{
+	free(map->ctrl);
+	free(map->slots);
+	free(map->text);
+	free(map->targets);
+	free(map->verify);
+	memset(map, 0, sizeof(*map));
 }

@@ -98,16 +98,19 @@ static const char *leaf_fold(struct match_scratch *s, struct leaf *lf, size_t *r
 	return s->text.v + lf->fold_off;
 }
 
-static int out_targets(struct match_scratch *s, const struct vm *v, const struct bmap_slot *slot)
+/* Appends the targets of key k (a lookup's answer; NULL: none). */
+static int out_targets(struct match_scratch *s, const struct vmap *map, const struct vkey *k)
 {
-	if (!slot)
+	if (!k)
 		return 0;
-	const uint32_t *t = v->targets + v->run_off[slot->value];
-	uint32_t n = v->run_cnt[slot->value];
-	if (vec_reserve_((void **)&s->targets.v, &s->targets.cap, s->targets.n + n, sizeof(uint32_t)) < 0)
+	if (vec_reserve_((void **)&s->targets.v, &s->targets.cap, s->targets.n + k->n, sizeof(uint32_t)) < 0)
 		return -ENOMEM;
-	memcpy(s->targets.v + s->targets.n, t, n * sizeof(uint32_t));
-	s->targets.n += n;
+	if (k->n == 1 && !k->verify)
+		s->targets.v[s->targets.n++] = k->target;
+	else {
+		memcpy(s->targets.v + s->targets.n, map->targets + k->target, k->n * sizeof(uint32_t));
+		s->targets.n += k->n;
+	}
 	return 0;
 }
 
@@ -115,30 +118,29 @@ static int out_targets(struct match_scratch *s, const struct vm *v, const struct
  * The same for the equals-ignore-case keys: the folded key only proposes
  * candidates; ic_match() on the value as written decides each one.
  */
-static int out_targets_ic(struct match_scratch *s, const struct vm *v, const struct bmap_slot *slot,
+static int out_targets_ic(struct match_scratch *s, const struct vmap *map, const struct vkey *k,
 			  const char *val, size_t len, enum ic_mode mode)
 {
-	if (!slot)
+	if (!k)
 		return 0;
-	uint32_t off = v->run_off[slot->value], n = v->run_cnt[slot->value];
-	for (uint32_t i = off; i < off + n; i++) {
-		const struct operand *o = v->verify[i];
+	if (!k->verify)
+		return out_targets(s, map, k);
+	for (uint32_t i = k->target; i < k->target + k->n; i++) {
+		const struct operand *o = map->verify[i];
 		if (o && !ic_match(o->raw, o->raw_len, val, len, mode))
 			continue;
-		if (VEC_PUSH(s->targets, v->targets[i]) < 0)
+		if (VEC_PUSH(s->targets, map->targets[i]) < 0)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-static inline const struct bmap_slot *tag_lookup(const struct vm *v, char tag, const char *bytes,
-						 size_t n, char *buf, size_t bufcap)
+/* The key (vi, tag, bytes) of the value map, or NULL. */
+static inline const struct vkey *lookup(const struct matcher *m, uint32_t vi, char tag, const char *bytes,
+					size_t n)
 {
-	if (n + 1 > bufcap)
-		return NULL;   /* longer than any key in this map */
-	buf[0] = tag;
-	memcpy(buf + 1, bytes, n);
-	return bmap_get(&v->exact, buf, n + 1);
+	uint64_t h = vmap_hash(vkey_hash_bytes((uint8_t)tag, bytes, n), vi);
+	return vmap_find(&m->vmap, vi, (uint8_t)tag, bytes, n, h);
 }
 
 /* Does operand o (of condition kind) match the leaf? Used for anything-but and the slow list. */
@@ -245,10 +247,11 @@ static bool ranges_all_reached(const struct match_scratch *s, const struct vm *v
 	return true;
 }
 
-/* Appends to s->targets every state that value matcher v leads to for the leaf. */
-int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v, struct leaf *lf)
+/* Appends to s->targets every state that value matcher vi leads to for the leaf. */
+int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf)
 {
-	char buf[512];
+	const struct vm *v = &m->vms[vi];
+	const struct vmap *map = &m->vmap;
 	int err = 0;
 
 	switch ((enum leaf_type)lf->type) {
@@ -256,18 +259,16 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v
 		const char *val = leaf_val(s, lf);
 		size_t len = lf->len;
 		if (v->has_strings)
-			err |= out_targets(s, v, tag_lookup(v, 's', val, len, buf, sizeof(buf)));
+			err |= out_targets(s, map, lookup(m, vi, 's', val, len));
 		if (v->has_ip && len >= 2 && len <= 45) {
 			uint8_t ip[17];
 			if ((ip[0] = (uint8_t)ip_parse(val, len, ip + 1)) != 0)
-				err |= out_targets(s, v, tag_lookup(v, 'a', (const char *)ip, sizeof(ip), buf,
-								    sizeof(buf)));
+				err |= out_targets(s, map, lookup(m, vi, 'a', (const char *)ip, sizeof(ip)));
 		}
 		for (uint32_t i = 0; i < v->nplen && v->plen[i] <= len; i++)
-			err |= out_targets(s, v, tag_lookup(v, 'p', val, v->plen[i], buf, sizeof(buf)));
+			err |= out_targets(s, map, lookup(m, vi, 'p', val, v->plen[i]));
 		for (uint32_t i = 0; i < v->nxlen && v->xlen[i] <= len; i++)
-			err |= out_targets(s, v, tag_lookup(v, 'x', val + len - v->xlen[i], v->xlen[i], buf,
-							    sizeof(buf)));
+			err |= out_targets(s, map, lookup(m, vi, 'x', val + len - v->xlen[i], v->xlen[i]));
 		if (v->has_fold) {
 			size_t fl;
 			const char *f = leaf_fold(s, lf, &fl);
@@ -275,24 +276,24 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v
 				return -ENOMEM;
 			/* the value may live in the text buffer, which folding may have moved */
 			val = leaf_val(s, lf);
-			err |= out_targets_ic(s, v, tag_lookup(v, 'i', f, fl, buf, sizeof(buf)), val, len,
-					      IC_EQUALS);
+			if (v->has_eic)
+				err |= out_targets_ic(s, map, lookup(m, vi, 'i', f, fl), val, len, IC_EQUALS);
 			for (uint32_t i = 0; i < v->nPlen && v->Plen[i] <= fl; i++)
-				err |= out_targets_ic(s, v, tag_lookup(v, 'P', f, v->Plen[i], buf, sizeof(buf)),
-						      val, len, IC_PREFIX);
+				err |= out_targets_ic(s, map, lookup(m, vi, 'P', f, v->Plen[i]), val, len, IC_PREFIX);
 			for (uint32_t i = 0; i < v->nXlen && v->Xlen[i] <= fl; i++)
-				err |= out_targets_ic(s, v, tag_lookup(v, 'X', f + fl - v->Xlen[i], v->Xlen[i], buf,
-								       sizeof(buf)), val, len, IC_SUFFIX);
+				err |= out_targets_ic(s, map, lookup(m, vi, 'X', f + fl - v->Xlen[i], v->Xlen[i]),
+						      val, len, IC_SUFFIX);
 		}
 		break;
 	}
 	case LEAF_NUMBER: {
 		const char *val = leaf_val(s, lf);
-		err |= out_targets(s, v, tag_lookup(v, 't', val, lf->len, buf, sizeof(buf)));
+		if (v->has_text)
+			err |= out_targets(s, map, lookup(m, vi, 't', val, lf->len));
 		const struct numkey *k;
 		double d;
 		if (v->want_numkey && (k = leaf_numkey(s, lf)) != NULL)
-			err |= out_targets(s, v, tag_lookup(v, 'n', (const char *)k->b, k->len, buf, sizeof(buf)));
+			err |= out_targets(s, map, lookup(m, vi, 'n', (const char *)k->b, k->len));
 		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(s, lf, &d)) {
 			size_t mid = s->targets.n;
 			err |= rindex_query(&v->ranges, d, &s->targets);
@@ -304,13 +305,16 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, const struct vm *v
 		break;
 	}
 	case LEAF_TRUE:
-		err |= out_targets(s, v, bmap_get(&v->exact, "T", 1));
+		if (v->has_lit)
+			err |= out_targets(s, map, lookup(m, vi, 'T', "", 0));
 		break;
 	case LEAF_FALSE:
-		err |= out_targets(s, v, bmap_get(&v->exact, "F", 1));
+		if (v->has_lit)
+			err |= out_targets(s, map, lookup(m, vi, 'F', "", 0));
 		break;
 	case LEAF_NULL:
-		err |= out_targets(s, v, bmap_get(&v->exact, "N", 1));
+		if (v->has_lit)
+			err |= out_targets(s, map, lookup(m, vi, 'N', "", 0));
 		break;
 	}
 	if (v->has_any)

@@ -240,6 +240,80 @@ static void test_prefix_suffix_lengths(void **state)
 	matcher_free(m);
 }
 
+/* Values of any length: exact, prefix, suffix and folded keys longer than any buffer. */
+static void test_long_values(void **state)
+{
+	(void)state;
+	enum { L = 3000 };
+	static char val[L + 1], pat[6][L + 64], ev[L + 64], ev_upper[L + 64], ev_other[L + 64];
+	memset(val, 'k', L);
+	val[L] = '\0';
+	snprintf(pat[0], sizeof(pat[0]), "{\"a\":[\"%s\"]}", val);
+	snprintf(pat[1], sizeof(pat[1]), "{\"a\":[{\"prefix\":\"%.*s\"}]}", L - 100, val);
+	snprintf(pat[2], sizeof(pat[2]), "{\"a\":[{\"suffix\":\"%.*s\"}]}", L - 1, val);
+	snprintf(pat[3], sizeof(pat[3]), "{\"a\":[{\"equals-ignore-case\":\"%s\"}]}", val);
+	snprintf(pat[4], sizeof(pat[4]), "{\"a\":[{\"prefix\":{\"equals-ignore-case\":\"%.*s\"}}]}", L - 7,
+		 val);
+	snprintf(pat[5], sizeof(pat[5]), "{\"a\":[\"%.*s\"]}", L - 1, val);   /* one byte short */
+	const char *pats[] = {pat[0], pat[1], pat[2], pat[3], pat[4], pat[5]};
+	struct matcher *m = build_n(pats, 6, NULL);
+	struct match_scratch *s = match_scratch_new();
+	const uint32_t *ids;
+
+	snprintf(ev, sizeof(ev), "{\"a\":\"%s\"}", val);
+	uint32_t want[] = {0, 1, 2, 3, 4};
+	assert_int_equal(matcher_match(m, ev, strlen(ev), s, &ids), 5);
+	assert_memory_equal(ids, want, sizeof(want));
+	/* the same in capitals: only the equals-ignore-case forms */
+	memcpy(ev_upper, ev, sizeof(ev));
+	for (char *c = ev_upper + 6; *c == 'k'; c++)
+		*c = 'K';
+	uint32_t want_ic[] = {3, 4};
+	assert_int_equal(matcher_match(m, ev_upper, strlen(ev_upper), s, &ids), 2);
+	assert_memory_equal(ids, want_ic, sizeof(want_ic));
+	/* one byte different in the middle: the prefix still holds, nothing else */
+	memcpy(ev_other, ev, sizeof(ev));
+	ev_other[6 + L - 50] = 'j';
+	assert_int_equal(matcher_match(m, ev_other, strlen(ev_other), s, &ids), 1);
+	assert_int_equal(ids[0], 1);
+	match_scratch_free(s);
+	matcher_free(m);
+}
+
+/*
+ * Equal values on one path from different states stay apart: a value is
+ * looked up for the state (value matcher) the thread is in, not for any
+ * pattern that names it.
+ */
+static void test_same_value_different_states(void **state)
+{
+	(void)state;
+	const char *pats[] = {
+		"{\"x\":[\"1\"],\"y\":[\"same\"]}",
+		"{\"x\":[\"2\"],\"y\":[\"same\"]}",
+		"{\"y\":[\"same\"]}",
+		"{\"x\":[\"1\"],\"y\":[\"other\", \"same\"]}",
+		"{\"x\":[\"2\"],\"y\":[{\"equals-ignore-case\":\"SAME\"}]}",
+		"{\"y\":[{\"prefix\":\"sam\"}, {\"prefix\":\"s\"}]}",
+	};
+	struct matcher *m = build_n(pats, 6, NULL);
+	struct match_scratch *s = match_scratch_new();
+	const uint32_t *ids;
+	const char *ev1 = "{\"x\":\"1\",\"y\":\"same\"}";
+	uint32_t want1[] = {0, 2, 3, 5};
+	assert_int_equal(matcher_match(m, ev1, strlen(ev1), s, &ids), 4);
+	assert_memory_equal(ids, want1, sizeof(want1));
+	const char *ev2 = "{\"x\":\"2\",\"y\":\"Same\"}";
+	assert_int_equal(matcher_match(m, ev2, strlen(ev2), s, &ids), 1);   /* prefixes are case-sensitive */
+	assert_int_equal(ids[0], 4);
+	const char *ev3 = "{\"x\":\"3\",\"y\":\"same\"}";
+	uint32_t want3[] = {2, 5};
+	assert_int_equal(matcher_match(m, ev3, strlen(ev3), s, &ids), 2);
+	assert_memory_equal(ids, want3, sizeof(want3));
+	match_scratch_free(s);
+	matcher_free(m);
+}
+
 static void test_event_errors(void **state)
 {
 	(void)state;
@@ -317,6 +391,8 @@ int main(void)
 		cmocka_unit_test(test_numeric_ranges_random),
 		cmocka_unit_test(test_numeric_ranges_disjoint),
 		cmocka_unit_test(test_prefix_suffix_lengths),
+		cmocka_unit_test(test_long_values),
+		cmocka_unit_test(test_same_value_different_states),
 		cmocka_unit_test(test_event_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_scratch_reuse),
