@@ -275,15 +275,22 @@ static int collect_paths(struct build *bd)
 	/* pattern.c rejects keys holding U+0000, so paths are C strings */
 	if (list.n)
 		qsort(list.v, list.n, sizeof(*list.v), cmp_str);
+	/* one block for all of them: the scanner compares segments against it */
+	size_t total = 0;
+	for (size_t i = 0; i < list.n; i++)
+		total += strlen(list.v[i]) + 1;
 	m->paths = calloc(list.n ? list.n : 1, sizeof(*m->paths));
-	if (!m->paths)
+	m->path_text = malloc(total ? total : 1);
+	if (!m->paths || !m->path_text)
 		goto out;
+	char *w = m->path_text;
 	for (size_t i = 0; i < list.n; i++) {
-		m->paths[i] = strdup(list.v[i]);
-		if (!m->paths[i])
-			goto out;
-		m->npaths = i + 1;
+		size_t len = strlen(list.v[i]) + 1;
+		memcpy(w, list.v[i], len);
+		m->paths[i] = w;
+		w += len;
 	}
+	m->npaths = list.n;
 	r = 0;
 out:
 	bmap_free(&seen);
@@ -305,7 +312,7 @@ static int pnode_add(struct matcher *m, uint32_t *ret)
 
 static int pnode_link(struct matcher *m, uint32_t parent, const char *key, size_t klen, uint32_t *ret)
 {
-	uint32_t c = pnode_child(m, &m->pnodes[parent], key, klen);
+	uint32_t c = pnode_child(&m->pnodes[parent], key, klen, key_word(key, klen, key + klen));
 	if (c != NONE) {
 		*ret = c;
 		return 0;
@@ -314,27 +321,20 @@ static int pnode_link(struct matcher *m, uint32_t parent, const char *key, size_
 		return -ENOMEM;
 	struct pnode *n = &m->pnodes[parent];
 	uint32_t i = n->nchild;
-	uint32_t *cn = realloc(n->child_node, (i + 1) * sizeof(*cn));
-	if (!cn)
-		return -ENOMEM;
-	n->child_node = cn;
-	uint32_t *ck = realloc(n->child_klen, (i + 1) * sizeof(*ck));
-	if (!ck)
-		return -ENOMEM;
-	n->child_klen = ck;
-	const char **cs = realloc(n->child_key, (i + 1) * sizeof(*cs));
+	struct pchild *cs = realloc(n->child, (i + 1) * sizeof(*cs));
 	if (!cs)
 		return -ENOMEM;
-	n->child_key = cs;
-	cn[i] = c;
-	ck[i] = (uint32_t)klen;
-	cs[i] = key;   /* points into m->paths, which outlive the trie */
+	n->child = cs;
+	cs[i].w0 = key_word(key, klen, key + klen);
+	cs[i].w1 = klen > 8 ? key_tail(key, klen) : 0;
+	cs[i].klen = (uint32_t)klen;
+	cs[i].node = c;
+	cs[i].key = key;   /* points into m->paths, which outlive the trie */
 	n->nchild = i + 1;
 	if (n->nchild > PNODE_LINEAR_MAX) {
 		if (n->nchild == PNODE_LINEAR_MAX + 1) {
 			for (uint32_t j = 0; j < i; j++) {
-				struct bmap_slot *s = bmap_upsert(&n->children, cs[j], ck[j], cn[j], NULL);
-				if (!s)
+				if (!bmap_upsert(&n->children, cs[j].key, cs[j].klen, cs[j].node, NULL))
 					return -ENOMEM;
 			}
 		}
@@ -507,13 +507,10 @@ void matcher_free(struct matcher *m)
 	for (size_t i = 0; i < m->npatterns; i++)
 		pattern_free(m->patterns[i]);
 	free(m->patterns);
-	for (size_t i = 0; i < m->npaths; i++)
-		free(m->paths[i]);
+	free(m->path_text);
 	free(m->paths);
 	for (size_t i = 0; i < m->npnodes; i++) {
-		free(m->pnodes[i].child_node);
-		free(m->pnodes[i].child_klen);
-		free(m->pnodes[i].child_key);
+		free(m->pnodes[i].child);
 		bmap_free(&m->pnodes[i].children);
 	}
 	free(m->pnodes);

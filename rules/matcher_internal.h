@@ -225,13 +225,19 @@ struct u32vec {
 
 /* ================================================================ compiled structures */
 
+/* A child of a segment-trie node: its key, its first and (past 8 bytes) last 8 bytes as words. */
+struct pchild {
+	uint64_t w0, w1;       /* key_word() of the key; key_tail() when longer than 8 bytes */
+	uint32_t klen;
+	uint32_t node;
+	const char *key;       /* points into m->paths */
+};
+
 /* A segment-trie node over paths: what the scanner walks. */
 struct pnode {
 	uint32_t path;         /* path id when a field names exactly this node, else NONE */
 	uint32_t nchild;
-	uint32_t *child_node;  /* small nodes: parallel arrays, linear search */
-	uint32_t *child_klen;
-	const char **child_key;
+	struct pchild *child;  /* in insertion order; searched one by one in small nodes */
 	struct bmap children;  /* large nodes: key -> node index */
 };
 
@@ -415,7 +421,8 @@ struct matcher {
 	size_t npatterns;
 	size_t nbranches;
 
-	char **paths;                /* by path id */
+	char **paths;                /* by path id, pointing into path_text */
+	char *path_text;
 	size_t npaths;
 
 	struct pnode *pnodes;        /* [0] is the root */
@@ -438,17 +445,67 @@ struct matcher {
 	size_t bytes;
 };
 
-static inline uint32_t pnode_child(const struct matcher *m, const struct pnode *n, const char *key, size_t klen)
+/* The first min(klen, 8) bytes of a key as a word, the rest zero: one compare for short keys. */
+static inline uint64_t key_word_mask(uint64_t w, size_t klen)
+{
+	if (klen >= 8)
+		return w;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return klen ? w & ~(~(uint64_t)0 >> (8 * klen)) : 0;
+#else
+	return w & (((uint64_t)1 << (8 * klen)) - 1);
+#endif
+}
+
+/* The key's first bytes as a word (see key_word_mask()); limit is the end of the readable text. */
+static inline uint64_t key_word(const char *key, size_t klen, const char *limit)
+{
+	uint64_t w = 0;
+	if (klen >= 8 || limit - key >= 8)
+		memcpy(&w, key, 8);
+	else
+		for (size_t i = 0; i < klen; i++)
+			((unsigned char *)&w)[i] = (unsigned char)key[i];
+	return key_word_mask(w, klen);
+}
+
+/* The last 8 bytes of a key of at least 8. */
+static inline uint64_t key_tail(const char *key, size_t klen)
+{
+	uint64_t w;
+	memcpy(&w, key + klen - 8, 8);
+	return w;
+}
+
+/*
+ * The child of n for the segment key (kw = its key_word()), or NONE. Keys of
+ * up to 16 bytes are compared as two words (the first 8 bytes and the last
+ * 8, which overlap below 16), longer ones also by their middle.
+ */
+static inline uint32_t pnode_child(const struct pnode *n, const char *key, size_t klen, uint64_t kw)
 {
 	if (n->nchild <= PNODE_LINEAR_MAX) {
-		for (uint32_t i = 0; i < n->nchild; i++)
-			if (n->child_klen[i] == klen && memcmp(n->child_key[i], key, klen) == 0)
-				return n->child_node[i];
+		for (uint32_t i = 0; i < n->nchild; i++) {
+			const struct pchild *c = &n->child[i];
+			if (c->w0 == kw && c->klen == klen &&
+			    (klen <= 8 || (c->w1 == key_tail(key, klen) &&
+					   (klen <= 16 || memcmp(c->key + 8, key + 8, klen - 16) == 0))))
+				return c->node;
+		}
 		return NONE;
 	}
-	(void)m;
 	const struct bmap_slot *s = bmap_get(&n->children, key, klen);
 	return s ? s->value : NONE;
+}
+
+/* Does the key (kw = its key_word()) hold a '.'? */
+static inline bool key_has_dot(const char *key, size_t klen, uint64_t kw)
+{
+	if (klen > 8)
+		return memchr(key, '.', klen) != NULL;
+	/* bytes past the key are 0 in the word: never a '.' */
+	uint64_t x = kw ^ 0x2e2e2e2e2e2e2e2eULL;
+	return ((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL) != 0;
 }
 
 /* Builds the index of n ranges. 0 or -ENOMEM (t is then partly built: rindex_free() it). */
@@ -606,6 +663,13 @@ static inline int text_reserve(struct match_scratch *s, size_t n)
  * reason in s->error, or -ENOMEM.
  */
 int scan_event(const struct matcher *m, struct match_scratch *s, const char *json, size_t len);
+
+/*
+ * number_parse() (value.h) for the text of a number the scanner has checked
+ * against the JSON grammar, in one pass: the same answer for every such
+ * text, at a fraction of the cost.
+ */
+int leaf_number_parse(const char *s, size_t n, struct numparse *ret);
 
 /* Appends to s->targets every state that value matcher vi leads to for the leaf. 0 or -ENOMEM. */
 int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf);

@@ -350,7 +350,17 @@ int matcher_match(const struct matcher *m, const char *json, size_t len, struct 
 	uint32_t *o = s->out.v;
 	size_t n = s->out.n;
 	if (n > 1) {
-		qsort(o, n, sizeof(*o), u32_cmp);
+		if (n <= 16) {
+			for (size_t i = 1; i < n; i++) {
+				uint32_t x = o[i];
+				size_t j = i;
+				for (; j > 0 && o[j - 1] > x; j--)
+					o[j] = o[j - 1];
+				o[j] = x;
+			}
+		} else {
+			qsort(o, n, sizeof(*o), u32_cmp);
+		}
 		size_t w = 1;
 		for (size_t i = 1; i < n; i++)
 			if (o[i] != o[w - 1])

@@ -81,14 +81,23 @@ static const char *scan_value(struct scan *sc, const char *p, uint32_t node, uin
  * Resolves a member key from node: the key's '.'-separated segments are
  * followed one by one, so {"a.b": 1} and {"a": {"b": 1}} reach the same node.
  */
-static uint32_t key_node(struct scan *sc, uint32_t node, const char *key, size_t klen)
+static uint32_t key_node(struct scan *sc, uint32_t node, const char *key, size_t klen, const char *limit)
 {
 	const struct matcher *m = sc->m;
+	const struct pnode *pn = &m->pnodes[node];
+	uint64_t kw = key_word(key, klen, limit);
 
+	/* the whole key first: segments hold no '.', so a hit is the answer */
+	uint32_t child = pnode_child(pn, key, klen, kw);
+	if (child != NONE)
+		return child;
+	/* a miss is the answer too unless the key holds a '.' */
+	if (!key_has_dot(key, klen, kw))
+		return NONE;
 	for (;;) {
 		const char *dot = memchr(key, '.', klen);
 		size_t seg = dot ? (size_t)(dot - key) : klen;
-		node = pnode_child(m, &m->pnodes[node], key, seg);
+		node = pnode_child(&m->pnodes[node], key, seg, key_word(key, seg, limit));
 		if (node == NONE || !dot)
 			return node;
 		klen -= seg + 1;
@@ -116,13 +125,13 @@ static const char *scan_object(struct scan *sc, const char *p, uint32_t node, ui
 		const char *kend = p - 1;
 		uint32_t child;
 		if (!esc) {
-			child = key_node(sc, node, kstart, (size_t)(kend - kstart));
+			child = key_node(sc, node, kstart, (size_t)(kend - kstart), end);
 		} else {
 			struct match_scratch *s = sc->s;
 			if (text_reserve(s, (size_t)(kend - kstart)) < 0)
 				return scan_fail(sc, p, -ENOMEM, "out of memory");
 			size_t n = json_unescape(kstart, kend, s->text.v + s->text.n);
-			child = key_node(sc, node, s->text.v + s->text.n, n);
+			child = key_node(sc, node, s->text.v + s->text.n, n, s->text.v + s->text.n + n);
 		}
 		p = json_lex_ws(p, end);
 		if (p >= end || *p != ':')

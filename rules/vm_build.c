@@ -375,10 +375,12 @@ int vmap_index(struct matcher *m, const struct vkey_list *keys)
 	/* at most 5/8 full: probes stay short, and a miss mostly stops at once */
 	while (cap * 5 < keys->n * 8)
 		cap *= 2;
-	map->ctrl = calloc(cap, 1);
-	map->slots = malloc(cap * sizeof(*map->slots));
+	/* slots on cache-line boundaries: a slot never straddles two lines */
+	map->ctrl = aligned_alloc(64, cap < 64 ? 64 : cap);
+	map->slots = aligned_alloc(64, cap * sizeof(*map->slots));
 	if (!map->ctrl || !map->slots)
 		return -ENOMEM;
+	memset(map->ctrl, 0, cap);
 	map->mask = cap - 1;
 	for (size_t i = 0; i < keys->n; i++) {
 		const struct vkey *k = &keys->v[i];

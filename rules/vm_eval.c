@@ -21,6 +21,147 @@
 
 #include "matcher_internal.h"
 
+/* The general case of leaf_number_parse(): digit by digit, any number of them. */
+static int number_parse_slow(const char *s, size_t n, struct numparse *ret)
+{
+	const char *p = s, *end = s + n;
+	uint64_t w = 0;
+	int64_t pos = 0, first = -1, int_len = 0, texp = 0;
+	int nd = 0, zeros = 0;
+	bool neg = false;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	/* the digits of the integer part, then of the fraction, as one run */
+	for (int part = 0; part < 2; part++) {
+		for (; p < end && *p >= '0' && *p <= '9'; p++, pos++) {
+			if (*p == '0') {
+				zeros += first >= 0;   /* inside the significant digits, or after them */
+				continue;
+			}
+			if (first < 0)
+				first = pos;
+			nd += zeros + 1;
+			if (nd > 17)
+				return -ERANGE;
+			for (; zeros; zeros--)
+				w *= 10;
+			w = w * 10 + (uint64_t)(*p - '0');
+		}
+		if (part == 0) {
+			int_len = pos;
+			if (p < end && *p == '.')
+				p++;
+			else
+				break;
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if (texp < 1000000000)
+				texp = texp * 10 + (*p - '0');
+		if (eneg)
+			texp = -texp;
+	}
+	memset(ret, 0, sizeof(*ret));
+	if (first < 0) {
+		ret->zero = true;   /* -0 is 0 */
+		return 0;
+	}
+	int64_t exp = texp + (int_len - 1 - first);
+	if (exp > 309 || exp < -325)
+		return -ERANGE;
+	ret->w = w;
+	ret->exp = (int32_t)exp;
+	ret->ndigits = nd;
+	ret->neg = neg;
+	return 0;
+}
+
+static inline bool is_digit(char c)
+{
+	return (unsigned char)(c - '0') <= 9;
+}
+
+/*
+ * The common case in one pass: at most 19 digits after the leading zeros, so
+ * that all of them fit in a uint64_t; trailing zeros are divided out at the
+ * end. Longer digit runs go to number_parse_slow().
+ */
+int leaf_number_parse(const char *s, size_t n, struct numparse *ret)
+{
+	const char *p = s, *end = s + n;
+	uint64_t w = 0;
+	int64_t int_len, lz = 0, texp = 0;
+	int total = 0;
+	bool neg = false;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p < end && *p == '0') {
+		p++;
+		int_len = 1;
+		lz = 1;   /* "0" and the zeros after "0." lead */
+	} else {
+		const char *ip = p;
+		for (; p < end && is_digit(*p); p++, total++)
+			w = w * 10 + (uint64_t)(*p - '0');
+		int_len = p - ip;
+		if (total > 19)
+			return number_parse_slow(s, n, ret);
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (lz)
+			for (; p < end && *p == '0'; p++)
+				lz++;
+		const char *fp = p;
+		for (; p < end && is_digit(*p); p++)
+			w = w * 10 + (uint64_t)(*p - '0');
+		total += (int)(p - fp);
+		if (total > 19)
+			return number_parse_slow(s, n, ret);
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		for (; p < end && is_digit(*p); p++)
+			if (texp < 1000000000)
+				texp = texp * 10 + (*p - '0');
+		if (eneg)
+			texp = -texp;
+	}
+	memset(ret, 0, sizeof(*ret));
+	if (w == 0) {
+		ret->zero = true;   /* -0 is 0 */
+		return 0;
+	}
+	int tz = 0;
+	while (w % 10 == 0) {
+		w /= 10;
+		tz++;
+	}
+	int nd = total - tz;
+	int64_t exp = texp + (int_len - 1 - lz);
+	if (nd > 17 || exp > 309 || exp < -325)
+		return -ERANGE;
+	ret->w = w;
+	ret->exp = (int32_t)exp;
+	ret->ndigits = nd;
+	ret->neg = neg;
+	return 0;
+}
+
 static inline const char *leaf_val(const struct match_scratch *s, const struct leaf *lf)
 {
 	return lf->in_text ? s->text.v + lf->val_off : lf->val;
@@ -65,7 +206,7 @@ static bool leaf_double(struct match_scratch *s, struct leaf *lf, double *ret)
 	if (!ln)
 		return false;
 	if (!lf->dbl_state)
-		lf->dbl_state = number_parse(lf->val, lf->len, &ln->np) == 0 &&
+		lf->dbl_state = leaf_number_parse(lf->val, lf->len, &ln->np) == 0 &&
 					numparse_to_double(&ln->np, &ln->dbl) == 0 ? 1 : 2;
 	*ret = ln->dbl;
 	return lf->dbl_state == 1;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "matcher.h"
+#include "matcher_internal.h"
 #include "pattern.h"
 
 static struct matcher *build_n(const char *const *patterns, size_t n, const struct matcher_limits *lim)
@@ -84,6 +85,43 @@ static void test_dotted_keys(void **state)
 	/* escaped keys are decoded before they are looked up */
 	assert_int_equal(match1("{\"a\":{\"b\":[1]}}", "{\"\\u0061\":{\"\\u0062\":1}}"), 1);
 	assert_int_equal(match1("{\"k\":[\"\\u00e9\"]}", "{\"k\":\"\xc3\xa9\"}"), 1);
+}
+
+/*
+ * Keys of every length around the scanner's word compares (8 and 16 bytes),
+ * as one key and as dotted segments, against keys that differ in their
+ * first, middle or last byte, at the end of the event or not.
+ */
+static void test_key_lengths(void **state)
+{
+	(void)state;
+	static const size_t lens[] = {1, 7, 8, 9, 15, 16, 17, 24, 40};
+	char key[48], other[48], pat[160], ev[160];
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		size_t n = lens[i];
+		for (size_t k = 0; k < n; k++)
+			key[k] = (char)('a' + (k * 7) % 26);
+		key[n] = '\0';
+		snprintf(pat, sizeof(pat), "{\"%s\":{\"%s\":[1]}}", key, key);
+		snprintf(ev, sizeof(ev), "{\"x\":0,\"%s\":{\"%s\":1}}", key, key);
+		assert_int_equal(match1(pat, ev), 1);
+		snprintf(ev, sizeof(ev), "{\"%s.%s\":1}", key, key);   /* the key at the very end */
+		assert_int_equal(match1(pat, ev), 1);
+		size_t where[] = {0, n / 2, n - 1};
+		for (size_t w = 0; w < 3; w++) {
+			memcpy(other, key, n + 1);
+			other[where[w]] = 'Z';
+			snprintf(ev, sizeof(ev), "{\"%s\":{\"%s\":1}}", key, other);
+			assert_int_equal(match1(pat, ev), 0);
+			snprintf(ev, sizeof(ev), "{\"%s.%s\":1}", other, key);
+			assert_int_equal(match1(pat, ev), 0);
+			/* one byte longer or shorter */
+			snprintf(ev, sizeof(ev), "{\"%sZ\":{\"%s\":1}}", key, key);
+			assert_int_equal(match1(pat, ev), 0);
+			snprintf(ev, sizeof(ev), "{\"%.*s\":{\"%s\":1}}", (int)n - 1, key, key);
+			assert_int_equal(match1(pat, ev), 0);
+		}
+	}
 }
 
 static void test_many_patterns_share(void **state)
@@ -314,6 +352,77 @@ static void test_same_value_different_states(void **state)
 	matcher_free(m);
 }
 
+/* The match path's one-pass number parser gives number_parse()'s answer for every JSON number. */
+static void test_number_parse_agrees(void **state)
+{
+	(void)state;
+	static const char *const fixed[] = {
+		"0", "-0", "0.0", "-0.000e-99999999999", "1", "-1", "100", "1e2", "1E+2", "0.001", "120.0300",
+		"12345678901234567", "123456789012345678", "1234567890123456700000", "0.00000000000000000012345",
+		"-122.45508999061957", "37.70817369318878", "1e309", "1e308", "1e-325", "1e-324", "9.9e-326",
+		"10000000000000000000000000000000000000000000000001", "1e999999999999999999999", "5e-324",
+		"1.7976931348623157e308", "0.1e310", "100e-327",
+	};
+	struct numparse a, b;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		int ra = number_parse(fixed[i], strlen(fixed[i]), &a);
+		int rb = leaf_number_parse(fixed[i], strlen(fixed[i]), &b);
+		assert_int_equal(ra, rb);
+		if (ra == 0) {
+			assert_true(a.w == b.w);
+			assert_int_equal(a.exp, b.exp);
+			assert_int_equal(a.ndigits, b.ndigits);
+			assert_int_equal(a.neg, b.neg);
+			assert_int_equal(a.zero, b.zero);
+		}
+	}
+	/* random JSON numbers, zeros frequent: sign, integer, fraction, exponent */
+	uint64_t x = 88172645463325252u;
+	char t[96];
+	for (int i = 0; i < 200000; i++) {
+		size_t n = 0;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (x & 1)
+			t[n++] = '-';
+		int il = (int)((x >> 1) % 22);
+		if (il == 0) {
+			t[n++] = '0';
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			t[n++] = (char)('1' + x % 9);
+			for (int k = 1; k < il; k++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				t[n++] = (x % 3) ? '0' : (char)('0' + (x >> 8) % 10);
+			}
+		}
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (x & 1) {
+			int fl = 1 + (int)((x >> 1) % 22);
+			t[n++] = '.';
+			for (int k = 0; k < fl; k++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				t[n++] = (x % 3) ? '0' : (char)('0' + (x >> 8) % 10);
+			}
+		}
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		if (x & 1) {
+			t[n++] = (x & 2) ? 'e' : 'E';
+			if (x & 4)
+				t[n++] = (x & 8) ? '-' : '+';
+			int el = 1 + (int)((x >> 4) % 4);
+			for (int k = 0; k < el; k++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				t[n++] = (char)('0' + x % 10);
+			}
+		}
+		int ra = number_parse(t, n, &a);
+		int rb = leaf_number_parse(t, n, &b);
+		if (ra != rb || (ra == 0 && (a.w != b.w || a.exp != b.exp || a.ndigits != b.ndigits ||
+					      a.neg != b.neg || a.zero != b.zero)))
+			fail_msg("%.*s: number_parse %d, leaf_number_parse %d", (int)n, t, ra, rb);
+	}
+}
+
 static void test_event_errors(void **state)
 {
 	(void)state;
@@ -387,12 +496,14 @@ int main(void)
 		cmocka_unit_test(test_array_consistency),
 		cmocka_unit_test(test_exists_false_element_scoped),
 		cmocka_unit_test(test_dotted_keys),
+		cmocka_unit_test(test_key_lengths),
 		cmocka_unit_test(test_many_patterns_share),
 		cmocka_unit_test(test_numeric_ranges_random),
 		cmocka_unit_test(test_numeric_ranges_disjoint),
 		cmocka_unit_test(test_prefix_suffix_lengths),
 		cmocka_unit_test(test_long_values),
 		cmocka_unit_test(test_same_value_different_states),
+		cmocka_unit_test(test_number_parse_agrees),
 		cmocka_unit_test(test_event_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_scratch_reuse),
