@@ -7,10 +7,13 @@
  * field (positive fields in path order, then the exists:false ones); a
  * transition is shared by every branch that tests the same path with the
  * same conditions from the same state (field_signature() makes equal
- * conditions equal bytes). The conditions on one path leaving one state are
- * collected as (condition, target) entries and frozen into one value matcher
- * by vm_build.c. A state that only accepts becomes an accepting dead end
- * (m->fin), which value matchers encode in their targets.
+ * conditions equal bytes). One walk over the patterns gives paths their ids
+ * (in order of first sight) and collects, as flat lists, each state's
+ * transitions, exists:false tests and accepted ids; freezing groups them by
+ * state into a few shared arrays. The conditions on one path leaving one
+ * state are collected as (condition, target) entries and frozen into one
+ * value matcher by vm_build.c. A state that only accepts becomes an
+ * accepting dead end (m->fin), which value matchers encode in their targets.
  *
  * Promise: matcher_build() consumes the builder whatever happens and either
  * returns a complete matcher or frees everything; the matcher is never
@@ -73,25 +76,34 @@ void matcher_builder_free(struct matcher_builder *b)
 
 /* ---------------------------------------------------------------- the automaton over fields */
 
-struct bstate {
-	VEC(uint32_t) trans;          /* build vm indexes */
-	VEC(uint32_t) absent_path;
-	VEC(uint32_t) absent_target;
-	VEC(uint32_t) match;
-};
-
 struct bvm {
 	uint32_t path;
 	VEC(struct ventry) entries;
 };
 
+/* What a state holds, collected as flat lists while branches are added. */
+struct bpair {
+	uint32_t state;
+	uint32_t value;       /* a vm index (transitions) or a pattern id (matches) */
+};
+
+struct babsent {
+	uint32_t state;
+	uint32_t path;
+	uint32_t target;
+};
+
 struct build {
 	struct matcher *m;
-	struct bmap path_ids;         /* path text -> id */
+	struct bmap path_ids;         /* path text -> id, ids in order of first sight */
+	VEC(const char *) path_text;  /* by id: the text (in a pattern) */
 	struct bmap edges;            /* (state, path, signature) -> target state */
-	VEC(struct bstate) states;
+	uint32_t nstates;
 	VEC(struct bvm) vms;
-	struct bmap state_path_vm;    /* (state, path) -> bvm index */
+	struct bmap state_path_vm;    /* (state, path) -> vm index */
+	VEC(struct bpair) trans;      /* (state, vm) */
+	VEC(struct babsent) absent;
+	VEC(struct bpair) match;      /* (state, pattern id) */
 	VEC(char) sig;
 };
 
@@ -146,34 +158,34 @@ static int field_signature(struct build *bd, uint32_t state, uint32_t path, cons
 	return r ? -ENOMEM : 0;
 }
 
-static int new_state(struct build *bd, uint32_t *ret)
+/* The id of a field's path, given on first sight. */
+static int path_id(struct build *bd, const struct field *f, uint32_t *ret)
 {
-	struct bstate s;
-	memset(&s, 0, sizeof(s));
-	if (VEC_PUSH(bd->states, s) < 0)
+	bool fresh;
+	struct bmap_slot *s = bmap_upsert(&bd->path_ids, f->path, f->path_len,
+					  (uint32_t)bd->path_text.n, &fresh);
+	if (!s || (fresh && VEC_PUSH(bd->path_text, f->path) < 0))
 		return -ENOMEM;
-	*ret = (uint32_t)(bd->states.n - 1);
+	*ret = s->value;
 	return 0;
 }
 
-/* The build vm for (state, path), created on first use. */
+/* The vm for (state, path), created on first use. */
 static int state_vm(struct build *bd, uint32_t state, uint32_t path, uint32_t *ret)
 {
 	uint32_t key[2] = {state, path};
 	bool fresh;
-	struct bmap_slot *s = bmap_upsert(&bd->state_path_vm, key, sizeof(key), NONE, &fresh);
+	struct bmap_slot *s = bmap_upsert(&bd->state_path_vm, key, sizeof(key),
+					  (uint32_t)bd->vms.n, &fresh);
 
 	if (!s)
 		return -ENOMEM;
 	if (fresh) {
 		struct bvm v;
+		struct bpair t = {state, (uint32_t)bd->vms.n};
 		memset(&v, 0, sizeof(v));
 		v.path = path;
-		if (VEC_PUSH(bd->vms, v) < 0)
-			return -ENOMEM;
-		s = bmap_upsert(&bd->state_path_vm, key, sizeof(key), NONE, NULL);
-		s->value = (uint32_t)(bd->vms.n - 1);
-		if (VEC_PUSH(bd->states.v[state].trans, s->value) < 0)
+		if (VEC_PUSH(bd->vms, v) < 0 || VEC_PUSH(bd->trans, t) < 0)
 			return -ENOMEM;
 	}
 	*ret = s->value;
@@ -183,32 +195,22 @@ static int state_vm(struct build *bd, uint32_t state, uint32_t path, uint32_t *r
 /* Follows or creates the transition for field f from state; returns the target. */
 static int add_field(struct build *bd, uint32_t state, const struct field *f, uint32_t *ret)
 {
-	const struct bmap_slot *ps = bmap_get(&bd->path_ids, f->path, f->path_len);
-	if (!ps)
-		return -EINVAL;   /* cannot happen: every field's path was collected */
-	uint32_t path = ps->value;
+	uint32_t path;
 	bool fresh;
-	struct bmap_slot *e;
-	uint32_t target;
 
-	if (field_signature(bd, state, path, f) < 0)
+	if (path_id(bd, f, &path) < 0 || field_signature(bd, state, path, f) < 0)
 		return -ENOMEM;
-	e = bmap_upsert(&bd->edges, bd->sig.v, bd->sig.n, NONE, &fresh);
+	struct bmap_slot *e = bmap_upsert(&bd->edges, bd->sig.v, bd->sig.n, bd->nstates, &fresh);
 	if (!e)
 		return -ENOMEM;
 	if (!fresh) {
 		*ret = e->value;
 		return 0;
 	}
-	if (new_state(bd, &target) < 0)
-		return -ENOMEM;
-	/* new_state may have moved nothing in edges, but re-find to be safe */
-	e = bmap_upsert(&bd->edges, bd->sig.v, bd->sig.n, NONE, NULL);
-	e->value = target;
-
+	uint32_t target = bd->nstates++;
 	if (f->absent) {
-		struct bstate *st = &bd->states.v[state];
-		if (VEC_PUSH(st->absent_path, path) < 0 || VEC_PUSH(st->absent_target, target) < 0)
+		struct babsent a = {state, path, target};
+		if (VEC_PUSH(bd->absent, a) < 0)
 			return -ENOMEM;
 	} else {
 		uint32_t vi;
@@ -238,64 +240,34 @@ static int add_branch(struct build *bd, uint32_t id, const struct branch *b)
 				return r;
 		}
 	}
-	struct bstate *st = &bd->states.v[state];
-	for (size_t i = 0; i < st->match.n; i++)
-		if (st->match.v[i] == id)
-			return 0;
-	return VEC_PUSH(st->match, id);
+	struct bpair mt = {state, id};
+	return VEC_PUSH(bd->match, mt);
 }
 
 /* ---------------------------------------------------------------- paths and the trie */
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int collect_paths(struct build *bd)
+/* Copies the paths into one block, by id: the scanner compares segments against it. */
+static int copy_paths(struct build *bd)
 {
 	struct matcher *m = bd->m;
-	struct bmap seen = {0};
-	VEC(char *) list = {0};
-	int r = -ENOMEM;
-
-	for (size_t i = 0; i < m->npatterns; i++) {
-		const struct pattern *p = m->patterns[i];
-		for (size_t j = 0; j < p->n; j++) {
-			for (size_t k = 0; k < p->branches[j].n; k++) {
-				const struct field *f = &p->branches[j].fields[k];
-				bool fresh;
-				if (!bmap_upsert(&seen, f->path, f->path_len, 0, &fresh))
-					goto out;
-				if (fresh && VEC_PUSH(list, f->path) < 0)
-					goto out;
-			}
-		}
-	}
-	/* pattern.c rejects keys holding U+0000, so paths are C strings */
-	if (list.n)
-		qsort(list.v, list.n, sizeof(*list.v), cmp_str);
-	/* one block for all of them: the scanner compares segments against it */
 	size_t total = 0;
-	for (size_t i = 0; i < list.n; i++)
-		total += strlen(list.v[i]) + 1;
-	m->paths = calloc(list.n ? list.n : 1, sizeof(*m->paths));
+
+	/* pattern.c rejects keys holding U+0000, so paths are C strings */
+	for (size_t i = 0; i < bd->path_text.n; i++)
+		total += strlen(bd->path_text.v[i]) + 1;
+	m->paths = calloc(bd->path_text.n ? bd->path_text.n : 1, sizeof(*m->paths));
 	m->path_text = malloc(total ? total : 1);
 	if (!m->paths || !m->path_text)
-		goto out;
+		return -ENOMEM;
 	char *w = m->path_text;
-	for (size_t i = 0; i < list.n; i++) {
-		size_t len = strlen(list.v[i]) + 1;
-		memcpy(w, list.v[i], len);
+	for (size_t i = 0; i < bd->path_text.n; i++) {
+		size_t len = strlen(bd->path_text.v[i]) + 1;
+		memcpy(w, bd->path_text.v[i], len);
 		m->paths[i] = w;
 		w += len;
 	}
-	m->npaths = list.n;
-	r = 0;
-out:
-	bmap_free(&seen);
-	free(list.v);
-	return r;
+	m->npaths = bd->path_text.n;
+	return 0;
 }
 
 static int pnode_add(struct matcher *m, uint32_t *ret)
@@ -345,9 +317,8 @@ static int pnode_link(struct matcher *m, uint32_t parent, const char *key, size_
 	return 0;
 }
 
-static int build_trie(struct build *bd)
+static int build_trie(struct matcher *m)
 {
-	struct matcher *m = bd->m;
 	uint32_t root;
 
 	if (pnode_add(m, &root) < 0)
@@ -367,11 +338,11 @@ static int build_trie(struct build *bd)
 			seg = dot + 1;
 		}
 		m->pnodes[node].path = (uint32_t)i;
-		if (!bmap_upsert(&bd->path_ids, p, len, (uint32_t)i, NULL))
-			return -ENOMEM;
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------------- freezing the states */
 
 /* Orders a state's transitions by path (few per state: insertion sort). */
 static void sort_trans(const struct vm *vms, uint32_t *t, uint32_t n)
@@ -386,22 +357,125 @@ static void sort_trans(const struct vm *vms, uint32_t *t, uint32_t n)
 	}
 }
 
+/* Sorts ids and drops repeats; returns how many remain. */
+static uint32_t sort_unique(uint32_t *v, uint32_t n)
+{
+	if (n < 2)
+		return n;
+	if (n <= 16) {
+		for (uint32_t i = 1; i < n; i++) {
+			uint32_t x = v[i], j = i;
+			for (; j > 0 && v[j - 1] > x; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+	} else {
+		qsort(v, n, sizeof(*v), u32_cmp);
+	}
+	uint32_t w = 1;
+	for (uint32_t i = 1; i < n; i++)
+		if (v[i] != v[w - 1])
+			v[w++] = v[i];
+	return w;
+}
+
+/*
+ * Groups the flat lists by state into one array each (a counting sort), so
+ * that states point into a few blocks instead of owning many small ones.
+ */
+static int freeze_states(struct build *bd)
+{
+	struct matcher *m = bd->m;
+	size_t ns = m->nstates;
+	uint32_t *ntr = calloc(ns + 1, sizeof(*ntr)), *nab = calloc(ns + 1, sizeof(*nab));
+	uint32_t *nmt = calloc(ns + 1, sizeof(*nmt));
+	int r = -ENOMEM;
+
+	m->all_trans = malloc((bd->trans.n ? bd->trans.n : 1) * sizeof(uint32_t));
+	m->all_absent = malloc((bd->absent.n ? 2 * bd->absent.n : 1) * sizeof(uint32_t));
+	m->all_match = malloc((bd->match.n ? bd->match.n : 1) * sizeof(uint32_t));
+	if (!ntr || !nab || !nmt || !m->all_trans || !m->all_absent || !m->all_match)
+		goto out;
+	/* counts, then where each state's run starts */
+	for (size_t i = 0; i < bd->trans.n; i++)
+		ntr[bd->trans.v[i].state + 1]++;
+	for (size_t i = 0; i < bd->absent.n; i++)
+		nab[bd->absent.v[i].state + 1]++;
+	for (size_t i = 0; i < bd->match.n; i++)
+		nmt[bd->match.v[i].state + 1]++;
+	for (size_t i = 1; i <= ns; i++) {
+		ntr[i] += ntr[i - 1];
+		nab[i] += nab[i - 1];
+		nmt[i] += nmt[i - 1];
+	}
+	for (size_t i = 0; i < ns; i++) {
+		struct state *s = &m->states[i];
+		s->trans = m->all_trans + ntr[i];
+		s->absent_path = m->all_absent + 2 * nab[i];
+		s->absent_target = s->absent_path + (nab[i + 1] - nab[i]);
+		s->match = m->all_match + nmt[i];
+	}
+	for (size_t i = 0; i < bd->trans.n; i++) {
+		struct state *s = &m->states[bd->trans.v[i].state];
+		s->trans[s->ntrans++] = bd->trans.v[i].value;
+	}
+	for (size_t i = 0; i < bd->absent.n; i++) {
+		struct state *s = &m->states[bd->absent.v[i].state];
+		s->absent_path[s->nabsent] = bd->absent.v[i].path;
+		s->absent_target[s->nabsent++] = bd->absent.v[i].target;
+	}
+	for (size_t i = 0; i < bd->match.n; i++) {
+		struct state *s = &m->states[bd->match.v[i].state];
+		s->match[s->nmatch++] = bd->match.v[i].value;
+	}
+	for (size_t i = 0; i < ns; i++) {
+		struct state *s = &m->states[i];
+		/* a pattern added twice, or two branches of one pattern ending here */
+		s->nmatch = sort_unique(s->match, s->nmatch);
+		if (!s->nmatch || s->ntrans || s->nabsent)
+			m->fin[i] = FIN_NO;
+		else if (s->nmatch == 1 && s->match[0] < FIN_MULTI)
+			m->fin[i] = s->match[0];
+		else
+			m->fin[i] = FIN_MULTI;
+		s->final_only = m->fin[i] != FIN_NO;
+	}
+	m->bytes += ns * (sizeof(struct state) + sizeof(uint32_t)) +
+		    (bd->trans.n + 2 * bd->absent.n + bd->match.n) * sizeof(uint32_t);
+	r = 0;
+out:
+	free(ntr);
+	free(nab);
+	free(nmt);
+	return r;
+}
+
+/* After the vms are frozen: transitions by path, and the one beside the state. */
+static void order_trans(struct matcher *m)
+{
+	for (size_t i = 0; i < m->nstates; i++) {
+		struct state *s = &m->states[i];
+		sort_trans(m->vms, s->trans, s->ntrans);
+		if (s->ntrans == 1) {
+			/* most states test one more field: keep it beside the state */
+			s->trans_one = s->trans[0];
+			s->trans = &s->trans_one;
+		}
+	}
+}
+
 static void build_free(struct build *bd)
 {
 	bmap_free(&bd->path_ids);
+	free(bd->path_text.v);
 	bmap_free(&bd->edges);
 	bmap_free(&bd->state_path_vm);
-	for (size_t i = 0; i < bd->states.n; i++) {
-		struct bstate *s = &bd->states.v[i];
-		free(s->trans.v);
-		free(s->absent_path.v);
-		free(s->absent_target.v);
-		free(s->match.v);
-	}
-	free(bd->states.v);
 	for (size_t i = 0; i < bd->vms.n; i++)
 		free(bd->vms.v[i].entries.v);
 	free(bd->vms.v);
+	free(bd->trans.v);
+	free(bd->absent.v);
+	free(bd->match.v);
 	free(bd->sig.v);
 }
 
@@ -410,7 +484,6 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 	struct build bd;
 	struct vkey_list keys = {0};
 	struct matcher *m = calloc(1, sizeof(*m));
-	uint32_t start;
 	int r = -ENOMEM;
 
 	*ret = NULL;
@@ -426,8 +499,8 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 	b->patterns.n = 0;
 	bd.m = m;
 
-	if (collect_paths(&bd) < 0 || build_trie(&bd) < 0 || new_state(&bd, &start) < 0)
-		goto out;
+	/* one walk over the patterns: paths get ids as they are met */
+	bd.nstates = 1;   /* the start state */
 	for (size_t i = 0; i < m->npatterns; i++) {
 		const struct pattern *p = m->patterns[i];
 		for (size_t j = 0; j < p->n; j++) {
@@ -436,55 +509,36 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 			m->nbranches++;
 		}
 	}
+	if (copy_paths(&bd) < 0 || build_trie(m) < 0)
+		goto out;
 
 	/* freeze */
 	m->nvms = bd.vms.n;
 	m->vms = calloc(m->nvms ? m->nvms : 1, sizeof(*m->vms));
-	m->nstates = bd.states.n;
+	m->nstates = bd.nstates;
 	m->states = calloc(m->nstates, sizeof(*m->states));
 	m->fin = malloc(m->nstates * sizeof(*m->fin));
-	if (!m->vms || !m->states || !m->fin)
+	if (!m->vms || !m->states || !m->fin || freeze_states(&bd) < 0)
 		goto out;
-	for (size_t i = 0; i < bd.states.n; i++) {
-		const struct bstate *bs = &bd.states.v[i];
-		if (!bs->match.n || bs->trans.n || bs->absent_path.n)
-			m->fin[i] = FIN_NO;
-		else if (bs->match.n == 1 && bs->match.v[0] < FIN_MULTI)
-			m->fin[i] = bs->match.v[0];
-		else
-			m->fin[i] = FIN_MULTI;
-	}
 	for (size_t i = 0; i < bd.vms.n; i++)
 		if (vm_freeze(m, (uint32_t)i, bd.vms.v[i].path, bd.vms.v[i].entries.v,
 			      bd.vms.v[i].entries.n, &keys) < 0)
 			goto out;
 	if (vmap_index(m, &keys) < 0)
 		goto out;
-	for (size_t i = 0; i < bd.states.n; i++) {
-		struct bstate *bs = &bd.states.v[i];
-		struct state *s = &m->states[i];
-		s->ntrans = (uint32_t)bs->trans.n;
-		if (s->ntrans == 1) {
-			/* most states test one more field: keep it beside the state */
-			s->trans_one = bs->trans.v[0];
-			s->trans = &s->trans_one;
-		} else {
-			s->trans = bs->trans.v;
-			bs->trans.v = NULL;
-			sort_trans(m->vms, s->trans, s->ntrans);
-		}
-		s->nabsent = (uint32_t)bs->absent_path.n;
-		s->absent_path = bs->absent_path.v;
-		s->absent_target = bs->absent_target.v;
-		bs->absent_path.v = bs->absent_target.v = NULL;
-		s->nmatch = (uint32_t)bs->match.n;
-		s->match = bs->match.v;
-		bs->match.v = NULL;
-		s->final_only = m->fin[i] != FIN_NO;
-		m->bytes += sizeof(*s) + (s->ntrans + 2 * s->nabsent + s->nmatch) * sizeof(uint32_t);
-	}
-	m->bytes += m->nvms * sizeof(struct vm) + m->npnodes * sizeof(struct pnode) +
-		    bd.edges.cap * sizeof(struct bmap_slot);
+	order_trans(m);
+	m->start_vm = malloc((m->npaths ? m->npaths : 1) * sizeof(*m->start_vm));
+	if (!m->start_vm)
+		goto out;
+	for (size_t i = 0; i < m->npaths; i++)
+		m->start_vm[i] = NONE;
+	for (uint32_t i = 0; i < m->states[0].ntrans; i++)
+		m->start_vm[m->vms[m->states[0].trans[i]].path] = m->states[0].trans[i];
+	m->bytes += m->npaths * (sizeof(*m->start_vm) + sizeof(*m->paths)) +
+		    m->nvms * sizeof(struct vm) + m->npnodes * sizeof(struct pnode);
+	for (size_t i = 0; i < m->npnodes; i++)
+		m->bytes += m->pnodes[i].nchild * sizeof(struct pchild) +
+			    m->pnodes[i].children.cap * (sizeof(struct bmap_slot) + 1);
 	for (size_t i = 0; i < m->npaths; i++)
 		m->bytes += strlen(m->paths[i]) + 1;
 	r = 0;
@@ -518,16 +572,11 @@ void matcher_free(struct matcher *m)
 		for (size_t i = 0; i < m->nvms; i++)
 			vm_free(&m->vms[i]);
 	free(m->vms);
+	free(m->start_vm);
 	vmap_free(&m->vmap);
-	if (m->states) {
-		for (size_t i = 0; i < m->nstates; i++) {
-			if (m->states[i].trans != &m->states[i].trans_one)
-				free(m->states[i].trans);
-			free(m->states[i].absent_path);
-			free(m->states[i].absent_target);
-			free(m->states[i].match);
-		}
-	}
+	free(m->all_trans);
+	free(m->all_absent);
+	free(m->all_match);
 	free(m->states);
 	free(m->fin);
 	free(m);

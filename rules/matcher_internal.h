@@ -9,9 +9,8 @@
  * -----------
  * Every pattern is a set of branches (pattern.h); every branch is a list of
  * fields. The fields of all branches name a set of paths; each distinct path
- * gets an id in bytewise order of the path text, and the paths are also
- * stored as a trie of '.'-separated segments, which is what the event
- * scanner walks.
+ * gets an id, and the paths are also stored as a trie of '.'-separated
+ * segments, which is what the event scanner walks.
  *
  * The branches become one nondeterministic automaton over fields, in the
  * manner of event-ruler's "name states": a branch is the path from the start
@@ -278,6 +277,8 @@ struct rindex {
 	struct rentry *keys;  /* sorted, plus a sentinel keys[nkeys] = +inf */
 	double *top;          /* keys[8 b].key for every block b of 8: a small, hot index */
 	size_t ntop;
+	double *sum;          /* top[8 g] for every group g of 8 blocks: smaller and hotter still */
+	size_t nsum;
 	size_t nslots;
 	bool flat;
 	size_t size;          /* tree: leaves, a power of two >= nslots */
@@ -378,6 +379,14 @@ static inline uint64_t vmap_hash(uint64_t hb, uint32_t vm)
 	return mix64(hb ^ ((uint64_t)(vm + 1) * 0x9e3779b97f4a7c15ULL));
 }
 
+/* Asks for the lines a lookup of hash h reads first: its control byte and its slot. */
+static inline void vmap_prefetch(const struct vmap *map, uint64_t h)
+{
+	size_t j = h & map->mask;
+	__builtin_prefetch(&map->ctrl[j]);
+	__builtin_prefetch(&map->slots[j]);
+}
+
 static inline const char *vkey_bytes(const struct vmap *map, const struct vkey *k)
 {
 	return k->klen <= VKEY_INLINE ? k->key.b : map->text + k->key.off;
@@ -430,9 +439,13 @@ struct matcher {
 
 	struct vm *vms;
 	size_t nvms;
+	uint32_t *start_vm;          /* per path: the start state's value matcher on it, or NONE */
 	struct vmap vmap;            /* the exact-style keys of all of them */
 
 	struct state *states;        /* [0] is the start state */
+	uint32_t *all_trans;         /* what the states' lists point into */
+	uint32_t *all_absent;
+	uint32_t *all_match;
 	/*
 	 * Per state, packed for the match path, where most targets are the
 	 * accepting dead ends of single rules: FIN_NO when the state has a way
@@ -513,8 +526,14 @@ int rindex_build(struct rindex *t, const struct vrange *rs, size_t n);
 void rindex_free(struct rindex *t);
 /* Heap held by the index, for matcher_get_stats(). */
 size_t rindex_bytes(const struct rindex *t);
-/* Appends to out the targets of every range holding d. 0 or -ENOMEM. */
-int rindex_query(const struct rindex *t, double d, struct u32vec *out);
+#define RINDEX_NO_HINT SIZE_MAX
+/*
+ * Appends to out the targets of every range holding d. hint is what
+ * rindex_prefetch() returned for d, or RINDEX_NO_HINT. 0 or -ENOMEM.
+ */
+int rindex_query(const struct rindex *t, double d, size_t hint, struct u32vec *out);
+/* Asks for the key block rindex_query() of d will read; returns its hint. */
+size_t rindex_prefetch(const struct rindex *t, double d);
 
 /* Is this target an accepting dead end (encoded, or a state with no way out)? */
 static inline bool target_final(const struct matcher *m, uint32_t t)
@@ -578,17 +597,21 @@ struct leaf {
 	uint8_t dbl_state;   /* 0 not computed, 1 dbl (and np) valid, 2 no double */
 	uint8_t in_text;     /* the value is at val_off in the text buffer */
 	uint8_t folded;      /* fold_off/fold_len are valid */
+	uint8_t hashed;      /* hash is valid */
 	uint32_t len;
 	uint32_t num;        /* number leaves: index of their struct leafnum, or NONE */
 	const char *val;     /* when !in_text */
 	uint32_t val_off;    /* when in_text */
 	uint32_t fold_off, fold_len;
+	uint64_t hash;       /* strings: vkey_hash_bytes('s', value), computed once */
 };
 
 /* What a number leaf's conditions need, computed on demand (kept apart so
  * that the many string leaves stay small). */
 struct leafnum {
 	double dbl;
+	uint32_t rvm;        /* the value matcher rindex_prefetch() was asked for, or NONE */
+	size_t rhint;        /* and its answer */
 	struct numparse np;
 	struct numkey key;
 };
@@ -670,6 +693,13 @@ int scan_event(const struct matcher *m, struct match_scratch *s, const char *jso
  * text, at a fraction of the cost.
  */
 int leaf_number_parse(const char *s, size_t n, struct numparse *ret);
+
+/*
+ * Asks for the lines vm_eval() of the leaf will read first (value-map slots,
+ * range-index blocks), so that the misses of several lookups overlap. For a
+ * number leaf this computes its double (kept for vm_eval()).
+ */
+void vm_prefetch(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf);
 
 /* Appends to s->targets every state that value matcher vi leads to for the leaf. 0 or -ENOMEM. */
 int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf);

@@ -184,6 +184,7 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 		if (fresh <= 0)
 			return fresh;
 		struct thread t = {state, (uint32_t)s->ctx.n, 0};
+		__builtin_prefetch(&m->states[state]);   /* read when the thread runs */
 		return VEC_PUSH(s->work, t);
 	}
 	/* the new context: ctx ∪ {add}, keeping only the deepest elements */
@@ -235,6 +236,30 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 	return VEC_PUSH(s->work, t);
 }
 
+/* Leaves per transition whose lookups are prefetched before a state is evaluated. */
+#define PREFETCH_LEAVES 4
+
+/*
+ * Asks for the lines every lookup of this state will read, before any of
+ * them is made, so that their cache misses overlap instead of following one
+ * another: strings first, then numbers (whose lines are asked for last and
+ * used last).
+ */
+static void prefetch_state(const struct matcher *m, struct match_scratch *s, const struct state *st)
+{
+	for (int numbers = 0; numbers < 2; numbers++) {
+		for (uint32_t ti = 0; ti < st->ntrans; ti++) {
+			uint32_t vi = st->trans[ti];
+			uint32_t li = s->head[m->vms[vi].path];
+			for (int k = 0; li != NONE && k < PREFETCH_LEAVES; li = s->leaves.v[li].next, k++) {
+				struct leaf *lf = &s->leaves.v[li];
+				if ((lf->type == LEAF_NUMBER) == numbers)
+					vm_prefetch(m, s, vi, lf);
+			}
+		}
+	}
+}
+
 static int run_threads(const struct matcher *m, struct match_scratch *s)
 {
 	int r = push_thread(s, m, 0, 0, 0, NONE);
@@ -247,23 +272,29 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 			if (VEC_PUSH(s->out, st->match[i]) < 0)
 				return -ENOMEM;
 
-		for (uint32_t ti = 0; ti < st->ntrans; ti++) {
-			uint32_t vi = st->trans[ti];
-			const struct vm *v = &m->vms[vi];
-			for (uint32_t li = s->head[v->path]; li != NONE; li = s->leaves.v[li].next) {
-				struct leaf *lf = &s->leaves.v[li];
-				if (++s->work_done > MAX_WORK_PER_EVENT)
-					return -E2BIG;
-				if (!ctx_consistent(s, t.ctx_off, t.ctx_n, lf->elem))
-					continue;
-				s->targets.n = 0;
-				if (vm_eval(m, s, vi, lf) < 0)
-					return -ENOMEM;
-				for (size_t k = 0; k < s->targets.n && r == 0; k++) {
-					r = push_thread(s, m, s->targets.v[k], t.ctx_off, t.ctx_n, lf->elem);
+		if (st->ntrans && t.state != 0)
+			prefetch_state(m, s, st);   /* the start state's were asked for while scanning */
+		/* in the order of prefetch_state(): the answer does not depend on it */
+		for (int numbers = 0; numbers < 2; numbers++) {
+			for (uint32_t ti = 0; ti < st->ntrans; ti++) {
+				uint32_t vi = st->trans[ti];
+				const struct vm *v = &m->vms[vi];
+				for (uint32_t li = s->head[v->path]; li != NONE; li = s->leaves.v[li].next) {
+					struct leaf *lf = &s->leaves.v[li];
+					if ((lf->type == LEAF_NUMBER) != numbers)
+						continue;
+					if (++s->work_done > MAX_WORK_PER_EVENT)
+						return -E2BIG;
+					if (!ctx_consistent(s, t.ctx_off, t.ctx_n, lf->elem))
+						continue;
+					s->targets.n = 0;
+					if (vm_eval(m, s, vi, lf) < 0)
+						return -ENOMEM;
+					for (size_t k = 0; k < s->targets.n && r == 0; k++)
+						r = push_thread(s, m, s->targets.v[k], t.ctx_off, t.ctx_n, lf->elem);
+					if (r < 0)
+						return r;
 				}
-				if (r < 0)
-					return r;
 			}
 		}
 		for (uint32_t ai = 0; ai < st->nabsent; ai++) {

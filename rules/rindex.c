@@ -37,21 +37,55 @@ static int double_cmp(const void *a, const void *b)
  * set of bounds costs a miss or two, not one per step. d above every key
  * gives i = nkeys (the sentinel).
  */
-static inline size_t rindex_lookup(const struct rindex *t, double d, bool *ret_eq)
+/*
+ * The number of key blocks whose first key is <= d: a binary search of the
+ * group index (one key per 64, small enough for the first-level cache),
+ * then a scan of one group of top (one line), without branches to
+ * mispredict in the search.
+ */
+static inline size_t rindex_blocks_le(const struct rindex *t, double d)
 {
-	size_t lo = 0, n = t->ntop;
+	const double *b;
+	size_t n;
 
-	/* the number of blocks whose first key is <= d, without branches to mispredict */
-	if (n) {
-		const double *b = t->top;
+	if (t->nsum) {
+		b = t->sum;
+		n = t->nsum;
 		while (n > 1) {
 			size_t half = n / 2;
 			b = b[half] <= d ? b + half : b;
 			n -= half;
 		}
-		lo = (size_t)(b - t->top) + (*b <= d);
+		size_t g = (size_t)(b - t->sum) + (*b <= d);
+		if (g == 0)
+			return 0;
+		size_t c = (g - 1) * RINDEX_BLOCK + 1, end = c - 1 + RINDEX_BLOCK;
+		if (end > t->ntop)
+			end = t->ntop;
+		while (c < end && t->top[c] <= d)
+			c++;
+		return c;
 	}
-	size_t i = lo ? (lo - 1) * RINDEX_BLOCK : 0;
+	if (!t->ntop)
+		return 0;
+	b = t->top;
+	n = t->ntop;
+	while (n > 1) {
+		size_t half = n / 2;
+		b = b[half] <= d ? b + half : b;
+		n -= half;
+	}
+	return (size_t)(b - t->top) + (*b <= d);
+}
+
+/*
+ * The key index i and whether d equals key i: blocks as above, then a scan
+ * of one block (two lines, which also hold the slots' offsets). d above
+ * every key gives i = nkeys (the sentinel).
+ */
+static inline size_t rindex_lookup(const struct rindex *t, double d, size_t blocks, bool *ret_eq)
+{
+	size_t i = blocks ? (blocks - 1) * RINDEX_BLOCK : 0;
 	size_t end = i + RINDEX_BLOCK < t->nkeys ? i + RINDEX_BLOCK : t->nkeys;
 	while (i < end && t->keys[i].key < d)
 		i++;
@@ -59,11 +93,22 @@ static inline size_t rindex_lookup(const struct rindex *t, double d, bool *ret_e
 	return i;
 }
 
+size_t rindex_prefetch(const struct rindex *t, double d)
+{
+	if (!t->nkeys)
+		return 0;
+	size_t blocks = rindex_blocks_le(t, d);
+	const struct rentry *e = &t->keys[blocks ? (blocks - 1) * RINDEX_BLOCK : 0];
+	__builtin_prefetch(e);
+	__builtin_prefetch(e + RINDEX_BLOCK);   /* the block's end and the entry after it */
+	return blocks;
+}
+
 /* The slot of value d (see struct rindex): 2i + (d == key i). */
 static inline size_t rindex_slot(const struct rindex *t, double d)
 {
 	bool eq;
-	size_t i = rindex_lookup(t, d, &eq);
+	size_t i = rindex_lookup(t, d, rindex_blocks_le(t, d), &eq);
 	return 2 * i + eq;
 }
 
@@ -145,6 +190,14 @@ int rindex_build(struct rindex *t, const struct vrange *rs, size_t n)
 		return -ENOMEM;
 	for (size_t b = 0; b < t->ntop; b++)
 		t->top[b] = t->keys[b * RINDEX_BLOCK].key;
+	if (t->ntop > RINDEX_BLOCK) {
+		t->nsum = (t->ntop + RINDEX_BLOCK - 1) / RINDEX_BLOCK;
+		t->sum = malloc(t->nsum * sizeof(*t->sum));
+		if (!t->sum)
+			return -ENOMEM;
+		for (size_t g = 0; g < t->nsum; g++)
+			t->sum[g] = t->top[g * RINDEX_BLOCK];
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		size_t a, b;
@@ -229,7 +282,7 @@ size_t rindex_bytes(const struct rindex *t)
 
 	if (t->nkeys)
 		nt = t->flat ? t->keys[t->nkeys].eq : t->off[2 * t->size];
-	return (t->nkeys ? t->nkeys + 1 : 0) * sizeof(*t->keys) + t->ntop * sizeof(*t->top) +
+	return (t->nkeys ? t->nkeys + 1 : 0) * sizeof(*t->keys) + (t->ntop + t->nsum) * sizeof(*t->top) +
 	       (t->flat ? 0 : 2 * t->size + 1) * sizeof(*t->off) + nt * sizeof(*t->targets);
 }
 
@@ -237,14 +290,15 @@ void rindex_free(struct rindex *t)
 {
 	free(t->keys);
 	free(t->top);
+	free(t->sum);
 	free(t->off);
 	free(t->targets);
 }
 
-int rindex_query(const struct rindex *t, double d, struct u32vec *out)
+int rindex_query(const struct rindex *t, double d, size_t hint, struct u32vec *out)
 {
 	bool eq;
-	size_t i = rindex_lookup(t, d, &eq);
+	size_t i = rindex_lookup(t, d, hint != RINDEX_NO_HINT ? hint : rindex_blocks_le(t, d), &eq);
 	size_t slot = 2 * i + eq;
 
 	if (t->flat) {

@@ -50,8 +50,14 @@ static const char *scan_lexfail(struct scan *sc)
 	return NULL;
 }
 
+/*
+ * Records a leaf on path: val, or (text_off != NONE) the decoded string at
+ * text_off in the text buffer. When the start state tests this path, the
+ * lookups of the leaf are asked for at once (vm_prefetch()): the rest of
+ * the event is scanned while the lines arrive.
+ */
 static int add_leaf(struct scan *sc, uint32_t path, enum leaf_type t, const char *val, size_t len,
-		    uint32_t elem)
+		    uint32_t text_off, uint32_t elem)
 {
 	struct match_scratch *s = sc->s;
 	struct leaf lf;
@@ -66,12 +72,19 @@ static int add_leaf(struct scan *sc, uint32_t path, enum leaf_type t, const char
 	lf.val = val;
 	lf.len = (uint32_t)len;
 	lf.num = NONE;
+	if (text_off != NONE) {
+		lf.in_text = 1;
+		lf.val_off = text_off;
+	}
 	if (s->head[path] == NONE && VEC_PUSH(s->touched, path) < 0)
 		return -ENOMEM;
 	lf.next = s->head[path];
 	if (VEC_PUSH(s->leaves, lf) < 0)
 		return -ENOMEM;
 	s->head[path] = (uint32_t)(s->leaves.n - 1);
+	uint32_t vi = sc->m->start_vm[path];
+	if (vi != NONE)
+		vm_prefetch(sc->m, s, vi, &s->leaves.v[s->leaves.n - 1]);
 	return 0;
 }
 
@@ -232,13 +245,11 @@ static const char *scan_value(struct scan *sc, const char *p, uint32_t node, uin
 			size_t off = s->text.n;
 			size_t n = json_unescape(start, p - 1, s->text.v + off);
 			s->text.n += n;
-			if (add_leaf(sc, path, LEAF_STRING, NULL, n, elem) < 0)
+			if (add_leaf(sc, path, LEAF_STRING, NULL, n, (uint32_t)off, elem) < 0)
 				return NULL;
-			s->leaves.v[s->leaves.n - 1].in_text = 1;
-			s->leaves.v[s->leaves.n - 1].val_off = (uint32_t)off;
 			return p;
 		}
-		if (add_leaf(sc, path, LEAF_STRING, val, len, elem) < 0)
+		if (add_leaf(sc, path, LEAF_STRING, val, len, NONE, elem) < 0)
 			return NULL;
 		return p;
 	}
@@ -255,7 +266,7 @@ static const char *scan_value(struct scan *sc, const char *p, uint32_t node, uin
 		p = json_lex_word(p, end, lits[li].word, lits[li].len, &sc->lx);
 		if (!p)
 			return scan_lexfail(sc);
-		if (path != NONE && add_leaf(sc, path, lits[li].type, start, lits[li].len, elem) < 0)
+		if (path != NONE && add_leaf(sc, path, lits[li].type, start, lits[li].len, NONE, elem) < 0)
 			return NULL;
 		return p;
 	}
@@ -264,7 +275,7 @@ static const char *scan_value(struct scan *sc, const char *p, uint32_t node, uin
 		p = json_lex_number(p, end, &sc->lx);
 		if (!p)
 			return scan_lexfail(sc);
-		if (path != NONE && add_leaf(sc, path, LEAF_NUMBER, start, (size_t)(p - start), elem) < 0)
+		if (path != NONE && add_leaf(sc, path, LEAF_NUMBER, start, (size_t)(p - start), NONE, elem) < 0)
 			return NULL;
 		return p;
 	}

@@ -174,6 +174,7 @@ static struct leafnum *leaf_num(struct match_scratch *s, struct leaf *lf)
 	if (lf->num == NONE) {
 		struct leafnum ln;
 		memset(&ln, 0, sizeof(ln));
+		ln.rvm = NONE;
 		if (VEC_PUSH(s->nums, ln) < 0)
 			return NULL;
 		lf->num = (uint32_t)(s->nums.n - 1);
@@ -274,6 +275,42 @@ static int out_targets_ic(struct match_scratch *s, const struct vmap *map, const
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* vkey_hash_bytes('s', value) of a string leaf, computed once per event. */
+static inline uint64_t leaf_hash(struct match_scratch *s, struct leaf *lf)
+{
+	if (!lf->hashed) {
+		lf->hash = vkey_hash_bytes('s', leaf_val(s, lf), lf->len);
+		lf->hashed = 1;
+	}
+	return lf->hash;
+}
+
+void vm_prefetch(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf)
+{
+	const struct vm *v = &m->vms[vi];
+	double d;
+
+	switch ((enum leaf_type)lf->type) {
+	case LEAF_STRING:
+		if (v->has_strings)
+			vmap_prefetch(&m->vmap, vmap_hash(leaf_hash(s, lf), vi));
+		for (uint32_t i = 0; i < v->nplen && i < 2 && v->plen[i] <= lf->len; i++)
+			vmap_prefetch(&m->vmap, vmap_hash(vkey_hash_bytes('p', leaf_val(s, lf), v->plen[i]), vi));
+		break;
+	case LEAF_NUMBER:
+		if (v->nrange && leaf_double(s, lf, &d)) {
+			struct leafnum *ln = &s->nums.v[lf->num];
+			ln->rhint = rindex_prefetch(&v->ranges, d);
+			ln->rvm = vi;
+		}
+		break;
+	case LEAF_TRUE:
+	case LEAF_FALSE:
+	case LEAF_NULL:
+		break;
+	}
 }
 
 /* The key (vi, tag, bytes) of the value map, or NULL. */
@@ -400,7 +437,8 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struc
 		const char *val = leaf_val(s, lf);
 		size_t len = lf->len;
 		if (v->has_strings)
-			err |= out_targets(s, map, lookup(m, vi, 's', val, len));
+			err |= out_targets(s, map, vmap_find(map, vi, 's', val, len,
+							      vmap_hash(leaf_hash(s, lf), vi)));
 		if (v->has_ip && len >= 2 && len <= 45) {
 			uint8_t ip[17];
 			if ((ip[0] = (uint8_t)ip_parse(val, len, ip + 1)) != 0)
@@ -437,7 +475,9 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struc
 			err |= out_targets(s, map, lookup(m, vi, 'n', (const char *)k->b, k->len));
 		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(s, lf, &d)) {
 			size_t mid = s->targets.n;
-			err |= rindex_query(&v->ranges, d, &s->targets);
+			const struct leafnum *ln = &s->nums.v[lf->num];
+			err |= rindex_query(&v->ranges, d, ln->rvm == vi ? ln->rhint : RINDEX_NO_HINT,
+					    &s->targets);
 			if (s->targets.n > mid)
 				drop_reached(m, s, mid);
 			if (s->targets.n > mid && !leaf_exact(s, lf))
