@@ -111,9 +111,47 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
+#ifdef __SIZEOF_INT128__
+/* The two halves of a 128-bit product, folded: one multiply mixes both words. */
+static inline uint64_t mum64(uint64_t a, uint64_t b)
+{
+	__uint128_t r = (__uint128_t)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+#endif
+
+static inline uint64_t load32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/*
+ * The hash of a byte string. Up to 16 bytes (the keys and values the match
+ * path hashes, mostly) take two overlapping loads and one 128-bit multiply,
+ * as wyhash does; longer ones a word at a time.
+ */
 static inline uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
 {
 	const unsigned char *p = data;
+#ifdef __SIZEOF_INT128__
+	if (n <= 16) {
+		uint64_t a, b;
+		if (n >= 4) {
+			size_t k = (n >> 3) << 2;
+			a = (load32(p) << 32) | load32(p + k);
+			b = (load32(p + n - 4) << 32) | load32(p + n - 4 - k);
+		} else if (n) {
+			a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
+			b = 0;
+		} else {
+			a = b = 0;
+		}
+		return mum64(a ^ 0xa0761d6478bd642fULL ^ seed, b ^ 0xe7037ed1a0b428dbULL ^ (n << 56)) ^
+		       mum64(seed ^ 0x8ebc6af09c88c6e3ULL, n ^ 0x589965cc75374cc3ULL);
+	}
+#endif
 	uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ULL);
 
 	while (n >= 8) {
@@ -376,7 +414,11 @@ static inline uint64_t vkey_hash_bytes(uint8_t tag, const void *bytes, size_t n)
 
 static inline uint64_t vmap_hash(uint64_t hb, uint32_t vm)
 {
+#ifdef __SIZEOF_INT128__
+	return mum64(hb ^ 0x8ebc6af09c88c6e3ULL, ((uint64_t)(vm + 1) << 32) ^ 0x589965cc75374cc3ULL);
+#else
 	return mix64(hb ^ ((uint64_t)(vm + 1) * 0x9e3779b97f4a7c15ULL));
+#endif
 }
 
 /* Asks for the lines a lookup of hash h reads first: its control byte and its slot. */
@@ -534,6 +576,8 @@ size_t rindex_bytes(const struct rindex *t);
 int rindex_query(const struct rindex *t, double d, size_t hint, struct u32vec *out);
 /* Asks for the key block rindex_query() of d will read; returns its hint. */
 size_t rindex_prefetch(const struct rindex *t, double d);
+/* Once that block has arrived: asks for the targets rindex_query() of d will copy. */
+void rindex_prefetch_targets(const struct rindex *t, double d, size_t hint);
 
 /* Is this target an accepting dead end (encoded, or a state with no way out)? */
 static inline bool target_final(const struct matcher *m, uint32_t t)
@@ -548,8 +592,13 @@ struct ventry {
 };
 
 /* The keys of the value map while value matchers are frozen, before it is indexed. */
+struct vkey_build {
+	struct vkey k;
+	uint64_t hash;        /* vmap_hash() of the key */
+};
+
 struct vkey_list {
-	struct vkey *v;
+	struct vkey_build *v;
 	size_t n, cap;
 };
 
@@ -642,9 +691,12 @@ struct match_scratch {
 	 * ids): a small open-addressing set stamped with the event's generation,
 	 * so it resets by counting and stays in cache however large the matcher.
 	 */
-	uint32_t *rkey, *rgen;
+	struct rslot {
+		uint32_t key, gen;
+	} *reached;
 	uint32_t rcap, rn;
 	uint32_t gen;
+	uint32_t nfinal;         /* accepting dead ends reached so far */
 	struct bmap seen_ctx;    /* (state, ctx) for non-empty contexts */
 
 	VEC(uint32_t) out;
@@ -665,14 +717,29 @@ static inline uint32_t reached_hash(uint32_t key, uint32_t cap)
 
 static inline bool reached_has(const struct match_scratch *s, uint32_t key)
 {
-	for (uint32_t j = reached_hash(key, s->rcap); s->rgen[j] == s->gen; j = (j + 1) & (s->rcap - 1))
-		if (s->rkey[j] == key)
+	for (uint32_t j = reached_hash(key, s->rcap); s->reached[j].gen == s->gen; j = (j + 1) & (s->rcap - 1))
+		if (s->reached[j].key == key)
 			return true;
 	return false;
 }
 
+/* Rebuilds the reached set with room for cap (a power of two) keys, keeping this event's. */
+int reached_resize(struct match_scratch *s, uint32_t cap);
+
 /* Adds key to the reached set; 1 when it was new, 0 when already there, -ENOMEM. */
-int reached_add(struct match_scratch *s, uint32_t key);
+static inline int reached_add(struct match_scratch *s, uint32_t key)
+{
+	if (2 * (s->rn + 1) > s->rcap && reached_resize(s, 2 * s->rcap) < 0)
+		return -ENOMEM;
+	uint32_t j = reached_hash(key, s->rcap);
+	for (; s->reached[j].gen == s->gen; j = (j + 1) & (s->rcap - 1))
+		if (s->reached[j].key == key)
+			return 0;
+	s->reached[j].key = key;
+	s->reached[j].gen = s->gen;
+	s->rn++;
+	return 1;
+}
 
 /* Room for n more bytes of text (and always a buffer, even for n == 0). */
 static inline int text_reserve(struct match_scratch *s, size_t n)
@@ -700,6 +767,13 @@ int leaf_number_parse(const char *s, size_t n, struct numparse *ret);
  * number leaf this computes its double (kept for vm_eval()).
  */
 void vm_prefetch(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf);
+
+/*
+ * For a number leaf whose range block vm_prefetch() asked for: once it has
+ * arrived, asks for the targets the range query will read.
+ */
+void vm_prefetch_targets(const struct matcher *m, struct match_scratch *s, uint32_t vi,
+			 const struct leaf *lf);
 
 /* Appends to s->targets every state that value matcher vi leads to for the leaf. 0 or -ENOMEM. */
 int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struct leaf *lf);

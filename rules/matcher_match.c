@@ -51,8 +51,7 @@ void match_scratch_free(struct match_scratch *s)
 	free(s->text.v);
 	free(s->work.v);
 	free(s->ctx.v);
-	free(s->rkey);
-	free(s->rgen);
+	free(s->reached);
 	bmap_free(&s->seen_ctx);
 	free(s->out.v);
 	free(s->targets.v);
@@ -67,43 +66,23 @@ const char *match_scratch_error(const struct match_scratch *s)
 
 /* ---------------------------------------------------------------- reached set */
 
-/* Rebuilds the set with room for cap (a power of two) keys, keeping this event's. */
-static int reached_resize(struct match_scratch *s, uint32_t cap)
+int reached_resize(struct match_scratch *s, uint32_t cap)
 {
-	uint32_t *k = malloc(cap * sizeof(*k)), *g = calloc(cap, sizeof(*g));
-	if (!k || !g) {
-		free(k);
-		free(g);
+	struct rslot *r = calloc(cap, sizeof(*r));
+	if (!r)
 		return -ENOMEM;
-	}
 	for (uint32_t i = 0; i < s->rcap; i++) {
-		if (s->rgen[i] != s->gen)
+		if (s->reached[i].gen != s->gen)
 			continue;
-		uint32_t j = reached_hash(s->rkey[i], cap);
-		while (g[j] == s->gen)
+		uint32_t j = reached_hash(s->reached[i].key, cap);
+		while (r[j].gen == s->gen)
 			j = (j + 1) & (cap - 1);
-		k[j] = s->rkey[i];
-		g[j] = s->gen;
+		r[j] = s->reached[i];
 	}
-	free(s->rkey);
-	free(s->rgen);
-	s->rkey = k;
-	s->rgen = g;
+	free(s->reached);
+	s->reached = r;
 	s->rcap = cap;
 	return 0;
-}
-int reached_add(struct match_scratch *s, uint32_t key)
-{
-	if (2 * (s->rn + 1) > s->rcap && reached_resize(s, 2 * s->rcap) < 0)
-		return -ENOMEM;
-	uint32_t j = reached_hash(key, s->rcap);
-	for (; s->rgen[j] == s->gen; j = (j + 1) & (s->rcap - 1))
-		if (s->rkey[j] == key)
-			return 0;
-	s->rkey[j] = key;
-	s->rgen[j] = s->gen;
-	s->rn++;
-	return 1;
 }
 
 /* ---------------------------------------------------------------- array context */
@@ -162,6 +141,7 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 		fresh = reached_add(s, state);
 		if (fresh <= 0)
 			return fresh;
+		s->nfinal++;
 		return VEC_PUSH(s->out, state & ~ACCEPT_BIT);
 	}
 	uint32_t fin = m->fin[state];
@@ -170,6 +150,7 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 		fresh = reached_add(s, state);
 		if (fresh <= 0)
 			return fresh;
+		s->nfinal++;
 		if (fin != FIN_MULTI)
 			return VEC_PUSH(s->out, fin);
 		const struct state *st = &m->states[state];
@@ -272,8 +253,23 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 			if (VEC_PUSH(s->out, st->match[i]) < 0)
 				return -ENOMEM;
 
-		if (st->ntrans && t.state != 0)
-			prefetch_state(m, s, st);   /* the start state's were asked for while scanning */
+		if (st->ntrans && t.state != 0) {
+			prefetch_state(m, s, st);
+		} else {
+			/*
+			 * The start state's first lines were asked for while scanning;
+			 * the range blocks have arrived since: ask for their targets,
+			 * used after the string lookups.
+			 */
+			for (uint32_t ti = 0; ti < st->ntrans; ti++) {
+				uint32_t vi = st->trans[ti];
+				if (!m->vms[vi].nrange)
+					continue;
+				uint32_t li = s->head[m->vms[vi].path];
+				for (int k = 0; li != NONE && k < PREFETCH_LEAVES; li = s->leaves.v[li].next, k++)
+					vm_prefetch_targets(m, s, vi, &s->leaves.v[li]);
+			}
+		}
 		/* in the order of prefetch_state(): the answer does not depend on it */
 		for (int numbers = 0; numbers < 2; numbers++) {
 			for (uint32_t ti = 0; ti < st->ntrans; ti++) {
@@ -290,8 +286,19 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 					s->targets.n = 0;
 					if (vm_eval(m, s, vi, lf) < 0)
 						return -ENOMEM;
-					for (size_t k = 0; k < s->targets.n && r == 0; k++)
-						r = push_thread(s, m, s->targets.v[k], t.ctx_off, t.ctx_n, lf->elem);
+					for (size_t k = 0; k < s->targets.n && r == 0; k++) {
+						uint32_t tg = s->targets.v[k];
+						if (tg & ACCEPT_BIT) {
+							/* the common last step, inline: accept an id */
+							r = reached_add(s, tg);
+							if (r > 0) {
+								s->nfinal++;
+								r = VEC_PUSH(s->out, tg & ~ACCEPT_BIT);
+							}
+							continue;
+						}
+						r = push_thread(s, m, tg, t.ctx_off, t.ctx_n, lf->elem);
+					}
 					if (r < 0)
 						return r;
 				}
@@ -333,10 +340,11 @@ static int prepare_scratch(const struct matcher *m, struct match_scratch *s)
 	if (!s->rcap && reached_resize(s, 64) < 0)
 		return -ENOMEM;
 	if (++s->gen == 0) {
-		memset(s->rgen, 0, s->rcap * sizeof(*s->rgen));
+		memset(s->reached, 0, s->rcap * sizeof(*s->reached));
 		s->gen = 1;
 	}
 	s->rn = 0;
+	s->nfinal = 0;
 	if (s->seen_ctx.n) {
 		memset(s->seen_ctx.ctrl, 0, s->seen_ctx.cap);
 		s->seen_ctx.n = 0;

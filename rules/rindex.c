@@ -104,6 +104,16 @@ size_t rindex_prefetch(const struct rindex *t, double d)
 	return blocks;
 }
 
+void rindex_prefetch_targets(const struct rindex *t, double d, size_t hint)
+{
+	bool eq;
+
+	if (!t->nkeys || !t->flat)
+		return;
+	size_t i = rindex_lookup(t, d, hint, &eq);
+	__builtin_prefetch(&t->targets[eq ? t->keys[i].eq : t->keys[i].gap]);
+}
+
 /* The slot of value d (see struct rindex): 2i + (d == key i). */
 static inline size_t rindex_slot(const struct rindex *t, double d)
 {
@@ -309,7 +319,8 @@ int rindex_query(const struct rindex *t, double d, size_t hint, struct u32vec *o
 			return 0;
 		if (vec_reserve_((void **)&out->v, &out->cap, out->n + n, sizeof(uint32_t)) < 0)
 			return -ENOMEM;
-		memcpy(out->v + out->n, t->targets + a, n * sizeof(uint32_t));
+		for (uint32_t k = 0; k < n; k++)
+			out->v[out->n + k] = t->targets[a + k];
 		out->n += n;
 		return 0;
 	}

@@ -29,6 +29,8 @@ struct kv {
 	uint32_t len;
 	uint8_t tag;
 	uint32_t target;
+	uint32_t next;                  /* the next kv with the same key, or NONE */
+	uint64_t hash;                  /* vkey_hash_bytes() of the key */
 	const struct operand *verify;   /* equals-ignore-case forms: decided by ic_match() */
 };
 
@@ -39,29 +41,24 @@ struct kv_vec {
 	size_t text_len, text_cap;
 };
 
-/* qsort() has no context argument: the text being sorted */
-static const char *kv_sort_text;
-
-static int kv_cmp(const void *a, const void *b)
+static bool kv_same_key(const struct kv_vec *kvs, const struct kv *x, const struct kv *y)
 {
-	const struct kv *x = a, *y = b;
-	if (x->tag != y->tag)
-		return x->tag < y->tag ? -1 : 1;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int d = n ? memcmp(kv_sort_text + x->off, kv_sort_text + y->off, n) : 0;
-	if (d)
-		return d;
-	if (x->len != y->len)
-		return x->len < y->len ? -1 : 1;
+	return x->hash == y->hash && x->tag == y->tag && x->len == y->len &&
+	       memcmp(kvs->text + x->off, kvs->text + y->off, x->len) == 0;
+}
+
+/* (target, verify) pairs in a fixed order, so that repeats sit together. */
+struct tv {
+	uint32_t target;
+	const struct operand *verify;
+};
+
+static int tv_cmp(const void *a, const void *b)
+{
+	const struct tv *x = a, *y = b;
 	if (x->target != y->target)
 		return x->target < y->target ? -1 : 1;
 	return (x->verify > y->verify) - (x->verify < y->verify);
-}
-
-static bool kv_same_key(const struct kv_vec *kvs, const struct kv *x, const struct kv *y)
-{
-	return x->tag == y->tag && x->len == y->len &&
-	       memcmp(kvs->text + x->off, kvs->text + y->off, x->len) == 0;
 }
 
 static int kv_add(struct kv_vec *kvs, char tag, const void *bytes, size_t n, uint32_t target)
@@ -77,6 +74,8 @@ static int kv_add(struct kv_vec *kvs, char tag, const void *bytes, size_t n, uin
 	e.len = (uint32_t)n;
 	e.tag = (uint8_t)tag;
 	e.target = target;
+	e.next = NONE;
+	e.hash = vkey_hash_bytes((uint8_t)tag, bytes, n);
 	if (n)
 		memcpy(kvs->text + kvs->text_len, bytes, n);
 	kvs->text_len += n;
@@ -142,61 +141,99 @@ static int vmap_reserve_targets(struct vmap *map, size_t n)
 }
 
 /*
- * Appends the keys of kvs (sorted) to keys: equal keys become one key with
- * the run of their distinct (target, verify) pairs.
+ * Appends the keys of kvs to keys: equal keys (grouped through a hash table,
+ * chained by kv.next) become one key with the run of their distinct
+ * (target, verify) pairs.
  */
-static int emit_keys(struct matcher *m, uint32_t vi, const struct kv_vec *kvs, struct vkey_list *keys)
+static int emit_keys(struct matcher *m, uint32_t vi, struct kv_vec *kvs, struct vkey_list *keys)
 {
 	struct vmap *map = &m->vmap;
+	size_t cap = 16;
+	uint32_t *head;
+	VEC(struct tv) run = {0};
+	int r = -ENOMEM;
 
-	for (size_t i = 0; i < kvs->n;) {
-		const struct kv *first = &kvs->v[i];
-		struct vkey k;
-		size_t j = i, nt = 0, run = map->ntargets;
-		bool verify = false;
-
-		while (j < kvs->n && kv_same_key(kvs, &kvs->v[j], first)) {
-			if (j == i || kvs->v[j].target != kvs->v[j - 1].target ||
-			    kvs->v[j].verify != kvs->v[j - 1].verify) {
-				if (vmap_reserve_targets(map, 1) < 0)
-					return -ENOMEM;
-				map->targets[map->ntargets] = kvs->v[j].target;
-				map->verify[map->ntargets++] = kvs->v[j].verify;
-				verify |= kvs->v[j].verify != NULL;
-				nt++;
+	while (cap < 2 * kvs->n)
+		cap *= 2;
+	head = malloc(cap * sizeof(*head));
+	if (!head)
+		return -ENOMEM;
+	memset(head, 0xff, cap * sizeof(*head));   /* NONE */
+	/* group: the first kv of each key is its leader; the others chain behind it */
+	for (uint32_t i = 0; i < kvs->n; i++) {
+		struct kv *e = &kvs->v[i];
+		size_t j = e->hash & (cap - 1);
+		for (; head[j] != NONE; j = (j + 1) & (cap - 1)) {
+			struct kv *lead = &kvs->v[head[j]];
+			if (kv_same_key(kvs, lead, e)) {
+				e->next = lead->next;
+				lead->next = i;
+				break;
 			}
-			j++;
 		}
-		memset(&k, 0, sizeof(k));
-		k.vm = vi;
-		k.tag = first->tag;
-		k.verify = verify;
-		k.klen = first->len;
-		k.n = (uint32_t)nt;
+		if (head[j] == NONE)
+			head[j] = i;
+	}
+	for (size_t j = 0; j < cap; j++) {
+		if (head[j] == NONE)
+			continue;
+		const struct kv *first = &kvs->v[head[j]];
+		run.n = 0;
+		for (uint32_t i = head[j]; i != NONE; i = kvs->v[i].next) {
+			struct tv p = {kvs->v[i].target, kvs->v[i].verify};
+			if (VEC_PUSH(run, p) < 0)
+				goto out;
+		}
+		if (run.n > 1)
+			qsort(run.v, run.n, sizeof(*run.v), tv_cmp);
+		size_t at = map->ntargets, nt = 0;
+		bool verify = false;
+		for (size_t i = 0; i < run.n; i++) {
+			if (i && run.v[i].target == run.v[i - 1].target && run.v[i].verify == run.v[i - 1].verify)
+				continue;
+			if (vmap_reserve_targets(map, 1) < 0)
+				goto out;
+			map->targets[map->ntargets] = run.v[i].target;
+			map->verify[map->ntargets++] = run.v[i].verify;
+			verify |= run.v[i].verify != NULL;
+			nt++;
+		}
+		struct vkey_build kb;
+		struct vkey *k = &kb.k;
+		memset(&kb, 0, sizeof(kb));
+		k->vm = vi;
+		k->tag = first->tag;
+		k->verify = verify;
+		k->klen = first->len;
+		k->n = (uint32_t)nt;
 		if (nt == 1 && !verify) {
-			k.target = map->targets[run];
-			map->ntargets = run;   /* held in the key itself */
+			k->target = map->targets[at];
+			map->ntargets = at;   /* held in the key itself */
 		} else {
-			k.target = (uint32_t)run;
+			k->target = (uint32_t)at;
 		}
 		const char *bytes = kvs->text + first->off;
-		if (k.klen <= VKEY_INLINE) {
-			if (k.klen)
-				memcpy(k.key.b, bytes, k.klen);
+		if (k->klen <= VKEY_INLINE) {
+			if (k->klen)
+				memcpy(k->key.b, bytes, k->klen);
 		} else {
-			if (map->text_len + k.klen > UINT32_MAX ||
-			    vec_reserve_((void **)&map->text, &map->text_cap, map->text_len + k.klen, 1) < 0)
-				return -ENOMEM;
-			k.key.off = (uint32_t)map->text_len;
-			memcpy(map->text + map->text_len, bytes, k.klen);
-			map->text_len += k.klen;
+			if (map->text_len + k->klen > UINT32_MAX ||
+			    vec_reserve_((void **)&map->text, &map->text_cap, map->text_len + k->klen, 1) < 0)
+				goto out;
+			k->key.off = (uint32_t)map->text_len;
+			memcpy(map->text + map->text_len, bytes, k->klen);
+			map->text_len += k->klen;
 		}
-		k.hash = (uint32_t)(vmap_hash(vkey_hash_bytes(k.tag, bytes, k.klen), vi) >> 32);
-		if (VEC_PUSH(*keys, k) < 0)
-			return -ENOMEM;
-		i = j;
+		kb.hash = vmap_hash(first->hash, vi);
+		k->hash = (uint32_t)(kb.hash >> 32);
+		if (VEC_PUSH(*keys, kb) < 0)
+			goto out;
 	}
-	return 0;
+	r = 0;
+out:
+	free(head);
+	free(run.v);
+	return r;
 }
 
 int vm_freeze(struct matcher *m, uint32_t vi, uint32_t path, const struct ventry *entries, size_t n,
@@ -306,11 +343,6 @@ int vm_freeze(struct matcher *m, uint32_t vi, uint32_t path, const struct ventry
 	}
 
 	/* exact-style keys: equal keys grouped into runs of distinct targets */
-	if (kvs.n > 1) {
-		kv_sort_text = kvs.text;
-		qsort(kvs.v, kvs.n, sizeof(*kvs.v), kv_cmp);
-		kv_sort_text = NULL;
-	}
 	r = -ENOMEM;
 	if (emit_keys(m, vi, &kvs, keys) < 0)
 		goto out;
@@ -383,8 +415,8 @@ int vmap_index(struct matcher *m, const struct vkey_list *keys)
 	memset(map->ctrl, 0, cap);
 	map->mask = cap - 1;
 	for (size_t i = 0; i < keys->n; i++) {
-		const struct vkey *k = &keys->v[i];
-		uint64_t h = vmap_hash(vkey_hash_bytes(k->tag, vkey_bytes(map, k), k->klen), k->vm);
+		const struct vkey *k = &keys->v[i].k;
+		uint64_t h = keys->v[i].hash;
 		size_t j = h & map->mask;
 		while (map->ctrl[j])
 			j = (j + 1) & map->mask;

@@ -313,6 +313,16 @@ void vm_prefetch(const struct matcher *m, struct match_scratch *s, uint32_t vi, 
 	}
 }
 
+void vm_prefetch_targets(const struct matcher *m, struct match_scratch *s, uint32_t vi,
+			 const struct leaf *lf)
+{
+	if (lf->type != LEAF_NUMBER || lf->num == NONE || lf->dbl_state != 1)
+		return;
+	const struct leafnum *ln = &s->nums.v[lf->num];
+	if (ln->rvm == vi)
+		rindex_prefetch_targets(&m->vms[vi].ranges, ln->dbl, ln->rhint);
+}
+
 /* The key (vi, tag, bytes) of the value map, or NULL. */
 static inline const struct vkey *lookup(const struct matcher *m, uint32_t vi, char tag, const char *bytes,
 					size_t n)
@@ -478,7 +488,7 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struc
 			const struct leafnum *ln = &s->nums.v[lf->num];
 			err |= rindex_query(&v->ranges, d, ln->rvm == vi ? ln->rhint : RINDEX_NO_HINT,
 					    &s->targets);
-			if (s->targets.n > mid)
+			if (s->targets.n > mid && s->nfinal)
 				drop_reached(m, s, mid);
 			if (s->targets.n > mid && !leaf_exact(s, lf))
 				s->targets.n = mid;
