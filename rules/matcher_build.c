@@ -13,7 +13,7 @@
  * state into a few shared arrays. The conditions on one path leaving one
  * state are collected as (condition, target) entries and frozen into one
  * value matcher by vm_build.c. A state that only accepts becomes an
- * accepting dead end (m->fin), which value matchers encode in their targets.
+ * accepting dead end (m->sinfo[].fin), which value matchers encode in their targets.
  *
  * Promise: matcher_build() consumes the builder whatever happens and either
  * returns a complete matcher or frees everything; the matcher is never
@@ -433,14 +433,14 @@ static int freeze_states(struct build *bd)
 		/* a pattern added twice, or two branches of one pattern ending here */
 		s->nmatch = sort_unique(s->match, s->nmatch);
 		if (!s->nmatch || s->ntrans || s->nabsent)
-			m->fin[i] = FIN_NO;
+			m->sinfo[i].fin = FIN_NO;
 		else if (s->nmatch == 1 && s->match[0] < FIN_MULTI)
-			m->fin[i] = s->match[0];
+			m->sinfo[i].fin = s->match[0];
 		else
-			m->fin[i] = FIN_MULTI;
-		s->final_only = m->fin[i] != FIN_NO;
+			m->sinfo[i].fin = FIN_MULTI;
+		s->final_only = m->sinfo[i].fin != FIN_NO;
 	}
-	m->bytes += ns * (sizeof(struct state) + sizeof(uint32_t)) +
+	m->bytes += ns * (sizeof(struct state) + sizeof(struct sinfo)) +
 		    (bd->trans.n + 2 * bd->absent.n + bd->match.n) * sizeof(uint32_t);
 	r = 0;
 out:
@@ -456,6 +456,7 @@ static void order_trans(struct matcher *m)
 	for (size_t i = 0; i < m->nstates; i++) {
 		struct state *s = &m->states[i];
 		sort_trans(m->vms, s->trans, s->ntrans);
+		m->sinfo[i].vm1 = s->ntrans == 1 ? s->trans[0] : NONE;
 		if (s->ntrans == 1) {
 			/* most states test one more field: keep it beside the state */
 			s->trans_one = s->trans[0];
@@ -517,8 +518,8 @@ int matcher_build(struct matcher_builder *b, struct matcher **ret)
 	m->vms = calloc(m->nvms ? m->nvms : 1, sizeof(*m->vms));
 	m->nstates = bd.nstates;
 	m->states = calloc(m->nstates, sizeof(*m->states));
-	m->fin = malloc(m->nstates * sizeof(*m->fin));
-	if (!m->vms || !m->states || !m->fin || freeze_states(&bd) < 0)
+	m->sinfo = malloc(m->nstates * sizeof(*m->sinfo));
+	if (!m->vms || !m->states || !m->sinfo || freeze_states(&bd) < 0)
 		goto out;
 	for (size_t i = 0; i < bd.vms.n; i++)
 		if (vm_freeze(m, (uint32_t)i, bd.vms.v[i].path, bd.vms.v[i].entries.v,
@@ -578,7 +579,7 @@ void matcher_free(struct matcher *m)
 	free(m->all_absent);
 	free(m->all_match);
 	free(m->states);
-	free(m->fin);
+	free(m->sinfo);
 	free(m);
 }
 

@@ -490,10 +490,15 @@ struct matcher {
 	uint32_t *all_match;
 	/*
 	 * Per state, packed for the match path, where most targets are the
-	 * accepting dead ends of single rules: FIN_NO when the state has a way
-	 * out, FIN_MULTI when it accepts several ids, else the one id it accepts.
+	 * accepting dead ends of single rules. fin: FIN_NO when the state has a
+	 * way out, FIN_MULTI when it accepts several ids, else the one id it
+	 * accepts. vm1: its value matcher when it has exactly one transition,
+	 * else NONE, so that pushing a thread can ask for its lookup at once.
 	 */
-	uint32_t *fin;
+	struct sinfo {
+		uint32_t fin;
+		uint32_t vm1;
+	} *sinfo;
 	size_t nstates;
 
 	bool any_regex;
@@ -582,7 +587,7 @@ void rindex_prefetch_targets(const struct rindex *t, double d, size_t hint);
 /* Is this target an accepting dead end (encoded, or a state with no way out)? */
 static inline bool target_final(const struct matcher *m, uint32_t t)
 {
-	return (t & ACCEPT_BIT) || m->fin[t] != FIN_NO;
+	return (t & ACCEPT_BIT) || m->sinfo[t].fin != FIN_NO;
 }
 
 /* One (condition, target state) pair collected for a (state, path) before freezing. */
@@ -605,7 +610,7 @@ struct vkey_list {
 /*
  * Freezes the conditions on one path leaving one state into m->vms[vi],
  * appending its keys to keys (their long bytes and runs go to m->vmap
- * already). m->fin must be final; sets m->any_regex and adds to m->bytes.
+ * already). m->sinfo[].fin must be final; sets m->any_regex and adds to m->bytes.
  * 0 or -ENOMEM (the vm is then partly built: vm_free() it).
  */
 int vm_freeze(struct matcher *m, uint32_t vi, uint32_t path, const struct ventry *entries, size_t n,

@@ -129,6 +129,22 @@ static bool ctx_consistent(const struct match_scratch *s, uint32_t ctx_off, uint
 
 /* ================================================================ threads */
 
+/*
+ * A thread was pushed for state: ask for what running it will read first,
+ * its state and, when it has one transition, that lookup, while the thread
+ * that pushed it goes on.
+ */
+static inline void prefetch_thread(const struct matcher *m, struct match_scratch *s, uint32_t state,
+				   uint32_t vm1)
+{
+	__builtin_prefetch(&m->states[state]);
+	if (vm1 != NONE) {
+		uint32_t li = s->head[m->vms[vm1].path];
+		if (li != NONE)
+			vm_prefetch(m, s, vm1, &s->leaves.v[li]);
+	}
+}
+
 static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_t state,
 		       uint32_t ctx_off, uint32_t n, uint32_t add)
 {
@@ -144,7 +160,8 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 		s->nfinal++;
 		return VEC_PUSH(s->out, state & ~ACCEPT_BIT);
 	}
-	uint32_t fin = m->fin[state];
+	const struct sinfo *si = &m->sinfo[state];
+	uint32_t fin = si->fin;
 	if (fin != FIN_NO) {
 		/* nothing left to check: accept without a thread */
 		fresh = reached_add(s, state);
@@ -165,7 +182,7 @@ static int push_thread(struct match_scratch *s, const struct matcher *m, uint32_
 		if (fresh <= 0)
 			return fresh;
 		struct thread t = {state, (uint32_t)s->ctx.n, 0};
-		__builtin_prefetch(&m->states[state]);   /* read when the thread runs */
+		prefetch_thread(m, s, state, si->vm1);
 		return VEC_PUSH(s->work, t);
 	}
 	/* the new context: ctx ∪ {add}, keeping only the deepest elements */
@@ -253,9 +270,9 @@ static int run_threads(const struct matcher *m, struct match_scratch *s)
 			if (VEC_PUSH(s->out, st->match[i]) < 0)
 				return -ENOMEM;
 
-		if (st->ntrans && t.state != 0) {
-			prefetch_state(m, s, st);
-		} else {
+		if (st->ntrans > 1 && t.state != 0) {
+			prefetch_state(m, s, st);   /* one transition: asked for by push_thread() */
+		} else if (t.state == 0) {
 			/*
 			 * The start state's first lines were asked for while scanning;
 			 * the range blocks have arrived since: ask for their targets,

@@ -115,7 +115,7 @@ static int collect_lens(const struct kv_vec *kvs, char tag, uint32_t **ret, uint
 /* A state as a value-matcher target: "accept id" when it is the dead end of one pattern. */
 static uint32_t encode_target(const struct matcher *m, uint32_t state)
 {
-	uint32_t fin = m->fin[state];
+	uint32_t fin = m->sinfo[state].fin;
 	return fin != FIN_NO && fin != FIN_MULTI && fin < ACCEPT_BIT ? ACCEPT_BIT | fin : state;
 }
 

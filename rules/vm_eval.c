@@ -172,12 +172,11 @@ static inline const char *leaf_val(const struct match_scratch *s, const struct l
 static struct leafnum *leaf_num(struct match_scratch *s, struct leaf *lf)
 {
 	if (lf->num == NONE) {
-		struct leafnum ln;
-		memset(&ln, 0, sizeof(ln));
-		ln.rvm = NONE;
-		if (VEC_PUSH(s->nums, ln) < 0)
+		/* the other fields are written before they are read (see struct leaf) */
+		if (vec_reserve_((void **)&s->nums.v, &s->nums.cap, s->nums.n + 1, sizeof(*s->nums.v)) < 0)
 			return NULL;
-		lf->num = (uint32_t)(s->nums.n - 1);
+		s->nums.v[s->nums.n].rvm = NONE;
+		lf->num = (uint32_t)s->nums.n++;
 	}
 	return &s->nums.v[lf->num];
 }
