@@ -7,6 +7,10 @@
  * when that is not enough. A line past max_line switches to dropping: its
  * bytes are discarded as they arrive until its '\n' (or the end of input),
  * where it is reported.
+ *
+ * lines_take() works on the caller's block in place: only the unfinished
+ * line at a block's end is copied into the buffer, which then collects the
+ * rest of that line from the next block(s), so the same limits hold.
  */
 #include "lines.h"
 
@@ -108,10 +112,101 @@ void lines_finish(struct lines *l)
 	l->finished = true;
 }
 
+void lines_take(struct lines *l, const char *block, size_t n)
+{
+	l->blk = block;
+	l->blk_pos = 0;
+	l->blk_len = n;
+}
+
+/* Appends n bytes of an unfinished line to the buffer, or starts dropping it. */
+static int lines_keep(struct lines *l, const char *p, size_t n)
+{
+	size_t room;
+	char *w;
+
+	if (l->dropping)
+		return 0;
+	if (l->end - l->start + n > l->max_line) {
+		l->dropping = true;
+		l->start = l->scanned = l->end = 0;
+		return 0;
+	}
+	if (!n)
+		return 0;
+	w = lines_space(l, n, &room);
+	if (!w)
+		return -ENOMEM;
+	memcpy(w, p, n);
+	lines_commit(l, n);
+	return 0;
+}
+
+/* lines_next() for input handed over with lines_take(). */
+static int lines_next_taken(struct lines *l, const char **ret_line, size_t *ret_len)
+{
+	const char *b = l->blk;
+	size_t pos = l->blk_pos, left = l->blk_len - pos;
+	const char *nl;
+
+	if (l->joined_out) {
+		/* the line put together last time has been used */
+		l->start = l->scanned = l->end = 0;
+		l->joined_out = false;
+	}
+	if (left) {
+		nl = memchr(b + pos, '\n', left);
+		size_t len = nl ? (size_t)(nl - (b + pos)) : left;
+		if (l->end > l->start || l->dropping) {
+			/* the end of a line begun in an earlier block */
+			if (lines_keep(l, b + pos, len) < 0)
+				return -ENOMEM;
+			l->blk_pos = pos + len + (nl != NULL);
+			if (!nl)
+				return 0;
+			if (l->dropping) {
+				l->dropping = false;
+				return -E2BIG;
+			}
+			*ret_line = l->buf + l->start;
+			*ret_len = l->end - l->start;
+			l->joined_out = true;
+			return 1;
+		}
+		if (nl) {
+			l->blk_pos = pos + len + 1;
+			if (len > l->max_line)
+				return -E2BIG;
+			*ret_line = b + pos;
+			*ret_len = len;
+			return 1;
+		}
+		/* an unfinished line at the block's end */
+		l->blk_pos = l->blk_len;
+		if (lines_keep(l, b + pos, len) < 0)
+			return -ENOMEM;
+	}
+	if (!l->finished)
+		return 0;
+	if (l->dropping) {
+		l->dropping = false;
+		return -E2BIG;
+	}
+	if (l->end > l->start) {
+		*ret_line = l->buf + l->start;
+		*ret_len = l->end - l->start;
+		l->joined_out = true;
+		return 1;
+	}
+	return 0;
+}
+
 int lines_next(struct lines *l, const char **ret_line, size_t *ret_len)
 {
 	const char *nl = NULL;
 
+	if (l->blk)
+		return lines_next_taken(l, ret_line, ret_len);
 	if (l->scanned < l->end)
 		nl = memchr(l->buf + l->scanned, '\n', l->end - l->scanned);
 	if (nl) {

@@ -16,6 +16,12 @@
  * lines_next() points into the splitter's buffer and stays valid until the
  * next call that adds input. Nothing here logs; lines_read() is the only
  * function that does I/O.
+ *
+ * In place: blocks the caller owns (filled by another thread, say) go in
+ * with lines_take() instead; lines point into the block, except a line that
+ * began in an earlier block, which is put together in the splitter's buffer.
+ * The caller may reuse a block once lines_next() has returned 0 for it. One
+ * splitter uses one way of adding input.
  */
 #ifndef TRIPLINE_COMMON_LINES_H
 #define TRIPLINE_COMMON_LINES_H
@@ -36,6 +42,10 @@ struct lines {
 	size_t max_line;     /* longest line returned, '\n' excluded */
 	bool dropping;       /* inside a line longer than max_line */
 	bool finished;       /* lines_finish() was called */
+	/* lines_take(): the caller's block, and where the next line starts in it */
+	const char *blk;
+	size_t blk_pos, blk_len;
+	bool joined_out;     /* the last line returned was put together in buf */
 };
 
 /* Sets up an empty splitter for lines of at most max_line bytes. Allocates nothing. */
@@ -62,6 +72,13 @@ int lines_feed(struct lines *l, const void *data, size_t n);
  */
 ssize_t lines_read(struct lines *l, int fd, size_t block);
 
+/*
+ * In place: the next n bytes of input are block[0..n), which must stay as
+ * they are until lines_next() returns 0; only after lines_next() has
+ * returned 0 for the previous block.
+ */
+void lines_take(struct lines *l, const char *block, size_t n);
+
 /* End of input: what follows the last '\n' becomes the last line. */
 void lines_finish(struct lines *l);
 static inline bool lines_finished(const struct lines *l)
@@ -73,7 +90,8 @@ static inline bool lines_finished(const struct lines *l)
  * The next complete line: returns 1 with *ret_line, *ret_len set (the '\n'
  * excluded); -E2BIG for a line longer than max_line (dropped; the next call
  * goes on after it); 0 when no complete line is buffered — add input, or,
- * after lines_finish(), the input is exhausted.
+ * after lines_finish(), the input is exhausted; -ENOMEM (lines_take() only)
+ * when a line that spans blocks cannot be put together.
  */
 int lines_next(struct lines *l, const char **ret_line, size_t *ret_len);
 

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,8 +40,9 @@
 #define EXIT_FAILURE_OTHER CLI_EXIT_FAILURE
 /* Longest event line `match` reads: the matcher's default event limit. */
 #define CLI_MAX_EVENT_LINE ((size_t)1 << 20)
-/* What `match` reads from stdin at once, and the output it gathers before a write. */
+/* What `match` reads from stdin at once, the blocks in flight, and the output it gathers before a write. */
 #define CLI_MATCH_READ_BLOCK ((size_t)256 << 10)
+#define CLI_MATCH_BLOCKS 3u
 #define CLI_MATCH_OUT_BLOCK ((size_t)64 << 10)
 
 static const char *prog = "tripline";
@@ -545,11 +548,165 @@ static void match_names_free(struct match_names *n)
 }
 
 /*
- * Reads stdin in blocks of CLI_MATCH_READ_BLOCK (lines found with memchr in
- * common/lines.c) and answers each line. Output goes out in blocks; when
- * stdin is not a regular file, what is gathered is also flushed before each
- * read that may wait, so a slow producer (tail -f | tripline match) sees its
- * answers without waiting for a full block.
+ * match's reader thread: it fills blocks from stdin while the main thread
+ * answers the lines of the block before, so that the copy out of the page
+ * cache (a good part of the time on a file) overlaps the matching. Blocks go
+ * round a ring of CLI_MATCH_BLOCKS: the reader fills block `fill` when it is
+ * not full, the main thread takes block `take` when it is, and gives it back
+ * once its lines are answered (common/lines.c keeps the one line that runs
+ * into the next block). The reader stops at the end of input or on a read
+ * error; if the main thread stops first, it says so through `stop` and a
+ * pipe the reader polls beside stdin, so that a reader waiting for a slow
+ * producer wakes up too.
+ */
+struct match_reader {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *block[CLI_MATCH_BLOCKS];
+	size_t len[CLI_MATCH_BLOCKS];
+	bool full[CLI_MATCH_BLOCKS];
+	unsigned fill, take;
+	bool done;           /* end of input or an error: no blocks after the full ones */
+	int err;             /* the read error, as a negative errno */
+	bool stop;           /* the main thread has stopped reading */
+	int stop_pipe[2];    /* written when it does */
+	bool started;
+};
+
+static void *match_reader_run(void *arg)
+{
+	struct match_reader *r = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (r->full[r->fill] && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		bool stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			return NULL;
+		struct pollfd pf[2] = {{STDIN_FILENO, POLLIN, 0}, {r->stop_pipe[0], POLLIN, 0}};
+		while (poll(pf, 2, -1) < 0 && errno == EINTR)
+			;
+		if (pf[1].revents)
+			return NULL;
+		unsigned i = r->fill;
+		ssize_t n;
+		do
+			n = read(STDIN_FILENO, r->block[i], CLI_MATCH_READ_BLOCK);
+		while (n < 0 && errno == EINTR);
+		int err = n < 0 ? -errno : 0;
+		pthread_mutex_lock(&r->mu);
+		if (n > 0) {
+			r->len[i] = (size_t)n;
+			r->full[i] = true;
+			r->fill = (i + 1) % CLI_MATCH_BLOCKS;
+		} else {
+			r->done = true;
+			r->err = err;
+		}
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (n <= 0)
+			return NULL;
+	}
+}
+
+static int match_reader_start(struct match_reader *r)
+{
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	r->stop_pipe[0] = r->stop_pipe[1] = -1;
+	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++)
+		if (!(r->block[i] = malloc(CLI_MATCH_READ_BLOCK)))
+			return -ENOMEM;
+	if (pipe2(r->stop_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	if ((e = pthread_mutex_init(&r->mu, NULL)) != 0)
+		return -e;
+	if ((e = pthread_cond_init(&r->cv, NULL)) != 0)
+		goto out_destroy_mutex;
+	if ((e = pthread_create(&r->thread, NULL, match_reader_run, r)) != 0)
+		goto out_destroy_cond;
+	r->started = true;
+	return 0;
+
+out_destroy_cond:
+	pthread_cond_destroy(&r->cv);
+out_destroy_mutex:
+	pthread_mutex_destroy(&r->mu);
+	return -e;
+}
+
+/* Stops the reader (whatever it is doing) and frees what it had. Accepts one never started. */
+static void match_reader_stop(struct match_reader *r)
+{
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (write(r->stop_pipe[1], "", 1) < 0) {
+			/* a full pipe has been written already */
+		}
+		pthread_join(r->thread, NULL);
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		r->started = false;
+	}
+	for (int i = 0; i < 2; i++)
+		if (r->stop_pipe[i] >= 0)
+			close(r->stop_pipe[i]);
+	r->stop_pipe[0] = r->stop_pipe[1] = -1;
+	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++)
+		free(r->block[i]);
+	memset(r->block, 0, sizeof(r->block));
+}
+
+/*
+ * The next full block into *ret and *ret_len: 1, or 0 at the end of input,
+ * or a negative errno from read(), or, when it would have to wait and may
+ * not, -EAGAIN.
+ */
+static int match_reader_next(struct match_reader *r, const char **ret, size_t *ret_len, bool wait)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->full[r->take] && !r->done && !wait) {
+		pthread_mutex_unlock(&r->mu);
+		return -EAGAIN;
+	}
+	while (!r->full[r->take] && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	int res = 1;
+	if (r->full[r->take]) {
+		*ret = r->block[r->take];
+		*ret_len = r->len[r->take];
+	} else {
+		res = r->err;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return res;
+}
+
+/* Gives the block match_reader_next() returned back to the reader. */
+static void match_reader_done(struct match_reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->full[r->take] = false;
+	r->take = (r->take + 1) % CLI_MATCH_BLOCKS;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Reads stdin in blocks of CLI_MATCH_READ_BLOCK on a reader thread (lines
+ * found in place with memchr by common/lines.c) and answers each line.
+ * Output goes out in blocks; when stdin is not a regular file, what is
+ * gathered is also flushed before waiting for the next block, so a slow
+ * producer (tail -f | tripline match) sees its answers without waiting for
+ * a full block.
  */
 static int cmd_match(int argc, char **argv)
 {
@@ -568,8 +725,9 @@ static int cmd_match(int argc, char **argv)
 	struct match_names names = {0};
 	struct match_out out = {0};
 	struct lines in;
+	struct match_reader reader = {.stop_pipe = {-1, -1}};
 	struct stat st;
-	bool in_regular;
+	bool in_regular, have_block = false;
 	int opt, rc;
 
 	lines_init(&in, CLI_MAX_EVENT_LINE);
@@ -618,6 +776,11 @@ static int cmd_match(int argc, char **argv)
 	}
 	out.per_line = isatty(STDOUT_FILENO);
 	in_regular = fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+	if ((r = match_reader_start(&reader)) < 0) {
+		fprintf(stderr, "%s: starting the reader: %s\n", prog, strerror(-r));
+		rc = EXIT_FAILURE_OTHER;
+		goto out;
+	}
 
 	struct match_lineno lineno = {.len = 0};
 	for (;;) {
@@ -626,6 +789,12 @@ static int cmd_match(int argc, char **argv)
 		int k;
 
 		while ((k = lines_next(&in, &line, &n)) != 0) {
+			if (k == -ENOMEM) {
+				match_out_flush(&out);
+				fprintf(stderr, "%s: out of memory\n", prog);
+				rc = EXIT_FAILURE_OTHER;
+				goto out;
+			}
 			match_lineno_next(&lineno);
 			match_out_put(&out, "{\"line\": ", 9);
 			match_out_lineno(&out, &lineno);
@@ -658,14 +827,33 @@ static int cmd_match(int argc, char **argv)
 		}
 		if (out.err || lines_finished(&in))
 			break;
-		if (!in_regular && out.len)
-			match_out_flush(&out);   /* the next read may wait for the producer */
-		ssize_t got = lines_read(&in, STDIN_FILENO, CLI_MATCH_READ_BLOCK);
+		if (have_block) {
+			match_reader_done(&reader);
+			have_block = false;
+		}
+		const char *blk = NULL;
+		size_t blen = 0;
+		int got = match_reader_next(&reader, &blk, &blen, false);
+		if (got == -EAGAIN) {
+			/* waiting for the producer: what is answered goes out first */
+			if (!in_regular && out.len) {
+				match_out_flush(&out);
+				if (out.err)
+					break;
+			}
+			got = match_reader_next(&reader, &blk, &blen, true);
+		}
 		if (got < 0) {
 			match_out_flush(&out);
-			fprintf(stderr, "%s: reading stdin: %s\n", prog, strerror((int)-got));
+			fprintf(stderr, "%s: reading stdin: %s\n", prog, strerror(-got));
 			rc = EXIT_FAILURE_OTHER;
 			goto out;
+		}
+		if (got == 0) {
+			lines_finish(&in);
+		} else {
+			lines_take(&in, blk, blen);
+			have_block = true;
 		}
 	}
 	match_out_flush(&out);
@@ -676,6 +864,7 @@ static int cmd_match(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	match_reader_stop(&reader);
 	lines_free(&in);
 	free(out.buf);
 	match_names_free(&names);

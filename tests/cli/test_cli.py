@@ -294,6 +294,24 @@ def test_match_many_lines_in_order(tripline_bin, tmp_path):
         assert json.loads(line) == {"line": i + 1, "matched": want}
 
 
+def test_match_stops_on_an_output_error_while_stdin_stays_open(tripline_bin, tmp_path):
+    # the answer cannot be written (/dev/full): exit 3 at once, not at the end of stdin
+    rules = write_rules(tmp_path, [{"Name": "r", "EventPattern": {"a": ["x"]}}])
+    with open("/dev/full", "wb") as full:
+        p = subprocess.Popen([tripline_bin, "match", "--rules", rules], stdin=subprocess.PIPE,
+                             stdout=full, stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b'{"a":"x"}\n')
+            p.stdin.flush()
+            assert p.wait(timeout=30) == 3
+            assert b"writing the output" in p.stderr.read()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdin.close()
+
+
 def test_match_answers_a_pipe_without_waiting_for_its_end(tripline_bin, tmp_path):
     # tail -f | tripline match: each answer comes out while stdin stays open
     rules = write_rules(tmp_path, [{"Name": "r", "EventPattern": {"a": ["x"]}}])

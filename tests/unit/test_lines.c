@@ -2,7 +2,8 @@
  * test_lines.c — the line splitter: lines in order, the last line without a
  * newline, empty lines, '\r' and NUL kept, the same lines whatever the block
  * boundaries, lines over the maximum reported once in their place while the
- * buffer stays bounded, and reading from a descriptor to the end.
+ * buffer stays bounded, reading from a descriptor to the end, and all of it
+ * again with blocks handed over in place.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +48,14 @@ static void drain(struct lines *l, struct got *g)
 	}
 }
 
-/* Splits text fed in blocks of `block` bytes (0: all at once). */
+/* How split() hands the blocks over. */
+static bool in_place;
+
+/*
+ * Splits text fed in blocks of `block` bytes (0: all at once), copied in
+ * with lines_feed(), or, when in_place, handed over with lines_take() in a
+ * block of exactly that size that is scribbled over once it is given back.
+ */
 static void split(const char *text, size_t n, size_t block, size_t max_line, struct got *g)
 {
 	struct lines l;
@@ -56,9 +64,19 @@ static void split(const char *text, size_t n, size_t block, size_t max_line, str
 	lines_init(&l, max_line);
 	for (size_t off = 0; off < n;) {
 		size_t b = block && n - off > block ? block : n - off;
-		assert_int_equal(lines_feed(&l, text + off, b), 0);
+		if (in_place) {
+			char *blk = malloc(b);
+			assert_non_null(blk);
+			memcpy(blk, text + off, b);
+			lines_take(&l, blk, b);
+			drain(&l, g);
+			memset(blk, '#', b);
+			free(blk);
+		} else {
+			assert_int_equal(lines_feed(&l, text + off, b), 0);
+			drain(&l, g);
+		}
 		off += b;
-		drain(&l, g);
 	}
 	lines_finish(&l);
 	assert_true(lines_finished(&l));
@@ -250,6 +268,50 @@ static void test_read_fd(void **state)
 	lines_free(&l);
 }
 
+/* The same answers in place, whatever the block boundaries (the tests above, again). */
+static void test_in_place(void **state)
+{
+	in_place = true;
+	test_lines_in_order(state);
+	test_ends(state);
+	test_bytes_kept(state);
+	test_any_block_size(state);
+	test_too_long(state);
+	in_place = false;
+}
+
+/* In place, a line longer than the limit spread over many blocks keeps the buffer small. */
+static void test_in_place_bounded(void **state)
+{
+	struct lines l;
+	char block[1000];
+	const char *line;
+	size_t len;
+
+	(void)state;
+	memset(block, 'x', sizeof(block));
+	lines_init(&l, 2000);
+	for (int i = 0; i < 1000; i++) {
+		lines_take(&l, block, sizeof(block));
+		assert_int_equal(lines_next(&l, &line, &len), 0);
+		assert_true(l.cap <= 4096);
+	}
+	lines_take(&l, "\nnext\npart", 10);
+	assert_int_equal(lines_next(&l, &line, &len), -E2BIG);
+	assert_int_equal(lines_next(&l, &line, &len), 1);
+	assert_int_equal(len, 4);
+	assert_memory_equal(line, "next", 4);
+	assert_int_equal(lines_next(&l, &line, &len), 0);
+	lines_take(&l, "ial\n", 4);
+	assert_int_equal(lines_next(&l, &line, &len), 1);   /* put together from two blocks */
+	assert_int_equal(len, 7);
+	assert_memory_equal(line, "partial", 7);
+	assert_int_equal(lines_next(&l, &line, &len), 0);
+	lines_finish(&l);
+	assert_int_equal(lines_next(&l, &line, &len), 0);
+	lines_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +323,8 @@ int main(void)
 		cmocka_unit_test(test_bounded_buffer),
 		cmocka_unit_test(test_space_and_limits),
 		cmocka_unit_test(test_read_fd),
+		cmocka_unit_test(test_in_place),
+		cmocka_unit_test(test_in_place_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
