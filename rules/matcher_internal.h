@@ -573,16 +573,25 @@ int rindex_build(struct rindex *t, const struct vrange *rs, size_t n);
 void rindex_free(struct rindex *t);
 /* Heap held by the index, for matcher_get_stats(). */
 size_t rindex_bytes(const struct rindex *t);
-#define RINDEX_NO_HINT SIZE_MAX
+/* How far the search for one value has gone, so that no step is made twice. */
+struct rindex_pos {
+	size_t blocks;        /* RPOS_BLOCKS on: key blocks whose first key is <= d */
+	size_t key;           /* RPOS_KEY on: the key index, and whether d equals that key */
+	bool eq;
+	uint8_t known;        /* RPOS_* bits */
+};
+#define RPOS_BLOCKS 1u
+#define RPOS_KEY 2u
+
 /*
- * Appends to out the targets of every range holding d. hint is what
- * rindex_prefetch() returned for d, or RINDEX_NO_HINT. 0 or -ENOMEM.
+ * Appends to out the targets of every range holding d. pos is what the
+ * prefetches below learnt about d, or NULL. 0 or -ENOMEM.
  */
-int rindex_query(const struct rindex *t, double d, size_t hint, struct u32vec *out);
-/* Asks for the key block rindex_query() of d will read; returns its hint. */
-size_t rindex_prefetch(const struct rindex *t, double d);
-/* Once that block has arrived: asks for the targets rindex_query() of d will copy. */
-void rindex_prefetch_targets(const struct rindex *t, double d, size_t hint);
+int rindex_query(const struct rindex *t, double d, const struct rindex_pos *pos, struct u32vec *out);
+/* Asks for the key block rindex_query() of d will read; fills *pos. */
+void rindex_prefetch(const struct rindex *t, double d, struct rindex_pos *pos);
+/* Once that block has arrived: asks for the targets rindex_query() of d will copy; adds to *pos. */
+void rindex_prefetch_targets(const struct rindex *t, double d, struct rindex_pos *pos);
 
 /* Is this target an accepting dead end (encoded, or a state with no way out)? */
 static inline bool target_final(const struct matcher *m, uint32_t t)
@@ -665,7 +674,7 @@ struct leaf {
 struct leafnum {
 	double dbl;
 	uint32_t rvm;        /* the value matcher rindex_prefetch() was asked for, or NONE */
-	size_t rhint;        /* and its answer */
+	struct rindex_pos rpos;   /* and what it learnt */
 	struct numparse np;
 	struct numkey key;
 };

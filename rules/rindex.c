@@ -93,25 +93,26 @@ static inline size_t rindex_lookup(const struct rindex *t, double d, size_t bloc
 	return i;
 }
 
-size_t rindex_prefetch(const struct rindex *t, double d)
+void rindex_prefetch(const struct rindex *t, double d, struct rindex_pos *pos)
 {
+	pos->known = 0;
 	if (!t->nkeys)
-		return 0;
-	size_t blocks = rindex_blocks_le(t, d);
-	const struct rentry *e = &t->keys[blocks ? (blocks - 1) * RINDEX_BLOCK : 0];
+		return;
+	pos->blocks = rindex_blocks_le(t, d);
+	pos->known = RPOS_BLOCKS;
+	const struct rentry *e = &t->keys[pos->blocks ? (pos->blocks - 1) * RINDEX_BLOCK : 0];
 	__builtin_prefetch(e);
 	__builtin_prefetch(e + RINDEX_BLOCK);   /* the block's end and the entry after it */
-	return blocks;
 }
 
-void rindex_prefetch_targets(const struct rindex *t, double d, size_t hint)
+void rindex_prefetch_targets(const struct rindex *t, double d, struct rindex_pos *pos)
 {
-	bool eq;
-
-	if (!t->nkeys || !t->flat)
+	if (!(pos->known & RPOS_BLOCKS))
 		return;
-	size_t i = rindex_lookup(t, d, hint, &eq);
-	__builtin_prefetch(&t->targets[eq ? t->keys[i].eq : t->keys[i].gap]);
+	pos->key = rindex_lookup(t, d, pos->blocks, &pos->eq);
+	pos->known |= RPOS_KEY;
+	if (t->flat)
+		__builtin_prefetch(&t->targets[pos->eq ? t->keys[pos->key].eq : t->keys[pos->key].gap]);
 }
 
 /* The slot of value d (see struct rindex): 2i + (d == key i). */
@@ -305,10 +306,18 @@ void rindex_free(struct rindex *t)
 	free(t->targets);
 }
 
-int rindex_query(const struct rindex *t, double d, size_t hint, struct u32vec *out)
+int rindex_query(const struct rindex *t, double d, const struct rindex_pos *pos, struct u32vec *out)
 {
 	bool eq;
-	size_t i = rindex_lookup(t, d, hint != RINDEX_NO_HINT ? hint : rindex_blocks_le(t, d), &eq);
+	size_t i;
+
+	if (pos && (pos->known & RPOS_KEY)) {
+		i = pos->key;
+		eq = pos->eq;
+	} else {
+		i = rindex_lookup(t, d, pos && (pos->known & RPOS_BLOCKS) ? pos->blocks : rindex_blocks_le(t, d),
+				  &eq);
+	}
 	size_t slot = 2 * i + eq;
 
 	if (t->flat) {

@@ -94,7 +94,7 @@ static const char *scan_value(struct scan *sc, const char *p, uint32_t node, uin
  * Resolves a member key from node: the key's '.'-separated segments are
  * followed one by one, so {"a.b": 1} and {"a": {"b": 1}} reach the same node.
  */
-static uint32_t key_node(struct scan *sc, uint32_t node, const char *key, size_t klen, const char *limit)
+static inline __attribute__((always_inline)) uint32_t key_node(struct scan *sc, uint32_t node, const char *key, size_t klen, const char *limit)
 {
 	const struct matcher *m = sc->m;
 	const struct pnode *pn = &m->pnodes[node];

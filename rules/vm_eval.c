@@ -301,7 +301,7 @@ void vm_prefetch(const struct matcher *m, struct match_scratch *s, uint32_t vi, 
 	case LEAF_NUMBER:
 		if (v->nrange && leaf_double(s, lf, &d)) {
 			struct leafnum *ln = &s->nums.v[lf->num];
-			ln->rhint = rindex_prefetch(&v->ranges, d);
+			rindex_prefetch(&v->ranges, d, &ln->rpos);
 			ln->rvm = vi;
 		}
 		break;
@@ -317,9 +317,9 @@ void vm_prefetch_targets(const struct matcher *m, struct match_scratch *s, uint3
 {
 	if (lf->type != LEAF_NUMBER || lf->num == NONE || lf->dbl_state != 1)
 		return;
-	const struct leafnum *ln = &s->nums.v[lf->num];
+	struct leafnum *ln = &s->nums.v[lf->num];
 	if (ln->rvm == vi)
-		rindex_prefetch_targets(&m->vms[vi].ranges, ln->dbl, ln->rhint);
+		rindex_prefetch_targets(&m->vms[vi].ranges, ln->dbl, &ln->rpos);
 }
 
 /* The key (vi, tag, bytes) of the value map, or NULL. */
@@ -485,7 +485,7 @@ int vm_eval(const struct matcher *m, struct match_scratch *s, uint32_t vi, struc
 		if (v->want_double && !ranges_all_reached(s, v) && leaf_double(s, lf, &d)) {
 			size_t mid = s->targets.n;
 			const struct leafnum *ln = &s->nums.v[lf->num];
-			err |= rindex_query(&v->ranges, d, ln->rvm == vi ? ln->rhint : RINDEX_NO_HINT,
+			err |= rindex_query(&v->ranges, d, ln->rvm == vi ? &ln->rpos : NULL,
 					    &s->targets);
 			if (s->targets.n > mid && s->nfinal)
 				drop_reached(m, s, mid);
