@@ -151,7 +151,15 @@ static const char *scan_object(struct scan *sc, const char *p, uint32_t node, ui
 			return scan_fail(sc, p, -EINVAL, "expected ':' after object key");
 		p++;
 		if (child == NONE) {
-			p = json_lex_skip(p, end, sc->m->lim.max_depth - depth, &sc->lx);
+			/* strings and numbers, most skipped values, without the general skipper */
+			p = json_lex_ws(p, end);
+			if (p < end && *p == '"') {
+				p = json_lex_string(p + 1, end, &esc, &sc->lx);
+			} else if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+				p = json_lex_number(p, end, &sc->lx);
+			} else {
+				p = json_lex_skip(p, end, sc->m->lim.max_depth - depth, &sc->lx);
+			}
 			if (!p)
 				return scan_lexfail(sc);
 		} else {
