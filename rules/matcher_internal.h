@@ -3,7 +3,7 @@
  * compiled structures, the per-event scratch, and the small helpers that sit
  * on the match path (inline here so that every file gets them inlined).
  * Private to rules/: only matcher*.c, scan.c, vm_*.c, rindex.c and bmap.c
- * include it.
+ * include it (and tests/unit/test_matcher.c, for leaf_number_parse()).
  *
  * Compilation
  * -----------
@@ -22,28 +22,35 @@
  * transition and the event's "source" is looked at once.
  *
  * All conditions on one path leaving one state are compiled together into a
- * value matcher (struct vm): one hash table answers exact strings, numbers
- * (by exact decimal value), literals, IP addresses, equals-ignore-case and
- * every prefix/suffix length at once; numeric ranges are answered by a range
- * index over their bounds (struct rindex); wildcards, regexes, CIDR ranges
- * and anything-but are evaluated one by one (they are rare and usually few
- * per path). A value matcher maps one event value to the set of states it
- * leads to; a state that only accepts one pattern is encoded in the target
- * itself (ACCEPT_BIT), so the common last step touches no state.
+ * value matcher (struct vm). Exact strings, numbers (by exact decimal
+ * value), literals, IP addresses, equals-ignore-case and every prefix/suffix
+ * length are keys of one hash table for the whole matcher, the value map
+ * (struct vmap), keyed by (value matcher, tag, bytes); numeric ranges are
+ * answered by a range index over their bounds (struct rindex); wildcards,
+ * regexes, CIDR ranges and anything-but are evaluated one by one (they are
+ * rare and usually few per path). A value matcher maps one event value to
+ * the set of states it leads to; a state that only accepts one pattern is
+ * encoded in the target itself (ACCEPT_BIT), so the common last step touches
+ * no state.
  *
  * The match path is bound by memory latency once the rules are many, so the
- * structures are laid out for it: control bytes let a missed lookup read one
- * small array, range bounds sit in cache-sized blocks with their offsets, hot
- * fields share a cache line, and what an event has reached is a small set in
- * the scratch, not an array as large as the automaton.
+ * structures are laid out for it and their lines are asked for early: a
+ * value-map slot (32 bytes, key and target inline) is one line after its
+ * control byte, and a missed lookup reads only the control byte; range
+ * bounds sit in cache-sized blocks with their offsets under a two-level
+ * index; the start state's lookups are prefetched while the rest of the
+ * event is scanned, other states' when their thread is pushed; and what an
+ * event has reached is a small set in the scratch, not an array as large as
+ * the automaton.
  *
  * Matching
  * --------
  * 1. The scanner (scan.c) reads the event once. It follows the path trie:
- *    a member whose key leads nowhere is skipped with json_lex_skip(), which
- *    validates the skipped text (so an invalid event is always an error, never
- *    a wrong answer) without storing anything. Leaf values on known paths are
- *    recorded with the array element they sit in.
+ *    a member whose key leads nowhere is skipped (json_lex_skip(), or the
+ *    string and number lexers for scalars), which validates the skipped text
+ *    (so an invalid event is always an error, never a wrong answer) without
+ *    storing anything. Leaf values on known paths are recorded with the
+ *    array element they sit in.
  * 2. Threads (state, array context) run from the start state. A thread
  *    follows a transition for each recorded value on the transition's path
  *    that its value matcher accepts and that is consistent with the thread's
@@ -63,9 +70,9 @@
  * per-event state lives in struct match_scratch.
  *
  * Where each part lives:
- *   bmap.c           the byte-string hash map and growable arrays
+ *   bmap.c           the byte-string hash map (build time, trie nodes) and growable arrays
  *   matcher_build.c  the builder, the automaton over fields, the path trie
- *   vm_build.c       freezing a value matcher into its matching form
+ *   vm_build.c       freezing a value matcher into its matching form, the value map
  *   rindex.c         the range index of numeric conditions
  *   scan.c           the event scanner
  *   vm_eval.c        one event value against one value matcher
@@ -172,10 +179,9 @@ static inline uint64_t hash_bytes(const void *data, size_t n, uint64_t seed)
 /*
  * bmap: an open-addressing map from byte strings to uint32 values. Keys are
  * copied into the map's own storage. Used at build time (dedup) and, frozen,
- * on the match path (trie children, value lookups), where most lookups miss
- * (a prefix length no pattern has, a value no pattern names): a control byte
- * per slot (0 empty, else 7 bits of the hash) lets a miss read only that
- * small array, not the slots.
+ * on the match path for trie nodes of many children, where most lookups
+ * miss (a key no pattern names): a control byte per slot (0 empty, else 7
+ * bits of the hash) lets a miss read only that small array, not the slots.
  */
 struct bmap_slot {
 	uint64_t hash;
