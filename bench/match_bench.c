@@ -88,6 +88,7 @@ struct event_stream {
 /* What one timed run of one matcher produced. */
 struct run_result {
 	double compile_s;
+	double build_s;           /* the matcher_build() part of compile_s */
 	double best_s;
 	uint64_t *counts;         /* per rule id, from the first pass */
 	uint64_t rejected;        /* events the matcher returned an error for */
@@ -261,11 +262,14 @@ static void events_free(struct event_stream *s)
 
 /*
  * Parses every pattern text (id = index) and builds one matcher; the time
- * from text to matcher goes to *ret_s. `where` names the texts in errors.
+ * from text to matcher goes to *ret_s, the part spent in matcher_build() to
+ * *ret_build_s. `where` names the texts in errors.
  */
 static int build_matcher(const char *const *texts, const size_t *lens, size_t n,
-			 const char *const *where, struct matcher **ret, double *ret_s)
+			 const char *const *where, struct matcher **ret, double *ret_s,
+			 double *ret_build_s)
 {
+	double tb;
 	struct matcher_limits lim;
 	struct matcher_builder *b;
 	struct errlist errs = ERRLIST_INIT;
@@ -299,7 +303,9 @@ static int build_matcher(const char *const *texts, const size_t *lens, size_t n,
 			goto out_free_builder;
 		}
 	}
+	tb = now_s();
 	r = matcher_build(b, ret);
+	*ret_build_s = now_s() - tb;
 	if (r < 0) {
 		fprintf(stderr, "match_bench: building the matcher: %s\n", strerror(-r));
 		goto out_clear;
@@ -746,7 +752,7 @@ static int bench_set(const char *label, const struct citylots_rule *const *rules
 		}
 		snprintf(where[i], wl, "%s/%s", rules[i]->set, rules[i]->name);
 	}
-	r = build_matcher(texts, lens, n, (const char *const *)where, &m, &res.compile_s);
+	r = build_matcher(texts, lens, n, (const char *const *)where, &m, &res.compile_s, &res.build_s);
 	if (r < 0)
 		goto out_free;
 	if (pb != NULL) {
@@ -1080,6 +1086,7 @@ static int gen_rule(size_t k, size_t nexact, const struct citylots_set *exact_se
 struct scaling_row {
 	size_t rules;
 	double compile_s;
+	double build_s;
 	long long rss_growth;
 	size_t matcher_bytes;
 	double eps;
@@ -1150,7 +1157,7 @@ static int scale_one(size_t n, const struct citylots_set *exact_set, const struc
 	/* RSS around the compile only: generated texts already exist */
 	trim_heap();
 	before = rss_of(0);
-	r = build_matcher(texts, lens, n, where, &m, &res.compile_s);
+	r = build_matcher(texts, lens, n, where, &m, &res.compile_s, &res.build_s);
 	if (r < 0)
 		goto out_free;
 	trim_heap();
@@ -1164,6 +1171,7 @@ static int scale_one(size_t n, const struct citylots_set *exact_set, const struc
 		       res.first_error);
 	row->rules = n;
 	row->compile_s = res.compile_s;
+	row->build_s = res.build_s;
 	row->rss_growth = before >= 0 && after >= 0 ? after - before : LLONG_MIN;
 	row->matcher_bytes = res.stats.bytes;
 	row->matches_per_event = (double)res.total_matches / (double)es->n;
@@ -1228,8 +1236,8 @@ static int run_scaling(const char *rules_path, const char *events_path, const si
 	printf("match_bench: rules = the first (up to %zu) citylots EXACT rules, then generated distinct rules "
 	       "(5/10 STREET+FROM_ST exact, 3/10 MAPBLKLOT prefix, 2/10 firstCoordinates.x numeric range)\n",
 	       exact->n);
-	printf("%9s %11s %13s %10s %13s %10s %11s %9s\n", "rules", "compile ms", "RSS growth B",
-	       "RSS B/rule", "matcher B", "B/rule", "events/s", "matches/ev");
+	printf("%9s %11s %9s %13s %10s %13s %10s %11s %9s\n", "rules", "compile ms", "build ms",
+	       "RSS growth B", "RSS B/rule", "matcher B", "B/rule", "events/s", "matches/ev");
 	/*
 	 * Every size is built first and then timed in interleaved rounds (one pass
 	 * of each size per round, best of `repeat` rounds each), so that a slow
@@ -1266,11 +1274,11 @@ static int run_scaling(const char *rules_path, const char *events_path, const si
 	for (i = 0; i < nsizes; i++) {
 		struct scaling_row *w = &rows[i];
 
+		printf("%9zu %11.3f %9.3f", w->rules, w->compile_s * 1e3, w->build_s * 1e3);
 		if (w->rss_growth == LLONG_MIN)
-			printf("%9zu %11.3f %13s %10s", w->rules, w->compile_s * 1e3, "n/a", "n/a");
+			printf(" %13s %10s", "n/a", "n/a");
 		else
-			printf("%9zu %11.3f %13lld %10.1f", w->rules, w->compile_s * 1e3, w->rss_growth,
-			       (double)w->rss_growth / (double)w->rules);
+			printf(" %13lld %10.1f", w->rss_growth, (double)w->rss_growth / (double)w->rules);
 		printf(" %13zu %10.1f %11.0f %9.3f\n", w->matcher_bytes,
 		       (double)w->matcher_bytes / (double)w->rules, w->eps, w->matches_per_event);
 		fflush(stdout);
