@@ -114,9 +114,32 @@ void lines_finish(struct lines *l)
 
 void lines_take(struct lines *l, const char *block, size_t n)
 {
+	lines_take_indexed(l, block, n, NULL, 0, false);
+}
+
+void lines_take_indexed(struct lines *l, const char *block, size_t n, const uint32_t *nl, size_t nnl,
+			bool all)
+{
 	l->blk = block;
 	l->blk_pos = 0;
 	l->blk_len = n;
+	l->nls = nl;
+	l->nnls = nnl;
+	l->nls_pos = 0;
+	l->nls_all = all;
+}
+
+/* The first '\n' of the block at or after pos, from the index where there is one. */
+static const char *next_newline(struct lines *l, size_t pos)
+{
+	while (l->nls_pos < l->nnls && l->nls[l->nls_pos] < pos)
+		l->nls_pos++;
+	if (l->nls_pos < l->nnls)
+		return l->blk + l->nls[l->nls_pos];
+	if (l->nls_all)
+		return NULL;
+	size_t from = l->nnls && l->nls[l->nnls - 1] + (size_t)1 > pos ? l->nls[l->nnls - 1] + (size_t)1 : pos;
+	return from < l->blk_len ? memchr(l->blk + from, '\n', l->blk_len - from) : NULL;
 }
 
 /* Appends n bytes of an unfinished line to the buffer, or starts dropping it. */
@@ -155,7 +178,7 @@ static int lines_next_taken(struct lines *l, const char **ret_line, size_t *ret_
 		l->joined_out = false;
 	}
 	if (left) {
-		nl = memchr(b + pos, '\n', left);
+		nl = next_newline(l, pos);
 		size_t len = nl ? (size_t)(nl - (b + pos)) : left;
 		if (l->end > l->start || l->dropping) {
 			/* the end of a line begun in an earlier block */

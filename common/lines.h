@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Largest block lines_space(), lines_feed() and lines_read() take at once. */
@@ -46,6 +47,10 @@ struct lines {
 	const char *blk;
 	size_t blk_pos, blk_len;
 	bool joined_out;     /* the last line returned was put together in buf */
+	/* lines_take_indexed(): where the block's '\n's are, if the caller knows */
+	const uint32_t *nls;
+	size_t nnls, nls_pos;
+	bool nls_all;        /* nls lists every '\n' of the block, not only the first nnls */
 };
 
 /* Sets up an empty splitter for lines of at most max_line bytes. Allocates nothing. */
@@ -78,6 +83,14 @@ ssize_t lines_read(struct lines *l, int fd, size_t block);
  * returned 0 for the previous block.
  */
 void lines_take(struct lines *l, const char *block, size_t n);
+/*
+ * The same, with the offsets of the block's '\n's in ascending order as
+ * found by the caller (on another thread, say): all of them when all is
+ * set, else the first nnl, the rest being searched for. nl must stay as it
+ * is as long as the block.
+ */
+void lines_take_indexed(struct lines *l, const char *block, size_t n, const uint32_t *nl, size_t nnl,
+			bool all);
 
 /* End of input: what follows the last '\n' becomes the last line. */
 void lines_finish(struct lines *l);

@@ -43,6 +43,8 @@
 /* What `match` reads from stdin at once, the blocks in flight, and the output it gathers before a write. */
 #define CLI_MATCH_READ_BLOCK ((size_t)256 << 10)
 #define CLI_MATCH_BLOCKS 3u
+/* Newlines the reader indexes per block (beyond, the main thread searches). */
+#define CLI_MATCH_BLOCK_LINES 8192u
 #define CLI_MATCH_OUT_BLOCK ((size_t)64 << 10)
 
 static const char *prog = "tripline";
@@ -552,9 +554,10 @@ static void match_names_free(struct match_names *n)
  * answers the lines of the block before, so that the copy out of the page
  * cache (a good part of the time on a file) overlaps the matching. Blocks go
  * round a ring of CLI_MATCH_BLOCKS: the reader fills block `fill` when it is
- * not full, the main thread takes block `take` when it is, and gives it back
- * once its lines are answered (common/lines.c keeps the one line that runs
- * into the next block). The reader stops at the end of input or on a read
+ * not full, and also notes where its newlines are; the main thread takes
+ * block `take` when it is full, and gives it back once its lines are
+ * answered (common/lines.c keeps the one line that runs into the next
+ * block). The reader stops at the end of input or on a read
  * error; if the main thread stops first, it says so through `stop` and a
  * pipe the reader polls beside stdin, so that a reader waiting for a slow
  * producer wakes up too.
@@ -565,6 +568,9 @@ struct match_reader {
 	pthread_cond_t cv;
 	char *block[CLI_MATCH_BLOCKS];
 	size_t len[CLI_MATCH_BLOCKS];
+	uint32_t *nl[CLI_MATCH_BLOCKS];   /* offsets of the block's newlines */
+	size_t nnl[CLI_MATCH_BLOCKS];
+	bool nl_all[CLI_MATCH_BLOCKS];    /* every newline is in nl */
 	bool full[CLI_MATCH_BLOCKS];
 	unsigned fill, take;
 	bool done;           /* end of input or an error: no blocks after the full ones */
@@ -597,6 +603,16 @@ static void *match_reader_run(void *arg)
 			n = read(STDIN_FILENO, r->block[i], CLI_MATCH_READ_BLOCK);
 		while (n < 0 && errno == EINTR);
 		int err = n < 0 ? -errno : 0;
+		if (n > 0) {
+			const char *b = r->block[i], *p = b, *e = b + n;
+			size_t k = 0;
+			while (k < CLI_MATCH_BLOCK_LINES && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+				r->nl[i][k++] = (uint32_t)(p - b);
+				p++;
+			}
+			r->nnl[i] = k;
+			r->nl_all[i] = k < CLI_MATCH_BLOCK_LINES;
+		}
 		pthread_mutex_lock(&r->mu);
 		if (n > 0) {
 			r->len[i] = (size_t)n;
@@ -620,7 +636,8 @@ static int match_reader_start(struct match_reader *r)
 	memset(r, 0, sizeof(*r));
 	r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++)
-		if (!(r->block[i] = malloc(CLI_MATCH_READ_BLOCK)))
+		if (!(r->block[i] = malloc(CLI_MATCH_READ_BLOCK)) ||
+		    !(r->nl[i] = malloc(CLI_MATCH_BLOCK_LINES * sizeof(*r->nl[i]))))
 			return -ENOMEM;
 	if (pipe2(r->stop_pipe, O_CLOEXEC) < 0)
 		return -errno;
@@ -660,17 +677,20 @@ static void match_reader_stop(struct match_reader *r)
 		if (r->stop_pipe[i] >= 0)
 			close(r->stop_pipe[i]);
 	r->stop_pipe[0] = r->stop_pipe[1] = -1;
-	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++)
+	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++) {
 		free(r->block[i]);
+		free(r->nl[i]);
+	}
 	memset(r->block, 0, sizeof(r->block));
+	memset(r->nl, 0, sizeof(r->nl));
 }
 
 /*
- * The next full block into *ret and *ret_len: 1, or 0 at the end of input,
- * or a negative errno from read(), or, when it would have to wait and may
- * not, -EAGAIN.
+ * The next full block into lines (lines_take_indexed()): 1, or 0 at the end
+ * of input, or a negative errno from read(), or, when it would have to wait
+ * and may not, -EAGAIN.
  */
-static int match_reader_next(struct match_reader *r, const char **ret, size_t *ret_len, bool wait)
+static int match_reader_next(struct match_reader *r, struct lines *in, bool wait)
 {
 	pthread_mutex_lock(&r->mu);
 	if (!r->full[r->take] && !r->done && !wait) {
@@ -680,9 +700,9 @@ static int match_reader_next(struct match_reader *r, const char **ret, size_t *r
 	while (!r->full[r->take] && !r->done)
 		pthread_cond_wait(&r->cv, &r->mu);
 	int res = 1;
-	if (r->full[r->take]) {
-		*ret = r->block[r->take];
-		*ret_len = r->len[r->take];
+	unsigned i = r->take;
+	if (r->full[i]) {
+		lines_take_indexed(in, r->block[i], r->len[i], r->nl[i], r->nnl[i], r->nl_all[i]);
 	} else {
 		res = r->err;
 	}
@@ -831,9 +851,7 @@ static int cmd_match(int argc, char **argv)
 			match_reader_done(&reader);
 			have_block = false;
 		}
-		const char *blk = NULL;
-		size_t blen = 0;
-		int got = match_reader_next(&reader, &blk, &blen, false);
+		int got = match_reader_next(&reader, &in, false);
 		if (got == -EAGAIN) {
 			/* waiting for the producer: what is answered goes out first */
 			if (!in_regular && out.len) {
@@ -841,7 +859,7 @@ static int cmd_match(int argc, char **argv)
 				if (out.err)
 					break;
 			}
-			got = match_reader_next(&reader, &blk, &blen, true);
+			got = match_reader_next(&reader, &in, true);
 		}
 		if (got < 0) {
 			match_out_flush(&out);
@@ -849,12 +867,10 @@ static int cmd_match(int argc, char **argv)
 			rc = EXIT_FAILURE_OTHER;
 			goto out;
 		}
-		if (got == 0) {
+		if (got == 0)
 			lines_finish(&in);
-		} else {
-			lines_take(&in, blk, blen);
+		else
 			have_block = true;
-		}
 	}
 	match_out_flush(&out);
 	if (out.err) {

@@ -48,8 +48,10 @@ static void drain(struct lines *l, struct got *g)
 	}
 }
 
-/* How split() hands the blocks over. */
+/* How split() hands the blocks over: copied, or in place with no index, all
+ * '\n's indexed, or only the first half of them indexed. */
 static bool in_place;
+static int index_mode;
 
 /*
  * Splits text fed in blocks of `block` bytes (0: all at once), copied in
@@ -68,7 +70,17 @@ static void split(const char *text, size_t n, size_t block, size_t max_line, str
 			char *blk = malloc(b);
 			assert_non_null(blk);
 			memcpy(blk, text + off, b);
-			lines_take(&l, blk, b);
+			uint32_t nl[64];
+			size_t nnl = 0;
+			for (size_t i = 0; i < b && nnl < 64; i++)
+				if (blk[i] == '\n')
+					nl[nnl++] = (uint32_t)i;
+			if (index_mode == 0)
+				lines_take(&l, blk, b);
+			else if (index_mode == 1)
+				lines_take_indexed(&l, blk, b, nl, nnl, true);
+			else
+				lines_take_indexed(&l, blk, b, nl, nnl / 2, false);
 			drain(&l, g);
 			memset(blk, '#', b);
 			free(blk);
@@ -268,15 +280,21 @@ static void test_read_fd(void **state)
 	lines_free(&l);
 }
 
-/* The same answers in place, whatever the block boundaries (the tests above, again). */
+/*
+ * The same answers in place, whatever the block boundaries (the tests above,
+ * again), with the newlines found by the splitter, all given, or some given.
+ */
 static void test_in_place(void **state)
 {
 	in_place = true;
-	test_lines_in_order(state);
-	test_ends(state);
-	test_bytes_kept(state);
-	test_any_block_size(state);
-	test_too_long(state);
+	for (index_mode = 0; index_mode < 3; index_mode++) {
+		test_lines_in_order(state);
+		test_ends(state);
+		test_bytes_kept(state);
+		test_any_block_size(state);
+		test_too_long(state);
+	}
+	index_mode = 0;
 	in_place = false;
 }
 
