@@ -3,10 +3,9 @@
  * (bench/data/citylots2-rules.json), each rule with its pattern as the exact
  * text written in the file and the number of events it must match.
  *
- * This sits in its own file because the file is read with jansson, and
- * <jansson.h> and common/json.h (pulled in by pattern.h) define the same
- * enumerators (JSON_NULL, JSON_OBJECT, ...): no translation unit can
- * include both.
+ * The file is read with jansson, which also checks it (duplicate keys);
+ * the patterns themselves are handed on as the exact text written, for
+ * pattern_parse() (see citylots_rules.c for why).
  *
  * Ownership: citylots_rules_load() fills a struct the caller owns;
  * citylots_rules_free() releases everything it points to (and accepts a

@@ -8,7 +8,12 @@
  * and COMBO, compiles one matcher holding that set's rules, times full passes
  * over all events (best of --repeat) and counts the events each rule matched.
  * Each rule carries the number of events it must match, also inside a
- * combined set, so a pass is also a correctness check at scale.
+ * combined set, so a pass is also a correctness check at scale. With
+ * --tripline, each set is also written as a rule file and the whole process
+ * `tripline match --rules <set>` is timed on the same stream (a plain file
+ * on stdin, stdout to /dev/null), one run after each in-process pass; one
+ * more, untimed run has its output checked line by line against the
+ * expected counts.
  *
  * Scaling mode (--scaling) builds matchers of growing size from generated,
  * pairwise distinct rules (plus the citylots EXACT set, so that matches
@@ -18,10 +23,12 @@
  *
  * Contract: the program prints figures and never judges timings. It exits 0
  * when every count is right, 1 when a rule matched a different number of
- * events than expected (or the matcher rejected an event), and 2 on a usage
+ * events than expected (or the matcher rejected an event, or `tripline
+ * match` failed or answered differently), and 2 on a usage
  * or setup error (unreadable file, invalid pattern, out of memory).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -30,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -55,6 +65,8 @@
 #define MAX_LIST 64u                 /* names in --sets, sizes in --sizes */
 #define MAX_SCALING_RULES 1000000u   /* generators below stay distinct up to here */
 
+#define MAX_PROCESS_OUTPUT ((size_t)1 << 30)   /* what --tripline's check run may print */
+
 #define EXIT_WRONG 1
 #define EXIT_SETUP 2
 
@@ -76,6 +88,7 @@ struct event_stream {
 /* What one timed run of one matcher produced. */
 struct run_result {
 	double compile_s;
+	double build_s;           /* the matcher_build() part of compile_s */
 	double best_s;
 	uint64_t *counts;         /* per rule id, from the first pass */
 	uint64_t rejected;        /* events the matcher returned an error for */
@@ -249,11 +262,14 @@ static void events_free(struct event_stream *s)
 
 /*
  * Parses every pattern text (id = index) and builds one matcher; the time
- * from text to matcher goes to *ret_s. `where` names the texts in errors.
+ * from text to matcher goes to *ret_s, the part spent in matcher_build() to
+ * *ret_build_s. `where` names the texts in errors.
  */
 static int build_matcher(const char *const *texts, const size_t *lens, size_t n,
-			 const char *const *where, struct matcher **ret, double *ret_s)
+			 const char *const *where, struct matcher **ret, double *ret_s,
+			 double *ret_build_s)
 {
+	double tb;
 	struct matcher_limits lim;
 	struct matcher_builder *b;
 	struct errlist errs = ERRLIST_INIT;
@@ -287,7 +303,9 @@ static int build_matcher(const char *const *texts, const size_t *lens, size_t n,
 			goto out_free_builder;
 		}
 	}
+	tb = now_s();
 	r = matcher_build(b, ret);
+	*ret_build_s = now_s() - tb;
 	if (r < 0) {
 		fprintf(stderr, "match_bench: building the matcher: %s\n", strerror(-r));
 		goto out_clear;
@@ -303,12 +321,332 @@ out_clear:
 	return r;
 }
 
+/* ------------------------------------------------------------ the whole process */
+
+/*
+ * `tripline match` as a user runs it: the stream as a plain file on stdin,
+ * the set as a rule file, stdout to /dev/null (or, for the untimed check
+ * run, to a pipe this program reads). The temporary directory holds both and
+ * is removed at the end.
+ */
+struct proc_bench {
+	const char *tripline;     /* the binary */
+	char dir[64];             /* temporary directory, "" when not made */
+	char events[96];          /* dir/events.jsonl */
+	char rules[128];          /* dir/<set>.json, the current set */
+	bool events_written;
+	bool rules_written;
+	double best_s;            /* best timed run of the current set, < 0 before one */
+	bool failed;              /* a run exited non-zero or was killed */
+	char failure[160];
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Makes the directory and writes the stream into it as plain text. */
+static int proc_bench_init(struct proc_bench *pb, const char *tripline, const struct event_stream *es)
+{
+	const char *tmp = getenv("TMPDIR");
+	int fd, r;
+
+	memset(pb, 0, sizeof(*pb));
+	pb->tripline = tripline;
+	if (access(tripline, X_OK) != 0) {
+		fprintf(stderr, "match_bench: --tripline %s: %s\n", tripline, strerror(errno));
+		return -ENOENT;
+	}
+	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 40)
+		tmp = "/tmp";
+	snprintf(pb->dir, sizeof(pb->dir), "%s/match_bench.XXXXXX", tmp);
+	if (mkdtemp(pb->dir) == NULL) {
+		fprintf(stderr, "match_bench: making a directory in %s: %s\n", tmp, strerror(errno));
+		pb->dir[0] = '\0';
+		return -errno;
+	}
+	snprintf(pb->events, sizeof(pb->events), "%s/events.jsonl", pb->dir);
+	fd = open(pb->events, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "match_bench: %s: %s\n", pb->events, strerror(errno));
+		return -errno;
+	}
+	pb->events_written = true;
+	r = write_all(fd, es->buf, es->buf_len);
+	if (close(fd) != 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		fprintf(stderr, "match_bench: %s: %s\n", pb->events, strerror(-r));
+	return r;
+}
+
+static void proc_bench_cleanup(struct proc_bench *pb)
+{
+	if (pb->rules_written)
+		unlink(pb->rules);
+	if (pb->events_written)
+		unlink(pb->events);
+	if (pb->dir[0] != '\0')
+		rmdir(pb->dir);
+	pb->dir[0] = '\0';
+	pb->events_written = pb->rules_written = false;
+}
+
+/*
+ * Writes the set as one rule file, {"Rules": [{"Name": "<SET>.<rule>",
+ * "EventPattern": <the pattern text as written>}, ...]}, so that the
+ * process matches exactly the patterns the in-process run matched.
+ */
+static int proc_write_rules(struct proc_bench *pb, const char *label,
+			    const struct citylots_rule *const *rules, size_t n)
+{
+	FILE *f;
+	size_t i;
+	int r = 0;
+
+	if (pb->rules_written)
+		unlink(pb->rules);
+	pb->rules_written = false;
+	snprintf(pb->rules, sizeof(pb->rules), "%s/%s.json", pb->dir, label);
+	f = fopen(pb->rules, "wxe");
+	if (f == NULL) {
+		fprintf(stderr, "match_bench: %s: %s\n", pb->rules, strerror(errno));
+		return -errno;
+	}
+	pb->rules_written = true;
+	fputs("{\"Rules\": [\n", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "{\"Name\": \"%s.%s\", \"EventPattern\": %s}%s\n", rules[i]->set,
+			rules[i]->name, rules[i]->text, i + 1 < n ? "," : "");
+	fputs("]}\n", f);
+	if (ferror(f))
+		r = -EIO;
+	if (fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		fprintf(stderr, "match_bench: %s: %s\n", pb->rules, strerror(-r));
+	return r;
+}
+
+/*
+ * Runs `tripline match --rules <set file> < events`, stdout to /dev/null or,
+ * with ret_out, into a buffer. *ret_s is the wall time from before fork() to
+ * after waitpid(). A run that does not exit 0 marks pb->failed.
+ */
+static int proc_run(struct proc_bench *pb, double *ret_s, char **ret_out, size_t *ret_len)
+{
+	int pipefd[2] = {-1, -1};
+	char *out = NULL;
+	size_t len = 0, cap = 0;
+	int status, in_fd, out_fd, r = 0;
+	double t0;
+	pid_t pid;
+
+	in_fd = open(pb->events, O_RDONLY | O_CLOEXEC);
+	if (in_fd < 0)
+		return -errno;
+	if (ret_out != NULL) {
+		if (pipe2(pipefd, O_CLOEXEC) != 0) {
+			r = -errno;
+			goto out_close_in;
+		}
+		out_fd = pipefd[1];
+	} else {
+		out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (out_fd < 0) {
+			r = -errno;
+			goto out_close_in;
+		}
+	}
+	fflush(stdout);
+	t0 = now_s();
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out_close_out;
+	}
+	if (pid == 0) {
+		char arg0[] = "tripline", arg1[] = "match", arg2[] = "--rules";
+		char *argv[] = {arg0, arg1, arg2, pb->rules, NULL};
+
+		if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0)
+			_exit(127);
+		execv(pb->tripline, argv);
+		_exit(127);
+	}
+	if (ret_out != NULL) {
+		close(pipefd[1]);
+		pipefd[1] = -1;
+		for (;;) {
+			ssize_t got;
+
+			if (cap - len < 65536) {
+				size_t ncap = cap ? cap * 2 : ((size_t)8 << 20);
+				char *nb;
+
+				if (ncap > MAX_PROCESS_OUTPUT) {
+					r = -EFBIG;
+					break;
+				}
+				nb = realloc(out, ncap);
+				if (nb == NULL) {
+					r = -ENOMEM;
+					break;
+				}
+				out = nb;
+				cap = ncap;
+			}
+			got = read(pipefd[0], out + len, cap - len);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0) {
+				r = -errno;
+				break;
+			}
+			if (got == 0)
+				break;
+			len += (size_t)got;
+		}
+		close(pipefd[0]);
+		pipefd[0] = -1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			goto out_close_out;
+		}
+	}
+	*ret_s = now_s() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		pb->failed = true;
+		if (WIFEXITED(status))
+			snprintf(pb->failure, sizeof(pb->failure), "tripline match exited %d",
+				 WEXITSTATUS(status));
+		else
+			snprintf(pb->failure, sizeof(pb->failure), "tripline match killed by signal %d",
+				 WTERMSIG(status));
+	}
+	if (r == 0 && ret_out != NULL) {
+		*ret_out = out;
+		*ret_len = len;
+		out = NULL;
+	}
+
+out_close_out:
+	free(out);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	else if (ret_out == NULL)
+		close(out_fd);
+out_close_in:
+	close(in_fd);
+	return r;
+}
+
+/*
+ * Checks the output of the check run: one line per input line, in order,
+ * each {"line": N, "matched": [...]}, and per rule as many lines naming it
+ * as the rule's expected count. Describes the first problem in why.
+ */
+static bool proc_check(const char *out, size_t len, const struct citylots_rule *const *rules, size_t n,
+		       size_t lines, char *why, size_t whycap)
+{
+	uint64_t *counts = calloc(n ? n : 1, sizeof(*counts));
+	size_t line = 0, pos = 0, i;
+	bool ok = true;
+
+	if (counts == NULL) {
+		snprintf(why, whycap, "out of memory");
+		return false;
+	}
+	while (pos < len && ok) {
+		const char *p = out + pos, *nl = memchr(p, '\n', len - pos);
+		char head[40];
+		int hl;
+
+		if (nl == NULL) {
+			snprintf(why, whycap, "output line %zu has no newline", line + 1);
+			ok = false;
+			break;
+		}
+		line++;
+		hl = snprintf(head, sizeof(head), "{\"line\": %zu, \"matched\": [", line);
+		if ((size_t)(nl - p) < (size_t)hl + 2 || memcmp(p, head, (size_t)hl) != 0 ||
+		    memcmp(nl - 2, "]}", 2) != 0) {
+			snprintf(why, whycap, "output line %zu is not {\"line\": %zu, \"matched\": [...]}",
+				 line, line);
+			ok = false;
+			break;
+		}
+		/* the names: "SET.rule" separated by ", " */
+		for (const char *q = p + hl; q < nl - 2;) {
+			const char *e;
+
+			if (*q != '"' || (e = memchr(q + 1, '"', (size_t)(nl - q - 1))) == NULL) {
+				snprintf(why, whycap, "output line %zu: cannot read the names", line);
+				ok = false;
+				break;
+			}
+			for (i = 0; i < n; i++) {
+				size_t sl = strlen(rules[i]->set), nml = strlen(rules[i]->name);
+
+				if ((size_t)(e - q - 1) == sl + 1 + nml && memcmp(q + 1, rules[i]->set, sl) == 0 &&
+				    q[1 + sl] == '.' && memcmp(q + 2 + sl, rules[i]->name, nml) == 0)
+					break;
+			}
+			if (i == n) {
+				snprintf(why, whycap, "output line %zu names a rule not in the set", line);
+				ok = false;
+				break;
+			}
+			counts[i]++;
+			q = e + 1;
+			if (q < nl - 2 && (nl - 2 - q < 2 || memcmp(q, ", ", 2) != 0)) {
+				snprintf(why, whycap, "output line %zu: cannot read the names", line);
+				ok = false;
+				break;
+			}
+			q += q < nl - 2 ? 2 : 0;
+		}
+		pos = (size_t)(nl - out) + 1;
+	}
+	if (ok && line != lines) {
+		snprintf(why, whycap, "%zu output lines for %zu input lines", line, lines);
+		ok = false;
+	}
+	for (i = 0; ok && i < n; i++) {
+		if (counts[i] != rules[i]->expected) {
+			snprintf(why, whycap, "%s/%s expected %" PRIu64 " got %" PRIu64, rules[i]->set,
+				 rules[i]->name, rules[i]->expected, counts[i]);
+			ok = false;
+		}
+	}
+	free(counts);
+	return ok;
+}
+
 /*
  * Times `repeat` full passes of m over the events and keeps the best. Counts
- * per id come from the first pass; later passes must agree.
+ * per id come from the first pass; later passes must agree. With pb, every
+ * pass is followed by one timed run of the whole process (best kept in
+ * pb->best_s), so that a slow spell of the machine hits both alike.
  */
 static int run_passes(const struct matcher *m, size_t nrules, const struct event_stream *es,
-		      unsigned repeat, struct run_result *res)
+		      unsigned repeat, struct proc_bench *pb, struct run_result *res)
 {
 	struct match_scratch *s = match_scratch_new();
 	uint64_t *pass_counts = calloc(nrules ? nrules : 1, sizeof(uint64_t));
@@ -358,6 +696,15 @@ static int run_passes(const struct matcher *m, size_t nrules, const struct event
 			   rejected != res->rejected) {
 			res->unstable = true;
 		}
+		if (pb != NULL) {
+			r = proc_run(pb, &dt, NULL, NULL);
+			if (r < 0) {
+				fprintf(stderr, "match_bench: running %s: %s\n", pb->tripline, strerror(-r));
+				goto out_free;
+			}
+			if (pb->best_s < 0 || dt < pb->best_s)
+				pb->best_s = dt;
+		}
 	}
 	matcher_get_stats(m, &res->stats);
 
@@ -371,8 +718,11 @@ out_free:
 
 /* Runs one (possibly combined) set; prints its line. Returns 1 if wrong, 0 if right, <0 on error. */
 static int bench_set(const char *label, const struct citylots_rule *const *rules, size_t n,
-		     const struct event_stream *es, unsigned repeat, struct matcher_stats *ret_stats)
+		     const struct event_stream *es, unsigned repeat, struct proc_bench *pb,
+		     struct matcher_stats *ret_stats)
 {
+	char proc_why[160] = "";
+	bool proc_ok = true;
 	const char **texts = calloc(n, sizeof(*texts));
 	size_t *lens = calloc(n, sizeof(*lens));
 	char **where = calloc(n, sizeof(*where));
@@ -402,10 +752,30 @@ static int bench_set(const char *label, const struct citylots_rule *const *rules
 		}
 		snprintf(where[i], wl, "%s/%s", rules[i]->set, rules[i]->name);
 	}
-	r = build_matcher(texts, lens, n, (const char *const *)where, &m, &res.compile_s);
+	r = build_matcher(texts, lens, n, (const char *const *)where, &m, &res.compile_s, &res.build_s);
 	if (r < 0)
 		goto out_free;
-	r = run_passes(m, n, es, repeat, &res);
+	if (pb != NULL) {
+		/* the process's answers, checked once, untimed */
+		char *out = NULL;
+		size_t out_len = 0;
+		double secs;
+
+		r = proc_write_rules(pb, label, rules, n);
+		if (r < 0)
+			goto out_free;
+		pb->best_s = -1.0;
+		pb->failed = false;
+		r = proc_run(pb, &secs, &out, &out_len);
+		if (r < 0) {
+			fprintf(stderr, "match_bench: running %s: %s\n", pb->tripline, strerror(-r));
+			goto out_free;
+		}
+		proc_ok = !pb->failed && proc_check(out, out_len, rules, n, es->lines_in_file, proc_why,
+						    sizeof(proc_why));
+		free(out);
+	}
+	r = run_passes(m, n, es, repeat, pb, &res);
 	if (r < 0)
 		goto out_free;
 
@@ -413,10 +783,19 @@ static int bench_set(const char *label, const struct citylots_rule *const *rules
 	for (i = 0; i < n; i++)
 		if (res.counts[i] != rules[i]->expected)
 			wrong = true;
-	printf("%-26s %5zu %11.0f %9.1f %11.3f  %s", label, n,
-	       (double)es->n / res.best_s, (double)es->bytes / res.best_s / 1e6,
-	       res.compile_s * 1e3, wrong ? "counts WRONG" : "counts OK");
+	if (pb != NULL && pb->failed)
+		proc_ok = false;
+	wrong |= !proc_ok;
+	printf("%-26s %5zu %11.0f %9.1f %11.3f", label, n, (double)es->n / res.best_s,
+	       (double)es->bytes / res.best_s / 1e6, res.compile_s * 1e3);
+	if (pb != NULL)
+		printf(" %11.0f %6.2f", (double)es->n / pb->best_s, res.best_s / pb->best_s);
+	printf("  %s", wrong ? "counts WRONG" : "counts OK");
 	sep = ":";
+	if (!proc_ok) {
+		printf("%s tripline match: %s", sep, pb->failed ? pb->failure : proc_why);
+		sep = ";";
+	}
 	for (i = 0; i < n; i++) {
 		if (res.counts[i] != rules[i]->expected) {
 			printf("%s %s/%s expected %" PRIu64 " got %" PRIu64, sep,
@@ -498,8 +877,9 @@ struct stats_row {
 };
 
 static int run_sets(const char *rules_path, const char *events_path, const char *const *only,
-		    size_t nonly, unsigned repeat)
+		    size_t nonly, unsigned repeat, const char *tripline)
 {
+	struct proc_bench pb;
 	struct citylots_rules rf;
 	struct event_stream es;
 	struct stats_row *rows = NULL;
@@ -520,16 +900,26 @@ static int run_sets(const char *rules_path, const char *events_path, const char 
 		}
 	}
 	t0 = now_s();
+	memset(&pb, 0, sizeof(pb));
 	r = events_load(events_path, 0, &es);
 	if (r < 0)
 		goto out_free_rules;
+	if (tripline != NULL && (r = proc_bench_init(&pb, tripline, &es)) < 0)
+		goto out_free_events;
 	printf("match_bench: %zu events, %.1f MB (%s, loaded in %.1f s); best of %u passes; "
 	       "single thread; MB = 10^6 bytes of event text\n",
 	       es.n, (double)es.bytes / 1e6, events_path, now_s() - t0, repeat);
 	if ((uint64_t)es.n != rf.events)
 		printf("match_bench: warning: the expected counts are for a stream of %" PRIu64
 		       " events, this one has %zu\n", rf.events, es.n);
-	printf("%-26s %5s %11s %9s %11s  %s\n", "set", "rules", "events/s", "MB/s", "compile ms", "result");
+	if (tripline != NULL)
+		printf("match_bench: 'match ev/s' is the whole process, %s match --rules <set>.json\n"
+		       "match_bench: < the stream as a plain file > /dev/null; ratio = its events/s / events/s\n",
+		       tripline);
+	printf("%-26s %5s %11s %9s %11s", "set", "rules", "events/s", "MB/s", "compile ms");
+	if (tripline != NULL)
+		printf(" %11s %6s", "match ev/s", "ratio");
+	printf("  %s\n", "result");
 
 	rows = calloc(rf.n + 2, sizeof(*rows));
 	if (rows == NULL) {
@@ -566,7 +956,7 @@ static int run_sets(const char *rules_path, const char *events_path, const char 
 		}
 		if (r < 0)
 			goto out_free_rows;
-		r = bench_set(label, list, n, &es, repeat, &rows[nrows].st);
+		r = bench_set(label, list, n, &es, repeat, tripline != NULL ? &pb : NULL, &rows[nrows].st);
 		free(list);
 		if (r < 0)
 			goto out_free_rows;
@@ -586,6 +976,7 @@ static int run_sets(const char *rules_path, const char *events_path, const char 
 out_free_rows:
 	free(rows);
 out_free_events:
+	proc_bench_cleanup(&pb);
 	events_free(&es);
 out_free_rules:
 	citylots_rules_free(&rf);
@@ -695,6 +1086,7 @@ static int gen_rule(size_t k, size_t nexact, const struct citylots_set *exact_se
 struct scaling_row {
 	size_t rules;
 	double compile_s;
+	double build_s;
 	long long rss_growth;
 	size_t matcher_bytes;
 	double eps;
@@ -765,12 +1157,12 @@ static int scale_one(size_t n, const struct citylots_set *exact_set, const struc
 	/* RSS around the compile only: generated texts already exist */
 	trim_heap();
 	before = rss_of(0);
-	r = build_matcher(texts, lens, n, where, &m, &res.compile_s);
+	r = build_matcher(texts, lens, n, where, &m, &res.compile_s, &res.build_s);
 	if (r < 0)
 		goto out_free;
 	trim_heap();
 	after = rss_of(0);
-	r = run_passes(m, n, es, 1, &res);
+	r = run_passes(m, n, es, 1, NULL, &res);
 	if (r < 0)
 		goto out_free;
 	if (res.rejected > 0)
@@ -779,6 +1171,7 @@ static int scale_one(size_t n, const struct citylots_set *exact_set, const struc
 		       res.first_error);
 	row->rules = n;
 	row->compile_s = res.compile_s;
+	row->build_s = res.build_s;
 	row->rss_growth = before >= 0 && after >= 0 ? after - before : LLONG_MIN;
 	row->matcher_bytes = res.stats.bytes;
 	row->matches_per_event = (double)res.total_matches / (double)es->n;
@@ -843,8 +1236,8 @@ static int run_scaling(const char *rules_path, const char *events_path, const si
 	printf("match_bench: rules = the first (up to %zu) citylots EXACT rules, then generated distinct rules "
 	       "(5/10 STREET+FROM_ST exact, 3/10 MAPBLKLOT prefix, 2/10 firstCoordinates.x numeric range)\n",
 	       exact->n);
-	printf("%9s %11s %13s %10s %13s %10s %11s %9s\n", "rules", "compile ms", "RSS growth B",
-	       "RSS B/rule", "matcher B", "B/rule", "events/s", "matches/ev");
+	printf("%9s %11s %9s %13s %10s %13s %10s %11s %9s\n", "rules", "compile ms", "build ms",
+	       "RSS growth B", "RSS B/rule", "matcher B", "B/rule", "events/s", "matches/ev");
 	/*
 	 * Every size is built first and then timed in interleaved rounds (one pass
 	 * of each size per round, best of `repeat` rounds each), so that a slow
@@ -881,11 +1274,11 @@ static int run_scaling(const char *rules_path, const char *events_path, const si
 	for (i = 0; i < nsizes; i++) {
 		struct scaling_row *w = &rows[i];
 
+		printf("%9zu %11.3f %9.3f", w->rules, w->compile_s * 1e3, w->build_s * 1e3);
 		if (w->rss_growth == LLONG_MIN)
-			printf("%9zu %11.3f %13s %10s", w->rules, w->compile_s * 1e3, "n/a", "n/a");
+			printf(" %13s %10s", "n/a", "n/a");
 		else
-			printf("%9zu %11.3f %13lld %10.1f", w->rules, w->compile_s * 1e3, w->rss_growth,
-			       (double)w->rss_growth / (double)w->rules);
+			printf(" %13lld %10.1f", w->rss_growth, (double)w->rss_growth / (double)w->rules);
 		printf(" %13zu %10.1f %11.0f %9.3f\n", w->matcher_bytes,
 		       (double)w->matcher_bytes / (double)w->rules, w->eps, w->matches_per_event);
 		fflush(stdout);
@@ -916,6 +1309,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: match_bench [--rules FILE] [--events FILE] [--sets NAME,NAME...] [--repeat N]\n"
+		"                   [--tripline PATH]\n"
 		"       match_bench --scaling [--rules FILE] [--events FILE] [--sizes N,N...]\n"
 		"                   [--events-limit N] [--repeat N]\n"
 		"\n"
@@ -927,6 +1321,9 @@ static void usage(FILE *out)
 		"  --sets LIST         only these sets, comma-separated (the file's sets,\n"
 		"                      PARTIAL_COMBO, COMBO); default all\n"
 		"  --repeat N          timed passes per matcher, best kept (1..%u, default %u)\n"
+		"  --tripline PATH     also time the whole process, PATH match --rules <set>\n"
+		"                      < events > /dev/null, once after each pass (and check\n"
+		"                      its output once, untimed)\n"
 		"  --scaling           generated rule sets of growing size instead of the citylots sets\n"
 		"  --sizes LIST        rule counts for --scaling (1..%u each, default " DEFAULT_SIZES ")\n"
 		"  --events-limit N    --scaling uses the first N events (default %u, 0 = all)\n"
@@ -969,10 +1366,11 @@ int main(int argc, char **argv)
 		{"scaling", no_argument, NULL, 'S'},
 		{"sizes", required_argument, NULL, 'z'},
 		{"events-limit", required_argument, NULL, 'l'},
+		{"tripline", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *rules_path = DEFAULT_RULES, *events_path = DEFAULT_EVENTS;
+	const char *rules_path = DEFAULT_RULES, *events_path = DEFAULT_EVENTS, *tripline = NULL;
 	char *set_names[MAX_LIST], *size_items[MAX_LIST];
 	char default_sizes[] = DEFAULT_SIZES;
 	char *sizes_arg = default_sizes;
@@ -1018,6 +1416,9 @@ int main(int argc, char **argv)
 			}
 			scaling_opt = true;
 			break;
+		case 't':
+			tripline = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1031,8 +1432,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_SETUP;
 	}
-	if (scaling && sets_given) {
-		fprintf(stderr, "match_bench: --sets does not apply to --scaling\n");
+	if (scaling && (sets_given || tripline != NULL)) {
+		fprintf(stderr, "match_bench: --sets and --tripline do not apply to --scaling\n");
 		return EXIT_SETUP;
 	}
 	if (!scaling && scaling_opt) {
@@ -1041,7 +1442,7 @@ int main(int argc, char **argv)
 	}
 	if (!scaling)
 		return run_sets(rules_path, events_path, (const char *const *)set_names, nsets,
-				(unsigned)repeat);
+				(unsigned)repeat, tripline);
 
 	if (split_list(sizes_arg, size_items, MAX_LIST, &nsizes) < 0) {
 		fprintf(stderr, "match_bench: --sizes: a comma-separated list of at most %u counts\n", MAX_LIST);

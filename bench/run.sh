@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the benchmarks: installs the build dependencies, generates the
-# citylots2 event stream on first use (~16 s), builds match_bench and the
-# orchestration benchmarks with the release preset, then runs every
-# citylots rule set, the scaling run and the orchestration runs: orch_bench
+# citylots2 event stream on first use (~16 s), builds match_bench, tripline
+# and the orchestration benchmarks with the release preset, then runs every
+# citylots rule set (in-process, and the whole `tripline match` process on
+# the same stream), the scaling run and the orchestration runs: orch_bench
 # (a daemon of its own, ~40 s), orch_lag_bench (the loop's stalls during
 # RunTask, ~10 s) and spawn_bench (launch designs side by side, ~15 s).
 #
@@ -38,7 +39,7 @@ if [ "$which" != orch ] && [ ! -s "$data" ]; then
 fi
 
 targets=()
-[ "$which" = orch ] || targets+=(match_bench)
+[ "$which" = orch ] || targets+=(match_bench tripline)
 [ "$which" = match ] || targets+=(orch_bench orch_lag_bench spawn_bench)
 cmake --preset release
 cmake --build --preset release --target "${targets[@]}"
@@ -47,7 +48,7 @@ status=0
 if [ "$which" != orch ]; then
   bin=build/release/bench/match_bench
   rules=bench/data/citylots2-rules.json
-  "$bin" --rules "$rules" --events "$data" "$@" || status=$?
+  "$bin" --rules "$rules" --events "$data" --tripline build/release/engine/tripline "$@" || status=$?
   echo
   "$bin" --scaling --rules "$rules" --events "$data" \
     --sizes "${MATCH_BENCH_SIZES:-10,1000,100000}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }

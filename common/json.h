@@ -11,7 +11,7 @@
  *     patterns take the last one);
  *   - the byte offset of every value, for error messages.
  *
- * The event scanner (rules/event.c) shares the lexical primitives in
+ * The event scanner (rules/scan.c) shares the lexical primitives in
  * json_lex.h, so a pattern and an event are held to the same grammar.
  *
  * Memory: a jdoc owns every node and string in one arena; nodes are valid

@@ -1,6 +1,6 @@
 /*
  * json_lex.h — the lexical core of tripline's JSON grammar, shared by the
- * tree parser (json.c) and the event scanner (event.c).
+ * tree parser (json.c) and the event scanner (rules/scan.c).
  *
  * Everything here is static inline because it sits on the matching hot path:
  * the event scanner spends most of its time in json_lex_string() and

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lines.h"
 #include "matcher.h"
 #include "pattern.h"
 #include "readfile.h"
@@ -37,39 +40,14 @@
 #define EXIT_FAILURE_OTHER CLI_EXIT_FAILURE
 /* Longest event line `match` reads: the matcher's default event limit. */
 #define CLI_MAX_EVENT_LINE ((size_t)1 << 20)
+/* What `match` reads from stdin at once, the blocks in flight, and the output it gathers before a write. */
+#define CLI_MATCH_READ_BLOCK ((size_t)256 << 10)
+#define CLI_MATCH_BLOCKS 3u
+/* Newlines the reader indexes per block (beyond, the main thread searches). */
+#define CLI_MATCH_BLOCK_LINES 8192u
+#define CLI_MATCH_OUT_BLOCK ((size_t)64 << 10)
 
 static const char *prog = "tripline";
-
-/* ------------------------------------------------------------ output */
-
-/* Writes s as a JSON string literal (quotes included). */
-static void json_put_string(FILE *f, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	putc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\b': fputs("\\b", f); break;
-		case '\f': fputs("\\f", f); break;
-		default:
-			if (c < 0x20) {
-				fputs("\\u00", f);
-				putc(hex[c >> 4], f);
-				putc(hex[c & 15], f);
-			} else {
-				putc((int)c, f);
-			}
-		}
-	}
-	putc('"', f);
-}
 
 /* ------------------------------------------------------------ input */
 
@@ -384,48 +362,372 @@ static int load_rules(const char *const *paths, size_t n, enum pattern_dialect d
 /* ------------------------------------------------------------ match */
 
 /*
- * Reads one line into *buf (growing up to limit + 1 bytes). Returns the line
- * length without the newline, -1 at EOF, or -2 when the line was longer than
- * limit (the rest of it is consumed and dropped).
+ * match's output: whole lines gathered in one buffer and written in blocks
+ * of CLI_MATCH_OUT_BLOCK, or line by line when stdout is a terminal. The
+ * buffer holds at most one block plus one line (a line names each matching
+ * rule once, so it is bounded by the rule set).
  */
-static ssize_t read_line(FILE *f, char **buf, size_t *cap, size_t limit)
-{
-	size_t len = 0;
-	bool too_long = false;
-	int ch;
+struct match_out {
+	char *buf;
+	size_t len, cap;
+	bool per_line;
+	int err;           /* -ENOMEM or a write error: stop */
+};
 
-	for (;;) {
-		ch = getc(f);
-		if (ch == EOF) {
-			if (len == 0 && !too_long)
-				return -1;
-			break;
-		}
-		if (ch == '\n')
-			break;
-		if (too_long)
-			continue;
-		if (len >= limit) {
-			too_long = true;
-			continue;
-		}
-		if (len + 1 >= *cap) {
-			size_t nc = *cap ? *cap * 2 : 4096;
-			char *nb = realloc(*buf, nc);
-			if (!nb)
-				return -3;
-			*buf = nb;
-			*cap = nc;
-		}
-		(*buf)[len++] = (char)ch;
+static bool match_out_reserve(struct match_out *o, size_t n)
+{
+	if (o->cap - o->len >= n)
+		return true;
+	size_t cap = o->cap ? o->cap : CLI_MATCH_OUT_BLOCK * 2;
+	while (cap - o->len < n)
+		cap *= 2;
+	char *nb = realloc(o->buf, cap);
+	if (!nb) {
+		o->err = -ENOMEM;
+		return false;
 	}
-	if (too_long)
-		return -2;
-	if (len && (*buf)[len - 1] == '\r')
-		len--;
-	return (ssize_t)len;
+	o->buf = nb;
+	o->cap = cap;
+	return true;
 }
 
+static void match_out_put(struct match_out *o, const char *s, size_t n)
+{
+	if (match_out_reserve(o, n)) {
+		memcpy(o->buf + o->len, s, n);
+		o->len += n;
+	}
+}
+
+static void match_out_u64(struct match_out *o, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	match_out_put(o, tmp + i, sizeof(tmp) - i);
+}
+
+/*
+ * The line number as decimal text, counted up in place: cheaper than
+ * formatting it for every line. Digits are right-aligned in digits[].
+ */
+struct match_lineno {
+	char digits[24];
+	size_t len;
+};
+
+static void match_lineno_next(struct match_lineno *n)
+{
+	char *end = n->digits + sizeof(n->digits);
+	char *p = end;
+
+	for (;;) {
+		if (p == end - n->len) {
+			*--p = '1';   /* a carry out of the top digit: one more digit */
+			n->len++;
+			return;
+		}
+		if (*--p != '9') {
+			(*p)++;
+			return;
+		}
+		*p = '0';
+	}
+}
+
+static void match_out_lineno(struct match_out *o, const struct match_lineno *n)
+{
+	match_out_put(o, n->digits + sizeof(n->digits) - n->len, n->len);
+}
+
+/* Appends s as a JSON string literal (quotes included). */
+static void match_out_json_string(struct match_out *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	/* the longest escape is \u00XX: 6 bytes per input byte */
+	if (!match_out_reserve(o, 6 * n + 2))
+		return;
+	char *w = o->buf + o->len;
+	*w++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		default:
+			if (c < 0x20) {
+				memcpy(w, "\\u00", 4);
+				w[4] = hex[c >> 4];
+				w[5] = hex[c & 15];
+				w += 6;
+			} else {
+				*w++ = (char)c;
+			}
+			continue;
+		}
+		*w++ = esc[0];
+		*w++ = esc[1];
+	}
+	*w++ = '"';
+	o->len = (size_t)(w - o->buf);
+}
+
+/* Writes what is gathered to stdout and flushes it. */
+static void match_out_flush(struct match_out *o)
+{
+	if (o->err)
+		return;
+	if ((o->len && fwrite(o->buf, 1, o->len, stdout) != o->len) || fflush(stdout) != 0)
+		o->err = errno ? -errno : -EIO;
+	o->len = 0;
+}
+
+/* After each output line: write a full block, or the line on a terminal. */
+static void match_out_line_done(struct match_out *o)
+{
+	if (o->per_line || o->len >= CLI_MATCH_OUT_BLOCK)
+		match_out_flush(o);
+}
+
+/*
+ * Every rule's name as a JSON string literal, made once so that an output
+ * line is a few copies: names[id] points into one arena.
+ */
+struct match_names {
+	char *arena;
+	const char **name;
+	size_t *len;
+};
+
+static int match_names_make(const struct ruleset *rs, struct match_names *ret)
+{
+	struct match_out o = {0};
+	size_t *off = calloc(rs->n ? rs->n : 1, sizeof(*off));
+
+	memset(ret, 0, sizeof(*ret));
+	ret->name = calloc(rs->n ? rs->n : 1, sizeof(*ret->name));
+	ret->len = calloc(rs->n ? rs->n : 1, sizeof(*ret->len));
+	if (!off || !ret->name || !ret->len)
+		goto out_nomem;
+	for (size_t i = 0; i < rs->n; i++) {
+		off[i] = o.len;
+		match_out_json_string(&o, rs->rules[i].name, strlen(rs->rules[i].name));
+		ret->len[i] = o.len - off[i];
+	}
+	if (o.err)
+		goto out_nomem;
+	ret->arena = o.buf;
+	for (size_t i = 0; i < rs->n; i++)
+		ret->name[i] = ret->arena + off[i];
+	free(off);
+	return 0;
+
+out_nomem:
+	free(o.buf);
+	free(off);
+	free(ret->name);
+	free(ret->len);
+	memset(ret, 0, sizeof(*ret));
+	return -ENOMEM;
+}
+
+static void match_names_free(struct match_names *n)
+{
+	free(n->arena);
+	free(n->name);
+	free(n->len);
+}
+
+/*
+ * match's reader thread: it fills blocks from stdin while the main thread
+ * answers the lines of the block before, so that the copy out of the page
+ * cache (a good part of the time on a file) overlaps the matching. Blocks go
+ * round a ring of CLI_MATCH_BLOCKS: the reader fills block `fill` when it is
+ * not full, and also notes where its newlines are; the main thread takes
+ * block `take` when it is full, and gives it back once its lines are
+ * answered (common/lines.c keeps the one line that runs into the next
+ * block). The reader stops at the end of input or on a read
+ * error; if the main thread stops first, it says so through `stop` and a
+ * pipe the reader polls beside stdin, so that a reader waiting for a slow
+ * producer wakes up too.
+ */
+struct match_reader {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *block[CLI_MATCH_BLOCKS];
+	size_t len[CLI_MATCH_BLOCKS];
+	uint32_t *nl[CLI_MATCH_BLOCKS];   /* offsets of the block's newlines */
+	size_t nnl[CLI_MATCH_BLOCKS];
+	bool nl_all[CLI_MATCH_BLOCKS];    /* every newline is in nl */
+	bool full[CLI_MATCH_BLOCKS];
+	unsigned fill, take;
+	bool done;           /* end of input or an error: no blocks after the full ones */
+	int err;             /* the read error, as a negative errno */
+	bool stop;           /* the main thread has stopped reading */
+	int stop_pipe[2];    /* written when it does */
+	bool started;
+};
+
+static void *match_reader_run(void *arg)
+{
+	struct match_reader *r = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (r->full[r->fill] && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		bool stop = r->stop;
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			return NULL;
+		struct pollfd pf[2] = {{STDIN_FILENO, POLLIN, 0}, {r->stop_pipe[0], POLLIN, 0}};
+		while (poll(pf, 2, -1) < 0 && errno == EINTR)
+			;
+		if (pf[1].revents)
+			return NULL;
+		unsigned i = r->fill;
+		ssize_t n;
+		do
+			n = read(STDIN_FILENO, r->block[i], CLI_MATCH_READ_BLOCK);
+		while (n < 0 && errno == EINTR);
+		int err = n < 0 ? -errno : 0;
+		if (n > 0) {
+			const char *b = r->block[i], *p = b, *e = b + n;
+			size_t k = 0;
+			while (k < CLI_MATCH_BLOCK_LINES && (p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
+				r->nl[i][k++] = (uint32_t)(p - b);
+				p++;
+			}
+			r->nnl[i] = k;
+			r->nl_all[i] = k < CLI_MATCH_BLOCK_LINES;
+		}
+		pthread_mutex_lock(&r->mu);
+		if (n > 0) {
+			r->len[i] = (size_t)n;
+			r->full[i] = true;
+			r->fill = (i + 1) % CLI_MATCH_BLOCKS;
+		} else {
+			r->done = true;
+			r->err = err;
+		}
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (n <= 0)
+			return NULL;
+	}
+}
+
+static int match_reader_start(struct match_reader *r)
+{
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	r->stop_pipe[0] = r->stop_pipe[1] = -1;
+	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++)
+		if (!(r->block[i] = malloc(CLI_MATCH_READ_BLOCK)) ||
+		    !(r->nl[i] = malloc(CLI_MATCH_BLOCK_LINES * sizeof(*r->nl[i]))))
+			return -ENOMEM;
+	if (pipe2(r->stop_pipe, O_CLOEXEC) < 0)
+		return -errno;
+	if ((e = pthread_mutex_init(&r->mu, NULL)) != 0)
+		return -e;
+	if ((e = pthread_cond_init(&r->cv, NULL)) != 0)
+		goto out_destroy_mutex;
+	if ((e = pthread_create(&r->thread, NULL, match_reader_run, r)) != 0)
+		goto out_destroy_cond;
+	r->started = true;
+	return 0;
+
+out_destroy_cond:
+	pthread_cond_destroy(&r->cv);
+out_destroy_mutex:
+	pthread_mutex_destroy(&r->mu);
+	return -e;
+}
+
+/* Stops the reader (whatever it is doing) and frees what it had. Accepts one never started. */
+static void match_reader_stop(struct match_reader *r)
+{
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (write(r->stop_pipe[1], "", 1) < 0) {
+			/* a full pipe has been written already */
+		}
+		pthread_join(r->thread, NULL);
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		r->started = false;
+	}
+	for (int i = 0; i < 2; i++)
+		if (r->stop_pipe[i] >= 0)
+			close(r->stop_pipe[i]);
+	r->stop_pipe[0] = r->stop_pipe[1] = -1;
+	for (unsigned i = 0; i < CLI_MATCH_BLOCKS; i++) {
+		free(r->block[i]);
+		free(r->nl[i]);
+	}
+	memset(r->block, 0, sizeof(r->block));
+	memset(r->nl, 0, sizeof(r->nl));
+}
+
+/*
+ * The next full block into lines (lines_take_indexed()): 1, or 0 at the end
+ * of input, or a negative errno from read(), or, when it would have to wait
+ * and may not, -EAGAIN.
+ */
+static int match_reader_next(struct match_reader *r, struct lines *in, bool wait)
+{
+	pthread_mutex_lock(&r->mu);
+	if (!r->full[r->take] && !r->done && !wait) {
+		pthread_mutex_unlock(&r->mu);
+		return -EAGAIN;
+	}
+	while (!r->full[r->take] && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	int res = 1;
+	unsigned i = r->take;
+	if (r->full[i]) {
+		lines_take_indexed(in, r->block[i], r->len[i], r->nl[i], r->nnl[i], r->nl_all[i]);
+	} else {
+		res = r->err;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return res;
+}
+
+/* Gives the block match_reader_next() returned back to the reader. */
+static void match_reader_done(struct match_reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->full[r->take] = false;
+	r->take = (r->take + 1) % CLI_MATCH_BLOCKS;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * Reads stdin in blocks of CLI_MATCH_READ_BLOCK on a reader thread (lines
+ * found in place with memchr by common/lines.c) and answers each line.
+ * Output goes out in blocks; when stdin is not a regular file, what is
+ * gathered is also flushed before waiting for the next block, so a slow
+ * producer (tail -f | tripline match) sees its answers without waiting for
+ * a full block.
+ */
 static int cmd_match(int argc, char **argv)
 {
 	const struct command *c = find_command("match");
@@ -440,10 +742,15 @@ static int cmd_match(int argc, char **argv)
 	struct ruleset *rs = NULL;
 	struct matcher *empty = NULL;
 	struct match_scratch *s = NULL;
-	char *line = NULL;
-	size_t cap = 0;
+	struct match_names names = {0};
+	struct match_out out = {0};
+	struct lines in;
+	struct match_reader reader = {.stop_pipe = {-1, -1}};
+	struct stat st;
+	bool in_regular, have_block = false;
 	int opt, rc;
 
+	lines_init(&in, CLI_MAX_EVENT_LINE);
 	if (!paths)
 		return EXIT_FAILURE_OTHER;
 	if ((rc = maybe_help(c, argc, argv)) >= 0)
@@ -482,51 +789,101 @@ static int cmd_match(int argc, char **argv)
 		}
 		m = empty;
 	}
-	if (!(s = match_scratch_new())) {
+	if (!(s = match_scratch_new()) || match_names_make(rs, &names) < 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
 		rc = EXIT_FAILURE_OTHER;
 		goto out;
 	}
-	size_t limit = CLI_MAX_EVENT_LINE;
-	for (unsigned long lineno = 1;; lineno++) {
-		ssize_t n = read_line(stdin, &line, &cap, limit);
-		if (n == -1)
+	out.per_line = isatty(STDOUT_FILENO);
+	in_regular = fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+	if ((r = match_reader_start(&reader)) < 0) {
+		fprintf(stderr, "%s: starting the reader: %s\n", prog, strerror(-r));
+		rc = EXIT_FAILURE_OTHER;
+		goto out;
+	}
+
+	struct match_lineno lineno = {.len = 0};
+	for (;;) {
+		const char *line;
+		size_t n;
+		int k;
+
+		while ((k = lines_next(&in, &line, &n)) != 0) {
+			if (k == -ENOMEM) {
+				match_out_flush(&out);
+				fprintf(stderr, "%s: out of memory\n", prog);
+				rc = EXIT_FAILURE_OTHER;
+				goto out;
+			}
+			match_lineno_next(&lineno);
+			match_out_put(&out, "{\"line\": ", 9);
+			match_out_lineno(&out, &lineno);
+			if (k == -E2BIG) {
+				match_out_put(&out, ", \"error\": \"line longer than ", 29);
+				match_out_u64(&out, CLI_MAX_EVENT_LINE);
+				match_out_put(&out, " bytes\"}\n", 9);
+				match_out_line_done(&out);
+				continue;
+			}
+			if (n && line[n - 1] == '\r')
+				n--;
+			const uint32_t *ids;
+			int nids = matcher_match(m, line, n, s, &ids);
+			if (nids < 0) {
+				const char *why = nids == -ENOMEM ? "out of memory" : match_scratch_error(s);
+				match_out_put(&out, ", \"error\": ", 11);
+				match_out_json_string(&out, why, strlen(why));
+				match_out_put(&out, "}\n", 2);
+			} else {
+				match_out_put(&out, ", \"matched\": [", 14);
+				for (int i = 0; i < nids; i++) {
+					if (i)
+						match_out_put(&out, ", ", 2);
+					match_out_put(&out, names.name[ids[i]], names.len[ids[i]]);
+				}
+				match_out_put(&out, "]}\n", 3);
+			}
+			match_out_line_done(&out);
+		}
+		if (out.err || lines_finished(&in))
 			break;
-		if (n == -3) {
-			fprintf(stderr, "%s: out of memory\n", prog);
+		if (have_block) {
+			match_reader_done(&reader);
+			have_block = false;
+		}
+		int got = match_reader_next(&reader, &in, false);
+		if (got == -EAGAIN) {
+			/* waiting for the producer: what is answered goes out first */
+			if (!in_regular && out.len) {
+				match_out_flush(&out);
+				if (out.err)
+					break;
+			}
+			got = match_reader_next(&reader, &in, true);
+		}
+		if (got < 0) {
+			match_out_flush(&out);
+			fprintf(stderr, "%s: reading stdin: %s\n", prog, strerror(-got));
 			rc = EXIT_FAILURE_OTHER;
 			goto out;
 		}
-		printf("{\"line\": %lu, ", lineno);
-		if (n == -2) {
-			printf("\"error\": \"line longer than %zu bytes\"}\n", limit);
-			continue;
-		}
-		const uint32_t *ids;
-		int k = matcher_match(m, line, (size_t)n, s, &ids);
-		if (k < 0) {
-			const char *why = k == -ENOMEM ? "out of memory" : match_scratch_error(s);
-			fputs("\"error\": ", stdout);
-			json_put_string(stdout, why, strlen(why));
-			fputs("}\n", stdout);
-			continue;
-		}
-		fputs("\"matched\": [", stdout);
-		for (int i = 0; i < k; i++) {
-			const char *name = rs->rules[ids[i]].name;
-			if (i)
-				fputs(", ", stdout);
-			json_put_string(stdout, name, strlen(name));
-		}
-		fputs("]}\n", stdout);
+		if (got == 0)
+			lines_finish(&in);
+		else
+			have_block = true;
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "%s: writing the output: %s\n", prog, strerror(errno));
+	match_out_flush(&out);
+	if (out.err) {
+		fprintf(stderr, "%s: writing the output: %s\n", prog, strerror(-out.err));
 		rc = EXIT_FAILURE_OTHER;
 		goto out;
 	}
 	rc = 0;
 out:
-	free(line);
+	match_reader_stop(&reader);
+	lines_free(&in);
+	free(out.buf);
+	match_names_free(&names);
 	match_scratch_free(s);
 	matcher_free(empty);
 	ruleset_unref(rs);

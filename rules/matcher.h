@@ -6,7 +6,7 @@
  * the subtrees some pattern mentions (validating, but not materialising, the
  * rest), and the work per event is proportional to the fields some pattern
  * mentions and the matches found, not to the number of patterns. See
- * matcher.c for how.
+ * matcher_internal.h for how, and which file does what.
  *
  * Lifecycle: matcher_builder_new() → matcher_builder_add()… →
  * matcher_build() (consumes the builder) → matcher_match()… → matcher_free().

@@ -5,6 +5,8 @@ Every test runs the real binary. Exit codes: 0 ok / match, 1 no match,
 """
 import json
 import os
+import select
+import subprocess
 
 import pytest
 
@@ -232,3 +234,101 @@ def test_match_long_line_is_an_error_and_processing_continues(run, tmp_path):
 def test_match_needs_rules(run):
     r = run("match", stdin="")
     assert r.returncode == 2
+
+
+def run_bytes(tripline_bin, args, data):
+    return subprocess.run([tripline_bin, *args], input=data, capture_output=True, timeout=60)
+
+
+def test_match_line_edges(tripline_bin, tmp_path):
+    rules = write_rules(tmp_path, [{"Name": "r", "EventPattern": {"a": ["x"]}}])
+    # CRLF, an empty line, a NUL inside a line, invalid UTF-8, and a last
+    # line without a newline: one answer per line, in order
+    data = (b'{"a":"x"}\r\n' b'\n' b'{"a":"x"}\x00\n' b'{"a":"\xff"}\n' b'{"a":"y"}\n'
+            b'{"a":"x"}')
+    r = run_bytes(tripline_bin, ["match", "--rules", rules], data)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert [o["line"] for o in out] == [1, 2, 3, 4, 5, 6]
+    assert out[0] == {"line": 1, "matched": ["r"]}
+    assert "error" in out[1]
+    assert "error" in out[2]
+    assert "error" in out[3]
+    assert out[4] == {"line": 5, "matched": []}
+    assert out[5] == {"line": 6, "matched": ["r"]}
+    # no input, no output
+    r = run_bytes(tripline_bin, ["match", "--rules", rules], b"")
+    assert r.returncode == 0 and r.stdout == b""
+
+
+def test_match_line_limit_is_exact(tripline_bin, tmp_path):
+    rules = write_rules(tmp_path, [{"Name": "r", "EventPattern": {"a": ["x"]}}])
+    limit = 1 << 20
+
+    def event(size):
+        pad = size - len('{"a":"x","b":""}')
+        return b'{"a":"x","b":"' + b"y" * pad + b'"}'
+
+    data = event(limit) + b"\n" + event(limit + 1) + b"\n" + event(limit) + b"\r\n" + event(limit)
+    r = run_bytes(tripline_bin, ["match", "--rules", rules], data)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(line) for line in r.stdout.decode().splitlines()]
+    assert out[0] == {"line": 1, "matched": ["r"]}           # exactly 1 MiB: read
+    assert out[1] == {"line": 2, "error": "line longer than %d bytes" % limit}
+    assert out[2]["line"] == 3 and "error" in out[2]          # the '\r' counts toward the limit
+    assert out[3] == {"line": 4, "matched": ["r"]}            # last line, no newline
+    assert len(out) == 4
+
+
+def test_match_many_lines_in_order(tripline_bin, tmp_path):
+    rules = write_rules(tmp_path, [{"Name": "even", "EventPattern": {"n": [{"numeric": ["<", 0]}, 0, 2, 4, 6, 8]}},
+                                   {"Name": "big", "EventPattern": {"n": [{"numeric": [">=", 50000]}]}}])
+    n = 100000   # several read blocks and output blocks
+    data = "".join('{"n":%d,"pad":"%s"}\n' % (i % 10 if i % 7 else i, "p" * (i % 50)) for i in range(n))
+    r = run_bytes(tripline_bin, ["match", "--rules", rules], data.encode())
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert len(lines) == n
+    for i, line in enumerate(lines):
+        v = i % 10 if i % 7 else i
+        want = (["big"] if v >= 50000 else []) + (["even"] if v in (0, 2, 4, 6, 8) else [])
+        assert json.loads(line) == {"line": i + 1, "matched": want}
+
+
+def test_match_stops_on_an_output_error_while_stdin_stays_open(tripline_bin, tmp_path):
+    # the answer cannot be written (/dev/full): exit 3 at once, not at the end of stdin
+    rules = write_rules(tmp_path, [{"Name": "r", "EventPattern": {"a": ["x"]}}])
+    with open("/dev/full", "wb") as full:
+        p = subprocess.Popen([tripline_bin, "match", "--rules", rules], stdin=subprocess.PIPE,
+                             stdout=full, stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b'{"a":"x"}\n')
+            p.stdin.flush()
+            assert p.wait(timeout=30) == 3
+            assert b"writing the output" in p.stderr.read()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdin.close()
+
+
+def test_match_answers_a_pipe_without_waiting_for_its_end(tripline_bin, tmp_path):
+    # tail -f | tripline match: each answer comes out while stdin stays open
+    rules = write_rules(tmp_path, [{"Name": "r", "EventPattern": {"a": ["x"]}}])
+    p = subprocess.Popen([tripline_bin, "match", "--rules", rules], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for i in (1, 2):
+            p.stdin.write(b'{"a":"x"}\n')
+            p.stdin.flush()
+            ready, _, _ = select.select([p.stdout], [], [], 30)
+            assert ready, "no answer within 30 s while stdin stays open"
+            assert json.loads(p.stdout.readline()) == {"line": i, "matched": ["r"]}
+        p.stdin.close()
+        assert p.wait(timeout=30) == 0
+        assert p.stdout.read() == b""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
