@@ -316,7 +316,8 @@ static void on_task_event(struct bench *b, const json_t *ev)
 	if (b->phase == PHASE_LAUNCH && !strcmp(last, "RUNNING") && !b->pids[i]) {
 		const char *rid = json_string_value(
 			json_object_get(json_array_get(json_object_get(detail, "containers"), 0), "runtimeId"));
-		b->pids[i] = rid ? (pid_t)atoi(rid) : -1;
+		unsigned long pid;
+		b->pids[i] = rid && parse_uint(rid, 1, INT32_MAX, &pid) == 0 ? (pid_t)pid : -1;
 		if (++b->running == b->count) {
 			struct rusage ru;
 			getrusage(RUSAGE_SELF, &ru);

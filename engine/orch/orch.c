@@ -257,6 +257,23 @@ bool orch_check_int(const char *key, int64_t v, int64_t lo, int64_t hi, struct o
 	return true;
 }
 
+bool orch_page_start(const char *token, size_t limit, size_t *ret, struct orch_error *e)
+{
+	char *end;
+	unsigned long long v;
+
+	*ret = 0;
+	if (!token)
+		return true;
+	v = strtoull(token, &end, 10);
+	if (*end || !*token || v > limit) {
+		orch_set_error(e, "InvalidParameterException", "nextToken is not valid");
+		return false;
+	}
+	*ret = (size_t)v;
+	return true;
+}
+
 /* ------------------------------------------------------------ events */
 
 /* An ISO 8601 UTC time with milliseconds, as EventBridge writes "time". */

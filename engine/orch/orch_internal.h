@@ -165,6 +165,9 @@ bool orch_check_cluster(const struct orch *o, const char *cluster, struct orch_e
 bool orch_check_string(const char *key, const char *s, size_t max, struct orch_error *e);
 bool orch_check_int(const char *key, int64_t v, int64_t lo, int64_t hi, struct orch_error *e);
 const char *orch_launch_type_name(enum orch_launch_type lt);
+/* A list's nextToken (NULL: the start) as the index to start from, at most
+ * limit; false with e filled for a token this list never gave. */
+bool orch_page_start(const char *token, size_t limit, size_t *ret, struct orch_error *e);
 /* The ACTIVE definition ref names, or false with e filled (ECS's messages). */
 bool orch_active_taskdef(struct orch *o, const char *ref, const struct taskdef **ret, struct orch_error *e);
 

@@ -236,15 +236,8 @@ int orch_list_services(struct orch *o, const struct list_services_request *req, 
 	if (!orch_check_cluster(o, req->cluster, e) || !orch_check_int("maxResults", max, 1, LIST_MAX, e) ||
 	    !orch_check_string("nextToken", req->next_token, ORCH_MAX_REF, e))
 		return -1;
-	if (req->next_token) {
-		char *end;
-		unsigned long long v = strtoull(req->next_token, &end, 10);
-		if (*end || v > o->n_services) {
-			orch_set_error(e, "InvalidParameterException", "nextToken is not valid");
-			return -1;
-		}
-		start = (size_t)v;
-	}
+	if (!orch_page_start(req->next_token, o->n_services, &start, e))
+		return -1;
 	ret->arns = calloc((size_t)max, sizeof(*ret->arns));
 	if (!ret->arns) {
 		orch_set_error(e, "ServerException", "out of memory");

@@ -159,15 +159,8 @@ int orch_list_tasks(struct orch *o, const struct list_tasks_request *req, struct
 	if (!orch_check_int("maxResults", max, 1, LIST_MAX, e) ||
 	    !orch_check_string("nextToken", req->next_token, ORCH_MAX_NEXT_TOKEN, e))
 		return -1;
-	if (req->next_token) {
-		char *end;
-		unsigned long long v = strtoull(req->next_token, &end, 10);
-		if (*end || v > o->n_tasks) {
-			orch_set_error(e, "InvalidParameterException", "nextToken is not valid");
-			return -1;
-		}
-		start = (size_t)v;
-	}
+	if (!orch_page_start(req->next_token, o->n_tasks, &start, e))
+		return -1;
 	ret->arns = calloc((size_t)max, sizeof(*ret->arns));
 	if (!ret->arns) {
 		orch_set_error(e, "ServerException", "out of memory");
