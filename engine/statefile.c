@@ -60,6 +60,23 @@ int statefile_write(const char *dir, const char *name, const char *data, size_t 
 	return r;
 }
 
+int statefile_make_dir(const char *path, bool parent)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	if (parent) {
+		char *slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			return 0;   /* the current directory or / */
+		*slash = '\0';
+	}
+	return mkdir(buf, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
 int statefile_make_dirs(const char *path)
 {
 	char buf[4096];

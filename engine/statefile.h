@@ -21,6 +21,10 @@ int statefile_write(const char *dir, const char *name, const char *data, size_t 
 /* mkdir -p, creating what is missing with mode 0700. 0 or -errno. */
 int statefile_make_dirs(const char *path);
 
+/* One directory level, mode 0700: path itself (parent false) or the
+ * directory path is in (parent true). An existing one is fine. 0 or -errno. */
+int statefile_make_dir(const char *path, bool parent);
+
 /* Removes path and everything below it without following symbolic links or
  * crossing mount points. 0 or -errno (a missing path is 0). */
 int statefile_remove_tree(const char *path);

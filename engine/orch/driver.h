@@ -26,6 +26,9 @@
  *     happens (stop(), a crash, the process vanishing). After `exited` the
  *     orchestrator calls release(). forget() drops a handle without touching
  *     what runs (the daemon is stopping and leaves tasks running).
+ *   - The directories of a launch (spec->log_path's and spec->scratch_dir)
+ *     are the driver's to create, off the loop where it can: creating a
+ *     directory can take milliseconds on a busy file system.
  *   - stdout and stderr of the container are appended to spec->log_path
  *     (created 0600 if missing); the orchestrator rotates that file by
  *     copy-and-truncate, so the driver must open it with O_APPEND.
@@ -74,8 +77,10 @@ struct drv_spec {
 	uint64_t memory_limit;          /* bytes, hard limit; 0 none */
 	uint64_t memory_reservation;    /* bytes, soft limit; 0 none */
 	uint32_t cpu_units;             /* 1024 = one CPU; 0 none */
-	const char *log_path;           /* stdout + stderr appended here */
-	const char *scratch_dir;        /* an existing per-task directory the driver may use */
+	const char *log_path;           /* stdout + stderr appended here; the driver creates its
+					   directory (one level, 0700) when missing */
+	const char *scratch_dir;        /* a per-task directory the driver may use; the driver
+					   creates it (one level, 0700) when missing */
 	const struct drv_mount *mounts;
 	size_t n_mounts;
 	const char *network_mode;       /* docker: "none" (default when NULL), "host", "bridge" */

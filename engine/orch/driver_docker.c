@@ -38,6 +38,7 @@
  *          one whose create was still in flight at release() or forget().
  */
 #include "docker.h"
+#include "statefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,11 @@ static int container_new(struct driver *d, const struct drv_spec *spec, void *ow
 	c->d = d;
 	c->owner = owner;
 	c->exit_code = -1;
+	err = statefile_make_dir(spec->log_path, true);
+	if (err < 0) {
+		free(c);
+		return err;
+	}
 	c->log_fd = open(spec->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
 	if (c->log_fd < 0) {
 		err = -errno;

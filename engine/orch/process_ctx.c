@@ -75,6 +75,7 @@ static void ctx_free(struct run_ctx *x)
 	process_strv_free(x->env, true);
 	free(x->cwd);
 	free(x->log_path);
+	free(x->scratch_dir);
 	free(x->user);
 	free(x->groups);
 	explicit_bzero(x, sizeof(*x));
@@ -274,7 +275,8 @@ int process_ctx_new(const struct drv_spec *spec, struct run_ctx **ret)
 	if ((r = process_strv_copy(spec->env, &x->env)) < 0)
 		goto out_free;
 	r = -ENOMEM;
-	if (!(x->cwd = strdup(cwd)) || !(x->log_path = strdup(spec->log_path)))
+	if (!(x->cwd = strdup(cwd)) || !(x->log_path = strdup(spec->log_path)) ||
+	    (spec->scratch_dir && !(x->scratch_dir = strdup(spec->scratch_dir))))
 		goto out_free;
 	if (spec->user && spec->user[0]) {
 		if (!(x->user = strdup(spec->user)))

@@ -45,6 +45,7 @@ struct run_ctx {
 	char **env;            /* NULL-terminated; wiped when freed */
 	char *cwd;
 	char *log_path;
+	char *scratch_dir;             /* NULL: none */
 	char *user;            /* as given, for messages; NULL: the daemon's */
 	bool set_user;
 	uid_t uid;

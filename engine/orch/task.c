@@ -475,7 +475,6 @@ static int build_env(const struct tcontainer *c, struct envv *env, char *reason,
 static void launch_container(struct tcontainer *c)
 {
 	struct task *t = c->task;
-	struct orch *o = t->orch;
 	const struct driver_ops *ops = t->drv->ops;
 	struct drv_spec spec;
 	struct drv_mount mounts[MAX_MOUNTS];
@@ -527,15 +526,8 @@ static void launch_container(struct tcontainer *c)
 	}
 	spec.env = env.v;
 
-	char dir[4200];
-	snprintf(dir, sizeof(dir), "%s/logs/%s", o->data_dir, t->id);
-	/* the parents were made by orch_new(): one mkdir each, not a walk */
-	if ((mkdir(dir, 0700) < 0 && errno != EEXIST && (r = -errno)) ||
-	    (mkdir(scratch, 0700) < 0 && errno != EEXIST && (r = -errno))) {
-		snprintf(reason, sizeof(reason), "CannotStartContainerError: %.400s: %s", dir, strerror(-r));
-		fail_start(c, reason);
-		goto out;
-	}
+	/* the driver makes the log and scratch directories (data_dir/logs and
+	 * data_dir/work exist since orch_new()) */
 	c->launched = true;
 	r = ops->launch(t->drv->d, &spec, c, &c->h);
 	if (r < 0) {
