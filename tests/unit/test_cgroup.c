@@ -45,7 +45,9 @@ static void assert_limits_applied(const struct rec *r)
 static void read_cg_file(const char *dir, const char *file, char *buf, size_t size)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		fail_msg("path too long: %s/%s", dir, file);
 	if (read_text(path, buf, size) < 0)
 		fail_msg("cannot read %s", path);
 	buf[strcspn(buf, "\n")] = '\0';
