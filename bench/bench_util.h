@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ftw.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Parses a decimal unsigned integer in [min, max]; no sign, no trailing text.
@@ -56,6 +58,22 @@ static inline long long rss_of(pid_t pid)
 	}
 	fclose(f);
 	return kb < 0 ? kb : kb * 1024;
+}
+
+static inline int bench_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Removes the bench's own temporary directory and everything in it, without
+ * following symbolic links; what cannot be removed stays. */
+static inline void bench_rm_tree(const char *dir)
+{
+	nftw(dir, bench_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

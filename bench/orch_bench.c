@@ -55,7 +55,6 @@
  * share.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -110,15 +109,6 @@ const char *ob_why(int r)
 
 /* ------------------------------------------------------------ cleanup */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /*
  * Leaves nothing behind: RUNNING tasks' runtimeIds while the daemon still
  * answers, then the daemon, then every probe process of this run.
@@ -170,7 +160,7 @@ static void cleanup(struct bench *b)
 	if (b->keep)
 		fprintf(stderr, "orch_bench: kept %s (daemon log: %s)\n", b->dir, b->log_path);
 	else if (b->dir[0] != '\0')
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		bench_rm_tree(b->dir);
 }
 
 /* ------------------------------------------------------------ main */

@@ -35,7 +35,6 @@
  * writes its state files on the loop) is removed unless --keep.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -347,15 +346,6 @@ static void on_event(void *userdata, const char *text, size_t len)
 	json_decref(ev);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static int setup(struct bench *b)
 {
 	struct errlist errs = ERRLIST_INIT;
@@ -439,7 +429,7 @@ static void teardown(struct bench *b, bool keep)
 	for (unsigned i = 0; i < MAX_COUNT; i++)
 		free(b->arns[i]);
 	if (b->dir[0] && !keep)
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		bench_rm_tree(b->dir);
 	else if (b->dir[0])
 		fprintf(stderr, "orch_lag_bench: kept %s\n", b->dir);
 }
