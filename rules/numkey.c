@@ -302,15 +302,23 @@ static int bits128(u128 v)
 	return lo ? 64 - __builtin_clzll(lo) : 0;
 }
 
+/* 10^k for k in [0, 19] as 64-bit words; 10^20..10^38 are products of two. */
+static const uint64_t pow10_64[] = {
+	UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000),
+	UINT64_C(10000), UINT64_C(100000), UINT64_C(1000000), UINT64_C(10000000),
+	UINT64_C(100000000), UINT64_C(1000000000), UINT64_C(10000000000), UINT64_C(100000000000),
+	UINT64_C(1000000000000), UINT64_C(10000000000000), UINT64_C(100000000000000), UINT64_C(1000000000000000),
+	UINT64_C(10000000000000000), UINT64_C(100000000000000000), UINT64_C(1000000000000000000), UINT64_C(10000000000000000000),
+};
+
 /* 10^k for k in [0, 38], or 0 when it does not fit. */
 static u128 pow10_128(int k)
 {
-	u128 p = 1;
 	if (k < 0 || k > 38)
 		return 0;
-	while (k--)
-		p *= 10;
-	return p;
+	if (k <= 19)
+		return pow10_64[k];
+	return (u128)pow10_64[19] * pow10_64[k - 19];
 }
 
 /*
@@ -341,7 +349,7 @@ static int exact_convert(uint64_t w, int q, double *ret)
 				break;
 			k--;
 		}
-		u128 rem = num % den, twice = rem << 1;
+		u128 rem = num - quo * den, twice = rem << 1;
 		if (twice > den || (twice == den && (quo & 1)))
 			quo++;   /* 2^53 at most: still exact */
 		*ret = ldexp((double)(uint64_t)quo, -k);
