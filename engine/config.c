@@ -396,25 +396,97 @@ static void cluster_fn(struct jcheck *c, const struct jnode *o, struct tripline_
 	take_int(c, o, "memory", 1, MEMORY_MIB_MAX, &cfg->cluster.memory_mib);
 }
 
+/* "START-END": two uids, START <= END, neither 0 nor above 2^31 - 1. */
+static void take_uid_range(struct jcheck *c, const struct jnode *o, const char *key,
+			   uint32_t *ret_min, uint32_t *ret_max)
+{
+	const struct jnode *n = jcheck_member(c, o, key, JNODE_STRING, 0);
+	const char *dash;
+	long lo, hi;
+
+	if (!n)
+		return;
+	dash = memchr(n->u.str, '-', n->len);
+	if (!dash || !digits_ok(n->u.str, (size_t)(dash - n->u.str), 1, INT32_MAX, &lo) ||
+	    !digits_ok(dash + 1, n->len - (size_t)(dash + 1 - n->u.str), 1, INT32_MAX, &hi) || lo > hi) {
+		jcheck_err_at(c, key, "must be \"START-END\": two uids from 1 to 2147483647, START <= END");
+		return;
+	}
+	*ret_min = (uint32_t)lo;
+	*ret_max = (uint32_t)hi;
+}
+
+/* A user as a task definition's "user" takes it: NAME, UID, NAME:GROUP or UID:GID. */
+static bool user_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 255 || memchr(s, '\0', n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!jtext_is_alnum(s[i]) && !strchr("._-:", s[i]))
+			return false;
+	return s[0] != ':' && s[n - 1] != ':' && memchr(s, ':', n) == memrchr(s, ':', n);
+}
+
 static void process_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	size_t n;
 	/* "" is allowed here: never use cgroups */
 	const char *s = jcheck_string(c, o, "cgroup_root", 0, &n);
+	const struct jnode *u;
 
 	if (s)
 		set_str(c, &cfg->drivers.process_cgroup_root, s, n);
+	take_uid_range(c, o, "uid_range", &cfg->drivers.process_uid_min, &cfg->drivers.process_uid_max);
+	if ((u = jcheck_member(c, o, "default_user", JNODE_STRING, 0))) {
+		if (!user_ok(u->u.str, u->len))
+			jcheck_err_at(c, "default_user", "must be a user: NAME, UID, NAME:GROUP or UID:GID");
+		else if (jtext_eq(u->u.str, u->len, "root") || jtext_has_prefix(u->u.str, u->len, "root:") ||
+			 jtext_eq(u->u.str, u->len, "0") || jtext_has_prefix(u->u.str, u->len, "0:"))
+			jcheck_err_at(c, "default_user", "must not be root: tasks that must run as root say "
+				      "\"user\": \"root\" and need allow_root");
+		else
+			set_str(c, &cfg->drivers.process_default_user, u->u.str, u->len);
+	}
+	jcheck_bool(c, o, "allow_root", 0, &cfg->drivers.process_allow_root);
+}
+
+/* An allowed host path: absolute, without "." or ".." parts, without NUL. */
+static bool host_path_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 4095 || s[0] != '/' || memchr(s, '\0', n))
+		return false;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		while (j < n && s[j] != '/')
+			j++;
+		size_t len = j - i - 1;
+		if ((len == 1 && s[i + 1] == '.') || (len == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
+			return false;
+		i = j;
+	}
+	return true;
 }
 
 static void docker_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
+	struct config_strv *v = &cfg->drivers.docker_allowed_host_paths;
+
 	take_string(c, o, "socket", 0, &cfg->drivers.docker_socket);
+	take_string_array(c, o, "allowed_host_paths", 0, 0, MAX_PATHS, host_path_ok,
+			  "must be an absolute path without \".\" or \"..\" parts", v);
+	/* "/srv/data/" is "/srv/data"; "/" stays */
+	for (size_t i = 0; i < v->n; i++) {
+		size_t l = strlen(v->v[i]);
+		while (l > 1 && v->v[i][l - 1] == '/')
+			v->v[i][--l] = '\0';
+	}
 }
 
 static void drivers_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	static const char *const process_fields[] = {"cgroup_root", NULL};
-	static const char *const docker_fields[] = {"socket", NULL};
+	static const char *const process_fields[] = {"cgroup_root", "uid_range", "default_user",
+						      "allow_root", NULL};
+	static const char *const docker_fields[] = {"socket", "allowed_host_paths", NULL};
 
 	with_object(c, o, "process", process_fields, cfg, process_fn);
 	with_object(c, o, "docker", docker_fields, cfg, docker_fn);
@@ -485,9 +557,23 @@ static void state_fn(struct jcheck *c, const struct jnode *o, struct tripline_co
 		set_str(c, &cfg->state_redis, n->u.str, n->len);
 }
 
+/* A prefix of environment variable names: [A-Za-z_][A-Za-z0-9_]*. */
+static bool env_prefix_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 255 || jtext_is_digit(s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!jtext_is_alnum(s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
 static void secrets_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	take_string(c, o, "file", JCHECK_REQUIRED, &cfg->secrets_file);
+	take_string(c, o, "file", 0, &cfg->secrets_file);
+	take_string_array(c, o, "env_allow", 0, 0, MAX_ITEMS, env_prefix_ok,
+			  "must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, "
+			  "not starting with a digit", &cfg->secrets_env_allow);
 }
 
 static void auth_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
@@ -699,13 +785,32 @@ static void sources_fn(struct jcheck *c, const struct jnode *o, struct tripline_
 static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	uint64_t tasks = cfg->limits.max_tasks, timeout = cfg->limits.shutdown_timeout_s;
+	uint64_t conns = cfg->limits.max_connections, per = cfg->limits.max_connections_per_client;
+	uint64_t head = cfg->limits.request_head_timeout_s;
+	uint64_t fams = cfg->limits.max_task_definition_families;
+	uint64_t revs = cfg->limits.max_task_definition_revisions;
 
 	take_int(c, o, "max_request_bytes", 1024, (int64_t)64 << 20, &cfg->limits.max_request_bytes);
 	take_int(c, o, "max_event_bytes", 1024, (int64_t)64 << 20, &cfg->limits.max_event_bytes);
 	take_int(c, o, "max_tasks", 1, 100000, &tasks);
 	take_int(c, o, "shutdown_timeout_s", 1, 3600, &timeout);
+	take_int(c, o, "max_connections", 4, 65536, &conns);
+	take_int(c, o, "max_connections_per_client", 1, 65536, &per);
+	take_int(c, o, "request_head_timeout_s", 1, 3600, &head);
+	take_int(c, o, "max_task_definition_bytes", 1024, (int64_t)1 << 20,
+		 &cfg->limits.max_task_definition_bytes);
+	take_int(c, o, "max_task_definition_families", 1, 1000000, &fams);
+	take_int(c, o, "max_task_definition_revisions", 1, 1000000, &revs);
 	cfg->limits.max_tasks = (uint32_t)tasks;
 	cfg->limits.shutdown_timeout_s = (uint32_t)timeout;
+	cfg->limits.max_connections = (uint32_t)conns;
+	cfg->limits.max_connections_per_client = (uint32_t)per;
+	cfg->limits.request_head_timeout_s = (uint32_t)head;
+	cfg->limits.max_task_definition_families = (uint32_t)fams;
+	cfg->limits.max_task_definition_revisions = (uint32_t)revs;
+	if (cfg->limits.max_connections_per_client > cfg->limits.max_connections)
+		jcheck_err_at(c, "max_connections_per_client", "must not be more than max_connections (%u)",
+			      (unsigned)cfg->limits.max_connections);
 	/* an event arrives in a request: the default shrinks to fit, a value
 	 * written out must fit */
 	if (cfg->limits.max_event_bytes <= cfg->limits.max_request_bytes)
@@ -728,11 +833,15 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 	static const char *const cluster_fields[] = {"name", "cpu", "memory", NULL};
 	static const char *const drivers_fields[] = {"process", "docker", NULL};
 	static const char *const state_fields[] = {"redis", NULL};
-	static const char *const secrets_fields[] = {"file", NULL};
+	static const char *const secrets_fields[] = {"file", "env_allow", NULL};
 	static const char *const auth_fields[] = {"keys", NULL};
 	static const char *const sources_fields[] = {"files", "kafka", "webhooks", NULL};
-	static const char *const limits_fields[] = {"max_request_bytes", "max_event_bytes",
-						    "max_tasks", "shutdown_timeout_s", NULL};
+	static const char *const limits_fields[] = {
+		"max_request_bytes", "max_event_bytes", "max_tasks", "shutdown_timeout_s",
+		"max_connections", "max_connections_per_client", "request_head_timeout_s",
+		"max_task_definition_bytes", "max_task_definition_families",
+		"max_task_definition_revisions", NULL,
+	};
 	const struct jnode *n;
 
 	jcheck_fields(c, root, root_fields, NULL);
@@ -831,6 +940,14 @@ static struct tripline_config *config_defaults(struct jcheck *c)
 	cfg->limits.max_event_bytes = CONFIG_DEFAULT_MAX_EVENT_BYTES;
 	cfg->limits.max_tasks = CONFIG_DEFAULT_MAX_TASKS;
 	cfg->limits.shutdown_timeout_s = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S;
+	cfg->limits.max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->limits.max_connections_per_client = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+	cfg->limits.request_head_timeout_s = CONFIG_DEFAULT_REQUEST_HEAD_TIMEOUT_S;
+	cfg->limits.max_task_definition_bytes = CONFIG_DEFAULT_MAX_TASK_DEFINITION_BYTES;
+	cfg->limits.max_task_definition_families = CONFIG_DEFAULT_MAX_TASK_DEFINITION_FAMILIES;
+	cfg->limits.max_task_definition_revisions = CONFIG_DEFAULT_MAX_TASK_DEFINITION_REVISIONS;
+	cfg->drivers.process_uid_min = CONFIG_DEFAULT_UID_MIN;
+	cfg->drivers.process_uid_max = CONFIG_DEFAULT_UID_MAX;
 	return cfg;
 }
 
@@ -862,7 +979,9 @@ void config_free(struct tripline_config *c)
 	strv_free(&c->task_definitions);
 	free(c->cluster.name);
 	free(c->drivers.process_cgroup_root);
+	free(c->drivers.process_default_user);
 	free(c->drivers.docker_socket);
+	strv_free(&c->drivers.docker_allowed_host_paths);
 	for (size_t i = 0; i < c->n_clusters; i++) {
 		free(c->clusters[i].name);
 		free(c->clusters[i].endpoint);
@@ -872,6 +991,7 @@ void config_free(struct tripline_config *c)
 	free(c->clusters);
 	free(c->state_redis);
 	free(c->secrets_file);
+	strv_free(&c->secrets_env_allow);
 	for (size_t i = 0; i < c->n_auth_keys; i++) {
 		free(c->auth_keys[i].access_key_id);
 		free_secret(c->auth_keys[i].secret_ref);
@@ -1001,108 +1121,4 @@ bool config_listen_is_loopback(const struct tripline_config *c)
 		return a[15] == 1;
 	}
 	return false;
-}
-
-/* ------------------------------------------------------------ secrets */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) FORMAT(3, 4);
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Owned by us or root, and nothing for group or others. */
-static int secret_file_check(const struct stat *st)
-{
-	if (st->st_uid != geteuid() && st->st_uid != 0)
-		return -EPERM;
-	if (st->st_mode & 077)
-		return -EACCES;
-	return 0;
-}
-
-static int secret_from_file(const char *ref, const char *path, char **ret, char *err,
-			    size_t errlen)
-{
-	struct stat st;
-	char *text;
-	size_t len = 0;
-	int r = readfile(path, CONFIG_MAX_SECRET_BYTES, secret_file_check, &text, &len);
-
-	switch (r) {
-	case 0:
-		break;
-	case -EACCES:
-		/* the mode is safe to show; stat again only for the message */
-		if (stat(path, &st) == 0 && (st.st_mode & 077)) {
-			set_err(err, errlen,
-				"%s: the file is readable or writable by group or others (mode %04o); "
-				"it must be 0600 or stricter (chmod 600 %s)",
-				ref, (unsigned)(st.st_mode & 07777), path);
-			return -EACCES;
-		}
-		set_err(err, errlen, "%s: %s", ref, strerror(EACCES));
-		return -EACCES;
-	case -EPERM:
-		set_err(err, errlen, "%s: the file must be owned by the daemon's user or by root", ref);
-		return -EACCES;
-	case -EFBIG:
-		set_err(err, errlen, "%s: the file is larger than %zu bytes", ref, CONFIG_MAX_SECRET_BYTES);
-		return r;
-	case -EISDIR:
-		set_err(err, errlen, "%s: not a regular file", ref);
-		return -EINVAL;
-	default:
-		set_err(err, errlen, "%s: %s", ref, strerror(-r));
-		return r;
-	}
-	if (len && text[len - 1] == '\n')
-		text[--len] = '\0';
-	if (len && text[len - 1] == '\r')
-		text[--len] = '\0';
-	if (len == 0 || memchr(text, '\0', len)) {
-		set_err(err, errlen, "%s: the file is empty or holds NUL bytes", ref);
-		free(text);
-		return -EINVAL;
-	}
-	*ret = text;
-	return 0;
-}
-
-int config_resolve_secret(const char *ref, char **ret, char *err, size_t errlen)
-{
-	const char *v;
-
-	*ret = NULL;
-	if (!config_secret_ref_valid(ref)) {
-		set_err(err, errlen, "secret reference %s", secret_ref_sentence);
-		return -EINVAL;
-	}
-	if (strncmp(ref, "file:", 5) == 0)
-		return secret_from_file(ref, ref + 5, ret, err, errlen);
-	if (strncmp(ref, "env:", 4) == 0) {
-		v = getenv(ref + 4);
-		if (!v) {
-			set_err(err, errlen, "%s: environment variable %s is not set", ref, ref + 4);
-			return -ENOENT;
-		}
-		if (!*v) {
-			set_err(err, errlen, "%s: environment variable %s is empty", ref, ref + 4);
-			return -EINVAL;
-		}
-	} else {
-		v = ref + 6;   /* value: */
-	}
-	if (!(*ret = strdup(v))) {
-		set_err(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	return 0;
 }

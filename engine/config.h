@@ -57,6 +57,17 @@
 #define CONFIG_DEFAULT_MAX_EVENT_BYTES ((uint64_t)256 << 10)
 #define CONFIG_DEFAULT_MAX_TASKS 1000u
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_S 30u
+#define CONFIG_DEFAULT_MAX_CONNECTIONS 256u
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 32u
+#define CONFIG_DEFAULT_REQUEST_HEAD_TIMEOUT_S 10u
+#define CONFIG_DEFAULT_MAX_TASK_DEFINITION_BYTES ((uint64_t)64 << 10)
+#define CONFIG_DEFAULT_MAX_TASK_DEFINITION_FAMILIES 1000u
+#define CONFIG_DEFAULT_MAX_TASK_DEFINITION_REVISIONS 1000u
+/* systemd's range for DynamicUser= (61184-65519) */
+#define CONFIG_DEFAULT_UID_MIN 61184u
+#define CONFIG_DEFAULT_UID_MAX 65519u
+/* environment variables valueFrom "env:NAME" may always name */
+#define CONFIG_ENV_ALLOW_ALWAYS "TRIPLINE_TASK_"
 
 enum config_log_level {
 	CONFIG_LOG_DEBUG,
@@ -139,12 +150,23 @@ struct tripline_config {
 	} cluster;
 	struct {
 		char *process_cgroup_root;   /* NULL: detect */
+		/* a root daemon's process tasks without "user": each its own uid
+		 * from [process_uid_min, process_uid_max], or process_default_user
+		 * when set ("NAME", "UID" or "UID:GID"); running as root needs
+		 * "user": "root" (or "0") and process_allow_root */
+		uint32_t process_uid_min, process_uid_max;
+		char *process_default_user;   /* NULL: dynamic uids */
+		bool process_allow_root;      /* default false */
 		char *docker_socket;
+		struct config_strv docker_allowed_host_paths;   /* absolute, normalised; default none */
 	} drivers;
 	size_t n_clusters;
 	struct config_remote_cluster *clusters;   /* in document order */
 	char *state_redis;      /* redis://HOST[:PORT][/DB], or NULL: in-memory state */
 	char *secrets_file;     /* the task secrets store, or NULL: none */
+	/* prefixes of the daemon's environment variables a task's valueFrom
+	 * "env:NAME" may name, besides CONFIG_ENV_ALLOW_ALWAYS; default none */
+	struct config_strv secrets_env_allow;
 	size_t n_auth_keys;     /* 0: requests are not authenticated (loopback only) */
 	struct config_auth_key *auth_keys;
 	struct {
@@ -160,6 +182,12 @@ struct tripline_config {
 		uint64_t max_event_bytes;     /* one event */
 		uint32_t max_tasks;           /* tasks not yet STOPPED on this host */
 		uint32_t shutdown_timeout_s;  /* SIGTERM: in-flight work gets this long */
+		uint32_t max_connections;     /* open HTTP connections */
+		uint32_t max_connections_per_client;   /* open HTTP connections from one address */
+		uint32_t request_head_timeout_s;       /* a request line and headers must arrive within */
+		uint64_t max_task_definition_bytes;    /* one RegisterTaskDefinition request's definition */
+		uint32_t max_task_definition_families;
+		uint32_t max_task_definition_revisions;   /* per family, ACTIVE and INACTIVE */
 	} limits;
 };
 

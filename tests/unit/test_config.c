@@ -141,6 +141,18 @@ static void test_empty_is_all_defaults(void **state)
 	assert_int_equal(c->limits.max_event_bytes, 262144);
 	assert_int_equal(c->limits.max_tasks, 1000);
 	assert_int_equal(c->limits.shutdown_timeout_s, 30);
+	assert_int_equal(c->limits.max_connections, 256);
+	assert_int_equal(c->limits.max_connections_per_client, 32);
+	assert_int_equal(c->limits.request_head_timeout_s, 10);
+	assert_int_equal(c->limits.max_task_definition_bytes, 65536);
+	assert_int_equal(c->limits.max_task_definition_families, 1000);
+	assert_int_equal(c->limits.max_task_definition_revisions, 1000);
+	assert_int_equal(c->drivers.process_uid_min, 61184);
+	assert_int_equal(c->drivers.process_uid_max, 65519);
+	assert_null(c->drivers.process_default_user);
+	assert_false(c->drivers.process_allow_root);
+	assert_int_equal(c->drivers.docker_allowed_host_paths.n, 0);
+	assert_int_equal(c->secrets_env_allow.n, 0);
 	config_free(c);
 
 	/* empty sections are defaults too */
@@ -423,7 +435,6 @@ static void test_value_errors(void **state)
 		      MSGS("t.json: /state/redis: must be redis://HOST[:PORT][/DB]"));
 	expect_errors("{\"state\": {\"redis\": \"redis://host:6379/x\"}}",
 		      MSGS("t.json: /state/redis: must be redis://HOST[:PORT][/DB]"));
-	expect_errors("{\"secrets\": {}}", MSGS("t.json: /secrets/file: is required"));
 	expect_errors("{\"limits\": {\"max_request_bytes\": 1023, \"max_event_bytes\": 67108865,"
 		      " \"max_tasks\": 0, \"shutdown_timeout_s\": 3601}}",
 		      MSGS("t.json: /limits/max_request_bytes: must be an integer from 1024 to 67108864",
@@ -432,6 +443,73 @@ static void test_value_errors(void **state)
 			   "t.json: /limits/shutdown_timeout_s: must be an integer from 1 to 3600"));
 	expect_errors("{\"limits\": {\"max_request_bytes\": 4096, \"max_event_bytes\": 8192}}",
 		      MSGS("t.json: /limits/max_event_bytes: must not be more than max_request_bytes (4096)"));
+}
+
+/* The keys that keep the API from being root for every local user, and the
+ * listener's and the registry's limits. */
+static void test_privilege_and_limit_keys(void **state)
+{
+	struct tripline_config *c;
+
+	(void)state;
+	c = load_ok("{\"drivers\": {\"process\": {\"uid_range\": \"70000-70009\", \"default_user\": \"nobody\","
+		    " \"allow_root\": true}, \"docker\": {\"allowed_host_paths\": [\"/srv/data/\", \"/\"]}},"
+		    " \"secrets\": {\"env_allow\": [\"APP_\", \"DB_PASSWORD\"]},"
+		    " \"limits\": {\"max_connections\": 64, \"max_connections_per_client\": 8,"
+		    " \"request_head_timeout_s\": 3, \"max_task_definition_bytes\": 2048,"
+		    " \"max_task_definition_families\": 5, \"max_task_definition_revisions\": 7}}");
+	assert_int_equal(c->drivers.process_uid_min, 70000);
+	assert_int_equal(c->drivers.process_uid_max, 70009);
+	assert_string_equal(c->drivers.process_default_user, "nobody");
+	assert_true(c->drivers.process_allow_root);
+	assert_int_equal(c->drivers.docker_allowed_host_paths.n, 2);
+	assert_string_equal(c->drivers.docker_allowed_host_paths.v[0], "/srv/data");
+	assert_string_equal(c->drivers.docker_allowed_host_paths.v[1], "/");
+	assert_null(c->secrets_file);
+	assert_int_equal(c->secrets_env_allow.n, 2);
+	assert_string_equal(c->secrets_env_allow.v[1], "DB_PASSWORD");
+	assert_int_equal(c->limits.max_connections, 64);
+	assert_int_equal(c->limits.max_connections_per_client, 8);
+	assert_int_equal(c->limits.request_head_timeout_s, 3);
+	assert_int_equal(c->limits.max_task_definition_bytes, 2048);
+	assert_int_equal(c->limits.max_task_definition_families, 5);
+	assert_int_equal(c->limits.max_task_definition_revisions, 7);
+	config_free(c);
+	c = load_ok("{\"drivers\": {\"process\": {\"default_user\": \"1000:1000\"}}, \"secrets\": {}}");
+	assert_string_equal(c->drivers.process_default_user, "1000:1000");
+	config_free(c);
+
+	expect_errors("{\"drivers\": {\"process\": {\"uid_range\": \"65519-61184\"}}}",
+		      MSGS("t.json: /drivers/process/uid_range: must be \"START-END\": two uids from 1 to 2147483647, START <= END"));
+	expect_errors("{\"drivers\": {\"process\": {\"uid_range\": \"0-10\", \"allow_root\": 1}}}",
+		      MSGS("t.json: /drivers/process/uid_range: must be \"START-END\": two uids from 1 to 2147483647, START <= END",
+			   "t.json: /drivers/process/allow_root: must be true or false"));
+	expect_errors("{\"drivers\": {\"process\": {\"default_user\": \"root\"}}}",
+		      MSGS("t.json: /drivers/process/default_user: must not be root: tasks that must run as root"
+			   " say \"user\": \"root\" and need allow_root"));
+	expect_errors("{\"drivers\": {\"process\": {\"default_user\": \"0:0\"}}}",
+		      MSGS("t.json: /drivers/process/default_user: must not be root: tasks that must run as root"
+			   " say \"user\": \"root\" and need allow_root"));
+	expect_errors("{\"drivers\": {\"process\": {\"default_user\": \"a b\"}}}",
+		      MSGS("t.json: /drivers/process/default_user: must be a user: NAME, UID, NAME:GROUP or UID:GID"));
+	expect_errors("{\"drivers\": {\"docker\": {\"allowed_host_paths\": [\"srv\", \"/a/../etc\", \"/a/./b\"]}}}",
+		      MSGS("t.json: /drivers/docker/allowed_host_paths/0: must be an absolute path without \".\" or \"..\" parts",
+			   "t.json: /drivers/docker/allowed_host_paths/1: must be an absolute path without \".\" or \"..\" parts",
+			   "t.json: /drivers/docker/allowed_host_paths/2: must be an absolute path without \".\" or \"..\" parts"));
+	expect_errors("{\"secrets\": {\"env_allow\": [\"1X\", \"A-B\", \"\"]}}",
+		      MSGS("t.json: /secrets/env_allow/0: must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, not starting with a digit",
+			   "t.json: /secrets/env_allow/1: must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, not starting with a digit",
+			   "t.json: /secrets/env_allow/2: must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, not starting with a digit"));
+	expect_errors("{\"limits\": {\"max_connections\": 3, \"request_head_timeout_s\": 0,"
+		      " \"max_task_definition_bytes\": 1048577, \"max_task_definition_families\": 0,"
+		      " \"max_task_definition_revisions\": 1000001}}",
+		      MSGS("t.json: /limits/max_connections: must be an integer from 4 to 65536",
+			   "t.json: /limits/request_head_timeout_s: must be an integer from 1 to 3600",
+			   "t.json: /limits/max_task_definition_bytes: must be an integer from 1024 to 1048576",
+			   "t.json: /limits/max_task_definition_families: must be an integer from 1 to 1000000",
+			   "t.json: /limits/max_task_definition_revisions: must be an integer from 1 to 1000000"));
+	expect_errors("{\"limits\": {\"max_connections\": 16, \"max_connections_per_client\": 17}}",
+		      MSGS("t.json: /limits/max_connections_per_client: must not be more than max_connections (16)"));
 }
 
 static void test_clusters_errors(void **state)
@@ -753,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_auth_required_off_loopback),
 		cmocka_unit_test(test_sources_errors),
 		cmocka_unit_test(test_many_errors_at_once),
+		cmocka_unit_test(test_privilege_and_limit_keys),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_example_prefixes),
 		cmocka_unit_test(test_secret_refs),
