@@ -60,16 +60,52 @@ struct daemon {
 	uint64_t reloads_ok, reloads_failed;
 };
 
+/*
+ * Whether a rules or task_definitions path is skipped: only the key's default
+ * ("./rules", "./taskdefs") may be missing, with a warning; a path written in
+ * the config that does not exist is an error (reported by the walk).
+ */
+static bool skip_missing_default(const char *what, const char *path, const char *dflt)
+{
+	struct stat st;
+
+	if (strcmp(path, dflt) != 0 || stat(path, &st) == 0 || errno != ENOENT)
+		return false;
+	log_warn(what, "%s does not exist: none loaded (the default of `%s`; set it in the config)", path,
+		 strcmp(what, "rules") == 0 ? "rules" : "task_definitions");
+	return true;
+}
+
+/* Warns when the paths gave nothing: a folder of the wrong name loads
+ * quietly otherwise (run from the source tree, "./rules" is the C folder). */
+static void warn_if_none(const char *what, size_t found, const struct config_strv *paths)
+{
+	if (found || paths->n == 0)
+		return;
+	for (size_t i = 0; i < paths->n; i++)
+		log_warn(what, "%s: no *.json files found", paths->v[i]);
+}
+
 static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
 {
 	struct errlist errs = ERRLIST_INIT;
 	struct ruleset_options opt = {0};
+	const char **paths = calloc(cfg->rules.n + 1, sizeof(*paths));
+	size_t n = 0;
 
+	if (!paths)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->rules.n; i++)
+		if (!skip_missing_default("rules", cfg->rules.v[i], CONFIG_DEFAULT_RULES))
+			paths[n++] = cfg->rules.v[i];
 	opt.matcher.max_event_bytes = (size_t)cfg->limits.max_event_bytes;
-	int r = ruleset_load((const char *const *)cfg->rules.v, cfg->rules.n, &opt, ret, &errs);
+	int r = ruleset_load(paths, n, &opt, ret, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_error("rules", "%s", errs.msgs[i]);
 	errlist_clear(&errs);
+	free(paths);
+	if (r == 0 && n)
+		warn_if_none("rules", (*ret)->n, &cfg->rules);
 	return r;
 }
 
@@ -132,9 +168,8 @@ static int load_taskdef_paths(const struct tripline_config *cfg, struct taskdef_
 
 	for (size_t i = 0; i < cfg->task_definitions.n && rc != -ENOMEM; i++) {
 		const char *p = cfg->task_definitions.v[i];
-		struct stat st;
-		if (stat(p, &st) < 0 && errno == ENOENT && strcmp(p, CONFIG_DEFAULT_TASK_DEFINITIONS) == 0)
-			continue;   /* the default directory need not exist */
+		if (skip_missing_default("taskdefs", p, CONFIG_DEFAULT_TASK_DEFINITIONS))
+			continue;
 		int r = dirwalk_expand(p, &files, &errs);
 		if (r != 0)
 			rc = r < 0 ? r : -EINVAL;
@@ -143,6 +178,8 @@ static int load_taskdef_paths(const struct tripline_config *cfg, struct taskdef_
 		int r = load_taskdef_file(reg, files.paths[i], &errs);
 		rc = rc ? rc : r;
 	}
+	if (rc == 0)
+		warn_if_none("taskdefs", files.n, &cfg->task_definitions);
 	dirwalk_list_clear(&files);
 	for (size_t i = 0; i < errs.n; i++)
 		log_error("taskdefs", "%s", errs.msgs[i]);

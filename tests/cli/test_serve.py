@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 
-from tripline_test import AWS, DEADLINE, ECS, Daemon, aws_cli, wait_for
+from tripline_test import AWS, DEADLINE, ECS, Daemon, aws_cli, free_port, wait_for
 
 
 def curl(port, path, method="GET", data=None):
@@ -91,6 +91,45 @@ def test_invalid_rules_refuse_to_start(tripline_bin, tmp_path):
     assert "bad.json: /State:" in d.log_text()
     assert curl(d.port, "/healthz")[0] is None       # never listened
     d.log.close()
+
+
+def test_rule_and_taskdef_paths(tripline_bin, tmp_path):
+    """A path written in the config must exist; only the defaults may be
+    missing (with a warning), and paths that give no files are named."""
+    # written and missing: the daemon refuses to start, naming the path
+    for key in ("rules", "task_definitions"):
+        sub = tmp_path / ("written-" + key)
+        sub.mkdir()
+        d = Daemon(tripline_bin, sub, config={key: [str(sub / "nowhere")]}, wait=False)
+        assert d.proc.wait(timeout=DEADLINE) == 2
+        assert "%s: No such file or directory" % (sub / "nowhere") in d.log_text()
+        d.log.close()
+    # the defaults, missing, in a directory with neither: it starts, and says so
+    home = tmp_path / "home"
+    home.mkdir()
+    cfg = home / "t.json"
+    port = free_port()
+    cfg.write_text(json.dumps({"listen": "127.0.0.1:%d" % port, "data_dir": str(home / "var")}))
+    log = open(home / "log", "w")
+    p = subprocess.Popen([os.path.abspath(tripline_bin), "serve", "--config", str(cfg)], cwd=str(home),
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: curl(port, "/healthz")[0] == 200, "the daemon answers /healthz")
+        text = (home / "log").read_text()
+        assert "./rules does not exist: none loaded (the default of `rules`" in text
+        assert "./taskdefs does not exist: none loaded (the default of `task_definitions`" in text
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=DEADLINE)
+        log.close()
+    # an empty folder is named, not loaded quietly
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    d = Daemon(tripline_bin, empty, config={"task_definitions": [str(empty / "rules")]})
+    wait_for(lambda: "no *.json files found" in d.log_text(), "the warning about empty folders")
+    assert "rules: %s: no *.json files found" % (empty / "rules") in d.log_text()
+    assert "taskdefs: %s: no *.json files found" % (empty / "rules") in d.log_text()
+    d.stop()
 
 
 def test_serve_usage(run):
