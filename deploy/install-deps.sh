@@ -15,6 +15,7 @@ packages=(
   # tests (awscli: Debian's AWS CLI v2 at /usr/bin/aws drives the daemon's API)
   python3 python3-pytest curl redis-server awscli
   docker.io busybox-static  # docker driver tests: a private dockerd, an image without a registry
+  systemd                   # systemd-analyze verify of deploy/tripline.service
 )
 
 missing=()

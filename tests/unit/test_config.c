@@ -105,6 +105,23 @@ static uint64_t host_memory_mib(void)
 
 /* ------------------------------------------------------------ good configs */
 
+/* The defaults of the listener's and registry's limits and of task privileges. */
+static void assert_hardening_defaults(const struct tripline_config *c)
+{
+	assert_int_equal(c->limits.max_connections, 256);
+	assert_int_equal(c->limits.max_connections_per_client, 32);
+	assert_int_equal(c->limits.request_head_timeout_s, 10);
+	assert_int_equal(c->limits.max_task_definition_bytes, 65536);
+	assert_int_equal(c->limits.max_task_definition_families, 1000);
+	assert_int_equal(c->limits.max_task_definition_revisions, 1000);
+	assert_int_equal(c->drivers.process_uid_min, 61184);
+	assert_int_equal(c->drivers.process_uid_max, 65519);
+	assert_null(c->drivers.process_default_user);
+	assert_false(c->drivers.process_allow_root);
+	assert_int_equal(c->drivers.docker_allowed_host_paths.n, 0);
+	assert_int_equal(c->secrets_env_allow.n, 0);
+}
+
 static void test_empty_is_all_defaults(void **state)
 {
 	struct tripline_config *c;
@@ -141,18 +158,7 @@ static void test_empty_is_all_defaults(void **state)
 	assert_int_equal(c->limits.max_event_bytes, 262144);
 	assert_int_equal(c->limits.max_tasks, 1000);
 	assert_int_equal(c->limits.shutdown_timeout_s, 30);
-	assert_int_equal(c->limits.max_connections, 256);
-	assert_int_equal(c->limits.max_connections_per_client, 32);
-	assert_int_equal(c->limits.request_head_timeout_s, 10);
-	assert_int_equal(c->limits.max_task_definition_bytes, 65536);
-	assert_int_equal(c->limits.max_task_definition_families, 1000);
-	assert_int_equal(c->limits.max_task_definition_revisions, 1000);
-	assert_int_equal(c->drivers.process_uid_min, 61184);
-	assert_int_equal(c->drivers.process_uid_max, 65519);
-	assert_null(c->drivers.process_default_user);
-	assert_false(c->drivers.process_allow_root);
-	assert_int_equal(c->drivers.docker_allowed_host_paths.n, 0);
-	assert_int_equal(c->secrets_env_allow.n, 0);
+	assert_hardening_defaults(c);
 	config_free(c);
 
 	/* empty sections are defaults too */
@@ -182,8 +188,9 @@ static void test_example_loads(void **state)
 	assert_string_equal(c->account, "000000000000");
 	assert_int_equal(c->log_level, CONFIG_LOG_INFO);
 	assert_int_equal(c->log_format, CONFIG_LOG_FORMAT_TEXT);
-	assert_string_equal(c->rules.v[0], "./rules");
-	assert_string_equal(c->task_definitions.v[0], "./taskdefs");
+	/* the example runs from the repository root as shipped */
+	assert_string_equal(c->rules.v[0], "deploy/examples/rules");
+	assert_string_equal(c->task_definitions.v[0], "deploy/examples/taskdefs");
 	assert_string_equal(c->cluster.name, "default");
 	assert_int_equal(c->cluster.cpu, 2048);
 	assert_int_equal(c->cluster.memory_mib, 4096);
@@ -192,7 +199,27 @@ static void test_example_loads(void **state)
 	assert_int_equal(c->limits.max_event_bytes, 262144);
 	assert_int_equal(c->limits.max_tasks, 1000);
 	assert_int_equal(c->limits.shutdown_timeout_s, 30);
-	/* the optional sections as shown */
+	assert_hardening_defaults(c);
+	/* nothing that needs a secret, a broker or a file the clone lacks */
+	assert_int_equal(c->n_clusters, 0);
+	assert_null(c->state_redis);
+	assert_null(c->secrets_file);
+	assert_int_equal(c->n_auth_keys, 0);
+	assert_int_equal(c->sources.n_files + c->sources.n_kafka + c->sources.n_webhooks, 0);
+	config_free(c);
+	errlist_clear(&e);
+}
+
+/* The optional sections as deploy/CONFIG.md shows them. */
+static void test_optional_sections(void **state)
+{
+	struct tripline_config *c = NULL;
+	struct errlist e = ERRLIST_INIT;
+
+	(void)state;
+	assert_int_equal(config_load_file("tests/data/config/optional-sections.json", &c, &e), 0);
+	print_messages(&e);
+	assert_false(errlist_any(&e));
 	assert_int_equal(c->n_clusters, 1);
 	assert_string_equal(c->clusters[0].name, "prod");
 	assert_string_equal(c->clusters[0].endpoint, "https://ecs.eu-west-1.amazonaws.com");
@@ -200,6 +227,8 @@ static void test_example_loads(void **state)
 	assert_string_equal(c->clusters[0].credentials, "env:AWS");
 	assert_string_equal(c->state_redis, "redis://127.0.0.1:6379/0");
 	assert_string_equal(c->secrets_file, "./secrets.json");
+	assert_int_equal(c->secrets_env_allow.n, 1);
+	assert_string_equal(c->secrets_env_allow.v[0], "APP_");
 	assert_int_equal(c->n_auth_keys, 1);
 	assert_string_equal(c->auth_keys[0].access_key_id, "AKIDEXAMPLE");
 	assert_string_equal(c->auth_keys[0].secret_ref, "env:TRIPLINE_SECRET_KEY");
@@ -831,6 +860,7 @@ int main(void)
 		cmocka_unit_test(test_auth_required_off_loopback),
 		cmocka_unit_test(test_sources_errors),
 		cmocka_unit_test(test_many_errors_at_once),
+		cmocka_unit_test(test_optional_sections),
 		cmocka_unit_test(test_privilege_and_limit_keys),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_example_prefixes),
