@@ -39,8 +39,11 @@
  * date must be its day. The credential terminator must be "aws4_request";
  * the service must be the expected one when one is given; any well-formed
  * region ([a-z0-9-], 1 to SIGV4_REGION_MAX) is accepted and reported: a
- * client signs with whatever region it is configured for. x-amz-content-sha256, when present, must equal the
- * body's hash. Signatures are compared in constant time.
+ * client signs with whatever region it is configured for.
+ * x-amz-content-sha256, when present, must equal the body's hash.
+ * Signatures are compared in constant time. Messages are AWS's words where
+ * AWS has them (the scope's service and region, an unsigned Host); an
+ * unsigned X-Amz-Target is refused in the words of the Host one.
  *
  * Pure code: no I/O, no logging. Only sigv4.c includes OpenSSL.
  */
