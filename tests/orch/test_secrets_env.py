@@ -53,6 +53,7 @@ def test_env_name_not_allowed_is_refused(daemon, monkeypatch):
     assert [ln.split(": ")[1] for ln in lines] == ["/containerDefinitions/0/secrets/0/valueFrom",
                                                    "/containerDefinitions/0/secrets/2/valueFrom"]
     assert VALUE not in d.log_text()
+    assert d.stop() == 0
 
 
 def test_daemon_secrets_are_refused_whatever_the_prefixes(daemon, monkeypatch):
@@ -78,6 +79,7 @@ def test_daemon_secrets_are_refused_whatever_the_prefixes(daemon, monkeypatch):
     code, out = signed(d, "RegisterTaskDefinition", td("allow", ["env:MYAPP_OTHER"]))
     assert code == 200, out
     assert VALUE not in d.log_text()
+    assert d.stop() == 0
 
 
 def test_allowed_names_reach_the_task(daemon, monkeypatch):
@@ -91,6 +93,7 @@ def test_allowed_names_reach_the_task(daemon, monkeypatch):
     assert t["containers"][0]["exitCode"] == 0, t
     log = d.call(None, {"task": arn}, target="Tripline.GetTaskLogs")["containers"][0]["log"]
     assert log == "got hello-from-the-daemon blue\n"
+    assert d.stop() == 0
 
 
 def test_a_definition_file_naming_a_forbidden_variable_fails_at_launch(daemon, monkeypatch, tmp_path):
@@ -109,3 +112,4 @@ def test_a_definition_file_naming_a_forbidden_variable_fails_at_launch(daemon, m
         "ResourceInitializationError: unable to retrieve secret for S0: env:SOME_DAEMON_VAR: the daemon's "
         "environment variable SOME_DAEMON_VAR is not allowed"), t["stoppedReason"]
     assert VALUE not in json.dumps(t) and VALUE not in d.log_text()
+    assert d.stop() == 0
