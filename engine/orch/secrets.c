@@ -46,10 +46,11 @@ static const char *secret_key_of(const char *ref)
 
 bool orch_secret_ref_allowed(const struct orch *o, const char *ref, char *why, size_t whylen)
 {
-	const char *name = ref + 4;
+	const char *name;
 
 	if (strncmp(ref, "env:", 4) != 0)
 		return true;
+	name = ref + 4;
 	for (size_t i = 0; i < o->cfg.n_secrets_env_deny; i++) {
 		if (strcmp(name, o->cfg.secrets_env_deny[i]) == 0) {
 			snprintf(why, whylen,
