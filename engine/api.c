@@ -13,6 +13,13 @@
  * "message": "..."}, with 400 for the client's mistakes, 403 for
  * authentication and 5xx only for our own faults. Requests are counted by
  * operation and status for /metrics.
+ *
+ * A request that fails authentication is counted by reason
+ * (tripline_api_auth_failures_total{reason}; sigv4.h's fixed set) and
+ * logged at warning level with its access key id and client address — at
+ * most one line per reason per second, the next line saying how many were
+ * left out meanwhile. The line never holds the Authorization header, the
+ * signature or the client's message (which may quote them).
  */
 #include "api.h"
 
@@ -28,6 +35,7 @@
 
 #include "api_op.h"
 #include "json.h"
+#include "logger.h"
 #include "sigv4.h"
 #include "utf8.h"
 
@@ -46,6 +54,14 @@ struct api_count {
 	uint64_t n;
 };
 #define API_STATUS_SLOTS 8   /* distinct statuses counted per operation */
+#define AUTH_LOG_INTERVAL_MS 1000u   /* at most one auth-failure line per reason this often */
+
+/* authentication failures of one reason */
+struct auth_failures {
+	uint64_t n;
+	uint64_t last_log_ms;   /* monotonic; 0: never logged */
+	uint64_t suppressed;    /* since the last line */
+};
 
 struct api {
 	const struct tripline_config *cfg;
@@ -54,6 +70,7 @@ struct api {
 	struct api_key *keys;
 	size_t nkeys;
 	struct api_count (*counts)[API_STATUS_SLOTS];   /* [op index + 1]; [0]: unknown */
+	struct auth_failures auth_failures[SIGV4_N_REASONS];   /* by enum sigv4_reason */
 };
 
 static void api_key_wipe(struct api_key *k)
@@ -223,6 +240,43 @@ void api_metrics(const struct api *a, FILE *f)
 			fprintf(f, "tripline_api_requests_total{operation=\"%s\",code=\"%u\"} %" PRIu64 "\n", name,
 				a->counts[op][i].status, a->counts[op][i].n);
 	}
+	fprintf(f, "# HELP tripline_api_auth_failures_total API requests refused by authentication, by reason.\n"
+		   "# TYPE tripline_api_auth_failures_total counter\n");
+	for (int r = SIGV4_REASON_NONE + 1; r < SIGV4_N_REASONS; r++)
+		fprintf(f, "tripline_api_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+			sigv4_reason_name((enum sigv4_reason)r), a->auth_failures[r].n);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Counts a refused request and logs it, rate-limited per reason. akid is
+ * what sigv4.c parsed ("" when it got no further): printable, no spaces. */
+static void auth_failed(struct api *a, const struct http_request *req, enum sigv4_reason reason,
+			const char *akid, const char *code)
+{
+	struct auth_failures *f = &a->auth_failures[reason];
+	uint64_t now = mono_ms();
+	char more[96] = "";
+
+	f->n++;
+	if (f->last_log_ms && now - f->last_log_ms < AUTH_LOG_INTERVAL_MS) {
+		f->suppressed++;
+		return;
+	}
+	if (f->suppressed)
+		snprintf(more, sizeof(more), " (%" PRIu64 " more %s refusals since the last line were not logged)",
+			 f->suppressed, sigv4_reason_name(reason));
+	log_warn("auth", "refused a request from %s: %s, access key %s (%s)%s",
+		 req->remote_addr && req->remote_addr[0] ? req->remote_addr : "unknown address",
+		 sigv4_reason_name(reason), akid[0] ? akid : "none", code, more);
+	f->last_log_ms = now ? now : 1;
+	f->suppressed = 0;
 }
 
 static bool authenticate(struct api *a, const struct http_request *req, const char *service,
@@ -237,6 +291,7 @@ static bool authenticate(struct api *a, const struct http_request *req, const ch
 	if (!a->nkeys)
 		return true;   /* no keys: allowed on loopback only, which the configuration enforces */
 	if (req->n_headers > sizeof(hv) / sizeof(hv[0])) {
+		auth_failed(a, req, SIGV4_REASON_MALFORMED, "", "ClientException");
 		reply_error(resp, 400, "ClientException", "too many request headers");
 		return false;
 	}
@@ -257,10 +312,14 @@ static bool authenticate(struct api *a, const struct http_request *req, const ch
 	int r = sigv4_verify(&sr, time(NULL), service, lookup_secret, a, &res, &code, why, sizeof(why));
 	if (r == 0)
 		return true;
-	if (code)
+	if (code) {
+		auth_failed(a, req, res.reason, res.akid, code);
 		reply_error(resp, 403, code, why);
-	else
+	} else {
+		log_error("auth", "verifying a request from %s failed: %s",
+			  req->remote_addr && req->remote_addr[0] ? req->remote_addr : "an unknown address", why);
 		reply_error(resp, 500, "ServerException", "authentication failed to complete");
+	}
 	return false;
 }
 

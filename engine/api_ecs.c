@@ -600,12 +600,48 @@ static json_t *taskdef_out(const struct taskdef *td, bool with_tags)
 	return out;
 }
 
+/* RegisterTaskDefinition: an "env:NAME" secret reference this daemon would
+ * never resolve (orch_secret_ref_allowed) is refused now, each with its
+ * pointer, rather than failing every launch. False with ret filled. */
+static bool secret_refs_allowed(const struct api_ctx *x, const struct jnode *in, struct api_answer *ret)
+{
+	const struct jnode *cds = jnode_get(in, "containerDefinitions");
+	char *msg = NULL, why[512];
+	size_t mlen = 0, bad = 0;
+	FILE *f;
+
+	if (!x->orch || !cds || cds->type != JNODE_ARRAY || !(f = open_memstream(&msg, &mlen)))
+		return true;   /* no orchestrator, nothing to launch; a malformed request is taskdef.c's to report */
+	for (size_t i = 0; i < cds->len; i++) {
+		const struct jnode *sec = cds->u.items[i]->type == JNODE_OBJECT ? jnode_get(cds->u.items[i], "secrets")
+										 : NULL;
+		for (size_t k = 0; sec && sec->type == JNODE_ARRAY && k < sec->len; k++) {
+			const struct jnode *ref = sec->u.items[k]->type == JNODE_OBJECT
+							  ? jnode_get(sec->u.items[k], "valueFrom") : NULL;
+			if (!is_string(ref) || orch_secret_ref_allowed(x->orch, ref->u.str, why, sizeof(why)))
+				continue;
+			fprintf(f, "%srequest: /containerDefinitions/%zu/secrets/%zu/valueFrom: %s", bad++ ? "\n" : "",
+				i, k, why);
+		}
+	}
+	if (fclose(f) != 0 || !msg) {
+		free(msg);
+		return true;   /* out of memory: every launch still checks */
+	}
+	if (bad)
+		api_answer_error(ret, 400, "ClientException", "%s", msg);
+	free(msg);
+	return bad == 0;
+}
+
 static void op_register_task_definition(const struct api_ctx *x, const char *body, size_t len,
 					const struct jnode *in, struct api_answer *ret)
 {
 	struct errlist errs = ERRLIST_INIT;
 	const struct taskdef *td;
-	(void)in;
+
+	if (!secret_refs_allowed(x, in, ret))
+		return;
 	int r = taskdef_register(x->taskdefs, body, len, "request", &td, &errs);
 
 	if (r == -EINVAL) {

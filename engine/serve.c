@@ -58,6 +58,7 @@ struct daemon {
 	/* metrics */
 	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
 	uint64_t reloads_ok, reloads_failed;
+	struct config_strv secret_env_names;   /* the orchestrator's secrets_env_deny */
 };
 
 /*
@@ -84,6 +85,53 @@ static void warn_if_none(const char *what, size_t found, const struct config_str
 		return;
 	for (size_t i = 0; i < paths->n; i++)
 		log_warn(what, "%s: no *.json files found", paths->v[i]);
+}
+
+static int strv_add(struct config_strv *v, const char *prefix, const char *suffix)
+{
+	char **nv = realloc(v->v, (v->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	v->v = nv;
+	if (asprintf(&v->v[v->n], "%s%s", prefix, suffix) < 0)
+		return -ENOMEM;
+	v->n++;
+	return 0;
+}
+
+static void strv_clear(struct config_strv *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->v[i]);
+	free(v->v);
+	v->v = NULL;
+	v->n = 0;
+}
+
+/* The environment variables that hold the daemon's own secrets (env:
+ * references of auth keys and webhook secrets; PREFIX_ACCESS_KEY_ID,
+ * PREFIX_SECRET_ACCESS_KEY and PREFIX_SESSION_TOKEN of env:PREFIX cluster
+ * credentials): a task's valueFrom may never name them. */
+static int secret_env_names(const struct tripline_config *cfg, struct config_strv *ret)
+{
+	static const char *const pair[] = {"_ACCESS_KEY_ID", "_SECRET_ACCESS_KEY", "_SESSION_TOKEN"};
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < cfg->n_auth_keys; i++)
+		if (strncmp(cfg->auth_keys[i].secret_ref, "env:", 4) == 0)
+			r = strv_add(ret, cfg->auth_keys[i].secret_ref + 4, "");
+	for (size_t i = 0; r == 0 && i < cfg->sources.n_webhooks; i++) {
+		const char *ref = cfg->sources.webhooks[i].secret_ref;
+		if (ref && strncmp(ref, "env:", 4) == 0)
+			r = strv_add(ret, ref + 4, "");
+	}
+	for (size_t i = 0; r == 0 && i < cfg->n_clusters; i++) {
+		const char *ref = cfg->clusters[i].credentials;
+		for (size_t k = 0; r == 0 && ref && strncmp(ref, "env:", 4) == 0 && k < 3; k++)
+			r = strv_add(ret, ref + 4, pair[k]);
+	}
+	return r;
 }
 
 static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
@@ -378,7 +426,7 @@ int serve_main(const struct serve_options *opt)
 			goto out_rules;
 		}
 	}
-	if (uv_loop_init(&d.loop) < 0) {
+	if (secret_env_names(d.cfg, &d.secret_env_names) < 0 || uv_loop_init(&d.loop) < 0) {
 		rc = EXIT_FAILURE_OTHER;
 		goto out_rules;
 	}
@@ -393,6 +441,10 @@ int serve_main(const struct serve_options *opt)
 			.data_dir = d.cfg->data_dir,
 			.max_tasks = d.cfg->limits.max_tasks,
 			.secrets_file = d.cfg->secrets_file,
+			.secrets_env_allow = (const char *const *)d.cfg->secrets_env_allow.v,
+			.n_secrets_env_allow = d.cfg->secrets_env_allow.n,
+			.secrets_env_deny = (const char *const *)d.secret_env_names.v,
+			.n_secrets_env_deny = d.secret_env_names.n,
 			.cgroup_root = d.cfg->drivers.process_cgroup_root,
 			.docker_socket = d.cfg->drivers.docker_socket,
 		};
@@ -445,6 +497,7 @@ out_rules:
 	api_free(d.api);
 	taskdef_registry_free(d.taskdefs);
 	ruleset_unref(d.rules);
+	strv_clear(&d.secret_env_names);
 out_config:
 	config_free(d.cfg);
 	return rc;

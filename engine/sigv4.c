@@ -571,13 +571,24 @@ out_cleanse:
 
 /* ---- parsing the Authorization header ---- */
 
-/* A region or service name: [A-Za-z0-9._-], 1..SIGV4_SCOPE_PART_MAX. */
+/* A service name: [A-Za-z0-9._-], 1..SIGV4_SCOPE_PART_MAX. */
 static bool scope_part_ok(const char *p, size_t n)
 {
 	if (n == 0 || n > SIGV4_SCOPE_PART_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!is_alnum(p[i]) && p[i] != '-' && p[i] != '_' && p[i] != '.')
+			return false;
+	return true;
+}
+
+/* A region name: [a-z0-9-], 1..SIGV4_REGION_MAX ("us-east-1", "local"). */
+static bool region_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > SIGV4_REGION_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(p[i] >= 'a' && p[i] <= 'z') && !is_digit(p[i]) && p[i] != '-')
 			return false;
 	return true;
 }
@@ -628,9 +639,6 @@ static int parse_credential(struct auth_parts *a, const char **ret_code, char *e
 		return fail(ret_code, SIGV4_ERR_INCOMPLETE, err, errlen,
 			    "Credential date must be yyyymmdd; got '%.*s'", (int)(a->date8.n < QUOTE_MAX ? a->date8.n : QUOTE_MAX),
 			    a->date8.p);
-	if (!scope_part_ok(a->region.p, a->region.n))
-		return fail(ret_code, SIGV4_ERR_INCOMPLETE, err, errlen,
-			    "Credential region must be 1 to %d of A-Z a-z 0-9 . _ -", SIGV4_SCOPE_PART_MAX);
 	if (!scope_part_ok(a->service.p, a->service.n))
 		return fail(ret_code, SIGV4_ERR_INCOMPLETE, err, errlen,
 			    "Credential service must be 1 to %d of A-Z a-z 0-9 . _ -", SIGV4_SCOPE_PART_MAX);
@@ -797,12 +805,55 @@ static void copy_span(char *dst, struct span s)
 	dst[s.n] = '\0';
 }
 
-int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expected_service,
-		 sigv4_secret_fn lookup, void *ctx, struct sigv4_result *ret, const char **ret_code,
-		 char *err, size_t errlen)
+const char *sigv4_reason_name(enum sigv4_reason r)
+{
+	static const char *const names[SIGV4_N_REASONS] = {
+		"none", "missing", "malformed", "unknown_key", "bad_signature", "expired", "scope",
+	};
+
+	return (unsigned)r < SIGV4_N_REASONS ? names[r] : "none";
+}
+
+/* The reason of a refusal whose site did not name one: its error code's. */
+static enum sigv4_reason reason_of_code(const char *code)
+{
+	if (code && strcmp(code, SIGV4_ERR_MISSING) == 0)
+		return SIGV4_REASON_MISSING;
+	if (code && strcmp(code, SIGV4_ERR_UNRECOGNIZED) == 0)
+		return SIGV4_REASON_UNKNOWN_KEY;
+	if (code && strcmp(code, SIGV4_ERR_INVALID) == 0)
+		return SIGV4_REASON_BAD_SIGNATURE;
+	return SIGV4_REASON_MALFORMED;
+}
+
+/* The scope checks: terminator, service, region, date. */
+static int check_scope(const struct auth_parts *a, const char *expected_service, const char *iso,
+		       const char **ret_code, char *err, size_t errlen)
+{
+	if (!span_is(a->terminator, TERMINATOR))
+		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
+			    "Credential should be scoped with a valid terminator: '" TERMINATOR "', not '%.*s'. ",
+			    (int)(a->terminator.n < QUOTE_MAX ? a->terminator.n : QUOTE_MAX), a->terminator.p);
+	if (expected_service && !span_is(a->service, expected_service))
+		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
+			    "Credential should be scoped to correct service: '%s'. ", expected_service);
+	if (!region_ok(a->region.p, a->region.n))
+		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
+			    "Credential should be scoped to a valid region, not '%.*s'. ",
+			    (int)(a->region.n < QUOTE_MAX ? a->region.n : QUOTE_MAX), a->region.p);
+	if (memcmp(a->date8.p, iso, 8) != 0)
+		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
+			    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+			    "'%.8s' != '%.8s', from '%s'.",
+			    a->date8.p, iso, iso);
+	return 0;
+}
+
+static int verify(const struct sigv4_request *req, time_t now, const char *expected_service,
+		  sigv4_secret_fn lookup, void *ctx, struct sigv4_result *res, const char **ret_code,
+		  char *err, size_t errlen)
 {
 	struct auth_parts a;
-	struct sigv4_result res;
 	const struct sigv4_header *h;
 	char iso[SIGV4_AMZ_DATE_LEN + 1], now_iso[SIGV4_AMZ_DATE_LEN + 1], bound_iso[SIGV4_AMZ_DATE_LEN + 1];
 	char body_hex[SHA256_HEX_LEN + 1], date8[9];
@@ -813,10 +864,6 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 	int64_t delta;
 	int r;
 
-	*ret_code = NULL;
-	if (err && errlen > 0)
-		err[0] = '\0';
-
 	count = header_count(req, "authorization", 13, &h);
 	if (count == 0)
 		return fail(ret_code, SIGV4_ERR_MISSING, err, errlen, "Missing Authentication Token");
@@ -826,12 +873,17 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 		return fail(ret_code, SIGV4_ERR_INCOMPLETE, err, errlen, "Authorization header is longer than %d bytes",
 			    SIGV4_HEADER_MAX);
 	r = parse_authorization((struct span){h->value, h->value_len}, &a, ret_code, err, errlen);
+	if (a.akid.p && akid_ok(a.akid.p, a.akid.n))
+		copy_span(res->akid, a.akid);
 	if (r < 0)
 		return r;
 
 	if (!names_have(&a.names, "host"))
 		return fail(ret_code, SIGV4_ERR_INCOMPLETE, err, errlen,
 			    "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+	if (header_count(req, "x-amz-target", 12, &h) > 0 && !names_have(&a.names, "x-amz-target"))
+		return fail(ret_code, SIGV4_ERR_INCOMPLETE, err, errlen,
+			    "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.");
 	r = request_time(req, &t, iso, ret_code, err, errlen);
 	if (r < 0)
 		return r;
@@ -849,22 +901,15 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 					    SIGV4_HEADER_MAX);
 	}
 
-	if (!span_is(a.terminator, TERMINATOR))
-		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
-			    "Credential should be scoped with a valid terminator: '" TERMINATOR "', not '%.*s'.",
-			    (int)(a.terminator.n < QUOTE_MAX ? a.terminator.n : QUOTE_MAX), a.terminator.p);
-	if (expected_service && !span_is(a.service, expected_service))
-		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
-			    "Credential should be scoped to correct service: '%s'.", expected_service);
-	if (memcmp(a.date8.p, iso, 8) != 0)
-		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
-			    "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
-			    "'%.8s' != '%.8s', from '%s'.",
-			    a.date8.p, iso, iso);
+	if (check_scope(&a, expected_service, iso, ret_code, err, errlen) < 0) {
+		res->reason = SIGV4_REASON_SCOPE;
+		return -EACCES;
+	}
 	delta = (int64_t)t - (int64_t)now;
 	if (delta < -SIGV4_SKEW_SECONDS || delta > SIGV4_SKEW_SECONDS) {
 		bool early = delta < 0;
 
+		res->reason = SIGV4_REASON_EXPIRED;
 		if (!format_iso_basic(now, now_iso) ||
 		    !format_iso_basic(now + (early ? -SIGV4_SKEW_SECONDS : SIGV4_SKEW_SECONDS), bound_iso))
 			return fail(ret_code, SIGV4_ERR_INVALID, err, errlen, "Signature expired: clock out of range");
@@ -895,11 +940,7 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 				    "(only a signed payload is accepted).");
 	}
 
-	copy_span(res.akid, a.akid);
-	copy_span(res.region, a.region);
-	copy_span(res.service, a.service);
-	res.date = t;
-	r = lookup(ctx, res.akid, &secret);
+	r = lookup(ctx, res->akid, &secret);
 	if (r == -ENOENT)
 		return fail(ret_code, SIGV4_ERR_UNRECOGNIZED, err, errlen,
 			    "The security token included in the request is invalid.");
@@ -914,7 +955,9 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 	if (r < 0)
 		return r;
 	copy_span(date8, a.date8);
-	r = compute_signature(secret, date8, res.region, res.service, iso, creq_hash, sig);
+	copy_span(res->region, a.region);
+	copy_span(res->service, a.service);
+	r = compute_signature(secret, date8, res->region, res->service, iso, creq_hash, sig);
 	if (r < 0) {
 		if (err && errlen > 0)
 			snprintf(err, errlen, "computing the signature failed (errno %d)", -r);
@@ -924,8 +967,30 @@ int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expect
 		return fail(ret_code, SIGV4_ERR_INVALID, err, errlen,
 			    "The request signature we calculated does not match the signature you provided. "
 			    "Check your AWS Secret Access Key and signing method.");
-	*ret = res;
+	res->date = t;
 	return 0;
+}
+
+int sigv4_verify(const struct sigv4_request *req, time_t now, const char *expected_service,
+		 sigv4_secret_fn lookup, void *ctx, struct sigv4_result *ret, const char **ret_code,
+		 char *err, size_t errlen)
+{
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	*ret_code = NULL;
+	if (err && errlen > 0)
+		err[0] = '\0';
+	r = verify(req, now, expected_service, lookup, ctx, ret, ret_code, err, errlen);
+	if (r == 0)
+		return 0;
+	ret->region[0] = ret->service[0] = '\0';
+	ret->date = 0;
+	if (r == -EACCES && ret->reason == SIGV4_REASON_NONE)
+		ret->reason = reason_of_code(*ret_code);
+	if (r != -EACCES)
+		ret->reason = SIGV4_REASON_NONE;
+	return r;
 }
 
 int sigv4_sign(const struct sigv4_request *req, time_t now, const char *akid, const char *secret,
@@ -943,7 +1008,7 @@ int sigv4_sign(const struct sigv4_request *req, time_t now, const char *akid, co
 	size_t list_len = 0;
 	int n, r;
 
-	if (!akid_ok(akid, strlen(akid)) || !scope_part_ok(region, strlen(region)) ||
+	if (!akid_ok(akid, strlen(akid)) || !region_ok(region, strlen(region)) ||
 	    !scope_part_ok(service, strlen(service)) || header_count(req, "host", 4, &h) == 0 ||
 	    strlen(req->path ? req->path : "") > SIGV4_PATH_MAX ||
 	    strlen(req->query ? req->query : "") > SIGV4_QUERY_MAX || !format_iso_basic(now, iso))

@@ -114,6 +114,14 @@ struct orch_config {
 	const char *data_dir;      /* must exist */
 	uint32_t max_tasks;        /* not yet STOPPED */
 	const char *secrets_file;  /* NULL: only env: references resolve */
+	/* valueFrom "env:NAME": the prefixes NAME may start with besides
+	 * "TRIPLINE_TASK_" (always allowed), and the names never given out
+	 * whatever the prefixes say (the daemon's own secrets). Borrowed: they
+	 * must outlive the orchestrator. */
+	const char *const *secrets_env_allow;
+	size_t n_secrets_env_allow;
+	const char *const *secrets_env_deny;
+	size_t n_secrets_env_deny;
 	const char *cgroup_root;   /* process driver: NULL detect, "" never */
 	const char *docker_socket; /* NULL: no docker driver */
 	uint64_t log_max_bytes;    /* 0: ORCH_LOG_MAX_BYTES */
@@ -378,6 +386,12 @@ struct orch_metrics {
 #define ORCH_LAUNCH_BUCKETS {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
 void orch_metrics(const struct orch *o, struct orch_metrics *m);
+
+/* Whether a task definition's secret reference (valueFrom) may ever be
+ * resolved here: true, or false with a reason for a person in why (it names
+ * the reference and the rule, never a value). Only "env:NAME" references can
+ * be refused: by secrets_env_allow and secrets_env_deny. */
+bool orch_secret_ref_allowed(const struct orch *o, const char *ref, char *why, size_t whylen);
 /* The same in Prometheus text format: tripline_tasks{state}, tripline_services,
  * tripline_service_tasks{kind="desired|running|pending"} (all services) and
  * tripline_service_task_count{service, kind} (each one),

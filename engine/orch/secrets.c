@@ -6,7 +6,11 @@
  * stricter (checked on the open file, config.c's rule). A reference is
  * looked up as written, then as the name inside a Secrets Manager ARN
  * (…:secret:NAME) or an SSM parameter ARN (…:parameter/NAME); env:NAME
- * reads the daemon's environment. The file is read when a container with
+ * reads the daemon's environment, but only for a NAME the configuration
+ * allows (a prefix of secrets.env_allow, or TRIPLINE_TASK_…) and never a
+ * variable that holds one of the daemon's own secrets (orch_config's deny
+ * list: auth keys, webhook secrets, cluster credentials), whatever the
+ * prefixes say. The file is read when a container with
  * secrets is launched and wiped from memory right after, so a changed file
  * takes effect at the next launch and no secret lingers in the daemon.
  * Nothing here logs; a reason never quotes the file.
@@ -38,6 +42,36 @@ static const char *secret_key_of(const char *ref)
 	if ((p = strstr(ref, ":parameter/")))
 		return p + 11;
 	return ref;
+}
+
+bool orch_secret_ref_allowed(const struct orch *o, const char *ref, char *why, size_t whylen)
+{
+	const char *name;
+
+	if (strncmp(ref, "env:", 4) != 0)
+		return true;
+	name = ref + 4;
+	for (size_t i = 0; i < o->cfg.n_secrets_env_deny; i++) {
+		if (strcmp(name, o->cfg.secrets_env_deny[i]) == 0) {
+			snprintf(why, whylen,
+				 "%s: %s holds one of the daemon's own secrets (an auth key, a webhook secret or "
+				 "cluster credentials) and is never given to a task",
+				 ref, name);
+			return false;
+		}
+	}
+	if (strncmp(name, CONFIG_ENV_ALLOW_ALWAYS, strlen(CONFIG_ENV_ALLOW_ALWAYS)) == 0)
+		return true;
+	for (size_t i = 0; i < o->cfg.n_secrets_env_allow; i++) {
+		const char *p = o->cfg.secrets_env_allow[i];
+		if (strncmp(name, p, strlen(p)) == 0)
+			return true;
+	}
+	snprintf(why, whylen,
+		 "%s: the daemon's environment variable %s is not allowed: only names starting with "
+		 CONFIG_ENV_ALLOW_ALWAYS " or a prefix listed in the config's secrets.env_allow may be read",
+		 ref, name);
+	return false;
 }
 
 int orch_secrets_open(const struct orch *o, struct secret_store **ret, char *why, size_t whylen)
@@ -77,8 +111,11 @@ int orch_secrets_resolve(const struct orch *o, const struct secret_store *st, co
 			 char *why, size_t whylen)
 {
 	*ret = NULL;
-	if (strncmp(ref, "env:", 4) == 0)
+	if (strncmp(ref, "env:", 4) == 0) {
+		if (!orch_secret_ref_allowed(o, ref, why, whylen))
+			return -EPERM;
 		return config_resolve_secret(ref, ret, why, whylen);
+	}
 	json_t *v = st->root ? json_object_get(st->root, ref) : NULL;
 	if (!v && st->root)
 		v = json_object_get(st->root, secret_key_of(ref));

@@ -76,7 +76,7 @@ def test_overrides_and_secrets(daemon, tmp_path):
     secrets = tmp_path / "secrets.json"
     secrets.write_text(json.dumps({"db-password": "s3cr3t-value-42"}))
     os.chmod(secrets, 0o600)
-    os.environ["TRIPLINE_TEST_TOKEN"] = "env-secret-77"
+    os.environ["TRIPLINE_TASK_TEST_TOKEN"] = "env-secret-77"
     d = daemon({"secrets": {"file": str(secrets)}})
     out = tmp_path / "env.out"
     d.register("envy", [{"name": "app", "command": ["/bin/sh", "-c", "echo never"],
@@ -84,7 +84,7 @@ def test_overrides_and_secrets(daemon, tmp_path):
                                          {"name": "B", "value": "kept"}],
                          "secrets": [{"name": "PASSWORD",
                                       "valueFrom": "arn:aws:secretsmanager:local:000000000000:secret:db-password"},
-                                     {"name": "TOKEN", "valueFrom": "env:TRIPLINE_TEST_TOKEN"}]}])
+                                     {"name": "TOKEN", "valueFrom": "env:TRIPLINE_TASK_TEST_TOKEN"}]}])
     cmd = ["/bin/sh", "-c", 'printf "%s|%s|%s|%s|%s" "$A" "$B" "$PASSWORD" "$TOKEN" "$1" > "$OUT"', "sh", "arg1"]
     t = d.call("RunTask", {"taskDefinition": "envy", "overrides": {"containerOverrides": [
         {"name": "app", "command": cmd,
