@@ -358,6 +358,7 @@ int serve_main(const struct serve_options *opt)
 			.secrets_file = d.cfg->secrets_file,
 			.cgroup_root = d.cfg->drivers.process_cgroup_root,
 			.docker_socket = d.cfg->drivers.docker_socket,
+			.log_monitor = "/proc/self/exe",
 		};
 		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));
