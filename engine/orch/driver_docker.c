@@ -122,6 +122,7 @@ static int container_new(struct driver *d, const struct drv_spec *spec, void *ow
 		free(c);
 		return err;
 	}
+	c->log.defer_drop = true;
 	uv_timer_init(d->loop, &c->timer);
 	c->timer.data = c;
 	c->next = d->containers;
@@ -310,12 +311,28 @@ static bool rewait_later(struct drv_container *c)
 	return true;
 }
 
-/* On the loop: a rotation is a few renames and an open, never a copy. */
+static void on_dropped_closed(uv_fs_t *req)
+{
+	uv_fs_req_cleanup(req);
+	free(req);
+}
+
+/* On the loop: a rotation is an unlink, a few renames and an open, never a
+ * copy; the dropped file's blocks are freed by its last close, on the
+ * threadpool. */
 static void write_log(struct drv_container *c, const char *data, size_t len)
 {
 	if (c->log_write_failed)
 		return;
 	ssize_t n = logrot_write(&c->log, data, len);
+	int fd = logrot_take_dropped(&c->log);
+	if (fd >= 0) {
+		uv_fs_t *req = malloc(sizeof(*req));
+		if (!req || uv_fs_close(c->d->loop, req, fd, on_dropped_closed) < 0) {
+			free(req);
+			close(fd);
+		}
+	}
 	if (n < 0) {
 		c->log_write_failed = true;
 		docker_log(c, LOG_LEVEL_WARN, "docker: %s: writing its log: %s; output is dropped",

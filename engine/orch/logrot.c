@@ -61,7 +61,8 @@ int logrot_open(struct logrot *l, const char *path, uint64_t max, unsigned keep)
 {
 	size_t n = strlen(path);
 
-	l->fd = -1;
+	l->fd = l->dropped_fd = -1;
+	l->defer_drop = false;
 	l->max = max;
 	l->keep = keep > LOGROT_KEEP_MAX ? LOGROT_KEEP_MAX : keep;
 	l->rotations = 0;
@@ -77,7 +78,27 @@ int logrot_rotate(struct logrot *l)
 	size_t n = strlen(l->path);
 	int r = 0;
 
-	/* .{keep-1} → .keep, …, .1 → .2 (the oldest is replaced) */
+	/* the oldest goes first, so that no rename below replaces a file: ext4
+	 * (auto_da_alloc) writes back the data of a file renamed over another
+	 * before the rename returns, ~10 ms for 10 MiB here */
+	if (l->keep > 0) {
+		if ((r = rotated_name(l, l->keep, to, sizeof(to))) < 0)
+			return r;
+		int old = l->defer_drop ? open(to, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
+		if (unlink(to) < 0 && errno != ENOENT) {
+			r = -errno;
+			if (old >= 0)
+				close(old);
+			return r;
+		}
+		if (old >= 0) {
+			/* its blocks are freed when this last descriptor closes */
+			if (l->dropped_fd >= 0)
+				close(l->dropped_fd);
+			l->dropped_fd = old;
+		}
+	}
+	/* .{keep-1} → .keep, …, .1 → .2 */
 	for (unsigned k = l->keep; k > 1 && r == 0; k--) {
 		if ((r = rotated_name(l, k - 1, from, sizeof(from))) < 0 ||
 		    (r = rotated_name(l, k, to, sizeof(to))) < 0)
@@ -156,9 +177,19 @@ ssize_t logrot_write(struct logrot *l, const void *data, size_t len)
 	return (ssize_t)len;
 }
 
+int logrot_take_dropped(struct logrot *l)
+{
+	int fd = l->dropped_fd;
+
+	l->dropped_fd = -1;
+	return fd;
+}
+
 void logrot_close(struct logrot *l)
 {
 	if (l->fd >= 0)
 		close(l->fd);
-	l->fd = -1;
+	if (l->dropped_fd >= 0)
+		close(l->dropped_fd);
+	l->fd = l->dropped_fd = -1;
 }

@@ -4,7 +4,8 @@
  * many times the bound fills every kept file exactly), rotation renames
  * .log → .1 → … → .keep and drops the oldest, the bytes stay in order
  * across the files, someone else's appends are counted, keep 0 drops the
- * old file, max 0 never rotates, and a path too long is refused.
+ * old file, max 0 never rotates, a dropped file can be left open for
+ * another thread to close, and a path too long is refused.
  * (That the current file never goes missing is tests/orch/test_logs.py's:
  * it reads it while a burst rotates it.)
  */
@@ -179,6 +180,31 @@ static void test_keep_zero_and_no_bound(void **state)
 	assert_int_equal(size_of(1), -1);
 }
 
+static void test_the_dropped_file_can_be_closed_elsewhere(void **state)
+{
+	struct logrot l;
+	char buf[16];
+	(void)state;
+	assert_int_equal(logrot_open(&l, path, 4, 1), 0);
+	l.defer_drop = true;
+	assert_int_equal(logrot_write(&l, "aaaabbbb", 8), 8);   /* .1 = aaaa, .log = bbbb */
+	assert_int_equal(logrot_take_dropped(&l), -1);          /* nothing dropped yet */
+	assert_int_equal(logrot_write(&l, "cc", 2), 2);         /* aaaa dropped */
+	int fd = logrot_take_dropped(&l);
+	assert_true(fd >= 0);
+	assert_int_equal(logrot_take_dropped(&l), -1);
+	assert_int_equal(pread(fd, buf, sizeof(buf), 0), 4);    /* still open, unlinked */
+	assert_memory_equal(buf, "aaaa", 4);
+	close(fd);
+	assert_int_equal(read_all(1, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "bbbb", 4);
+	assert_int_equal(read_all(0, buf, sizeof(buf)), 2);
+	/* one not taken is closed with the writer */
+	assert_int_equal(logrot_write(&l, "dddd", 4), 4);
+	logrot_close(&l);
+	assert_int_equal(l.dropped_fd, -1);
+}
+
 static void test_bad_paths(void **state)
 {
 	struct logrot l;
@@ -205,6 +231,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_huge_write_fills_every_kept_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_another_writer_is_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keep_zero_and_no_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_the_dropped_file_can_be_closed_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
