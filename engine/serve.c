@@ -33,6 +33,7 @@
 #include "dirwalk.h"
 #include "http.h"
 #include "logger.h"
+#include "logmon.h"
 #include "orch.h"
 #include "readfile.h"
 #include "statefile.h"
@@ -346,7 +347,7 @@ int serve_main(const struct serve_options *opt)
 		goto out_rules;
 	}
 	{
-		char why[600] = "";
+		char why[600] = "", monitor[4200];
 		struct orch_config oc = {
 			.cluster_name = d.cfg->cluster.name,
 			.region = d.cfg->region,
@@ -358,7 +359,7 @@ int serve_main(const struct serve_options *opt)
 			.secrets_file = d.cfg->secrets_file,
 			.cgroup_root = d.cfg->drivers.process_cgroup_root,
 			.docker_socket = d.cfg->drivers.docker_socket,
-			.log_monitor = "/proc/self/exe",
+			.log_monitor = logmon_program(monitor, sizeof(monitor)),
 		};
 		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));

@@ -99,6 +99,25 @@ int logmon_main(int argc, char **argv)
 
 /* ---- the daemon's side --------------------------------------------------- */
 
+const char *logmon_program(char *buf, size_t cap)
+{
+	char self[LOGROT_PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if ((size_t)snprintf(buf, cap, "%s/%s", self, LOGMON_PROGRAM) < cap &&
+			    access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, cap, "/proc/self/exe");
+	return buf;
+}
+
 /* fd moved to MON_FD_DONE + 1 or above (close-on-exec), so that the
  * monitor's dup2 onto 0–3 never clobbers another of them. */
 static int fd_high(int fd)

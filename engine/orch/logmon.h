@@ -2,10 +2,13 @@
  * logmon.h — the log monitor: one small process per process-driver
  * container that owns the read end of the pipe the container's stdout and
  * stderr go to, and writes what it reads to the container's log file,
- * bounded and rotated by rename (logrot.h). It is the tripline binary in a
- * hidden mode (`tripline log-monitor PATH MAX_BYTES KEEP`), exec'd from
- * argv, so the container neither blocks nor gets EPIPE while the daemon is
- * down or restarting, and its log stays bounded meanwhile.
+ * bounded and rotated by rename (logrot.h), so the container neither
+ * blocks nor gets EPIPE while the daemon is down or restarting, and its
+ * log stays bounded meanwhile. The program is `tripline-logmon`, a small
+ * executable (libc only: ~0.2 MB of private memory a container) installed
+ * next to `tripline`; where it is missing, the tripline binary itself in a
+ * hidden mode (~1.3 MB, its libraries' relocations). Either is exec'd from
+ * argv as `PROGRAM log-monitor PATH MAX_BYTES KEEP`.
  *
  * The monitor lives in a session of its own, with an empty environment,
  * stdin the pipe, stdout and stderr /dev/null, fd 3 the write end of a
@@ -25,12 +28,19 @@
 #include <stdint.h>
 
 #define LOGMON_ARG "log-monitor"   /* argv[1] that selects the mode */
+#define LOGMON_PROGRAM "tripline-logmon"
 #define LOGMON_BUFFER ((size_t)64 << 10)   /* one read from the pipe, one write */
 
 /* The hidden mode: argv[0] is LOGMON_ARG. Never returns to a caller that
  * goes on as something else: its value is the process's exit status (an
  * errno value when the log file could not be opened, before the fork). */
 int logmon_main(int argc, char **argv);
+
+/* The monitor's program for a daemon: LOGMON_PROGRAM in the directory of
+ * the running executable when it is there and executable, else
+ * "/proc/self/exe" (the running tripline, which has the hidden mode). The
+ * path is written into buf. */
+const char *logmon_program(char *buf, size_t cap);
 
 /* Starts a monitor of program (the tripline binary; "/proc/self/exe" is
  * fine) for the log file path: *ret_out is the pipe's write end for the

@@ -6,10 +6,13 @@ log monitor (engine/orch/logmon.h) owns the output, not the daemon.
 A sampler thread stats the log directory as fast as it can while the burst
 runs; the assertions are on the sizes it saw, never on timings."""
 import os
+import shutil
 import threading
 import urllib.request
 
-from tripline_test import alive, pids_with_arg, sleeper, wait_for
+import pytest
+
+from tripline_test import Daemons, alive, pids_with_arg, sleeper, wait_for
 
 BOUND = 10 << 20          # ORCH_LOG_MAX_BYTES
 KEEP = 3                  # ORCH_LOG_KEEP
@@ -153,14 +156,32 @@ def monitor_pid(logdir):
     return pids[0]
 
 
-def test_the_monitor_is_detached_and_holds_only_its_pipe(daemon, mark):
-    d = daemon()
+@pytest.mark.parametrize("where", ["beside", "alone"])
+def test_the_monitor_is_detached_and_holds_only_its_pipe(tripline_bin, tmp_path, mark, where):
+    # beside: tripline-logmon next to tripline (the build, an install) runs;
+    # alone: a tripline copied without it runs itself in its hidden mode
+    binary = tripline_bin
+    if where == "alone":
+        (tmp_path / "bin").mkdir()
+        binary = str(tmp_path / "bin" / "tripline")
+        shutil.copy(tripline_bin, binary)
+    want_exe = os.path.realpath(os.path.join(os.path.dirname(tripline_bin), "tripline-logmon")
+                                if where == "beside" else binary)
+    pool = Daemons(binary, tmp_path)
+    try:
+        monitor_checks(pool.start(), mark, want_exe)
+    finally:
+        pool.close()
+
+
+def monitor_checks(d, mark, want_exe):
     d.register("quiet", [burst(mark, 10)])
     t = d.call("RunTask", {"taskDefinition": "quiet"})["tasks"][0]
     t = d.wait_task(t["taskArn"], "RUNNING")
     logdir = d.data_dir / "logs" / t["taskArn"].rsplit("/", 1)[1]
     wait_for(lambda: END in task_logs(d, t["taskArn"])["log"], "the output in the log")
     pid = monitor_pid(logdir)
+    assert os.readlink("/proc/%d/exe" % pid) == want_exe
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ppid, sid = int(fields[1]), int(fields[3])
