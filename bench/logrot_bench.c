@@ -12,8 +12,9 @@
  * rotated (the oldest unlinked, renames of full 10 MiB files), and the
  * close of each dropped oldest file that frees its blocks (which the
  * docker driver leaves to a threadpool thread, defer_drop). For
- * comparison, the copy-and-truncate of one 10 MiB file that the loop did
- * before (read, write, ftruncate, renames) is timed --copies times.
+ * comparison, the other way to rotate under a writer that keeps its
+ * descriptor, copy-and-truncate of one 10 MiB file (read, write,
+ * ftruncate), is timed --copies times.
  * Figures only; exit 2 on a usage or setup error. The directory (under
  * --dir, default /tmp) is removed at the end.
  */
@@ -55,7 +56,7 @@ static void report(const char *what, double *v, size_t n)
 	       v[(p99 ? p99 : 1) - 1], v[n - 1]);
 }
 
-/* The copy-and-truncate rotation of a full file, as the loop did it: µs. */
+/* The copy-and-truncate rotation of a full file: µs. */
 static double copy_truncate(const char *path)
 {
 	char tmp[4200], buf[65536];
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
 	if (freeing)
 		report("close of dropped file", freeing, nf);
 	free(freeing);
-	/* the former copy-and-truncate, on a full 10 MiB .1 copied back to the path */
+	/* copy-and-truncate, on a full 10 MiB .1 copied back to the path */
 	double *ct = calloc(copies ? copies : 1, sizeof(double));
 	char one[4200];
 	snprintf(one, sizeof(one), "%s.1", path);
