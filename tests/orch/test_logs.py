@@ -20,11 +20,12 @@ BUFFER = 64 << 10         # LOGMON_BUFFER: one write of the monitor
 END = "END-OF-BURST"
 
 # Writes `total` bytes of 'a' in writes of up to 100 MB each (a 100 MB
-# burst is one write(2) call), then a newline and the end marker.
+# burst is one write(2) call), then a newline and the end marker. With a
+# gate file: after the first 20 MB, waits until that file exists.
 WRITER = r"""
-import os, sys
-total = int(sys.argv[1])
-chunk = memoryview(b"a" * min(total, 100_000_000))
+import os, sys, time
+total, gate = int(sys.argv[1]), sys.argv[3] if len(sys.argv) > 3 else None
+chunk = memoryview(b"a" * min(total, 100_000_000, 20_000_000 if gate else total))
 left = total
 while left:
     v = chunk[:min(left, len(chunk))]
@@ -32,12 +33,15 @@ while left:
         n = os.write(1, v)
         v = v[n:]
         left -= n
+    while gate and not os.path.exists(gate):
+        time.sleep(0.01)
+    gate = None
 os.write(1, b"\n%s\n" % sys.argv[2].encode())
 """
 
 
-def burst(mark, total, then="exec sleep 1000", name="c"):
-    script = '/usr/bin/python3 -c "$WRITER" %d %s; %s' % (total, END, then)
+def burst(mark, total, then="exec sleep 1000", name="c", gate=""):
+    script = '/usr/bin/python3 -c "$WRITER" %d %s %s; %s' % (total, END, gate, then)
     return sleeper(mark, name=name, command=["/bin/sh", "-c", script],
                    environment=[{"name": "TEST_MARK", "value": mark},
                                 {"name": "WRITER", "value": WRITER}])
@@ -213,10 +217,11 @@ def test_output_is_complete_when_the_task_is_reported_stopped(daemon, mark):
     assert pids_with_arg(str(logdir / "c.log")) == []
 
 
-def test_kill_9_during_a_burst_the_log_stays_bounded(daemon, mark):
+def test_kill_9_during_a_burst_the_log_stays_bounded(daemon, mark, tmp_path):
     d = daemon()
-    # 400 MB, then the marker, then it stays up
-    d.register("burst", [burst(mark, 400_000_000)])
+    # 20 MB; the daemon is killed; 380 MB more, then the marker, then it stays up
+    gate = tmp_path / "go"
+    d.register("burst", [burst(mark, 400_000_000, gate=str(gate))])
     t = d.call("RunTask", {"taskDefinition": "burst"})["tasks"][0]
     arn = t["taskArn"]
     pid = int(d.wait_task(arn, "RUNNING")["containers"][0]["runtimeId"])
@@ -227,11 +232,11 @@ def test_kill_9_during_a_burst_the_log_stays_bounded(daemon, mark):
         d.proc.kill()          # SIGKILL during the burst
         d.proc.wait()
         d.log.close()
+        assert not (logdir / "c.log.2").exists()
+        gate.write_text("")
         # the task goes on writing, and its log is rotated, with no daemon
         mon = monitor_pid(logdir)
-        first = (logdir / "c.log.3").stat().st_ino if (logdir / "c.log.3").exists() else None
-        wait_for(lambda: (logdir / "c.log.3").exists() and (logdir / "c.log.3").stat().st_ino != first,
-                 "a rotation while the daemon is down")
+        wait_for(lambda: (logdir / "c.log.3").exists(), "rotations while the daemon is down")
         wait_for(lambda: END.encode() in (logdir / "c.log").read_bytes()[-100:],
                  "the end of the burst, written while the daemon is down")
     finally:
