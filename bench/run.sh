@@ -5,7 +5,9 @@
 # citylots rule set (in-process, and the whole `tripline match` process on
 # the same stream), the scaling run and the orchestration runs: orch_bench
 # (a daemon of its own, ~40 s), orch_lag_bench (the loop's stalls during
-# RunTask, ~10 s) and spawn_bench (launch designs side by side, ~15 s).
+# RunTask, ~10 s), spawn_bench (launch designs side by side, ~15 s),
+# logrot_bench (a log write's cost with rotation, ~2 s) and
+# log_burst_bench.py (/healthz and log sizes during 100/400 MB bursts, ~30 s).
 #
 #   bench/run.sh                         all sets, scaling, then the orchestration benchmarks
 #   bench/run.sh --sets EXACT,COMBO      arguments go to the set run
@@ -13,6 +15,7 @@
 #   BENCH=match bench/run.sh             only the matcher (BENCH=orch: only the orchestration ones)
 #   ORCH_BENCH_ARGS="--runs 100 --tasks 500" bench/run.sh
 #   ORCH_LAG_BENCH_ARGS="--rounds 50 --dir /dev/shm" SPAWN_BENCH_ARGS="--rounds 10" bench/run.sh
+#   LOG_BURST_BENCH_ARGS="--rounds 5 --sizes 100,400,1000" bench/run.sh
 #
 # Exits non-zero only when a match count is wrong, an orch_bench wait passes
 # its deadline or the daemon answers wrongly, or something fails to run;
@@ -40,7 +43,7 @@ fi
 
 targets=()
 [ "$which" = orch ] || targets+=(match_bench tripline)
-[ "$which" = match ] || targets+=(orch_bench orch_lag_bench spawn_bench)
+[ "$which" = match ] || targets+=(orch_bench orch_lag_bench spawn_bench logrot_bench)
 cmake --preset release
 cmake --build --preset release --target "${targets[@]}"
 
@@ -64,5 +67,10 @@ if [ "$which" != match ]; then
   echo
   read -ra spawn_args <<< "${SPAWN_BENCH_ARGS:-}"
   build/release/bench/spawn_bench "${spawn_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+  echo
+  build/release/bench/logrot_bench || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+  echo
+  read -ra burst_args <<< "${LOG_BURST_BENCH_ARGS:-}"
+  python3 bench/log_burst_bench.py "${burst_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 fi
 exit "$status"

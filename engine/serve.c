@@ -33,6 +33,7 @@
 #include "dirwalk.h"
 #include "http.h"
 #include "logger.h"
+#include "logmon.h"
 #include "orch.h"
 #include "readfile.h"
 #include "statefile.h"
@@ -431,7 +432,7 @@ int serve_main(const struct serve_options *opt)
 		goto out_rules;
 	}
 	{
-		char why[600] = "";
+		char why[600] = "", monitor[4200];
 		struct orch_config oc = {
 			.cluster_name = d.cfg->cluster.name,
 			.region = d.cfg->region,
@@ -447,6 +448,7 @@ int serve_main(const struct serve_options *opt)
 			.n_secrets_env_deny = d.secret_env_names.n,
 			.cgroup_root = d.cfg->drivers.process_cgroup_root,
 			.docker_socket = d.cfg->drivers.docker_socket,
+			.log_monitor = logmon_program(monitor, sizeof(monitor)),
 		};
 		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));

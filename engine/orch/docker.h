@@ -23,6 +23,7 @@
 
 #include "curl_uv.h"
 #include "driver.h"
+#include "logrot.h"
 
 #define DOCKER_API "/v1.41"
 #define DOCKER_URL_BASE "http://localhost" DOCKER_API
@@ -69,7 +70,7 @@ struct drv_container {
 	enum dc_phase phase;
 	char id[DC_ID_MAX + 1];             /* "" until created */
 	char name[DC_NAME_MAX + 1];         /* tripline-<task_id>-<container> */
-	int log_fd;
+	struct logrot log;         /* spec->log_path, bounded (logrot.h) */
 	bool tty;
 	uv_timer_t timer;                   /* the log drain, a wait retry, an OOM recheck */
 

@@ -30,8 +30,10 @@
  *     are the driver's to create, off the loop where it can: creating a
  *     directory can take milliseconds on a busy file system.
  *   - stdout and stderr of the container are appended to spec->log_path
- *     (created 0600 if missing); the orchestrator rotates that file by
- *     copy-and-truncate, so the driver must open it with O_APPEND.
+ *     (created 0600 if missing), and the driver keeps it within its bound:
+ *     no file larger than spec->log_max_bytes at any moment, rotated by
+ *     rename to .1 … .<log_keep> (logrot.h), also while the daemon is down
+ *     where the container outlives it (process: a log monitor, logmon.h).
  *   - The environment (spec->env) holds secrets: it is never logged, never
  *     written to a file, never put in an error message.
  *   - Exit codes follow Docker's convention: a process killed by signal N
@@ -79,6 +81,8 @@ struct drv_spec {
 	uint32_t cpu_units;             /* 1024 = one CPU; 0 none */
 	const char *log_path;           /* stdout + stderr appended here; the driver creates its
 					   directory (one level, 0700) when missing */
+	uint64_t log_max_bytes;         /* per log file; 0: unbounded */
+	unsigned log_keep;              /* rotated files kept */
 	const char *scratch_dir;        /* a per-task directory the driver may use; the driver
 					   creates it (one level, 0700) when missing */
 	const struct drv_mount *mounts;
@@ -114,6 +118,9 @@ struct drv_config {
 	const char *cgroup_root;     /* process: NULL detect; "" never use cgroups */
 	const char *docker_socket;   /* docker: the Engine API's unix socket */
 	const char *state_dir;       /* a directory the driver may keep files in */
+	const char *log_monitor;     /* process: the program run as each container's log
+					monitor (the tripline binary, logmon.h); NULL: the
+					container writes its log file itself, unbounded */
 };
 
 struct driver_ops {

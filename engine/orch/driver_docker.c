@@ -18,7 +18,11 @@
  * running: two long requests per container. GET /containers/{id}/logs?follow=1
  *          streams stdout and stderr, which are demultiplexed (the 8-byte
  *          frame headers of a container without a TTY) and appended to
- *          spec->log_path. POST /containers/{id}/wait answers when the
+ *          spec->log_path, kept within spec->log_max_bytes by rotation by
+ *          rename (logrot.h). While the daemon is down nothing is written
+ *          there; dockerd keeps the output in its json-file log, itself
+ *          bounded (max-size and max-file, docker_create.c), and the
+ *          container never blocks on it. POST /containers/{id}/wait answers when the
  *          container stops; GET /containers/{id}/json then tells whether the
  *          kernel's OOM killer ended it (a 137 exit without OOMKilled is
  *          looked at again for up to 750 ms: dockerd may record the OOM
@@ -113,12 +117,12 @@ static int container_new(struct driver *d, const struct drv_spec *spec, void *ow
 		free(c);
 		return err;
 	}
-	c->log_fd = open(spec->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
-	if (c->log_fd < 0) {
-		err = -errno;
+	err = logrot_open(&c->log, spec->log_path, spec->log_max_bytes, spec->log_keep);
+	if (err < 0) {
 		free(c);
 		return err;
 	}
+	c->log.defer_drop = true;
 	uv_timer_init(d->loop, &c->timer);
 	c->timer.data = c;
 	c->next = d->containers;
@@ -142,9 +146,7 @@ static void container_free(struct drv_container *c)
 	c->req = c->wait_req = c->logs_req = c->stop_req = NULL;
 	while (c->probes)
 		docker_probe_discard(c->probes);
-	if (c->log_fd >= 0)
-		close(c->log_fd);
-	c->log_fd = -1;
+	logrot_close(&c->log);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -309,22 +311,32 @@ static bool rewait_later(struct drv_container *c)
 	return true;
 }
 
+static void on_dropped_closed(uv_fs_t *req)
+{
+	uv_fs_req_cleanup(req);
+	free(req);
+}
+
+/* On the loop: a rotation is an unlink, a few renames and an open, never a
+ * copy; the dropped file's blocks are freed by its last close, on the
+ * threadpool. */
 static void write_log(struct drv_container *c, const char *data, size_t len)
 {
-	ssize_t n;
-
-	while (len > 0 && !c->log_write_failed) {
-		n = write(c->log_fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			c->log_write_failed = true;
-			docker_log(c, LOG_LEVEL_WARN, "docker: %s: writing its log: %s; output is dropped",
-				   c->name, n < 0 ? strerror(errno) : "short write");
-			return;
+	if (c->log_write_failed)
+		return;
+	ssize_t n = logrot_write(&c->log, data, len);
+	int fd = logrot_take_dropped(&c->log);
+	if (fd >= 0) {
+		uv_fs_t *req = malloc(sizeof(*req));
+		if (!req || uv_fs_close(c->d->loop, req, fd, on_dropped_closed) < 0) {
+			free(req);
+			close(fd);
 		}
-		data += n;
-		len -= (size_t)n;
+	}
+	if (n < 0) {
+		c->log_write_failed = true;
+		docker_log(c, LOG_LEVEL_WARN, "docker: %s: writing its log: %s; output is dropped",
+			   c->name, strerror((int)-n));
 	}
 }
 

@@ -26,7 +26,8 @@
  * the rest of its process group is SIGKILLed (before the leader is reaped, so
  * the group id cannot have been reused) and so is every pid left in its
  * cgroup, like a container whose PID 1 exits; `exited` comes once the cgroup
- * is empty (or after SWEEP_TRIES sweeps). Exit codes follow Docker: 128+N for
+ * is empty (or after SWEEP_TRIES sweeps) and the container's log monitor
+ * (logmon.h) has written the last of its output (or after 2 s). Exit codes follow Docker: 128+N for
  * signal N. An OOM kill is read from the memory cgroup.
  *
  * Restart: save() records pid, start time (field 22 of /proc/<pid>/stat),
@@ -43,6 +44,7 @@
  * thread-safe: call from the loop thread.
  */
 #include "process_internal.h"
+#include "logmon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +64,8 @@
 
 #define SWEEP_INTERVAL_MS 20
 #define SWEEP_TRIES 100                /* 2 s for a cgroup to empty */
+#define MONITOR_INTERVAL_MS 2
+#define MONITOR_TRIES 1000             /* 2 s for the log monitor to finish */
 
 #define REASON_OOM "OutOfMemoryError: container killed for exceeding its memory limit"
 #define REASON_ADOPTED_EXIT "exit code unknown: the process was started before tripline restarted"
@@ -115,6 +119,8 @@ static void container_closed(uv_handle_t *h)
 		return;
 	if (c->pidfd >= 0)
 		close(c->pidfd);
+	if (c->mon_fd >= 0)
+		close(c->mon_fd);
 	process_ctx_unref(c->ctx);
 	free(c);
 }
@@ -231,11 +237,29 @@ static void finish_exit(struct drv_container *c)
 
 static void on_defer(uv_timer_t *t);
 
-/* Empties the cgroup before `exited`, a sweep every SWEEP_INTERVAL_MS. */
+/* Whether the log monitor has written all of the output (logmon.h); it
+ * is not waited for longer than MONITOR_TRIES checks. */
+static bool monitor_done(struct drv_container *c)
+{
+	if (c->mon_fd < 0)
+		return true;
+	if (!logmon_done(c->mon_fd) && ++c->mon_waits < MONITOR_TRIES)
+		return false;
+	close(c->mon_fd);
+	c->mon_fd = -1;
+	return true;
+}
+
+/* Empties the cgroup before `exited`, a sweep every SWEEP_INTERVAL_MS,
+ * then lets the log monitor finish the log file. */
 static void drain_continue(struct drv_container *c)
 {
-	if (cgroup_kill(&c->cg) > 0 && ++c->sweeps < SWEEP_TRIES) {
+	if (c->mon_waits == 0 && cgroup_kill(&c->cg) > 0 && ++c->sweeps < SWEEP_TRIES) {
 		uv_timer_start(&c->defer, on_defer, SWEEP_INTERVAL_MS, 0);
+		return;
+	}
+	if (!monitor_done(c)) {
+		uv_timer_start(&c->defer, on_defer, MONITOR_INTERVAL_MS, 0);
 		return;
 	}
 	finish_exit(c);
@@ -305,7 +329,7 @@ static struct drv_container *container_new(struct driver *d, const struct drv_sp
 		return NULL;
 	c->d = d;
 	c->owner = owner;
-	c->pidfd = -1;
+	c->pidfd = c->mon_fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", spec->container_name ? spec->container_name : "?");
 	uv_timer_init(d->loop, &c->kill_timer);
 	uv_timer_init(d->loop, &c->defer);
@@ -361,6 +385,8 @@ static void on_spawned(struct spawn *s, int status)
 		c->pid = s->pid;
 		c->pidfd = s->pidfd;
 		s->pidfd = -1;
+		c->mon_fd = s->mon_fd;
+		s->mon_fd = -1;
 		c->start_time = s->start_time;
 		c->state = C_RUNNING;
 	}
@@ -449,6 +475,8 @@ static int process_launch(struct driver *d, const struct drv_spec *spec, void *o
 	char name[256];
 	bool named = cgroup_name(spec->task_id, spec->container_name, name, sizeof(name)) == 0;
 	process_spawn_make_cgroups(s, d->cg, named ? name : NULL, &lim);
+	if (d->log_monitor[0])
+		process_spawn_monitor_log(s, d->log_monitor, spec->log_max_bytes, spec->log_keep);
 	if ((r = process_spawn_start(d->loop, s, on_spawned, c)) < 0) {
 		process_spawn_free(s);
 		fail_start(c, r, "starting the process: %s", uv_strerror(r));
@@ -621,6 +649,8 @@ static int process_init(uv_loop_t *loop, const struct drv_config *cfg,
 		return n < 0 ? (int)n : -EIO;
 	}
 	d->boot_id[strcspn(d->boot_id, " \t\r\n")] = '\0';
+	if (cfg && cfg->log_monitor)
+		snprintf(d->log_monitor, sizeof(d->log_monitor), "%s", cfg->log_monitor);
 	if ((r = cgroup_host_open(loop, cfg ? cfg->cgroup_root : NULL, &d->cg)) < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "process driver: out of memory");

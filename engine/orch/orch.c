@@ -349,12 +349,8 @@ static void on_tick(uv_timer_t *h)
 
 	for (struct task *t = o->tasks_head, *next; t; t = next) {
 		next = t->next;
-		if (t->last != TS_STOPPED) {
-			for (size_t i = 0; i < t->nc; i++)
-				if (t->c[i].status == TS_RUNNING)
-					orch_task_log_rotate(o, &t->c[i]);
+		if (t->last != TS_STOPPED)
 			continue;
-		}
 		bool old = (int64_t)now - t->stopped_mono_ms > (int64_t)ORCH_STOPPED_TASK_TTL_S * 1000;
 		if ((old || stopped > ORCH_MAX_STOPPED_TASKS) && !t->dirty) {
 			orch_task_purge(o, t);
@@ -512,7 +508,7 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->drv_events.log = orch_on_driver_log;
 	snprintf(path, sizeof(path), "%s/drivers", cfg->data_dir);
 	struct drv_config dc = {.cgroup_root = cfg->cgroup_root, .docker_socket = cfg->docker_socket,
-				.state_dir = path};
+				.state_dir = path, .log_monitor = cfg->log_monitor};
 	if ((r = drivers_start(o, &dc, err, errlen)) < 0)
 		goto fail;
 	uv_timer_init(loop, &o->tick);

@@ -125,6 +125,9 @@ struct orch_config {
 	const char *cgroup_root;   /* process driver: NULL detect, "" never */
 	const char *docker_socket; /* NULL: no docker driver */
 	uint64_t log_max_bytes;    /* 0: ORCH_LOG_MAX_BYTES */
+	const char *log_monitor;   /* process driver: the log monitor's program (logmon.h;
+				      the daemon's: logmon_program()); NULL: none, each
+				      container writes its file unbounded (unit tests) */
 	unsigned backoff_base_ms;  /* service restart backoff; 0: 1000 */
 	unsigned backoff_max_ms;   /* 0: 300000 */
 	struct orch_clock clock;

@@ -229,7 +229,6 @@ void client_tokens_expire(struct client_tokens *ct, uint64_t now_mono_ms);
 
 /* task_logs.c */
 int orch_task_log_read(const struct tcontainer *c, size_t tail, struct orch_task_log *ret);
-void orch_task_log_rotate(const struct orch *o, const struct tcontainer *c);
 
 /* task_state.c */
 void orch_task_write(struct task *t);

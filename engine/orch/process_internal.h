@@ -111,7 +111,11 @@ struct spawn {
 	char cg_name[256];         /* "": no cgroup name could be made */
 	struct cgroup_limits cg_limits;
 	struct cgroup_set cg;
-	int log_fd, null_fd;
+	int log_fd, null_fd;       /* log_fd: the file, or the log monitor's pipe */
+	const char *mon_program;   /* NULL: no log monitor; the driver's, outlives the spawn */
+	uint64_t mon_max;
+	unsigned mon_keep;
+	int mon_fd;                /* the monitor's done pipe (logmon.h); the taker sets -1 */
 	int cg_fds[2];
 	size_t n_cg;
 	bool queued;
@@ -137,6 +141,10 @@ int process_spawn_new(struct run_ctx *ctx, char *const *argv, struct spawn **ret
  * say so) in h with lim, and the child joins them; s->cg then holds them. */
 void process_spawn_make_cgroups(struct spawn *s, struct cgroup_host *h, const char *name,
 				const struct cgroup_limits *lim);
+/* The child's output goes through a log monitor (logmon.h) run from
+ * program, which keeps the log file within max bytes, keep rotated; its
+ * done pipe is s->mon_fd after the spawn. */
+void process_spawn_monitor_log(struct spawn *s, const char *program, uint64_t max, unsigned keep);
 /* The child joins the existing cgroups cg (a probe, its container's). */
 void process_spawn_join_cgroups(struct spawn *s, const struct cgroup_set *cg);
 /* Queues it on the libuv threadpool (cgroups, files, clone, execve); done
@@ -172,6 +180,7 @@ struct driver {
 	size_t n_spawns;                /* in flight (containers' and probes') */
 	bool shut;                      /* shutdown() came: freed when n_spawns is 0 */
 	struct probe *orphans;          /* probes of released handles, until reaped */
+	char log_monitor[4096];         /* "": containers write their log file themselves */
 };
 
 /* A spawn of the driver ended (its done callback ran); frees a driver shut
@@ -206,6 +215,8 @@ struct drv_container {
 	unsigned long long start_time;
 	char boot_id[64];
 	int pidfd;
+	int mon_fd;                      /* the log monitor's done pipe; -1: none or done */
+	unsigned mon_waits;
 	bool adopted;
 	bool poll_init;
 	uv_poll_t poll;

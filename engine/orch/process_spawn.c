@@ -9,8 +9,9 @@
  * uv_queue_work(); on a threadpool thread it makes the container's cgroups
  * and writes its limits (a v1 memory cgroup's mkdir alone is ~1 ms here),
  * makes the task's log and scratch directories when missing (mkdir on ext4
- * costs about as much), opens the log file (O_APPEND, 0600), /dev/null for stdin and the
- * cgroup.procs files to join; then, with every signal blocked,
+ * costs about as much), opens the log file (O_APPEND, 0600) — or, for a
+ * container, starts its log monitor (logmon.h) and takes the write end of
+ * its pipe — /dev/null for stdin and the cgroup.procs files to join; then, with every signal blocked,
  * clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) starts the child on that
  * stack. The child shares the
  * daemon's memory and makes only async-signal-safe calls and raw system
@@ -45,6 +46,7 @@
  * ENOENT on the others, as execvp does.
  */
 #include "process_internal.h"
+#include "logmon.h"
 #include "statefile.h"
 
 #include <errno.h>
@@ -238,8 +240,15 @@ static int prepare(struct spawn *s)
 		snprintf(s->prep_why, sizeof(s->prep_why), "scratch directory %s: %s", x->scratch_dir, strerror(-r));
 		return r;
 	}
-	s->log_fd = fd_above_stdio(open(x->log_path,
-					O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600));
+	if (s->mon_program) {
+		r = logmon_start(s->mon_program, x->log_path, s->mon_max, s->mon_keep, &s->log_fd,
+				 &s->mon_fd, s->prep_why, sizeof(s->prep_why));
+		if (r < 0)
+			return r;
+	} else {
+		s->log_fd = fd_above_stdio(open(x->log_path,
+						O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600));
+	}
 	if (s->log_fd < 0) {
 		r = -errno;
 		snprintf(s->prep_why, sizeof(s->prep_why), "log file %s: %s", x->log_path, strerror(-r));
@@ -315,7 +324,7 @@ int process_spawn_new(struct run_ctx *ctx, char *const *argv, struct spawn **ret
 
 	if (!s)
 		return -ENOMEM;
-	s->log_fd = s->null_fd = s->pidfd = -1;
+	s->log_fd = s->null_fd = s->pidfd = s->mon_fd = -1;
 	atomic_init(&s->cancel, false);
 	s->ctx = process_ctx_ref(ctx);
 	s->work.data = s;
@@ -335,6 +344,13 @@ void process_spawn_make_cgroups(struct spawn *s, struct cgroup_host *h, const ch
 	s->cg_host = h;
 	snprintf(s->cg_name, sizeof(s->cg_name), "%s", name ? name : "");
 	s->cg_limits = *lim;
+}
+
+void process_spawn_monitor_log(struct spawn *s, const char *program, uint64_t max, unsigned keep)
+{
+	s->mon_program = program;
+	s->mon_max = max;
+	s->mon_keep = keep;
 }
 
 void process_spawn_join_cgroups(struct spawn *s, const struct cgroup_set *cg)
@@ -370,6 +386,8 @@ void process_spawn_free(struct spawn *s)
 		close(s->cg_fds[i]);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
+	if (s->mon_fd >= 0)
+		close(s->mon_fd);
 	process_strv_free(s->argv, false);
 	process_strv_free(s->candidates, false);
 	free(s->stack);

@@ -384,6 +384,8 @@ void orch_container_spec(const struct tcontainer *c, struct drv_spec *s, char *l
 	s->user = c->def->user;
 	orch_container_log_path(c, logbuf, logcap);
 	s->log_path = logbuf;
+	s->log_max_bytes = t->orch->cfg.log_max_bytes ? t->orch->cfg.log_max_bytes : ORCH_LOG_MAX_BYTES;
+	s->log_keep = ORCH_LOG_KEEP;
 	snprintf(scratch, scratchcap, "%s/work/%s", t->orch->data_dir, t->id);
 	s->scratch_dir = scratch;
 	s->network_mode = t->td->network_mode && strcmp(t->td->network_mode, "host") == 0 ? "host" : "none";

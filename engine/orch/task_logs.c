@@ -1,10 +1,12 @@
 /*
- * task_logs.c — container output: each container's stdout and stderr go to
- * data_dir/logs/<task>/<container>.log (the driver appends with O_APPEND).
- * Reading returns the end of it (the current file, preceded by the end of
- * the rotated .1 when needed) as valid UTF-8; rotation copies and truncates
- * a file past the configured size, keeping ORCH_LOG_KEEP old ones, so the
- * writer's descriptor never changes.
+ * task_logs.c — reading container output: each container's stdout and
+ * stderr go to data_dir/logs/<task>/<container>.log, written by its driver
+ * (process: the container's log monitor, logmon.h; docker: the driver as it
+ * follows the stream), which keeps every file within the configured size
+ * and rotates by rename to .1 … .ORCH_LOG_KEEP (logrot.h). Reading returns
+ * the end of it (the current file, preceded by the end of the rotated .1
+ * when needed) as valid UTF-8. A rotation between the two opens can show
+ * the same bytes in both; the text stays valid UTF-8 either way.
  */
 #include "orch_internal.h"
 
@@ -53,42 +55,4 @@ int orch_task_log_read(const struct tcontainer *c, size_t tail, struct orch_task
 	ret->text = buf ? utf8_clean(buf, have, &ret->len) : NULL;
 	free(buf);
 	return ret->text ? 0 : -ENOMEM;
-}
-
-/* Copy-and-truncate rotation: the writer keeps its O_APPEND descriptor. */
-void orch_task_log_rotate(const struct orch *o, const struct tcontainer *c)
-{
-	char path[4200], from[4300], to[4300], tmp[4300];
-	struct stat st;
-	char buf[65536];
-	ssize_t n = 0;
-
-	orch_container_log_path(c, path, sizeof(path));
-	uint64_t max = o->cfg.log_max_bytes ? o->cfg.log_max_bytes : ORCH_LOG_MAX_BYTES;
-	if (stat(path, &st) < 0 || (uint64_t)st.st_size <= max)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.rotating", path);
-	int in = open(path, O_RDWR | O_CLOEXEC);
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	bool copied = in >= 0 && out >= 0;
-	while (copied && (n = read(in, buf, sizeof(buf))) > 0)
-		copied = write(out, buf, (size_t)n) == n;
-	copied = copied && n == 0;
-	/* truncate only what was copied in full; then .1 appears with it */
-	if (copied && ftruncate(in, 0) == 0) {
-		for (unsigned k = ORCH_LOG_KEEP; k > 1; k--) {
-			snprintf(from, sizeof(from), "%s.%u", path, k - 1);
-			snprintf(to, sizeof(to), "%s.%u", path, k);
-			rename(from, to);
-		}
-		snprintf(to, sizeof(to), "%s.1", path);
-		rename(tmp, to);
-	} else {
-		log_warn("orch", "task %s: cannot rotate %s: %s", c->task->id, path, strerror(errno));
-		unlink(tmp);
-	}
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
 }

@@ -6,7 +6,7 @@ import tempfile
 
 import pytest
 
-from tripline_test import ROOT
+from tripline_test import ROOT, wait_for
 
 DOCKERD_SH = os.path.join(ROOT, "tests", "docker", "dockerd.sh")
 IMAGE = "tripline-busybox:test"
@@ -94,5 +94,30 @@ def test_sigterm_waits_for_launches_in_flight(daemon, dockerd):
     d.start()
     t = d.wait_task(arn, "RUNNING")
     assert len(t["containers"][0]["runtimeId"]) == 64
+    d.call("StopTask", {"task": arn})
+    d.wait_task(arn, "STOPPED")
+
+
+def test_docker_log_burst_stays_bounded(daemon, dockerd):
+    # the sampler of tests/orch/test_logs.py: no file past the bound at any moment
+    from test_logs import BOUND, END, Sampler, files, task_logs
+    d = daemon({"drivers": {"docker": {"socket": dockerd}}})
+    script = "head -c 30000000 /dev/zero | tr '\\0' a; echo; echo %s; exec sleep 1000" % END
+    d.register("burst", [container(name="c", command=["sh", "-c", script])])
+    arn = d.call("RunTask", {"taskDefinition": "burst", "launchType": "FARGATE"})["tasks"][0]["taskArn"]
+    logdir = d.data_dir / "logs" / arn.rsplit("/", 1)[1]
+    d.wait_task(arn, "RUNNING")
+    s = Sampler(logdir, d)
+    try:
+        wait_for(lambda: END in task_logs(d, arn)["log"], "the end of the burst in the log")
+    finally:
+        s.stop()
+    s.check()
+    assert s.health and all(h == 200 for h in s.health), s.health[-5:]
+    # 30 MB: at least three files (dockerd's follow may send a little twice
+    # around its own json-file rotation), never more than the four kept
+    assert files(logdir)[:3] == ["c.log", "c.log.1", "c.log.2"]
+    assert set(files(logdir)) <= {"c.log", "c.log.1", "c.log.2", "c.log.3"}
+    assert (logdir / "c.log.1").stat().st_size == BOUND
     d.call("StopTask", {"task": arn})
     d.wait_task(arn, "STOPPED")
