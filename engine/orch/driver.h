@@ -74,6 +74,9 @@ struct drv_spec {
 					   (nothing is inherited from the daemon) */
 	const char *working_directory;  /* NULL: process: spec->scratch_dir; docker: the image's */
 	const char *user;               /* NULL, "name", "uid", "uid:gid", "name:group" */
+	uint32_t dynamic_uid;           /* process, user NULL: nonzero runs it as this uid, the
+					   same gid, no supplementary groups; the scratch
+					   directory becomes its (DynamicUser=) */
 	uint64_t memory_limit;          /* bytes, hard limit; 0 none */
 	uint64_t memory_reservation;    /* bytes, soft limit; 0 none */
 	uint32_t cpu_units;             /* 1024 = one CPU; 0 none */
@@ -114,6 +117,8 @@ struct drv_config {
 	const char *cgroup_root;     /* process: NULL detect; "" never use cgroups */
 	const char *docker_socket;   /* docker: the Engine API's unix socket */
 	const char *state_dir;       /* a directory the driver may keep files in */
+	char *const *allowed_host_paths;   /* docker: bind-mount roots (hostpath.h); outlive the driver */
+	size_t n_allowed_host_paths;
 };
 
 struct driver_ops {

@@ -48,6 +48,7 @@ struct run_ctx {
 	char *scratch_dir;             /* NULL: none */
 	char *user;            /* as given, for messages; NULL: the daemon's */
 	bool set_user;
+	bool own_scratch;      /* scratch_dir is made uid:gid's when the daemon made it */
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;

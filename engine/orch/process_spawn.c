@@ -9,7 +9,8 @@
  * uv_queue_work(); on a threadpool thread it makes the container's cgroups
  * and writes its limits (a v1 memory cgroup's mkdir alone is ~1 ms here),
  * makes the task's log and scratch directories when missing (mkdir on ext4
- * costs about as much), opens the log file (O_APPEND, 0600), /dev/null for stdin and the
+ * costs about as much; the scratch directory is given to the task's user),
+ * opens the log file (O_APPEND, 0600), /dev/null for stdin and the
  * cgroup.procs files to join; then, with every signal blocked,
  * clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) starts the child on that
  * stack. The child shares the
@@ -56,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -219,6 +221,22 @@ fail:
 
 /* ---- the threadpool side ------------------------------------------------------ */
 
+/* The task's scratch directory (0700) becomes its user's while the daemon
+ * still owns it: the first container that runs as someone else takes it.
+ * Through an fd opened without following a symlink. */
+static int give_scratch(const struct run_ctx *x)
+{
+	struct stat st;
+	int r = 0, fd = open(x->scratch_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || (st.st_uid == geteuid() && fchown(fd, x->uid, x->gid) < 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* On the threadpool: the container's cgroups (launch), its directories, the
  * files the child gets; 0, or -errno with s->prep_why. Nothing here blocks
  * the loop. */
@@ -234,7 +252,8 @@ static int prepare(struct spawn *s)
 		snprintf(s->prep_why, sizeof(s->prep_why), "log file %s: %s", x->log_path, strerror(-r));
 		return r;
 	}
-	if (x->scratch_dir && (r = statefile_make_dir(x->scratch_dir, false)) < 0) {
+	if (x->scratch_dir && ((r = statefile_make_dir(x->scratch_dir, false)) < 0 ||
+			       (x->own_scratch && (r = give_scratch(x)) < 0))) {
 		snprintf(s->prep_why, sizeof(s->prep_why), "scratch directory %s: %s", x->scratch_dir, strerror(-r));
 		return r;
 	}
