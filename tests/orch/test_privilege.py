@@ -13,7 +13,7 @@ import pwd
 
 import pytest
 
-from tripline_test import ApiError, sleeper, wait_for
+from tripline_test import ApiError, Daemons, sleeper
 
 UID_MIN, UID_MAX = 61184, 65519
 
@@ -191,3 +191,23 @@ def test_privileged_capabilities_and_devices_are_refused(daemon, extra, words):
     assert d.call("ListTaskDefinitions", {})["taskDefinitionArns"] == []
     # what ECS exports for an ordinary container stays accepted
     d.register("plain", [{"name": "c", "image": "busybox", "privileged": False}])
+
+
+def test_a_daemon_that_is_not_root_runs_tasks_as_itself(tripline_bin, tmp_path, mark):
+    nobody = pwd.getpwnam("nobody")
+    wrapper = tmp_path / "as-nobody"
+    wrapper.write_text('#!/bin/sh\nexec /usr/bin/setpriv --reuid=%d --regid=%d --clear-groups %s "$@"\n'
+                       % (nobody.pw_uid, nobody.pw_gid, tripline_bin))
+    wrapper.chmod(0o755)
+    pool = Daemons(str(wrapper), tmp_path)
+    try:
+        d = pool.start()
+        d.register("plain", [sleeper(mark)])
+        d.register("root", [sleeper(mark, name="r", user="root")])
+        uids, gids, _ = ids(running_pid(d, run(d, "plain")))
+        assert uids == [nobody.pw_uid] * 4 and gids == [nobody.pw_gid] * 4
+        # not refused at RunTask (this daemon cannot make anyone root); the launch says why
+        t = d.wait_task(run(d, "root"), "STOPPED")
+        assert t["stopCode"] == "TaskFailedToStart" and "needs root" in t["stoppedReason"], t
+    finally:
+        pool.close()
