@@ -165,13 +165,14 @@ static int teardown_tree(void **state)
 
 static int check(const char *rel, const char *root_rel, char *out, char *why)
 {
-	char path[PATH_MAX], root[PATH_MAX];
+	char path[PATH_MAX], root[PATH_MAX] = "";
 	char *roots[] = {root};
 	if (rel[0] == '/')
 		snprintf(path, sizeof(path), "%s", rel);
 	else
 		path_of(path, rel);
-	path_of(root, root_rel);
+	if (root_rel)
+		path_of(root, root_rel);
 	return hostpath_resolve(path, roots, root_rel ? 1 : 0, out, why, 600);
 }
 
