@@ -304,6 +304,7 @@ int process_ctx_new(const struct drv_spec *spec, struct run_ctx **ret)
 		}
 	}
 	x->own_scratch = x->set_user && x->scratch_dir;
+	x->cwd_as_user = x->set_user && spec->working_directory;
 	*ret = x;
 	return 0;
 out_free:

@@ -16,8 +16,10 @@
  * stack. The child shares the
  * daemon's memory and makes only async-signal-safe calls and raw system
  * calls: default signal dispositions, setsid(), join the cgroups (write
- * "0"), dup2 stdio, chdir, setgroups/setresgid/setresuid, mark every other
- * fd close-on-exec, unblock signals, execve each PATH candidate. What goes
+ * "0"), dup2 stdio, chdir into the scratch directory, setgroups/setresgid/
+ * setresuid, chdir into a given workingDirectory (as the user: root's
+ * right to enter any directory is not handed on), mark every other fd
+ * close-on-exec, unblock signals, execve each PATH candidate. What goes
  * wrong is written into the request itself ({step, errno}); the child then
  * _exit()s. CLONE_VFORK suspends the calling thread — only that thread —
  * until the child has exec'd or exited, so when clone() returns the outcome
@@ -175,7 +177,7 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
 	if (dup2(s->null_fd, 0) < 0 || dup2(s->log_fd, 1) < 0 || dup2(s->log_fd, 2) < 0)
 		goto fail;
 	step = STEP_CHDIR;
-	if (chdir(x->cwd) < 0)
+	if (!x->cwd_as_user && chdir(x->cwd) < 0)
 		goto fail;
 	if (x->set_user) {
 		/* raw system calls: glibc's wrappers would signal the daemon's threads */
@@ -189,6 +191,9 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
 		if (syscall(SYS_setresuid, x->uid, x->uid, x->uid) < 0)
 			goto fail;
 	}
+	step = STEP_CHDIR;   /* as the user: root's right to enter any directory is not handed on */
+	if (x->cwd_as_user && chdir(x->cwd) < 0)
+		goto fail;
 	/* every fd the daemon opened should be close-on-exec already; make sure */
 	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
 		/* before Linux 5.11: one fcntl per possible fd, bounded */

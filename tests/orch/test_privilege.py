@@ -211,3 +211,23 @@ def test_a_daemon_that_is_not_root_runs_tasks_as_itself(tripline_bin, tmp_path, 
         assert t["stopCode"] == "TaskFailedToStart" and "needs root" in t["stoppedReason"], t
     finally:
         pool.close()
+
+
+def test_a_working_directory_is_entered_as_the_task_user(daemon, tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)                # root's: a task user cannot enter it
+    (private / "note").write_text("root's note\n")
+    (private / "note").chmod(0o644)
+    d = daemon()
+    d.register("peek", [{"name": "p", "workingDirectory": str(private), "command": ["/bin/cat", "note"]}])
+    t = d.wait_task(run(d, "peek"), "STOPPED")
+    assert t["stopCode"] == "TaskFailedToStart", t
+    assert "chdir %s: Permission denied" % private in t["stoppedReason"], t
+    # a directory the user may enter works as before
+    open_dir = tmp_path / "open"
+    open_dir.mkdir(mode=0o755)
+    (open_dir / "note").write_text("hello\n")
+    d.register("read", [{"name": "r", "workingDirectory": str(open_dir), "command": ["/bin/cat", "note"]}])
+    a = run(d, "read")
+    t = d.wait_task(a, "STOPPED")
+    assert t["containers"][0]["exitCode"] == 0 and logs(d, a) == "hello\n", t
