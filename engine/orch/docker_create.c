@@ -10,10 +10,11 @@
  * count), bind mounts, and the json-file log driver with rotation, so that
  * Docker's own copy of the output stays bounded. Every container runs with
  * no-new-privileges and never privileged; a bind mount's host path must
- * resolve below one of drivers.docker.allowed_host_paths (hostpath.h; the
- * resolved path is the one mounted, ":ro" when readOnly), else launch()
- * fails with -EPERM and a log line saying how to allow it. docker_string_array() also
- * serves the exec bodies of probes.
+ * resolve below one of drivers.docker.allowed_host_paths and not expose the
+ * Docker socket (hostpath.h; the resolved path is the one mounted, ":ro"
+ * when readOnly), else launch()
+ * fails with -EPERM and a log line saying how to allow it.
+ * docker_string_array() also serves the exec bodies of probes.
  *
  * spec->env goes into this body only, and is validated first so that Docker
  * never has a reason to quote it back: the body holds secrets, and the
@@ -129,8 +130,9 @@ int docker_build_create(struct driver *d, struct drv_container *c, const struct 
 	for (i = 0; i < s->n_mounts; i++) {
 		const struct drv_mount *m = &s->mounts[i];
 		char real[PATH_MAX], why[700];
-		int r = hostpath_resolve(m->host_path, d->allowed_host_paths, d->n_allowed_host_paths, real,
-					 why, sizeof(why));
+		const char *deny[] = {d->socket};
+		int r = hostpath_resolve(m->host_path, d->allowed_host_paths, d->n_allowed_host_paths, deny, 1,
+					 real, why, sizeof(why));
 		if (r < 0) {
 			docker_log(c, LOG_LEVEL_WARN, "docker: %s: %s", c->name, why);
 			err = r;

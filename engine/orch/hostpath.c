@@ -1,7 +1,8 @@
 /*
  * hostpath.c — bind-mount sources checked against the allowed roots
  * (hostpath.h). Runs on the loop: realpath is a few lstat calls on local
- * paths.
+ * paths. A deny path that does not exist (a socket not yet made) exposes
+ * nothing and is skipped.
  */
 #include "hostpath.h"
 
@@ -24,8 +25,8 @@ static bool below(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-int hostpath_resolve(const char *path, char *const *roots, size_t n_roots, char *out, char *why,
-		     size_t whylen)
+int hostpath_resolve(const char *path, char *const *roots, size_t n_roots, const char *const *deny,
+		     size_t n_deny, char *out, char *why, size_t whylen)
 {
 	char root[PATH_MAX];
 
@@ -34,6 +35,12 @@ int hostpath_resolve(const char *path, char *const *roots, size_t n_roots, char 
 		snprintf(why, whylen, "host path %.300s: %s", path, strerror(e));
 		return -e;
 	}
+	for (size_t i = 0; i < n_deny; i++)
+		if (deny[i] && realpath(deny[i], root) && below(root, out)) {
+			snprintf(why, whylen, "host path %.300s may not be mounted: it holds %.300s, which only "
+				 "the daemon may use", path, deny[i]);
+			return -EPERM;
+		}
 	for (size_t i = 0; i < n_roots; i++)
 		if (realpath(roots[i], root) && below(out, root))
 			return 0;

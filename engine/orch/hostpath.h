@@ -7,7 +7,10 @@
  * boundaries ("/srv/data" allows "/srv/data" and "/srv/data/x", never
  * "/srv/database"). A path that does not exist is refused (Docker would
  * create it, as root). The resolved path is what should be mounted: it is
- * the one that was checked.
+ * the one that was checked. Whatever the roots, a mount must not expose
+ * one of the `deny` paths (the Docker socket — access to it is root on the
+ * host — and the daemon's data_dir): neither the path itself nor a
+ * directory above it.
  */
 #ifndef TRIPLINE_ORCH_HOSTPATH_H
 #define TRIPLINE_ORCH_HOSTPATH_H
@@ -15,9 +18,10 @@
 #include <stddef.h>
 
 /* 0 with the resolved path in out (PATH_MAX bytes); -EPERM (not below a
- * root), or -errno from resolving it; why says which, for a person, and
- * names the configuration key that allows it. */
-int hostpath_resolve(const char *path, char *const *roots, size_t n_roots, char *out, char *why,
-		     size_t whylen);
+ * root, or exposing a deny path), or -errno from resolving it; why says
+ * which, for a person, and names the configuration key that allows it.
+ * deny holds n_deny paths; NULL entries are skipped. */
+int hostpath_resolve(const char *path, char *const *roots, size_t n_roots, const char *const *deny,
+		     size_t n_deny, char *out, char *why, size_t whylen);
 
 #endif

@@ -94,11 +94,13 @@ static bool process_allowed(const struct orch *o, const struct taskdef *td, stru
 static bool docker_allowed(const struct orch *o, const struct taskdef *td, struct orch_error *e)
 {
 	char resolved[PATH_MAX], why[sizeof(e->message)];
+	const char *deny[] = {o->cfg.docker_socket, o->data_dir};
 
 	for (size_t i = 0; i < td->n_volumes; i++) {
 		const char *path = td->volumes[i].source_path;
 		if (path && hostpath_resolve(path, o->cfg.docker_allowed_host_paths,
-					     o->cfg.n_docker_allowed_host_paths, resolved, why, sizeof(why)) < 0) {
+					     o->cfg.n_docker_allowed_host_paths, deny, 2, resolved, why,
+					     sizeof(why)) < 0) {
 			orch_set_error(e, "ClientException", "volume %.255s: %s", td->volumes[i].name, why);
 			return false;
 		}

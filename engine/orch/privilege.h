@@ -7,7 +7,8 @@
  *   (dynuser.h). uid 0 or gid 0 needs both the definition's `user` and
  *   drivers.process.allow_root.
  *   docker driver: every `volumes[].host.sourcePath` must resolve below one
- *   of drivers.docker.allowed_host_paths (hostpath.h).
+ *   of drivers.docker.allowed_host_paths (hostpath.h) and must not expose
+ *   the Docker socket or data_dir (a directory above them included).
  *
  * Refusals are ClientException with a message saying how to allow it.
  */

@@ -149,8 +149,15 @@ def test_docker_host_paths_only_below_allowed_roots(daemon, dockerd, tmp_path):
     assert d.call("ListTasks", {})["taskArns"] == []
     assert d.stop() == 0
 
-    d = daemon({"data_dir": str(tmp_path / "var-allowed"),
-                "drivers": {"docker": {"socket": dockerd, "allowed_host_paths": [str(allowed)]}}}, name="a")
+    data_dir = tmp_path / "var-allowed"
+    sock_dir = os.path.dirname(dockerd)
+    d = daemon({"data_dir": str(data_dir), "drivers": {"docker": {
+        "socket": dockerd, "allowed_host_paths": [str(allowed), sock_dir, str(data_dir)]}}}, name="a")
+    # never the Docker socket (root on the host) nor the daemon's data_dir, even when allowed
+    with_volumes(d, "sock", [(sock_dir, "/run/docker", False)], command=["true"])
+    refused(d, "sock", dockerd, "only the daemon may use")
+    with_volumes(d, "state", [(data_dir, "/state", True)], command=["true"])
+    refused(d, "state", str(data_dir), "only the daemon may use")
     with_volumes(d, "etc", [("/etc", "/host-etc", False)], command=["true"])
     refused(d, "etc", "drivers.docker.allowed_host_paths")
     with_volumes(d, "escape", [(allowed / "etc", "/host-etc", False)], command=["true"])

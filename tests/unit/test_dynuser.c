@@ -173,7 +173,7 @@ static int check(const char *rel, const char *root_rel, char *out, char *why)
 		path_of(path, rel);
 	if (root_rel)
 		path_of(root, root_rel);
-	return hostpath_resolve(path, roots, root_rel ? 1 : 0, out, why, 600);
+	return hostpath_resolve(path, roots, root_rel ? 1 : 0, NULL, 0, out, why, 600);
 }
 
 static void test_hostpath_roots(void **state)
@@ -213,8 +213,32 @@ static void test_hostpath_slash_allows_everything(void **state)
 	char slash[] = "/";
 	char *roots[] = {slash};
 	(void)state;
-	assert_int_equal(hostpath_resolve("/etc", roots, 1, out, why, sizeof(why)), 0);
+	assert_int_equal(hostpath_resolve("/etc", roots, 1, NULL, 0, out, why, sizeof(why)), 0);
 	assert_string_equal(out, "/etc");
+}
+
+/* Whatever the roots, a deny path (the Docker socket, data_dir) is never
+ * exposed: not itself, not through a directory above it. */
+static void test_hostpath_deny(void **state)
+{
+	char out[PATH_MAX], why[600], path[PATH_MAX], sock[PATH_MAX];
+	char slash[] = "/";
+	char *roots[] = {slash};
+	(void)state;
+
+	path_of(sock, "data/sub");
+	const char *deny[] = {NULL, sock};
+	assert_int_equal(hostpath_resolve(sock, roots, 1, deny, 2, out, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "only the daemon may use"));
+	path_of(path, "data");
+	assert_int_equal(hostpath_resolve(path, roots, 1, deny, 2, out, why, sizeof(why)), -EPERM);
+	assert_int_equal(hostpath_resolve("/", roots, 1, deny, 2, out, why, sizeof(why)), -EPERM);
+	path_of(path, "link-to-data");   /* through a symlink */
+	assert_int_equal(hostpath_resolve(path, roots, 1, deny, 2, out, why, sizeof(why)), -EPERM);
+	path_of(path, "database");       /* beside it: fine */
+	assert_int_equal(hostpath_resolve(path, roots, 1, deny, 2, out, why, sizeof(why)), 0);
+	const char *missing[] = {"/nonexistent/docker.sock"};
+	assert_int_equal(hostpath_resolve(path, roots, 1, missing, 1, out, why, sizeof(why)), 0);
 }
 
 int main(void)
@@ -226,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_host_users_are_never_handed_out),
 		cmocka_unit_test_setup_teardown(test_hostpath_roots, setup_tree, teardown_tree),
 		cmocka_unit_test(test_hostpath_slash_allows_everything),
+		cmocka_unit_test_setup_teardown(test_hostpath_deny, setup_tree, teardown_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
