@@ -449,6 +449,12 @@ int serve_main(const struct serve_options *opt)
 			.cgroup_root = d.cfg->drivers.process_cgroup_root,
 			.docker_socket = d.cfg->drivers.docker_socket,
 			.log_monitor = logmon_program(monitor, sizeof(monitor)),
+			.process_uid_min = d.cfg->drivers.process_uid_min,
+			.process_uid_max = d.cfg->drivers.process_uid_max,
+			.process_default_user = d.cfg->drivers.process_default_user,
+			.process_allow_root = d.cfg->drivers.process_allow_root,
+			.docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.v,
+			.n_docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.n,
 		};
 		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));

@@ -38,6 +38,8 @@ struct driver {
 	const struct drv_events *ev;
 	char *socket;
 	uint64_t max_nano_cpus;            /* the daemon's CPUs; 0 unknown */
+	char *const *allowed_host_paths;   /* borrowed: drv_config's */
+	size_t n_allowed_host_paths;
 	struct drv_container *containers;  /* launched or adopted, not yet released */
 };
 

@@ -8,8 +8,13 @@
  * tasks these are); and in HostConfig: network "none" unless asked, memory
  * with swap = memory, CPUs (at least Docker's 0.01, at most the daemon's
  * count), bind mounts, and the json-file log driver with rotation, so that
- * Docker's own copy of the output stays bounded. docker_string_array() also
- * serves the exec bodies of probes.
+ * Docker's own copy of the output stays bounded. Every container runs with
+ * no-new-privileges and never privileged; a bind mount's host path must
+ * resolve below one of drivers.docker.allowed_host_paths and not expose the
+ * Docker socket (hostpath.h; the resolved path is the one mounted, ":ro"
+ * when readOnly), else launch()
+ * fails with -EPERM and a log line saying how to allow it.
+ * docker_string_array() also serves the exec bodies of probes.
  *
  * spec->env goes into this body only, and is validated first so that Docker
  * never has a reason to quote it back: the body holds secrets, and the
@@ -19,8 +24,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 
+#include "hostpath.h"
 #include "logger.h"
 
 #define DOCKER_NANO_CPUS_MIN 10000000ull        /* Docker's minimum: 0.01 CPU */
@@ -74,7 +81,7 @@ int docker_build_create(struct driver *d, struct drv_container *c, const struct 
 	uint64_t nano = 0;
 	char bind[2 * DC_PATH_MAX];
 	size_t i;
-	int bad = 0;
+	int bad = 0, err = 0;
 
 	*ret = NULL;
 	if (!root || !host || !labels || !binds || !logcfg || !logopts) {
@@ -122,8 +129,17 @@ int docker_build_create(struct driver *d, struct drv_container *c, const struct 
 	}
 	for (i = 0; i < s->n_mounts; i++) {
 		const struct drv_mount *m = &s->mounts[i];
-		if (docker_fmt(bind, sizeof(bind), "%s:%s%s", m->host_path, m->container_path,
-			       m->read_only ? ":ro" : "") < 0) {
+		char real[PATH_MAX], why[700];
+		const char *deny[] = {d->socket};
+		int r = hostpath_resolve(m->host_path, d->allowed_host_paths, d->n_allowed_host_paths, deny, 1,
+					 real, why, sizeof(why));
+		if (r < 0) {
+			docker_log(c, LOG_LEVEL_WARN, "docker: %s: %s", c->name, why);
+			err = r;
+			goto out;
+		}
+		if (strchr(real, ':') || docker_fmt(bind, sizeof(bind), "%s:%s%s", real, m->container_path,
+						    m->read_only ? ":ro" : "") < 0) {
 			bad = 1;
 			break;
 		}
@@ -132,6 +148,9 @@ int docker_build_create(struct driver *d, struct drv_container *c, const struct 
 	if (s->n_mounts)
 		bad |= json_object_set(host, "Binds", binds);
 	bad |= json_object_set_new(host, "AutoRemove", json_false());
+	/* nothing in the container gains privileges through setuid files or file capabilities */
+	bad |= json_object_set_new(host, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+	bad |= json_object_set_new(host, "Privileged", json_false());
 	bad |= set_str(logcfg, "Type", "json-file");
 	bad |= set_str(logopts, "max-size", "10m");
 	bad |= set_str(logopts, "max-file", "2");
@@ -150,7 +169,7 @@ out:
 	json_decref(labels);
 	json_decref(host);
 	json_decref(root);
-	return bad ? -EINVAL : 0;
+	return err ? err : bad ? -EINVAL : 0;
 }
 
 /* What launch() accepts; mounts whose paths Docker's "host:container" form cannot carry are refused. */

@@ -76,6 +76,9 @@ struct drv_spec {
 					   (nothing is inherited from the daemon) */
 	const char *working_directory;  /* NULL: process: spec->scratch_dir; docker: the image's */
 	const char *user;               /* NULL, "name", "uid", "uid:gid", "name:group" */
+	uint32_t dynamic_uid;           /* process, user NULL: nonzero runs it as this uid, the
+					   same gid, no supplementary groups; the scratch
+					   directory becomes its (DynamicUser=) */
 	uint64_t memory_limit;          /* bytes, hard limit; 0 none */
 	uint64_t memory_reservation;    /* bytes, soft limit; 0 none */
 	uint32_t cpu_units;             /* 1024 = one CPU; 0 none */
@@ -121,6 +124,8 @@ struct drv_config {
 	const char *log_monitor;     /* process: the program run as each container's log
 					monitor (the tripline binary, logmon.h); NULL: the
 					container writes its log file itself, unbounded */
+	char *const *allowed_host_paths;   /* docker: bind-mount roots (hostpath.h); outlive the driver */
+	size_t n_allowed_host_paths;
 };
 
 struct driver_ops {

@@ -610,6 +610,8 @@ static int docker_init(uv_loop_t *loop, const struct drv_config *cfg, const stru
 		return -ENOMEM;
 	d->loop = loop;
 	d->ev = events;
+	d->allowed_host_paths = cfg->allowed_host_paths;
+	d->n_allowed_host_paths = cfg->n_allowed_host_paths;
 	d->socket = strdup(cfg->docker_socket);
 	if (!d->socket) {
 		free(d);

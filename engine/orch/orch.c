@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dynuser.h"
 #include "logger.h"
 #include "orch_json.h"
 #include "orch_state.h"
@@ -459,6 +460,9 @@ void orch_metrics_text(const struct orch *o, FILE *f)
 static void free_names(struct orch *o)
 {
 	client_tokens_free(o->tokens);
+	dynuser_free(o->uids);
+	free(o->default_user);
+	orch_strv_free(o->host_paths);
 	free(o->cluster_name);
 	free(o->region);
 	free(o->account);
@@ -466,6 +470,27 @@ static void free_names(struct orch *o)
 	free(o->secrets_file);
 	free(o->cluster_arn);
 	free(o->instance_arn);
+}
+
+/* The uid allocator and owned copies of what the privilege checks read. */
+static int copy_privilege_config(struct orch *o, const struct orch_config *cfg)
+{
+	size_t n = cfg->n_docker_allowed_host_paths;
+	int r = dynuser_new(cfg->process_uid_min ? cfg->process_uid_min : ORCH_UID_MIN,
+			    cfg->process_uid_max ? cfg->process_uid_max : ORCH_UID_MAX, &o->uids);
+
+	if (r < 0)
+		return r;
+	if (cfg->process_default_user && !(o->default_user = strdup(cfg->process_default_user)))
+		return -ENOMEM;
+	if (!(o->host_paths = calloc(n + 1, sizeof(*o->host_paths))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(o->host_paths[i] = strdup(cfg->docker_allowed_host_paths[i])))
+			return -ENOMEM;
+	o->cfg.process_default_user = o->default_user;
+	o->cfg.docker_allowed_host_paths = o->host_paths;
+	return 0;
 }
 
 int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_registry *taskdefs,
@@ -490,6 +515,11 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->instance_arn = orch_strdupf("arn:aws:ecs:%s:%s:container-instance/%s/local", cfg->region, cfg->account,
 				       cfg->cluster_name);
 	o->tokens = client_tokens_new();
+	if ((r = copy_privilege_config(o, cfg)) < 0) {
+		snprintf(err, errlen, r == -EINVAL ? "drivers.process.uid_range: at most 16777216 uids" : "out of memory");
+		goto fail;
+	}
+	r = -ENOMEM;
 	if (!o->cluster_name || !o->region || !o->account || !o->data_dir || !o->cluster_arn ||
 	    !o->instance_arn || !o->tokens || (cfg->secrets_file && !o->secrets_file)) {
 		snprintf(err, errlen, "out of memory");
@@ -508,7 +538,9 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->drv_events.log = orch_on_driver_log;
 	snprintf(path, sizeof(path), "%s/drivers", cfg->data_dir);
 	struct drv_config dc = {.cgroup_root = cfg->cgroup_root, .docker_socket = cfg->docker_socket,
-				.state_dir = path, .log_monitor = cfg->log_monitor};
+				.state_dir = path, .log_monitor = cfg->log_monitor,
+				.allowed_host_paths = o->host_paths,
+				.n_allowed_host_paths = cfg->n_docker_allowed_host_paths};
 	if ((r = drivers_start(o, &dc, err, errlen)) < 0)
 		goto fail;
 	uv_timer_init(loop, &o->tick);

@@ -70,6 +70,8 @@ struct service;
 #define ORCH_STOPPED_TASK_TTL_S 3600     /* STOPPED tasks stay describable this long */
 #define ORCH_MAX_STOPPED_TASKS 10000u    /* and at most this many of them */
 #define ORCH_CLIENT_TOKEN_TTL_S 3600
+#define ORCH_UID_MIN 61184u              /* dynamic uids by default, as systemd's */
+#define ORCH_UID_MAX 65519u
 #define ORCH_MAX_CLIENT_TOKEN 64         /* bytes, as ECS */
 #define ORCH_MAX_CLIENT_TOKENS 100000u   /* remembered at once (each for ORCH_CLIENT_TOKEN_TTL_S) */
 #define ORCH_LOG_MAX_BYTES ((uint64_t)10 << 20)  /* per container log file before rotation */
@@ -124,6 +126,14 @@ struct orch_config {
 	size_t n_secrets_env_deny;
 	const char *cgroup_root;   /* process driver: NULL detect, "" never */
 	const char *docker_socket; /* NULL: no docker driver */
+	/* a root daemon's process tasks (privilege.h): dynamic uids from
+	 * [process_uid_min, process_uid_max] (0, 0: 61184–65519), or
+	 * process_default_user; root only with process_allow_root */
+	uint32_t process_uid_min, process_uid_max;
+	const char *process_default_user;
+	bool process_allow_root;
+	char *const *docker_allowed_host_paths;   /* bind-mount roots; none: no host path */
+	size_t n_docker_allowed_host_paths;
 	uint64_t log_max_bytes;    /* 0: ORCH_LOG_MAX_BYTES */
 	const char *log_monitor;   /* process driver: the log monitor's program (logmon.h;
 				      the daemon's: logmon_program()); NULL: none, each

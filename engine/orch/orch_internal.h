@@ -113,6 +113,7 @@ struct task {
 	bool ever_healthy;             /* for the service scheduler */
 	bool counted_failure;
 	bool dirty;                    /* to be written */
+	uint32_t uid;                  /* its dynamic uid (dynuser.h), held while not STOPPED; 0 none */
 };
 
 struct client_tokens;
@@ -131,6 +132,9 @@ struct orch {
 	struct service *services;      /* singly linked, creation order */
 	size_t n_services;
 	struct client_tokens *tokens;
+	struct dynuser *uids;          /* process tasks' dynamic uids */
+	char *default_user;            /* copies behind cfg.process_default_user, */
+	char **host_paths;             /* cfg.docker_allowed_host_paths */
 	uint64_t cpu_used, memory_used;
 	uv_timer_t tick;               /* 1 s: reaper, log rotation, service convergence */
 	uv_check_t flush;              /* writes dirty state at the end of each loop turn */

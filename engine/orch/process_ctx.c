@@ -13,6 +13,9 @@
  * child may not call into NSS between clone and execve; a numeric uid
  * missing from the passwd database gets gid = uid (a private group, never
  * root's), and changing identity needs root unless it changes nothing. A
+ * dynamic uid (spec->dynamic_uid, privilege.h) runs with gid = uid and no
+ * supplementary groups; a named user gets its groups (initgroups). With
+ * either, the task's scratch directory is made theirs (process_spawn.c). A
  * user that cannot be resolved is not an error here: it is kept, and the
  * launch reports it through `started`. The executable is looked up in the
  * PATH of the container's environment (DEFAULT_PATH without one), never
@@ -25,6 +28,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -284,7 +288,23 @@ int process_ctx_new(const struct drv_spec *spec, struct run_ctx **ret)
 		x->user_err = resolve_user(x, spec->user);
 		if (x->user_err == -ENOMEM)
 			goto out_free;
+	} else if (spec->dynamic_uid) {
+		/* the task's own uid and gid, no supplementary groups (DynamicUser=) */
+		if (!(x->user = malloc(32)))
+			goto out_free;
+		snprintf(x->user, 32, "%" PRIu32 " (dynamic)", spec->dynamic_uid);
+		x->uid = (uid_t)spec->dynamic_uid;
+		x->gid = (gid_t)spec->dynamic_uid;
+		x->n_groups = 0;
+		x->set_user = geteuid() == 0;
+		if (!x->set_user && x->uid != geteuid()) {
+			snprintf(x->user_why, sizeof(x->user_why), "dynamic uid %" PRIu32 ": needs root",
+				 spec->dynamic_uid);
+			x->user_err = -EPERM;
+		}
 	}
+	x->own_scratch = x->set_user && x->scratch_dir;
+	x->cwd_as_user = x->set_user && spec->working_directory;
 	*ret = x;
 	return 0;
 out_free:

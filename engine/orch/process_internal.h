@@ -48,6 +48,10 @@ struct run_ctx {
 	char *scratch_dir;             /* NULL: none */
 	char *user;            /* as given, for messages; NULL: the daemon's */
 	bool set_user;
+	bool own_scratch;      /* scratch_dir is made uid:gid's when the daemon made it */
+	bool cwd_as_user;      /* chdir after changing uid: a working directory the user gave,
+				  which must be reachable by the user (the scratch directory,
+				  below the daemon's 0700 data_dir, is entered before) */
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;

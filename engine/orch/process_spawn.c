@@ -9,15 +9,18 @@
  * uv_queue_work(); on a threadpool thread it makes the container's cgroups
  * and writes its limits (a v1 memory cgroup's mkdir alone is ~1 ms here),
  * makes the task's log and scratch directories when missing (mkdir on ext4
- * costs about as much), opens the log file (O_APPEND, 0600) — or, for a
- * container, starts its log monitor (logmon.h) and takes the write end of
- * its pipe — /dev/null for stdin and the cgroup.procs files to join; then, with every signal blocked,
+ * costs about as much; the scratch directory is given to the task's user),
+ * opens the log file (O_APPEND, 0600) — or, for a container, starts its log
+ * monitor (logmon.h) and takes the write end of its pipe — /dev/null for
+ * stdin and the cgroup.procs files to join; then, with every signal blocked,
  * clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) starts the child on that
  * stack. The child shares the
  * daemon's memory and makes only async-signal-safe calls and raw system
  * calls: default signal dispositions, setsid(), join the cgroups (write
- * "0"), dup2 stdio, chdir, setgroups/setresgid/setresuid, mark every other
- * fd close-on-exec, unblock signals, execve each PATH candidate. What goes
+ * "0"), dup2 stdio, chdir into the scratch directory, setgroups/setresgid/
+ * setresuid, chdir into a given workingDirectory (as the user: root's
+ * right to enter any directory is not handed on), mark every other fd
+ * close-on-exec, unblock signals, execve each PATH candidate. What goes
  * wrong is written into the request itself ({step, errno}); the child then
  * _exit()s. CLONE_VFORK suspends the calling thread — only that thread —
  * until the child has exec'd or exited, so when clone() returns the outcome
@@ -58,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,7 +179,7 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
 	if (dup2(s->null_fd, 0) < 0 || dup2(s->log_fd, 1) < 0 || dup2(s->log_fd, 2) < 0)
 		goto fail;
 	step = STEP_CHDIR;
-	if (chdir(x->cwd) < 0)
+	if (!x->cwd_as_user && chdir(x->cwd) < 0)
 		goto fail;
 	if (x->set_user) {
 		/* raw system calls: glibc's wrappers would signal the daemon's threads */
@@ -189,6 +193,9 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
 		if (syscall(SYS_setresuid, x->uid, x->uid, x->uid) < 0)
 			goto fail;
 	}
+	step = STEP_CHDIR;   /* as the user: root's right to enter any directory is not handed on */
+	if (x->cwd_as_user && chdir(x->cwd) < 0)
+		goto fail;
 	/* every fd the daemon opened should be close-on-exec already; make sure */
 	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) {
 		/* before Linux 5.11: one fcntl per possible fd, bounded */
@@ -221,6 +228,22 @@ fail:
 
 /* ---- the threadpool side ------------------------------------------------------ */
 
+/* The task's scratch directory (0700) becomes its user's while the daemon
+ * still owns it: the first container that runs as someone else takes it.
+ * Through an fd opened without following a symlink. */
+static int give_scratch(const struct run_ctx *x)
+{
+	struct stat st;
+	int r = 0, fd = open(x->scratch_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || (st.st_uid == geteuid() && fchown(fd, x->uid, x->gid) < 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* On the threadpool: the container's cgroups (launch), its directories, the
  * files the child gets; 0, or -errno with s->prep_why. Nothing here blocks
  * the loop. */
@@ -236,7 +259,8 @@ static int prepare(struct spawn *s)
 		snprintf(s->prep_why, sizeof(s->prep_why), "log file %s: %s", x->log_path, strerror(-r));
 		return r;
 	}
-	if (x->scratch_dir && (r = statefile_make_dir(x->scratch_dir, false)) < 0) {
+	if (x->scratch_dir && ((r = statefile_make_dir(x->scratch_dir, false)) < 0 ||
+			       (x->own_scratch && (r = give_scratch(x)) < 0))) {
 		snprintf(s->prep_why, sizeof(s->prep_why), "scratch directory %s: %s", x->scratch_dir, strerror(-r));
 		return r;
 	}

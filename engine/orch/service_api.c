@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "orch_state.h"
+#include "privilege.h"
 
 #define LIST_SERVICES_DEFAULT 10
 #define LIST_MAX 100
@@ -86,7 +87,8 @@ int orch_create_service(struct orch *o, const struct create_service_request *req
 		orch_set_error(e, "InvalidParameterException", "desiredCount is required");
 		return -1;
 	}
-	if (!orch_active_taskdef(o, req->task_definition, &td, e))
+	if (!orch_active_taskdef(o, req->task_definition, &td, e) ||
+	    !orch_taskdef_allowed(o, td, req->launch_type, e))
 		return -1;
 	struct service *old = service_find(o, req->service_name);
 	if (old && old->status != SVC_INACTIVE) {
@@ -145,7 +147,8 @@ int orch_update_service(struct orch *o, const struct update_service_request *req
 		orch_set_error(e, "ServiceNotActiveException", "Service was not ACTIVE.");
 		return -1;
 	}
-	if (req->task_definition && !orch_active_taskdef(o, req->task_definition, &td, e))
+	if (req->task_definition && (!orch_active_taskdef(o, req->task_definition, &td, e) ||
+				     !orch_taskdef_allowed(o, td, s->launch_type, e)))
 		return -1;
 	unsigned min = s->min_pct, max = s->max_pct;
 	bool en = s->cb_enable, rb = s->cb_rollback;

@@ -24,6 +24,7 @@
 #include "orch_internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dynuser.h"
 #include "logger.h"
 #include "orch_state.h"
+#include "privilege.h"
 #include "statefile.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -262,6 +265,9 @@ void orch_task_link(struct orch *o, struct task *t)
 		o->n_active++;
 		o->cpu_used += t->cpu;
 		o->memory_used += t->memory_mib;
+		if (t->uid && !dynuser_hold(o->uids, t->uid))
+			log_warn("orch", "task %s runs as uid %" PRIu32 ", outside drivers.process.uid_range",
+				 t->id, t->uid);
 	}
 }
 
@@ -382,6 +388,11 @@ void orch_container_spec(const struct tcontainer *c, struct drv_spec *s, char *l
 	s->image = c->def->image;
 	s->working_directory = c->def->working_directory;
 	s->user = c->def->user;
+	if ((!s->user || !s->user[0]) && t->drv->ops == &driver_process_ops) {
+		/* privilege.h: the operator's default user, else the task's dynamic uid */
+		s->user = t->orch->cfg.process_default_user;
+		s->dynamic_uid = s->user ? 0 : t->uid;
+	}
 	orch_container_log_path(c, logbuf, logcap);
 	s->log_path = logbuf;
 	s->log_max_bytes = t->orch->cfg.log_max_bytes ? t->orch->cfg.log_max_bytes : ORCH_LOG_MAX_BYTES;
@@ -747,6 +758,7 @@ static void check_stopped(struct task *t)
 	t->stopped_mono_ms = (int64_t)orch_mono_ms(o);
 	o->cpu_used -= t->cpu;
 	o->memory_used -= t->memory_mib;
+	dynuser_release(o->uids, t->uid);
 	o->n_active--;
 	o->m.task_stops++;
 	if (t->stop_code == SC_TASK_FAILED_TO_START)
@@ -812,7 +824,7 @@ struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const ch
 	const struct orch_driver *drv = orch_driver_for(o, td, lt, &lt_name, e);
 
 	*ret_failure = NULL;
-	if (!drv)
+	if (!drv || !orch_task_allowed(o, td, drv, e))
 		return NULL;
 	if (!overrides)
 		overrides = &none;
@@ -844,10 +856,18 @@ struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const ch
 		*ret_failure = "RESOURCE:TASKS";
 		return NULL;
 	}
+	uint32_t uid = 0;
+	if (orch_task_wants_uid(o, td, drv) && dynuser_alloc(o->uids, &uid) < 0) {
+		*ret_failure = "RESOURCE:UIDS";
+		return NULL;
+	}
 
 	struct task *t = orch_task_alloc(o, td);
-	if (!t)
+	if (!t) {
+		dynuser_release(o->uids, uid);
 		goto nomem;
+	}
+	t->uid = uid;
 	orch_random_hex(t->id, 16);
 	t->drv = drv;
 	t->service = svc;
@@ -874,6 +894,7 @@ struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const ch
 	try_launch(t);
 	return t;
 nomem_task:
+	dynuser_release(o->uids, uid);
 	orch_task_free(t);
 nomem:
 	orch_set_error(e, "ServerException", "out of memory");

@@ -257,6 +257,8 @@ static json_t *task_state(const struct task *t)
 	cs = NULL;
 	if (!priv)
 		goto fail;
+	if (t->uid)
+		json_object_set_new(priv, "uid", json_integer(t->uid));   /* its dynamic uid */
 	if (t->service) {
 		json_object_set_new(priv, "service", json_string(service_name(t->service)));
 		set_opt(priv, "deployment", str_or_null(t->deployment_id));
@@ -396,6 +398,7 @@ static int load_task(struct orch *o, const char *path)
 	t->memory_mib = (uint64_t)json_integer_value(json_object_get(priv, "memoryMib"));
 	t->ever_healthy = json_is_true(json_object_get(priv, "everHealthy"));
 	t->counted_failure = json_is_true(json_object_get(priv, "countedFailure"));
+	t->uid = (uint32_t)json_integer_value(json_object_get(priv, "uid"));
 	const char *last = json_string_value(json_object_get(j, "lastStatus"));
 	t->last = TS_PENDING;
 	for (int s = 0; s <= TS_STOPPED; s++)

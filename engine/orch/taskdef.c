@@ -16,7 +16,9 @@
  * Choices, documented: task-level `cpu` and `memory` accept integers and
  * strings of digits ("256"), not ECS's "1 vCPU" / "2 GB" forms; environment
  * entries need both `name` and `value`; `logConfiguration` is kept verbatim
- * once it is an object; `volumes` accept only `name` and `host.sourcePath`.
+ * once it is an object; `volumes` accept only `name` and `host.sourcePath`;
+ * `privileged: true` and `linuxParameters` (capabilities, devices) are
+ * refused by name.
  *
  * Contract: pure code; never logs; a parsed definition belongs to the caller.
  */
@@ -301,6 +303,20 @@ static void depend_item(struct jcheck *v, const struct jnode *e, json_t *je, voi
 	}
 }
 
+/* What would hand the host to a container is refused by name: privileged
+ * mode (false is accepted: definitions exported from ECS carry it) and
+ * linuxParameters (added capabilities, host devices and the rest). */
+static void refuse_privilege(struct jcheck *v, const struct jnode *c)
+{
+	bool privileged = false;
+
+	if (jcheck_bool(v, c, "privileged", 0, &privileged) > 0 && privileged)
+		jcheck_err_at(v, "privileged", "not supported: containers never run privileged");
+	if (jnode_get(c, "linuxParameters"))
+		jcheck_err_at(v, "linuxParameters", "not supported: containers never get added capabilities "
+			      "or host devices");
+}
+
 /* One of td's containers (td->containers[td->n_containers], counted here). */
 static void container_item(struct jcheck *v, const struct jnode *c, json_t *out, void *arg)
 {
@@ -308,7 +324,7 @@ static void container_item(struct jcheck *v, const struct jnode *c, json_t *out,
 		"name", "image", "command", "entryPoint", "environment", "secrets", "cpu",
 		"memory", "memoryReservation", "essential", "workingDirectory", "user",
 		"stopTimeout", "healthCheck", "logConfiguration", "mountPoints", "dependsOn",
-		NULL,
+		"privileged", "linuxParameters", NULL,
 	};
 	struct taskdef *td = arg;
 	struct taskdef_container *ct = &td->containers[td->n_containers++];
@@ -317,6 +333,7 @@ static void container_item(struct jcheck *v, const struct jnode *c, json_t *out,
 	size_t n_errs;
 
 	jcheck_fields(v, c, allowed, NULL);
+	refuse_privilege(v, c);
 	ct->essential = true;
 	ct->stop_timeout = 30;
 	if (get_str(v, c, "name", JCHECK_REQUIRED, &ct->name, out) && ct->name &&

@@ -1,12 +1,17 @@
 """The docker driver through the daemon: a private dockerd (tests/docker/dockerd.sh)
-with a busybox image imported from Debian's busybox-static; launchType FARGATE."""
+with a busybox image imported from Debian's busybox-static; launchType FARGATE.
+Bind mounts only below drivers.docker.allowed_host_paths, no-new-privileges."""
+import http.client
+import json
 import os
+import socket
 import subprocess
 import tempfile
 
 import pytest
 
-from tripline_test import ROOT, wait_for
+from logcheck import BOUND, END, Sampler, files, task_logs
+from tripline_test import ROOT, ApiError, wait_for
 
 DOCKERD_SH = os.path.join(ROOT, "tests", "docker", "dockerd.sh")
 IMAGE = "tripline-busybox:test"
@@ -99,8 +104,7 @@ def test_sigterm_waits_for_launches_in_flight(daemon, dockerd):
 
 
 def test_docker_log_burst_stays_bounded(daemon, dockerd):
-    # the sampler of tests/orch/test_logs.py: no file past the bound at any moment
-    from test_logs import BOUND, END, Sampler, files, task_logs
+    # no file past the bound at any moment (tests/support/logcheck.py)
     d = daemon({"drivers": {"docker": {"socket": dockerd}}})
     script = "head -c 30000000 /dev/zero | tr '\\0' a; echo; echo %s; exec sleep 1000" % END
     d.register("burst", [container(name="c", command=["sh", "-c", script])])
@@ -121,3 +125,90 @@ def test_docker_log_burst_stays_bounded(daemon, dockerd):
     assert (logdir / "c.log.1").stat().st_size == BOUND
     d.call("StopTask", {"task": arn})
     d.wait_task(arn, "STOPPED")
+
+
+def docker_inspect(sock, cid):
+    """GET /containers/CID/json from the Engine API on the unix socket sock."""
+    conn = http.client.HTTPConnection("localhost", timeout=30)
+    conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.sock.connect(sock)
+    conn.request("GET", "/v1.41/containers/%s/json" % cid)
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    assert r.status == 200, body
+    return json.loads(body)
+
+
+def with_volumes(d, family, mounts, **kw):
+    """Registers family: one container mounting each (host path, container path, readOnly)."""
+    vols = [{"name": "v%d" % i, "host": {"sourcePath": str(m[0])}} for i, m in enumerate(mounts)]
+    points = [{"sourceVolume": "v%d" % i, "containerPath": m[1], "readOnly": m[2]} for i, m in enumerate(mounts)]
+    return d.register(family, [container(mountPoints=points, **kw)], volumes=vols,
+                      requiresCompatibilities=["FARGATE"])
+
+
+def refused(d, family, *words):
+    with pytest.raises(ApiError) as e:
+        d.call("RunTask", {"taskDefinition": family, "launchType": "FARGATE"})
+    assert e.value.status == 400 and e.value.type == "ClientException", e.value.body
+    for w in words:
+        assert w in e.value.body["message"], e.value.body
+
+
+def test_docker_host_paths_only_below_allowed_roots(daemon, dockerd, tmp_path):
+    allowed = tmp_path / "allowed"
+    (allowed / "rw").mkdir(parents=True)
+    (allowed / "ro").mkdir()
+    (tmp_path / "allowed-not").mkdir()
+    os.symlink("/etc", allowed / "etc")
+
+    # by default no host path may be mounted, and the message says how to allow one
+    d = daemon({"drivers": {"docker": {"socket": dockerd}}})
+    with_volumes(d, "etc", [("/etc", "/host-etc", False)], command=["true"])
+    refused(d, "etc", "/etc", "drivers.docker.allowed_host_paths")
+    with pytest.raises(ApiError) as e:
+        d.call("CreateService", {"serviceName": "etc", "taskDefinition": "etc", "desiredCount": 1,
+                                 "launchType": "FARGATE"})
+    assert e.value.type == "ClientException" and "allowed_host_paths" in e.value.body["message"]
+    assert d.call("ListTasks", {})["taskArns"] == []
+    assert d.stop() == 0
+
+    data_dir = tmp_path / "var-allowed"
+    sock_dir = os.path.dirname(dockerd)
+    d = daemon({"data_dir": str(data_dir), "drivers": {"docker": {
+        "socket": dockerd, "allowed_host_paths": [str(allowed), sock_dir, str(data_dir)]}}}, name="a")
+    # never the Docker socket (root on the host) nor the daemon's data_dir, even when allowed
+    with_volumes(d, "sock", [(sock_dir, "/run/docker", False)], command=["true"])
+    refused(d, "sock", dockerd, "only the daemon may use")
+    with_volumes(d, "state", [(data_dir, "/state", True)], command=["true"])
+    refused(d, "state", str(data_dir), "only the daemon may use")
+    with_volumes(d, "etc", [("/etc", "/host-etc", False)], command=["true"])
+    refused(d, "etc", "drivers.docker.allowed_host_paths")
+    with_volumes(d, "escape", [(allowed / "etc", "/host-etc", False)], command=["true"])
+    refused(d, "escape", "/etc", "not below an allowed host path")       # a symlink out of the root
+    with_volumes(d, "sibling", [(tmp_path / "allowed-not", "/x", False)], command=["true"])
+    refused(d, "sibling", "allowed-not")                                   # a prefix is not a parent
+    assert d.call("ListTasks", {})["taskArns"] == []
+
+    script = ("echo hi > /rw/f && echo RW-OK; if echo x > /ro/f; then echo RO-WRITTEN; else echo RO-REFUSED; fi; "
+              "exec sleep 1000")
+    with_volumes(d, "ok", [(allowed / "rw", "/rw", False), (allowed / "ro", "/ro", True)],
+                 command=["sh", "-c", script])
+    t = d.call("RunTask", {"taskDefinition": "ok", "launchType": "FARGATE"})["tasks"][0]
+    t = d.wait_task(t["taskArn"], "RUNNING")
+    info = docker_inspect(dockerd, t["containers"][0]["runtimeId"])
+    host = info["HostConfig"]
+    assert "no-new-privileges" in host["SecurityOpt"], host["SecurityOpt"]
+    assert host["Privileged"] is False and not host.get("CapAdd") and not host.get("Devices")
+    assert sorted(host["Binds"]) == sorted(["%s/ro:/ro:ro" % allowed, "%s/rw:/rw" % allowed]), host["Binds"]
+    ro = [m for m in info["Mounts"] if m["Destination"] == "/ro"][0]
+    assert ro["RW"] is False
+    wait_for(lambda: "RO-" in d.call(None, {"task": t["taskArn"]}, target="Tripline.GetTaskLogs")
+             ["containers"][0]["log"], "the container's writes")
+    log = d.call(None, {"task": t["taskArn"]}, target="Tripline.GetTaskLogs")["containers"][0]["log"]
+    assert "RW-OK" in log and "RO-REFUSED" in log and "RO-WRITTEN" not in log, log
+    assert (allowed / "rw" / "f").read_text() == "hi\n"
+    assert not (allowed / "ro" / "f").exists()
+    d.call("StopTask", {"task": t["taskArn"]})
+    d.wait_task(t["taskArn"], "STOPPED")

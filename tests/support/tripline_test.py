@@ -9,6 +9,8 @@ from here and never from one another.
   and rules folder under the test's tmp_path, its log in a file there;
   start/stop/restart, the AWS JSON API (call(), ApiError) and a few ECS
   conveniences. Daemons: the fixtures' pool, which kills what a test left.
+  A Daemon makes its tmp_path reachable by tasks (share_with_tasks()): as
+  root it runs them under dynamic uids.
 - wait_for(): poll a condition with a deadline (no fixed sleeps anywhere).
 - free_port(), table(), aws_cli(): a free loopback port, the CLI's aligned
   tables as rows, Debian's AWS CLI v2 against a daemon.
@@ -172,6 +174,7 @@ class Daemon:
     def __init__(self, binary, tmp_path, config=None, rules=None, name="d", wait=True):
         self.binary = binary
         self.tmp = tmp_path
+        share_with_tasks(tmp_path)
         self.port = free_port()
         self.data_dir = tmp_path / "var"
         self.rules_dir = tmp_path / "rules"
@@ -310,6 +313,22 @@ class Daemons:
         for mark_file in self.tmp.glob("mark-*"):
             for pid in marked_pids(mark_file.read_text()):
                 kill_group(pid)
+
+
+def share_with_tasks(path):
+    """Lets tasks reach path: a root daemon runs each task as a uid of its
+    own (drivers.process.uid_range), which cannot enter pytest's 0700
+    directories. path becomes world-writable with the sticky bit, as /tmp
+    is (a task creates files there but cannot remove or rename the test's),
+    and each directory above it searchable (o+x, not listable)."""
+    path = os.path.abspath(str(path))
+    os.chmod(path, 0o1777)
+    up = os.path.dirname(path)
+    while up != "/":
+        mode = os.stat(up).st_mode
+        if not mode & 0o001:
+            os.chmod(up, (mode & 0o7777) | 0o001)
+        up = os.path.dirname(up)
 
 
 def mark_file(tmp_path, mark):

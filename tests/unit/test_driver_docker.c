@@ -394,10 +394,14 @@ static int count_of(const char *hay, const char *needle)
 
 /* ---- fixture ---- */
 
+static char g_tmp[] = "/tmp";
+static char *g_allowed[] = { g_tmp };   /* the fixtures' directories are below it */
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct drv_config cfg = { .docker_socket = g_socket, .state_dir = "/tmp" };
+	struct drv_config cfg = { .docker_socket = g_socket, .state_dir = "/tmp",
+				  .allowed_host_paths = g_allowed, .n_allowed_host_paths = 1 };
 	char err[512] = "";
 
 	assert_non_null(f);
@@ -684,6 +688,9 @@ static void test_spec_reaches_the_container(void **state)
 	assert_int_equal(json_integer_value(json_object_get(host, "MemoryReservation")), 32 << 20);
 	assert_int_equal(json_integer_value(json_object_get(host, "NanoCpus")), 500000000);
 	assert_false(json_is_true(json_object_get(host, "AutoRemove")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(host, "SecurityOpt"), 0)),
+			    "no-new-privileges");
+	assert_false(json_is_true(json_object_get(host, "Privileged")));
 	envs = json_object_get(json_object_get(j, "Config"), "Env");
 	json_array_foreach(envs, i, e) {
 		if (strcmp(json_string_value(e), "GREETING=hello from env") == 0)
@@ -750,6 +757,19 @@ static void test_bad_specs_refused(void **state)
 	s.mounts = &colon;
 	s.n_mounts = 1;
 	assert_int_equal(driver_docker_ops.launch(f->d, &s, &r, &c), -EINVAL);
+	/* a host path outside drivers.docker.allowed_host_paths, or through a symlink out of it */
+	struct drv_mount etc = { .host_path = "/etc", .container_path = "/x" };
+	s = spec(f, "main", argv);
+	s.mounts = &etc;
+	s.n_mounts = 1;
+	assert_int_equal(driver_docker_ops.launch(f->d, &s, &r, &c), -EPERM);
+	assert_null(c);
+	assert_non_null(strstr(f->logs_seen, "drivers.docker.allowed_host_paths"));
+	char link[128];
+	snprintf(link, sizeof(link), "%s/etc-link", f->dir);
+	assert_int_equal(symlink("/etc", link), 0);
+	etc.host_path = link;
+	assert_int_equal(driver_docker_ops.launch(f->d, &s, &r, &c), -EPERM);
 	s = spec(f, "main", argv);
 	s.log_path = "/nonexistent/dir/out.log";
 	assert_int_equal(driver_docker_ops.launch(f->d, &s, &r, &c), -ENOENT);

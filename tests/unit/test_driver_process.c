@@ -5,7 +5,7 @@
  * stdout+stderr appended to the log, stdin from /dev/null and no inherited
  * fds, stop() escalating to SIGKILL for the whole process group, external
  * kills, save/forget/adopt (in this process and from another one, as after a
- * daemon restart), adopting a process that is gone, probes, users. Cgroup
+ * daemon restart), adopting a process that is gone, probes, users and dynamic uids. Cgroup
  * limits are tested in test_cgroup.c, asynchronous launches in
  * test_process_spawn.c; the fixture they share is process_fixture.h.
  *
@@ -816,6 +816,35 @@ static void test_user(void **state)
 	expect_start_failure(f, &s, -ENOENT, "no such group", NULL);
 }
 
+/* A dynamic uid (DynamicUser=): that uid, the same gid, no supplementary
+ * groups, and the scratch directory made its own. */
+static void test_dynamic_uid(void **state)
+{
+	struct fx *f = *state;
+	char *const *argv = V("/bin/sh", "-c",
+			      "id -u; id -g; awk '/^Groups:/ { print NF - 1 }' /proc/self/status; "
+			      "touch mine && echo wrote");
+	struct drv_spec s = spec_of(f, "main", argv);
+	struct rec r;
+	char scratch[128];
+	struct stat st;
+
+	snprintf(scratch, sizeof(scratch), "%s/scratch", f->dir);
+	s.scratch_dir = scratch;
+	s.dynamic_uid = 61999;
+	assert_null(getpwuid(61999));
+	if (geteuid() != 0) {
+		expect_start_failure(f, &s, -EPERM, "dynamic uid 61999", "needs root");
+		return;
+	}
+	assert_int_equal(run_to_exit(f, &s, &r), 0);
+	assert_log(f->log, "61999\n61999\n0\nwrote\n");
+	assert_int_equal(stat(scratch, &st), 0);
+	assert_int_equal(st.st_uid, 61999);
+	assert_int_equal(st.st_gid, 61999);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -841,6 +870,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_probes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_after_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dynamic_uid, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
