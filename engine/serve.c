@@ -5,7 +5,10 @@
  * driven by the loop), signals, the orchestration core (orch/) and its
  * drivers. Start-up is all-or-nothing: an invalid configuration
  * or rule set is reported (every error, with its pointer) and the daemon
- * exits 2 without listening. Signals only set state through libuv's signal
+ * exits 2 without listening. The first thing after reading the
+ * configuration is an exclusive flock on data_dir/lock (its pid written in
+ * it): a second daemon on the same data_dir exits 3 naming the first one's
+ * pid. Signals only set state through libuv's signal
  * handles, which run on the loop:
  *
  *   SIGTERM, SIGINT  stop accepting, close every handle, exit 0;
@@ -18,12 +21,15 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -59,6 +65,37 @@ struct daemon {
 	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
 	uint64_t reloads_ok, reloads_failed;
 };
+
+/* The data directory's lock: data_dir/lock, flock'd exclusively for the
+ * daemon's life (released by the kernel however it ends), holding its pid.
+ * close-on-exec, so no task process ever holds it. The fd, or -1 with the
+ * reason logged (*other: the pid that holds it, 0 when unknown). */
+static int lock_data_dir(const char *data_dir, long *other)
+{
+	char path[4200], buf[32];
+	int fd;
+
+	*other = 0;
+	snprintf(path, sizeof(path), "%s/lock", data_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600)) < 0) {
+		log_error("serve", "data_dir lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		ssize_t n = e == EWOULDBLOCK ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+		buf[n > 0 ? n : 0] = '\0';
+		*other = strtol(buf, NULL, 10);
+		if (e != EWOULDBLOCK)
+			log_error("serve", "data_dir lock %s: %s", path, strerror(e));
+		close(fd);
+		return -1;
+	}
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("serve", "data_dir lock %s: cannot write our pid: %s", path, strerror(errno));
+	return fd;
+}
 
 static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
 {
@@ -296,7 +333,7 @@ int serve_main(const struct serve_options *opt)
 {
 	struct daemon d;
 	struct errlist errs = ERRLIST_INIT;
-	int rc = 0, r;
+	int rc = 0, r, lock_fd = -1;
 
 	memset(&d, 0, sizeof(d));
 	r = config_load_file(opt->config_path, &d.cfg, &errs);
@@ -314,6 +351,17 @@ int serve_main(const struct serve_options *opt)
 
 	if ((r = statefile_make_dirs(d.cfg->data_dir)) < 0) {
 		log_error("serve", "data_dir %s: %s", d.cfg->data_dir, strerror(-r));
+		rc = EXIT_FAILURE_OTHER;
+		goto out_config;
+	}
+	long other;
+	if ((lock_fd = lock_data_dir(d.cfg->data_dir, &other)) < 0) {
+		if (other > 0)
+			log_error("serve", "not starting: data_dir %s is in use by another tripline daemon (pid %ld)",
+				  d.cfg->data_dir, other);
+		else
+			log_error("serve", "not starting: data_dir %s is locked by another process",
+				  d.cfg->data_dir);
 		rc = EXIT_FAILURE_OTHER;
 		goto out_config;
 	}
@@ -409,6 +457,8 @@ out_rules:
 	taskdef_registry_free(d.taskdefs);
 	ruleset_unref(d.rules);
 out_config:
+	if (lock_fd >= 0)
+		close(lock_fd);   /* the lock goes with the last fd of its open file */
 	config_free(d.cfg);
 	return rc;
 }

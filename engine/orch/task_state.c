@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "logger.h"
 #include "orch_json.h"
@@ -269,7 +270,7 @@ fail:
 	return NULL;
 }
 
-void orch_task_write(struct task *t)
+int orch_task_write(struct task *t)
 {
 	char dir[4096], name[64];
 	json_t *j = task_state(t);
@@ -284,6 +285,7 @@ void orch_task_write(struct task *t)
 	else
 		t->dirty = false;
 	free(text);
+	return r;
 }
 
 /* ------------------------------------------------------------ loading */
@@ -310,21 +312,30 @@ static void adopt_containers(struct task *t, const json_t *cs)
 	for (size_t i = 0; t->last != TS_STOPPED && i < t->nc; i++) {
 		struct tcontainer *c = &t->c[i];
 		json_t *ds = json_object_get(json_array_get(cs, i), "driver");
+		if (ds && !json_is_object(ds))
+			ds = NULL;
 		if (!c->launched || c->status == TS_STOPPED)
 			continue;
 		struct drv_spec spec;
 		struct drv_mount mounts[64];
 		char logbuf[4200], scratch[4200];
 		orch_container_spec(c, &spec, logbuf, sizeof(logbuf), scratch, sizeof(scratch), mounts);
+		bool was_started = c->ever_started;
 		c->status = TS_RUNNING;
 		c->ever_started = true;
 		c->started_mono_ms = orch_mono_ms(o);
-		if (!t->drv->d || !ds || t->drv->ops->adopt(t->drv->d, &spec, ds, c, &c->h) < 0) {
-			/* launched but never confirmed, or its driver is gone */
+		/* without a saved state (launched, the start not yet recorded) the
+		 * driver looks for the container's processes by their mark */
+		if (!t->drv->d || t->drv->ops->adopt(t->drv->d, &spec, ds, c, &c->h) < 0) {
 			c->h = NULL;
 			c->status = TS_STOPPED;
+			c->ever_started = was_started;
+			c->lost_at_start = !ds;
 			free(c->reason);
-			c->reason = strdup("the daemon restarted before the container's state was known");
+			c->reason = strdup(!t->drv->d ? "its driver is not available after the restart"
+					   : ds ? "the daemon restarted and could not take the container back"
+						: "the daemon stopped before the container's start was recorded, "
+						  "and no process of it runs");
 			continue;
 		}
 		log_info("orch", "task %s: container %s re-adopted (%s)", t->id, c->name,
@@ -363,9 +374,8 @@ static int load_task(struct orch *o, const char *path)
 		json_decref(j);
 		return 0;
 	}
-	if (!(t = orch_task_alloc(o, td)))
+	if (!(t = orch_task_alloc(o, td)) || orch_task_set_id(t, strrchr(arn, '/') + 1) < 0)
 		goto nomem;
-	memcpy(t->id, strrchr(arn, '/') + 1, 33);
 	const char *drv = json_string_value(json_object_get(priv, "driver"));
 	t->drv = orch_driver_named(o, drv ? drv : driver_process_ops.name);
 	if (!t->drv)
@@ -469,4 +479,44 @@ int orch_tasks_load(struct orch *o)
 	}
 	closedir(d);
 	return r;
+}
+
+/* Whether name is "<32 hex digits>" of a task we know. */
+static bool known_task(struct orch *o, const char *name)
+{
+	return strlen(name) == 32 && orch_task_find(o, name) != NULL;
+}
+
+void orch_tasks_sweep_files(struct orch *o)
+{
+	static const char *const kinds[] = {"logs", "work"};
+	char dir[4200], path[4500];
+	struct dirent *de;
+	DIR *d;
+
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(dir, sizeof(dir), "%s/%s", o->data_dir, kinds[k]);
+		if (!(d = opendir(dir)))
+			continue;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || known_task(o, de->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			log_warn("orch", "%s belongs to no known task: removed", path);
+			statefile_remove_tree(path);
+		}
+		closedir(d);
+	}
+	/* temp files of a write the daemon was killed in (statefile.c's ".<name>.XXXXXX") */
+	snprintf(dir, sizeof(dir), "%s/tasks", o->data_dir);
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (de->d_name[0] != '.' || n != 1 + 37 + 7 || strncmp(de->d_name + 33, ".json.", 6) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
 }
