@@ -338,8 +338,14 @@ static void adopt_containers(struct task *t, const json_t *cs)
 						  "and no process of it runs");
 			continue;
 		}
-		log_info("orch", "task %s: container %s re-adopted (%s)", t->id, c->name,
-			 t->drv->ops->runtime_id(c->h));
+		const char *rid = t->drv->ops->runtime_id(c->h);
+		if (!c->runtime_id || strcmp(c->runtime_id, rid) != 0) {
+			free(c->runtime_id);
+			c->runtime_id = strdup(rid);   /* found by its mark: never recorded */
+			orch_task_dirty(t);
+		}
+		log_info("orch", "task %s: container %s re-adopted (%s%s)", t->id, c->name, rid,
+			 ds ? "" : ", found by its mark");
 		if (c->def->health.present)
 			orch_health_schedule(c, 1000);
 	}
