@@ -18,7 +18,9 @@
  * (ServiceSchedulerInitiated).
  *
  * Every change marks the task dirty (written once at the end of the loop
- * turn, task_state.c) and every change of lastStatus, desiredStatus or
+ * turn, task_state.c); the file is also written at once before containers
+ * are launched, so that no process exists that the file does not announce
+ * (launch_ready). Every change of lastStatus, desiredStatus or
  * health is an "ECS Task State Change" event with a version that only grows.
  */
 #include "orch_internal.h"

@@ -6,14 +6,18 @@
  * The state file is the ECS task object plus a "tripline" member with what
  * only a restart needs (the driver and its handle state per container, the
  * reservation, the service bookkeeping). It is written at the end of the
- * loop turn in which the task changed, by temp file + rename and without
- * fsync: the file must survive the daemon being killed, which rename alone
- * guarantees; a power loss kills the tasks too (the boot id in the driver
- * state tells the restarted daemon so).
+ * loop turn in which the task changed — and at once, before RunTask answers
+ * and before any of its containers is launched (task.c) — by temp file +
+ * rename and without fsync: the file must survive the daemon being killed,
+ * which rename alone guarantees; a power loss kills the tasks too (the boot
+ * id in the driver state tells the restarted daemon so).
  *
- * Loading takes every running container back through its driver (adopt());
- * one that cannot be re-adopted counts as exited, and orch_task_resume()
- * settles the task. Monotonic times of a loaded task come from the age of
+ * Loading takes every launched container back through its driver (adopt();
+ * with no driver state saved, the driver looks for it by its mark); one
+ * that cannot be re-adopted counts as exited — or, never recorded and not
+ * found, as never started — and orch_task_resume() settles the task.
+ * orch_tasks_sweep_files() then removes the log and scratch directories no
+ * known task owns. Monotonic times of a loaded task come from the age of
  * its wall-clock times.
  */
 #include "orch_internal.h"
