@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +59,12 @@ struct marks {
 };
 
 /* Reads /proc/<pid>/environ whole (up to ENVIRON_MAX) into *buf; bytes or -errno. */
-static ssize_t read_environ(const char *pid, char **buf, size_t *cap)
+static ssize_t read_environ(pid_t pid, char **buf, size_t *cap)
 {
 	char path[64];
 	size_t n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%s/environ", pid);
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
@@ -161,9 +162,9 @@ static struct marks *scan(struct driver *d)
 	while ((de = readdir(dir))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 1 || pid == self)
+		if (*end || pid <= 1 || pid > INT_MAX || pid == self)
 			continue;
-		ssize_t n = read_environ(de->d_name, &buf, &cap);
+		ssize_t n = read_environ((pid_t)pid, &buf, &cap);
 		const char *mark = n > 0 ? find_mark(buf, (size_t)n) : NULL;
 		if (mark && strncmp(mark, prefix, (size_t)pl) == 0 && add(m, (pid_t)pid, mark) < 0)
 			break;
