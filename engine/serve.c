@@ -6,9 +6,9 @@
  * drivers. Start-up is all-or-nothing: an invalid configuration
  * or rule set is reported (every error, with its pointer) and the daemon
  * exits 2 without listening. The first thing after reading the
- * configuration is an exclusive flock on data_dir/lock (its pid written in
- * it): a second daemon on the same data_dir exits 3 naming the first one's
- * pid. Signals only set state through libuv's signal
+ * configuration is an exclusive lock on data_dir/lock (its pid written in
+ * it; see lock_data_dir): a second daemon on the same data_dir exits 3
+ * naming the first one's pid. Signals only set state through libuv's signal
  * handles, which run on the loop:
  *
  *   SIGTERM, SIGINT  stop accepting, close every handle, exit 0;
@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,12 +65,17 @@ struct daemon {
 	uint64_t reloads_ok, reloads_failed;
 };
 
-/* The data directory's lock: data_dir/lock, flock'd exclusively for the
- * daemon's life (released by the kernel however it ends), holding its pid.
- * close-on-exec, so no task process ever holds it. The fd, or -1 with the
- * reason logged (*other: the pid that holds it, 0 when unknown). */
+/* The data directory's lock: data_dir/lock, write-locked for the daemon's
+ * life (released by the kernel however it ends), holding its pid. A POSIX
+ * record lock (fcntl), not flock(): a record lock belongs to the process,
+ * so a task's process that is between its clone and its execve when the
+ * daemon dies (its copy of the fd table still has this fd; close-on-exec
+ * drops it at the exec) does not keep the next daemon out, as it would
+ * keep an flock. The fd, or -1 with the reason logged (*other: the pid
+ * that holds it, as the kernel says, else as the file says; 0 unknown). */
 static int lock_data_dir(const char *data_dir, long *other)
 {
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
 	char path[4200], buf[32];
 	int fd;
 
@@ -81,13 +85,17 @@ static int lock_data_dir(const char *data_dir, long *other)
 		log_error("serve", "data_dir lock %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
 		int e = errno;
-		ssize_t n = e == EWOULDBLOCK ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
-		buf[n > 0 ? n : 0] = '\0';
-		*other = strtol(buf, NULL, 10);
-		if (e != EWOULDBLOCK)
+		if (e == EACCES || e == EAGAIN) {
+			struct flock q = fl;
+			ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			*other = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (long)q.l_pid
+										 : strtol(buf, NULL, 10);
+		} else {
 			log_error("serve", "data_dir lock %s: %s", path, strerror(e));
+		}
 		close(fd);
 		return -1;
 	}
@@ -458,7 +466,7 @@ out_rules:
 	ruleset_unref(d.rules);
 out_config:
 	if (lock_fd >= 0)
-		close(lock_fd);   /* the lock goes with the last fd of its open file */
+		close(lock_fd);   /* releases the lock */
 	config_free(d.cfg);
 	return rc;
 }

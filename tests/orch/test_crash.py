@@ -11,6 +11,7 @@ directories and the cgroups must be exactly those of known tasks. A second
 daemon with a data_dir of its own runs a task throughout: it is never
 touched. bench/crash_probe.py runs the same probe longer, with figures.
 """
+import ctypes
 import json
 import os
 import re
@@ -240,6 +241,22 @@ def second_daemon(d, tmp_path):
     return r.returncode, r.stdout + r.stderr
 
 
+def grab_fd(pid, path):
+    """A copy (pidfd_getfd(2): the same open file) of pid's fd open on path, as a
+    task's process holds one between its clone and its exec."""
+    for name in os.listdir("/proc/%d/fd" % pid):
+        if os.readlink("/proc/%d/fd/%s" % (pid, name)) == path:
+            pidfd = os.pidfd_open(pid)
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                fd = libc.syscall(438, pidfd, int(name), 0)   # SYS_pidfd_getfd
+                assert fd >= 0, os.strerror(ctypes.get_errno())
+                return fd
+            finally:
+                os.close(pidfd)
+    raise AssertionError("%d has no fd on %s" % (pid, path))
+
+
 def test_second_daemon_on_the_same_data_dir_exits_3(daemon, tmp_path, mark):
     d = daemon()
     rc, out = second_daemon(d, tmp_path)
@@ -261,6 +278,17 @@ def test_second_daemon_on_the_same_data_dir_exits_3(daemon, tmp_path, mark):
     assert d.task(arn)["lastStatus"] == "RUNNING"
     rc, out = second_daemon(d, tmp_path)
     assert rc == 3 and "pid %d" % d.proc.pid in out, out
+    # a process that still has the daemon's fd when it dies (a task caught
+    # between its clone and its exec) does not keep the next daemon out
+    held = grab_fd(d.proc.pid, lock)
+    try:
+        d.proc.kill()
+        d.proc.wait()
+        d.log.close()
+        d.start()
+    finally:
+        os.close(held)
+    assert d.task(arn)["lastStatus"] == "RUNNING"
 
 
 # ---------------------------------------------------------------- clientToken
