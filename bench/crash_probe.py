@@ -21,7 +21,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
@@ -30,7 +29,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "support"))
 sys.path.insert(0, str(HERE.parent / "tests" / "orch"))
 
 from tripline_test import Daemon, kill_group, marked_pids, sleeper, wait_for  # noqa: E402
-from test_crash import all_tasks, burst, check_consistent  # noqa: E402
+from test_crash import all_tasks, check_consistent, kill_during_bursts  # noqa: E402
 
 
 def count(text, what):
@@ -53,18 +52,7 @@ def main():
         try:
             d.register("burst", [sleeper(mark)])
             for rnd in range(a.rounds):
-                stop = threading.Event()
-                threads = [threading.Thread(target=burst, args=(d, acked, stop)) for _ in range(a.clients)]
-                target = len(acked) + rng.randint(1, 40)
-                for th in threads:
-                    th.start()
-                wait_for(lambda: len(acked) >= target, "acknowledgements")
-                d.proc.kill()
-                d.proc.wait()
-                d.log.close()
-                stop.set()
-                for th in threads:
-                    th.join()
+                kill_during_bursts(d, acked, a.clients, rng.randint(1, 40))
                 t0 = time.monotonic()
                 d.start()
                 restarts.append(time.monotonic() - t0)

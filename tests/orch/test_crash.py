@@ -20,7 +20,7 @@ import subprocess
 import threading
 import urllib.error
 
-from tripline_test import ApiError, Daemon, alive, free_port, marked_pids, sleeper, wait_for
+from tripline_test import ApiError, alive, free_port, marked_pids, sleeper, wait_for
 
 ROUNDS = 10
 CLIENTS = 4
@@ -76,6 +76,22 @@ def burst(d, acked, stop):
         acked.extend(t["taskArn"] for t in out["tasks"])
 
 
+def kill_during_bursts(d, acked, clients, n):
+    """Clients call RunTask until n more are acknowledged; then the daemon is SIGKILLed."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=burst, args=(d, acked, stop)) for _ in range(clients)]
+    target = len(acked) + n
+    for th in threads:
+        th.start()
+    wait_for(lambda: len(acked) >= target, "acknowledgements")
+    d.proc.kill()
+    d.proc.wait()
+    d.log.close()
+    stop.set()
+    for th in threads:
+        th.join()
+
+
 def settled(d):
     """All tasks once none is PROVISIONING/PENDING/DEPROVISIONING, else None."""
     tasks = all_tasks(d)
@@ -129,19 +145,8 @@ def test_kill_9_during_run_task_bursts(daemon, tmp_path, mark):
     d.register("burst", [sleeper(mark)])
     acked = []
     for rnd in range(ROUNDS):
-        stop = threading.Event()
-        threads = [threading.Thread(target=burst, args=(d, acked, stop)) for _ in range(CLIENTS)]
-        before = len(acked)
-        for th in threads:
-            th.start()
         # a different moment each round: after 1, 3, 5 … acknowledgements
-        wait_for(lambda: len(acked) >= before + 1 + 2 * rnd, "acknowledgements")
-        d.proc.kill()
-        d.proc.wait()
-        d.log.close()
-        stop.set()
-        for th in threads:
-            th.join()
+        kill_during_bursts(d, acked, CLIENTS, 1 + 2 * rnd)
         d.start()
         check_consistent(d, acked, mark)
         # keep the host light: what runs is stopped, through the API
