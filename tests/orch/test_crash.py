@@ -321,3 +321,15 @@ def test_client_token_survives_a_restart_and_refuses_other_parameters(daemon, ma
         assert e.type == "ConflictException", e.body
     assert len(marked_pids(mark)) == 2
     assert len(all_tasks(d)) == 2
+    # across a restart the hour follows the wall clock: a token written two
+    # hours ago is forgotten, and the same request starts new tasks
+    assert d.stop() == 0
+    (path,) = list((d.data_dir / "tokens").iterdir())
+    tok = json.loads(path.read_text())
+    assert tok["token"] == "retry-me" and sorted(tok["tasks"]) == sorted(a.rsplit("/", 1)[1] for a in first)
+    tok["at"] -= 2 * 3600 * 1000
+    path.write_text(json.dumps(tok))
+    d.start()
+    assert not path.exists()
+    fresh = sorted(t["taskArn"] for t in d.call("RunTask", req)["tasks"])
+    assert len(fresh) == 2 and not set(fresh) & set(first)
