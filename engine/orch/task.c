@@ -440,8 +440,8 @@ static void fail_start(struct tcontainer *c, const char *reason)
 }
 
 /* The environment: fixed defaults, the definition's, the overrides, the
- * secrets (later ones win), and TRIPLINE_TASK_MARK. Fills reason and returns -1 when the container
- * cannot start; -ENOMEM. */
+ * secrets (later ones win), and TRIPLINE_TASK_MARK. Fills reason and
+ * returns -1 when the container cannot start; -ENOMEM. */
 static int build_env(const struct tcontainer *c, struct envv *env, char *reason, size_t reasonlen)
 {
 	const struct task *t = c->task;
