@@ -333,3 +333,24 @@ def test_client_token_survives_a_restart_and_refuses_other_parameters(daemon, ma
     assert not path.exists()
     fresh = sorted(t["taskArn"] for t in d.call("RunTask", req)["tasks"])
     assert len(fresh) == 2 and not set(fresh) & set(first)
+
+
+def test_run_task_answers_only_what_is_on_disk(daemon, mark):
+    """A task that cannot be written is not acknowledged and nothing of it runs."""
+    d = daemon()
+    d.register("one", [sleeper(mark)])
+    tasks = d.data_dir / "tasks"
+    os.rmdir(tasks)
+    tasks.write_text("not a directory: every state file write fails")
+    try:
+        d.call("RunTask", {"taskDefinition": "one"})
+        raise AssertionError("RunTask answered a task that is not on disk")
+    except ApiError as e:
+        assert e.status == 500 and e.type == "ServerException", e.body
+        assert "cannot be saved" in e.body["message"]
+    assert marked_pids(mark) == []
+    assert d.call("ListTasks", {})["taskArns"] == []
+    os.unlink(tasks)
+    os.mkdir(tasks)
+    arn = d.call("RunTask", {"taskDefinition": "one"})["tasks"][0]["taskArn"]
+    d.wait_task(arn, "RUNNING")
