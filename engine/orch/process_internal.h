@@ -239,7 +239,8 @@ struct drv_container {
 /* The leader of the container whose processes carry TRIPLINE_TASK_MARK=mark:
  * 0 with its pid and start time, or -ESRCH. */
 int process_marks_leader(struct driver *d, const char *mark, pid_t *pid, unsigned long long *start_time);
-/* An adopted container holds the processes carrying mark (NULL: none) and
+/* An adopted container holds the processes carrying mark or mark + "/…"
+ * (NULL: none) and
  * its cgroup named cgroup_name (NULL: none): the sweep leaves them. */
 void process_marks_claim(struct driver *d, const char *mark, const char *cgroup_name);
 /* driver_ops.sweep: kills and removes what no adopted container claimed. */

@@ -15,7 +15,8 @@
  *
  * process_sweep(), once every task was loaded and before anything is
  * launched: every process carrying a mark of this instance that no adopted
- * container claimed is SIGKILLed, and every cgroup below this instance's
+ * container claimed (its mark, or its mark + "/…" — a helper process of the
+ * container, never taken for its leader) is SIGKILLed, and every cgroup below this instance's
  * (cgroup_sweep) that no adopted container holds is emptied and removed;
  * each is one warning line. Processes and cgroups of other data directories
  * carry another instance id and are never touched.
@@ -198,8 +199,9 @@ void process_marks_claim(struct driver *d, const char *mark, const char *cgroup_
 
 	if (!m)
 		return;
+	size_t ml = mark ? strlen(mark) : 0;
 	for (size_t i = 0; mark && i < m->n; i++)
-		if (strcmp(m->v[i].mark, mark) == 0)
+		if (strncmp(m->v[i].mark, mark, ml) == 0 && (!m->v[i].mark[ml] || m->v[i].mark[ml] == '/'))
 			m->v[i].claimed = true;
 	if (!cgroup_name)
 		return;
