@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	logger_setup(LOG_LEVEL_WARN, false);
-	if (use_cgroup && cgroup_host_open(&b.loop, NULL, &cgh) == 0 &&
+	if (use_cgroup && cgroup_host_open(&b.loop, NULL, NULL, &cgh) == 0 &&
 	    cgroup_host_mode(cgh) != CGROUP_NONE) {
 		struct cgroup_limits none = {0, 0, 0};
 		struct cgroup_warnings w;

@@ -5,7 +5,10 @@
  * driven by the loop), signals, the orchestration core (orch/) and its
  * drivers. Start-up is all-or-nothing: an invalid configuration
  * or rule set is reported (every error, with its pointer) and the daemon
- * exits 2 without listening. Signals only set state through libuv's signal
+ * exits 2 without listening. The first thing after reading the
+ * configuration is an exclusive lock on data_dir/lock (its pid written in
+ * it; see lock_data_dir): a second daemon on the same data_dir exits 3
+ * naming the first one's pid. Signals only set state through libuv's signal
  * handles, which run on the loop:
  *
  *   SIGTERM, SIGINT  stop accepting, close every handle, exit 0;
@@ -18,12 +21,14 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -133,6 +138,46 @@ static int secret_env_names(const struct tripline_config *cfg, struct config_str
 			r = strv_add(ret, ref + 4, pair[k]);
 	}
 	return r;
+}
+
+/* The data directory's lock: data_dir/lock, write-locked for the daemon's
+ * life (released by the kernel however it ends), holding its pid. A POSIX
+ * record lock (fcntl), not flock(): a record lock belongs to the process,
+ * so a task's process that is between its clone and its execve when the
+ * daemon dies (its copy of the fd table still has this fd; close-on-exec
+ * drops it at the exec) does not keep the next daemon out, as it would
+ * keep an flock. The fd, or -1 with the reason logged (*other: the pid
+ * that holds it, as the kernel says, else as the file says; 0 unknown). */
+static int lock_data_dir(const char *data_dir, long *other)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+	char path[4200], buf[32];
+	int fd;
+
+	*other = 0;
+	snprintf(path, sizeof(path), "%s/lock", data_dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600)) < 0) {
+		log_error("serve", "data_dir lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		int e = errno;
+		if (e == EACCES || e == EAGAIN) {
+			struct flock q = fl;
+			ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			*other = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (long)q.l_pid
+										 : strtol(buf, NULL, 10);
+		} else {
+			log_error("serve", "data_dir lock %s: %s", path, strerror(e));
+		}
+		close(fd);
+		return -1;
+	}
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("serve", "data_dir lock %s: cannot write our pid: %s", path, strerror(errno));
+	return fd;
 }
 
 static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
@@ -382,7 +427,7 @@ int serve_main(const struct serve_options *opt)
 {
 	struct daemon d;
 	struct errlist errs = ERRLIST_INIT;
-	int rc = 0, r;
+	int rc = 0, r, lock_fd = -1;
 
 	memset(&d, 0, sizeof(d));
 	r = config_load_file(opt->config_path, &d.cfg, &errs);
@@ -400,6 +445,17 @@ int serve_main(const struct serve_options *opt)
 
 	if ((r = statefile_make_dirs(d.cfg->data_dir)) < 0) {
 		log_error("serve", "data_dir %s: %s", d.cfg->data_dir, strerror(-r));
+		rc = EXIT_FAILURE_OTHER;
+		goto out_config;
+	}
+	long other;
+	if ((lock_fd = lock_data_dir(d.cfg->data_dir, &other)) < 0) {
+		if (other > 0)
+			log_error("serve", "not starting: data_dir %s is in use by another tripline daemon (pid %ld)",
+				  d.cfg->data_dir, other);
+		else
+			log_error("serve", "not starting: data_dir %s is locked by another process",
+				  d.cfg->data_dir);
 		rc = EXIT_FAILURE_OTHER;
 		goto out_config;
 	}
@@ -507,6 +563,8 @@ out_rules:
 	ruleset_unref(d.rules);
 	strv_clear(&d.secret_env_names);
 out_config:
+	if (lock_fd >= 0)
+		close(lock_fd);   /* releases the lock */
 	config_free(d.cfg);
 	return rc;
 }

@@ -5,11 +5,15 @@
  *
  * Detection happens once, in cgroup_host_open(), and is never assumed: v2
  * when the root (the configured one, else /sys/fs/cgroup) is cgroup2 with
- * the memory controller, containers under <root>/tripline/<task_id>-<name>
- * with memory (and cpu when offered) enabled for them; else v1, under the
+ * the memory controller, containers under
+ * <root>/tripline/<instance>/<task_id>-<name> with memory (and cpu when
+ * offered) enabled for them; else v1, under tripline/<instance> in the
  * daemon's own cgroup of the memory (and cpu) hierarchy, as
- * /proc/self/cgroup and /proc/self/mountinfo say; else none. What was found
- * is one info line in the daemon's log.
+ * /proc/self/cgroup and /proc/self/mountinfo say; else none. <instance> is
+ * the data directory's identity, so that daemons of different data
+ * directories never touch each other's cgroups (cgroup_sweep() removes
+ * those of this one that no container claims). What was found is one info
+ * line in the daemon's log.
  *
  * Limits: memory_limit → memory.max (v2) / memory.limit_in_bytes (v1);
  * memory_reservation → memory.low / memory.soft_limit_in_bytes; cpu_units
@@ -28,6 +32,7 @@
 #include "cgroup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -340,8 +345,35 @@ static int v2_setup(struct cgroup_host *h, const char *root, char *why, size_t w
 	return 0;
 }
 
+/* One level more for this data directory (instance): base/<instance>, with
+ * the controllers enabled for its children (v2). 0 or -errno with why. */
+static int descend(char *base, size_t size, const char *instance, bool v2, bool cpu, char *why,
+		   size_t whylen)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if (!instance || !instance[0])
+		return 0;
+	if (join_path(dir, sizeof(dir), base, instance) < 0 || strlen(dir) >= size) {
+		snprintf(why, whylen, "%.400s: path too long", base);
+		return -ENAMETOOLONG;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(why, whylen, "cannot create %.400s: %s", dir, strerror(errno));
+		return r;
+	}
+	if (v2 && (r = write_in(dir, "cgroup.subtree_control", cpu ? "+memory +cpu" : "+memory")) < 0) {
+		snprintf(why, whylen, "cannot enable controllers in %.400s: %s", dir, strerror(-r));
+		return r;
+	}
+	memcpy(base, dir, strlen(dir) + 1);
+	return 0;
+}
+
 /* Decides once how limits are applied; logs what it found. */
-static void detect(struct cgroup_host *h, const char *cfg_root)
+static void detect(struct cgroup_host *h, const char *cfg_root, const char *instance)
 {
 	char why2[512] = "", why1[512] = "";
 
@@ -352,16 +384,22 @@ static void detect(struct cgroup_host *h, const char *cfg_root)
 		return;
 	}
 	const char *root = cfg_root ? cfg_root : "/sys/fs/cgroup";
-	if (v2_setup(h, root, why2, sizeof(why2)) == 0) {
+	if (v2_setup(h, root, why2, sizeof(why2)) == 0 &&
+	    descend(h->base, sizeof(h->base), instance, true, h->cpu, why2, sizeof(why2)) == 0) {
 		h->mode = CGROUP_V2;
 		log_info(COMPONENT, "cgroups: v2, tasks under %s (memory%s)", h->base,
 			 h->cpu ? ", cpu" : "; no cpu controller");
 		return;
 	}
+	h->cpu = false;
+	h->cpu_why[0] = '\0';
 	if (v1_base("memory", "memory.limit_in_bytes", h->base, sizeof(h->base), why1,
-		    sizeof(why1)) == 0) {
+		    sizeof(why1)) == 0 &&
+	    descend(h->base, sizeof(h->base), instance, false, false, why1, sizeof(why1)) == 0) {
 		h->mode = CGROUP_V1;
 		h->cpu = v1_base("cpu", "cpu.cfs_quota_us", h->cpu_base, sizeof(h->cpu_base), h->cpu_why,
+				 sizeof(h->cpu_why)) == 0 &&
+			 descend(h->cpu_base, sizeof(h->cpu_base), instance, false, false, h->cpu_why,
 				 sizeof(h->cpu_why)) == 0;
 		if (h->cpu)
 			log_info(COMPONENT, "cgroups: v1, memory under %s, cpu under %s (v2: %s)", h->base,
@@ -487,7 +525,7 @@ void cgroup_create(struct cgroup_host *h, const char *name, const struct cgroup_
 	}
 }
 
-void cgroup_adopt(const struct cgroup_host *h, const char *name, const char *saved,
+void cgroup_adopt(const struct cgroup_host *h, const char *name, const char *saved, bool unrecorded,
 		  struct cgroup_set *ret)
 {
 	char path[PATH_MAX];
@@ -496,7 +534,7 @@ void cgroup_adopt(const struct cgroup_host *h, const char *name, const char *sav
 	ret->path[0] = ret->cpu_path[0] = '\0';
 	if (h->mode == CGROUP_NONE || !name)
 		return;
-	if (saved && join_path(path, sizeof(path), h->base, name) == 0 && !strcmp(path, saved) &&
+	if (join_path(path, sizeof(path), h->base, name) == 0 && ((unrecorded && !saved) || (saved && !strcmp(path, saved))) &&
 	    stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 		memcpy(ret->path, path, strlen(path) + 1);
 	if (h->mode == CGROUP_V1 && h->cpu && join_path(path, sizeof(path), h->cpu_base, name) == 0 &&
@@ -643,15 +681,47 @@ void cgroup_remove(struct cgroup_host *h, struct cgroup_set *s)
 	s->path[0] = s->cpu_path[0] = '\0';
 }
 
+/* Kills and removes base's container cgroups that keep() does not claim. */
+static size_t sweep_base(struct cgroup_host *h, const char *base, bool (*keep)(const char *, void *),
+			 void *arg)
+{
+	char path[PATH_MAX];
+	size_t n = 0;
+	struct dirent *de;
+	DIR *dir = base[0] ? opendir(base) : NULL;
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.' || keep(de->d_name, arg) ||
+		    join_path(path, sizeof(path), base, de->d_name) < 0)
+			continue;
+		log_warn(COMPONENT, "cgroup %s belongs to no task: its processes are killed and it is removed",
+			 path);
+		kill_dir(path);
+		remove_dir(h, path);
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+size_t cgroup_sweep(struct cgroup_host *h, bool (*keep)(const char *name, void *arg), void *arg)
+{
+	if (h->mode == CGROUP_NONE)
+		return 0;
+	return sweep_base(h, h->base, keep, arg) + sweep_base(h, h->cpu_base, keep, arg);
+}
+
 /* ---- the host ----------------------------------------------------------------- */
 
-int cgroup_host_open(uv_loop_t *loop, const char *cfg_root, struct cgroup_host **ret)
+int cgroup_host_open(uv_loop_t *loop, const char *cfg_root, const char *instance, struct cgroup_host **ret)
 {
 	struct cgroup_host *h = calloc(1, sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
-	detect(h, cfg_root);
+	detect(h, cfg_root, instance);
 	uv_timer_init(loop, &h->rmdir_timer);
 	h->rmdir_timer.data = h;
 	uv_unref((uv_handle_t *)&h->rmdir_timer);  /* retries never keep the loop alive */

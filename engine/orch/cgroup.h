@@ -49,8 +49,9 @@ struct cgroup_warnings {
 };
 
 /* Detects how limits can be applied under cfg_root (NULL: /sys/fs/cgroup;
- * "": never use cgroups) and logs it. 0, or -ENOMEM. */
-int cgroup_host_open(uv_loop_t *loop, const char *cfg_root, struct cgroup_host **ret);
+ * "": never use cgroups) and logs it; containers' cgroups go one level
+ * below tripline/<instance> (NULL: directly in tripline/). 0, or -ENOMEM. */
+int cgroup_host_open(uv_loop_t *loop, const char *cfg_root, const char *instance, struct cgroup_host **ret);
 /* Removes what is still waiting to be removed (once) and frees h when its
  * timer has closed. NULL is fine. */
 void cgroup_host_close(struct cgroup_host *h);
@@ -67,11 +68,12 @@ int cgroup_name(const char *task_id, const char *container, char *buf, size_t si
 void cgroup_create(struct cgroup_host *h, const char *name, const struct cgroup_limits *lim,
 		   struct cgroup_set *ret, struct cgroup_warnings *w);
 
-/* The cgroups of a container re-adopted after a restart: saved (its
- * memory/v2 path as recorded, or NULL) is used only when it is exactly where
- * this host would put `name` and exists, so that a state file never makes us
- * kill or remove anything else. */
-void cgroup_adopt(const struct cgroup_host *h, const char *name, const char *saved,
+/* The cgroups of a container re-adopted after a restart: where this host
+ * puts `name`, when it exists and saved (its memory/v2 path as recorded) is
+ * that very path — or, with unrecorded (no state was saved), whatever is
+ * there — so that a state file never makes us kill or remove anything
+ * else. saved NULL without unrecorded: the container had none. */
+void cgroup_adopt(const struct cgroup_host *h, const char *name, const char *saved, bool unrecorded,
 		  struct cgroup_set *ret);
 
 /* Opens the cgroup.procs files of s for writing (close-on-exec), for a
@@ -84,6 +86,10 @@ int cgroup_kill(const struct cgroup_set *s);
 
 /* Whether the OOM killer struck in s's memory cgroup; false when unknown. */
 bool cgroup_oom_killed(const struct cgroup_host *h, const struct cgroup_set *s);
+
+/* After a restart: kills what is in each container cgroup of this host that
+ * keep(name) does not claim and removes it; how many. */
+size_t cgroup_sweep(struct cgroup_host *h, bool (*keep)(const char *name, void *arg), void *arg);
 
 /* Kills what is left and removes s's directories, now or from a timer
  * while the last processes finish dying (bounded retries); clears s. */

@@ -92,6 +92,9 @@ struct drv_spec {
 	size_t n_mounts;
 	const char *network_mode;       /* docker: "none" (default when NULL), "host", "bridge" */
 	const char *cluster;            /* docker labels: which daemon's tasks these are */
+	const char *mark;               /* "<instance_id>/<task_id>/<container>": the value of
+					   TRIPLINE_TASK_MARK in env, by which adopt() finds the
+					   container's processes when no state was saved */
 };
 
 /* How a container ended. */
@@ -126,6 +129,8 @@ struct drv_config {
 					container writes its log file itself, unbounded */
 	char *const *allowed_host_paths;   /* docker: bind-mount roots (hostpath.h); outlive the driver */
 	size_t n_allowed_host_paths;
+	const char *instance_id;     /* the data directory's identity (hex): what the driver
+					makes (cgroups, marks) carries it; NULL: none */
 };
 
 struct driver_ops {
@@ -187,6 +192,15 @@ struct driver_ops {
 	 * cannot be known). -EINVAL: state is not this driver's. */
 	int (*adopt)(struct driver *d, const struct drv_spec *spec, const struct json_t *state, void *owner,
 		     struct drv_container **ret);
+
+	/* After the adopt() calls of a start-up, before any launch: stops and
+	 * removes what carries this instance's identity (cfg->instance_id) and no
+	 * adopted handle holds — processes whose TRIPLINE_TASK_MARK begins with
+	 * "<instance_id>/", cgroups — and logs what it stopped. NULL: nothing to
+	 * sweep. state NULL in adopt(): nothing was saved; the process driver
+	 * then looks for the container's processes by spec->mark (-ESRCH: none
+	 * runs). */
+	void (*sweep)(struct driver *d);
 
 	/* The runtime id ECS shows as containers[].runtimeId: the pid in decimal
 	 * (process) or the container id (docker). Valid until release/forget. */

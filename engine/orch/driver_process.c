@@ -32,7 +32,11 @@
  *
  * Restart: save() records pid, start time (field 22 of /proc/<pid>/stat),
  * boot id and cgroup; adopt() accepts the process only when all three still
- * match, and then watches it through a pidfd too. A process that is not our
+ * match, and then watches it through a pidfd too. With nothing saved (the
+ * daemon died between the spawn and the write), adopt() finds the leader
+ * by the container's mark (process_marks.c); sweep() then kills what
+ * carries this data directory's mark or sits in its cgroups and no
+ * adopted container holds. A process that is not our
  * child has an unknown exit code (-1); one that is (a re-exec'd daemon) is
  * reaped and its code reported.
  *
@@ -543,15 +547,31 @@ static int process_adopt(struct driver *d, const struct drv_spec *spec, const js
 	json_t *jstart = json_object_get(state, "start_time");
 	json_t *jboot = json_object_get(state, "boot_id");
 	json_t *jcg = json_object_get(state, "cgroup");
-	unsigned long long now_start = 0;
+	unsigned long long now_start = 0, mstart = 0;
+	json_int_t pid, start;
+	const char *boot;
+	pid_t mpid;
 	int r;
 
-	if (!d || !spec || !ret || !json_is_object(state) || !json_is_integer(jpid) ||
-	    !json_is_integer(jstart) || !json_is_string(jboot) || (jcg && !json_is_string(jcg) &&
-								   !json_is_null(jcg)))
+	if (!d || !spec || !ret)
 		return -EINVAL;
-	json_int_t pid = json_integer_value(jpid), start = json_integer_value(jstart);
-	const char *boot = json_string_value(jboot);
+	if (!state) {
+		/* nothing saved: the daemon stopped between the spawn and the write
+		 * of its identity; the container's mark finds its leader */
+		if ((r = process_marks_leader(d, spec->mark, &mpid, &mstart)) < 0)
+			return r;
+		pid = mpid;
+		start = (json_int_t)mstart;
+		boot = d->boot_id;
+		jcg = NULL;
+	} else {
+		if (!json_is_object(state) || !json_is_integer(jpid) || !json_is_integer(jstart) ||
+		    !json_is_string(jboot) || (jcg && !json_is_string(jcg) && !json_is_null(jcg)))
+			return -EINVAL;
+		pid = json_integer_value(jpid);
+		start = json_integer_value(jstart);
+		boot = json_string_value(jboot);
+	}
 	if (pid <= 1 || pid > INT_MAX || start < 0 || strlen(boot) >= sizeof(d->boot_id))
 		return -EINVAL;
 
@@ -570,8 +590,11 @@ static int process_adopt(struct driver *d, const struct drv_spec *spec, const js
 	memcpy(c->boot_id, boot, strlen(boot) + 1);
 	snprintf(c->runtime_id, sizeof(c->runtime_id), "%d", c->pid);
 	char name[256];
-	if (cgroup_name(spec->task_id, spec->container_name, name, sizeof(name)) == 0)
-		cgroup_adopt(d->cg, name, jcg ? json_string_value(jcg) : NULL, &c->cg);
+	bool named = cgroup_name(spec->task_id, spec->container_name, name, sizeof(name)) == 0;
+	if (named)
+		cgroup_adopt(d->cg, name, json_is_string(jcg) ? json_string_value(jcg) : NULL, !state, &c->cg);
+	/* its cgroup is this handle's to empty and remove, running or not */
+	process_marks_claim(d, NULL, named && (c->cg.path[0] || c->cg.cpu_path[0]) ? name : NULL);
 
 	/* open the pidfd before checking the start time: if it still matches
 	 * afterwards, the pidfd names that very process */
@@ -592,11 +615,12 @@ static int process_adopt(struct driver *d, const struct drv_spec *spec, const js
 			dispose_now(c);
 			return r;
 		}
+		process_marks_claim(d, spec->mark, NULL);
 		*ret = c;
 		return 0;
 	}
 	/* gone (or not ours any more): report it from the loop; leftovers in its
-	 * cgroup are killed by the drain */
+	 * cgroup are killed by the drain, marked ones by the sweep */
 	if (c->pidfd >= 0) {
 		close(c->pidfd);
 		c->pidfd = -1;
@@ -651,7 +675,10 @@ static int process_init(uv_loop_t *loop, const struct drv_config *cfg,
 	d->boot_id[strcspn(d->boot_id, " \t\r\n")] = '\0';
 	if (cfg && cfg->log_monitor)
 		snprintf(d->log_monitor, sizeof(d->log_monitor), "%s", cfg->log_monitor);
-	if ((r = cgroup_host_open(loop, cfg ? cfg->cgroup_root : NULL, &d->cg)) < 0) {
+	if (cfg && cfg->instance_id)
+		snprintf(d->instance, sizeof(d->instance), "%s", cfg->instance_id);
+	if ((r = cgroup_host_open(loop, cfg ? cfg->cgroup_root : NULL, d->instance[0] ? d->instance : NULL,
+				  &d->cg)) < 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "process driver: out of memory");
 		free(d);
@@ -664,6 +691,7 @@ static int process_init(uv_loop_t *loop, const struct drv_config *cfg,
 /* After shutdown() and the last spawn: the spawns used the cgroup host. */
 static void driver_free(struct driver *d)
 {
+	process_marks_free(d);
 	cgroup_host_close(d->cg);
 	free(d);
 }
@@ -705,6 +733,7 @@ const struct driver_ops driver_process_ops = {
 	.probe = process_probe,
 	.save = process_save,
 	.adopt = process_adopt,
+	.sweep = process_sweep,
 	.runtime_id = process_runtime_id,
 	.release = process_release,
 	.forget = process_forget,

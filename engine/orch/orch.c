@@ -14,6 +14,12 @@
  * something, so many changes in one turn cost one convergence pass and one
  * write per task.
  *
+ * Start-up: the data directory's identity (data_dir/id, made on the first
+ * start), the drivers, the services, the tasks (each running container
+ * taken back through its driver), then each driver's sweep of what carries
+ * this identity and no task took back, and the removal of log and scratch
+ * directories of unknown tasks — all before the first launch.
+ *
  * Events are EventBridge envelopes (source "aws.ecs") handed to the event
  * callback as compact JSON text, and logged at debug level.
  */
@@ -457,6 +463,39 @@ void orch_metrics_text(const struct orch *o, FILE *f)
 
 /* ------------------------------------------------------------ life */
 
+/* The data directory's identity: 16 hex digits in data_dir/id, made on the
+ * first start. Cgroups and task marks carry it, so that daemons of other
+ * data directories never take (or kill) what is this one's. */
+static int instance_id(struct orch *o, char *err, size_t errlen)
+{
+	char path[4200], buf[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/id", o->data_dir);
+	if ((f = fopen(path, "re"))) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (strlen(buf) == 16 && strspn(buf, "0123456789abcdef") == 16) {
+			memcpy(o->instance_id, buf, 17);
+			return 0;
+		}
+		snprintf(err, errlen, "%s: not 16 hex digits (the data directory's identity)", path);
+		return -EINVAL;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	orch_random_hex(o->instance_id, 8);
+	snprintf(buf, sizeof(buf), "%s\n", o->instance_id);
+	int r = statefile_write(o->data_dir, "id", buf, strlen(buf), true);
+	if (r < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	return r;
+}
+
 static void free_names(struct orch *o)
 {
 	client_tokens_free(o->tokens);
@@ -514,7 +553,8 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->cluster_arn = orch_strdupf("arn:aws:ecs:%s:%s:cluster/%s", cfg->region, cfg->account, cfg->cluster_name);
 	o->instance_arn = orch_strdupf("arn:aws:ecs:%s:%s:container-instance/%s/local", cfg->region, cfg->account,
 				       cfg->cluster_name);
-	o->tokens = client_tokens_new();
+	snprintf(path, sizeof(path), "%s/tokens", cfg->data_dir);
+	o->tokens = client_tokens_new(path);
 	if ((r = copy_privilege_config(o, cfg)) < 0) {
 		snprintf(err, errlen, r == -EINVAL ? "drivers.process.uid_range: at most 16777216 uids" : "out of memory");
 		goto fail;
@@ -525,14 +565,16 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	const char *subdirs[] = {"tasks", "services", "logs", "work", "drivers"};
-	for (size_t i = 0; i < 5; i++) {
+	const char *subdirs[] = {"tasks", "services", "logs", "work", "drivers", "tokens"};
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, subdirs[i]);
 		if ((r = statefile_make_dirs(path)) < 0) {
 			snprintf(err, errlen, "%s: %s", path, strerror(-r));
 			goto fail;
 		}
 	}
+	if ((r = instance_id(o, err, errlen)) < 0)
+		goto fail;
 	o->drv_events.started = orch_on_started;
 	o->drv_events.exited = orch_on_exited;
 	o->drv_events.log = orch_on_driver_log;
@@ -540,7 +582,8 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	struct drv_config dc = {.cgroup_root = cfg->cgroup_root, .docker_socket = cfg->docker_socket,
 				.state_dir = path, .log_monitor = cfg->log_monitor,
 				.allowed_host_paths = o->host_paths,
-				.n_allowed_host_paths = cfg->n_docker_allowed_host_paths};
+				.n_allowed_host_paths = cfg->n_docker_allowed_host_paths,
+				.instance_id = o->instance_id};
 	if ((r = drivers_start(o, &dc, err, errlen)) < 0)
 		goto fail;
 	uv_timer_init(loop, &o->tick);
@@ -551,6 +594,15 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 		goto fail_handles;
 	if ((r = orch_tasks_load(o)) < 0) {
 		snprintf(err, errlen, "loading tasks: %s", strerror(-r));
+		goto fail_handles;
+	}
+	/* before anything is launched: what no loaded task took back goes */
+	for (size_t i = 0; i < o->n_drivers; i++)
+		if (o->drivers[i].d && o->drivers[i].ops->sweep)
+			o->drivers[i].ops->sweep(o->drivers[i].d);
+	orch_tasks_sweep_files(o);
+	if ((r = client_tokens_load(o->tokens, orch_wall_ms(o), orch_mono_ms(o))) < 0) {
+		snprintf(err, errlen, "loading client tokens: %s", strerror(-r));
 		goto fail_handles;
 	}
 	for (struct task *t = o->tasks_head; t; t = t->next)

@@ -188,7 +188,8 @@ struct run_task_request {
 	int64_t count;                     /* 1 … ORCH_MAX_RUN_COUNT */
 	const char *group;                 /* NULL: none */
 	const char *started_by;
-	const char *client_token;          /* idempotency for ORCH_CLIENT_TOKEN_TTL_S */
+	const char *client_token;          /* idempotency for ORCH_CLIENT_TOKEN_TTL_S, across restarts;
+					      other parameters: ConflictException */
 	enum orch_launch_type launch_type;
 	struct orch_overrides overrides;
 };

@@ -80,6 +80,9 @@ struct tcontainer {
 	bool probing;
 	const struct orch_container_override *ov;   /* in task->overrides, or NULL */
 	bool ever_started;             /* reached RUNNING once (dependsOn START) */
+	char *mark;                    /* TRIPLINE_TASK_MARK: "<instance id>/<task id>/<name>" */
+	bool lost_at_start;            /* loaded: launched, its start never recorded, and no
+					  process of it found */
 	uint64_t started_mono_ms;      /* when it last started (health checks' start period) */
 };
 
@@ -123,6 +126,7 @@ struct orch {
 	struct orch_config cfg;        /* strings copied below */
 	char *cluster_name, *region, *account, *data_dir, *secrets_file, *cluster_arn;
 	char *instance_arn;
+	char instance_id[17];          /* the data directory's identity (data_dir/id) */
 	struct taskdef_registry *taskdefs;
 	struct orch_driver *drivers;   /* one per entry of orch.c's table */
 	size_t n_drivers;
@@ -200,6 +204,8 @@ void orch_on_driver_log(void *owner, int level, const char *msg);
 void orch_container_spec(const struct tcontainer *c, struct drv_spec *s, char *logbuf, size_t logcap,
 			 char *scratch, size_t scratchcap, struct drv_mount *mounts);
 void orch_container_log_path(const struct tcontainer *c, char *buf, size_t cap);
+/* Gives t its id (32 hex digits) and its containers their marks; -ENOMEM. */
+int orch_task_set_id(struct task *t, const char *id);
 int orch_overrides_copy(const struct orch_overrides *src, struct orch_overrides *dst);
 void orch_overrides_free(struct orch_overrides *ov);
 /* Validates RunTask's overrides against td. */
@@ -221,22 +227,34 @@ int orch_secrets_resolve(const struct orch *o, const struct secret_store *st, co
 void orch_secrets_close(struct secret_store *st);
 
 /* client_token.c */
-struct client_tokens *client_tokens_new(void);
+#define CLIENT_TOKEN_PARAMS_LEN 64     /* hex digits of a SHA-256 */
+/* dir: where each token is kept as a file (NULL: memory only). */
+struct client_tokens *client_tokens_new(const char *dir);
 void client_tokens_free(struct client_tokens *ct);
-/* The task ids remembered for token (not older than the TTL), or 0. */
-size_t client_tokens_get(struct client_tokens *ct, const char *token, uint64_t now_mono_ms,
-			 char ids[][33], size_t max);
-/* -ENOSPC when ORCH_MAX_CLIENT_TOKENS are remembered already. */
-int client_tokens_put(struct client_tokens *ct, const char *token, uint64_t now_mono_ms,
-		      const char (*ids)[33], size_t n);
+/* Reads the token files younger than the TTL by the wall clock (removes the
+ * others). 0 or -errno. */
+int client_tokens_load(struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms);
+/* The task ids remembered for token (not older than the TTL), or 0;
+ * *ret_mismatch: it was remembered with other params (a digest). */
+size_t client_tokens_get(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
+			 char ids[][33], size_t max, bool *ret_mismatch);
+/* Remembers token (and writes its file). -ENOSPC when ORCH_MAX_CLIENT_TOKENS
+ * are remembered already; -errno when the file cannot be written (it is
+ * remembered still). */
+int client_tokens_put(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
+		      uint64_t now_wall_ms, const char (*ids)[33], size_t n);
 void client_tokens_expire(struct client_tokens *ct, uint64_t now_mono_ms);
 
 /* task_logs.c */
 int orch_task_log_read(const struct tcontainer *c, size_t tail, struct orch_task_log *ret);
 
 /* task_state.c */
-void orch_task_write(struct task *t);
+/* Writes the task's state file now: 0 or -errno (logged). */
+int orch_task_write(struct task *t);
 int orch_tasks_load(struct orch *o);
+/* After loading: removes the log and scratch directories of tasks that are
+ * not known and the temp files a killed daemon left in data_dir/tasks. */
+void orch_tasks_sweep_files(struct orch *o);
 
 /* service.c */
 void service_task_stopped(struct service *s, struct task *t);

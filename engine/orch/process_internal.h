@@ -9,6 +9,7 @@
  *   process_spawn.c    starting a process off the loop: clone(CLONE_VM |
  *                      CLONE_VFORK) on a threadpool thread, the child's code
  *   process_probe.c    probes (health checks) in a container's context
+ *   process_marks.c    after a restart: processes found by their mark, the sweep
  *   cgroup.c           cgroups (cgroup.h)
  *
  * Everything runs on the loop thread, except a spawn's work between
@@ -174,12 +175,15 @@ int process_start_time(pid_t pid, unsigned long long *ret);
 /* ---- the driver and its handles (driver_process.c) ---------------------------- */
 
 struct probe;
+struct marks;
 
 struct driver {
 	uv_loop_t *loop;
 	const struct drv_events *ev;
 	struct cgroup_host *cg;
 	char boot_id[64];
+	char instance[64];              /* the data directory's identity; "" none */
+	struct marks *marks;            /* a restart's /proc scan, until the sweep */
 	size_t n_handles;               /* not yet released or forgotten */
 	size_t n_spawns;                /* in flight (containers' and probes') */
 	bool shut;                      /* shutdown() came: freed when n_spawns is 0 */
@@ -244,6 +248,20 @@ struct drv_container {
 	bool given_up;                   /* released or forgotten: not in n_handles */
 	unsigned closing;                /* uv handles not closed yet */
 };
+
+/* ---- after a restart (process_marks.c) ------------------------------------------ */
+
+/* The leader of the container whose processes carry TRIPLINE_TASK_MARK=mark:
+ * 0 with its pid and start time, or -ESRCH. */
+int process_marks_leader(struct driver *d, const char *mark, pid_t *pid, unsigned long long *start_time);
+/* An adopted container holds the processes carrying mark or mark + "/…"
+ * (NULL: none) and
+ * its cgroup named cgroup_name (NULL: none): the sweep leaves them. */
+void process_marks_claim(struct driver *d, const char *mark, const char *cgroup_name);
+/* driver_ops.sweep: kills and removes what no adopted container claimed. */
+void process_sweep(struct driver *d);
+/* Drops the scan (the driver is freed without a sweep). */
+void process_marks_free(struct driver *d);
 
 /* ---- probes (process_probe.c) --------------------------------------------------- */
 

@@ -18,7 +18,9 @@
  * (ServiceSchedulerInitiated).
  *
  * Every change marks the task dirty (written once at the end of the loop
- * turn, task_state.c) and every change of lastStatus, desiredStatus or
+ * turn, task_state.c); the file is also written at once before containers
+ * are launched, so that no process exists that the file does not announce
+ * (launch_ready). Every change of lastStatus, desiredStatus or
  * health is an "ECS Task State Change" event with a version that only grows.
  */
 #include "orch_internal.h"
@@ -231,11 +233,24 @@ struct task *orch_task_alloc(struct orch *o, const struct taskdef *td)
 	return t;
 }
 
+int orch_task_set_id(struct task *t, const char *id)
+{
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	for (size_t i = 0; i < t->nc; i++) {
+		struct tcontainer *c = &t->c[i];
+		free(c->mark);
+		if (!(c->mark = orch_strdupf("%s/%s/%s", t->orch->instance_id, t->id, c->name)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 void orch_task_free(struct task *t)
 {
 	for (size_t i = 0; i < t->nc; i++) {
 		struct tcontainer *c = &t->c[i];
 		free(c->name);
+		free(c->mark);
 		free(c->runtime_id);
 		free(c->reason);
 		if (c->health_timer)
@@ -401,6 +416,7 @@ void orch_container_spec(const struct tcontainer *c, struct drv_spec *s, char *l
 	s->scratch_dir = scratch;
 	s->network_mode = t->td->network_mode && strcmp(t->td->network_mode, "host") == 0 ? "host" : "none";
 	s->cluster = t->orch->cluster_name;
+	s->mark = c->mark;
 	int64_t omem = override_memory(c->ov), ocpu = override_cpu(c->ov);
 	uint64_t mem = (uint64_t)(omem ? omem : c->def->memory);
 	if (!mem && t->nc == 1)
@@ -437,8 +453,8 @@ static void fail_start(struct tcontainer *c, const char *reason)
 }
 
 /* The environment: fixed defaults, the definition's, the overrides, the
- * secrets (later ones win). Fills reason and returns -1 when the container
- * cannot start; -ENOMEM. */
+ * secrets (later ones win), and TRIPLINE_TASK_MARK. Fills reason and
+ * returns -1 when the container cannot start; -ENOMEM. */
 static int build_env(const struct tcontainer *c, struct envv *env, char *reason, size_t reasonlen)
 {
 	const struct task *t = c->task;
@@ -459,7 +475,7 @@ static int build_env(const struct tcontainer *c, struct envv *env, char *reason,
 		if (env_set(env, c->ov->environment[i].name, c->ov->environment[i].value) < 0)
 			return -ENOMEM;
 	if (!c->def->n_secrets)
-		return 0;
+		return env_set(env, "TRIPLINE_TASK_MARK", c->mark);
 	if ((r = orch_secrets_open(o, &store, why, sizeof(why))) < 0) {
 		snprintf(reason, reasonlen, "ResourceInitializationError: %s", why);
 		return r == -ENOMEM ? r : -1;
@@ -482,7 +498,9 @@ static int build_env(const struct tcontainer *c, struct envv *env, char *reason,
 		}
 	}
 	orch_secrets_close(store);
-	return 0;
+	/* last: nothing in the definition can change it (a restart finds the
+	 * container's processes by it) */
+	return env_set(env, "TRIPLINE_TASK_MARK", c->mark);
 }
 
 static void launch_container(struct tcontainer *c)
@@ -540,8 +558,8 @@ static void launch_container(struct tcontainer *c)
 	spec.env = env.v;
 
 	/* the driver makes the log and scratch directories (data_dir/logs and
-	 * data_dir/work exist since orch_new()) */
-	c->launched = true;
+	 * data_dir/work exist since orch_new()); c->launched is set and on
+	 * disk already (launch_ready) */
 	r = ops->launch(t->drv->d, &spec, c, &c->h);
 	if (r < 0) {
 		c->h = NULL;
@@ -606,12 +624,21 @@ static int deps_state(const struct tcontainer *c, char *why, size_t whylen)
 	return 1;
 }
 
-static void try_launch(struct task *t)
+/* Launches every container whose dependsOn conditions hold. The task's
+ * state file says they were launched before any of their processes can
+ * exist (a restarted daemon then knows to look for them), so it is written
+ * first, here, and not at the end of the turn. A write that fails fails
+ * the task (TaskFailedToStart) — or, with must_save, changes nothing and is
+ * returned (RunTask answers ServerException). must_save also writes when
+ * nothing is launched: the task is on disk before RunTask answers. */
+static int launch_ready(struct task *t, bool must_save)
 {
+	struct tcontainer *go[ORCH_MAX_CONTAINERS];
 	char why[300], reason[400];
+	size_t n = 0;
 
 	if (t->desired == TS_STOPPED)
-		return;
+		return 0;
 	for (size_t i = 0; i < t->nc && t->desired != TS_STOPPED; i++) {
 		struct tcontainer *c = &t->c[i];
 		if (c->launched || c->status != TS_PENDING)
@@ -620,11 +647,42 @@ static void try_launch(struct task *t)
 		if (s < 0) {
 			snprintf(reason, sizeof(reason), "DependencyConditionNotMet: %s: %s", c->name, why);
 			fail_start(c, reason);
-			return;
+			return 0;
 		}
 		if (s > 0)
-			launch_container(c);
+			go[n++] = c;
 	}
+	if (!n && !must_save)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		go[i]->launched = true;
+	int r = orch_task_write(t);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			go[i]->launched = false;
+		if (must_save)
+			return r;
+		snprintf(reason, sizeof(reason), "CannotStartContainerError: the task's state cannot be saved: %s",
+			 strerror(-r));
+		fail_start(go[0], reason);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (t->desired == TS_STOPPED) {
+			/* an earlier one failed at once: the rest never start */
+			go[i]->launched = false;
+			go[i]->status = TS_STOPPED;
+			continue;
+		}
+		launch_container(go[i]);
+	}
+	check_stopped(t);
+	return 0;
+}
+
+static void try_launch(struct task *t)
+{
+	(void)launch_ready(t, false);
 }
 
 /* ------------------------------------------------------------ driver callbacks */
@@ -798,15 +856,33 @@ void orch_task_resume(struct task *t)
 {
 	if (t->last == TS_STOPPED)
 		return;
+	bool was_stopping = t->desired == TS_STOPPED;
 	bool lost_essential = false;
+	const struct tcontainer *lost_start = NULL;
 	for (size_t i = 0; i < t->nc; i++) {
 		struct tcontainer *c = &t->c[i];
-		if (c->launched && c->status == TS_STOPPED && !c->h && c->def->essential && !c->has_exit_code)
+		if (c->lost_at_start && !lost_start)
+			lost_start = c;
+		else if (c->launched && c->status == TS_STOPPED && !c->h && c->def->essential && !c->has_exit_code)
 			lost_essential = true;
+	}
+	if (lost_start && t->desired != TS_STOPPED) {
+		char reason[600];
+		snprintf(reason, sizeof(reason), "CannotStartContainerError: %s: %s", lost_start->name,
+			 lost_start->reason ? lost_start->reason : "lost at a restart");
+		orch_task_stop(t, SC_TASK_FAILED_TO_START, reason);
 	}
 	if (lost_essential && t->desired != TS_STOPPED)
 		orch_task_stop(t, SC_ESSENTIAL_CONTAINER_EXITED,
 			       "Essential container in task exited while the daemon was down");
+	if (was_stopping) {
+		/* the daemon stopped while the task was stopping: stop what runs */
+		for (size_t i = 0; i < t->nc; i++) {
+			struct tcontainer *c = &t->c[i];
+			if (c->h && c->status == TS_RUNNING)
+				t->drv->ops->stop(c->h, (unsigned)c->def->stop_timeout);
+		}
+	}
 	try_launch(t);
 	maybe_running(t);
 	check_stopped(t);
@@ -863,12 +939,15 @@ struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const ch
 	}
 
 	struct task *t = orch_task_alloc(o, td);
+	char id[33];
 	if (!t) {
 		dynuser_release(o->uids, uid);
 		goto nomem;
 	}
 	t->uid = uid;
-	orch_random_hex(t->id, 16);
+	orch_random_hex(id, 16);
+	if (orch_task_set_id(t, id) < 0)
+		goto nomem_task;
 	t->drv = drv;
 	t->service = svc;
 	t->cpu = (uint32_t)cpu;
@@ -891,7 +970,15 @@ struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const ch
 	orch_task_mark(t);   /* PROVISIONING */
 	t->last = TS_PENDING;
 	orch_task_mark(t);   /* PENDING: the containers are launched now */
-	try_launch(t);
+	int r = launch_ready(t, true);
+	if (r < 0) {
+		char reason[300];
+		snprintf(reason, sizeof(reason), "the task's state cannot be saved: %s", strerror(-r));
+		log_error("orch", "task %s: %s", t->id, reason);
+		orch_task_stop(t, SC_TASK_FAILED_TO_START, reason);
+		orch_set_error(e, "ServerException", "%s", reason);
+		return NULL;
+	}
 	return t;
 nomem_task:
 	dynuser_release(o->uids, uid);

@@ -6,14 +6,18 @@
  * The state file is the ECS task object plus a "tripline" member with what
  * only a restart needs (the driver and its handle state per container, the
  * reservation, the service bookkeeping). It is written at the end of the
- * loop turn in which the task changed, by temp file + rename and without
- * fsync: the file must survive the daemon being killed, which rename alone
- * guarantees; a power loss kills the tasks too (the boot id in the driver
- * state tells the restarted daemon so).
+ * loop turn in which the task changed — and at once, before RunTask answers
+ * and before any of its containers is launched (task.c) — by temp file +
+ * rename and without fsync: the file must survive the daemon being killed,
+ * which rename alone guarantees; a power loss kills the tasks too (the boot
+ * id in the driver state tells the restarted daemon so).
  *
- * Loading takes every running container back through its driver (adopt());
- * one that cannot be re-adopted counts as exited, and orch_task_resume()
- * settles the task. Monotonic times of a loaded task come from the age of
+ * Loading takes every launched container back through its driver (adopt();
+ * with no driver state saved, the driver looks for it by its mark); one
+ * that cannot be re-adopted counts as exited — or, never recorded and not
+ * found, as never started — and orch_task_resume() settles the task.
+ * orch_tasks_sweep_files() then removes the log and scratch directories no
+ * known task owns. Monotonic times of a loaded task come from the age of
  * its wall-clock times.
  */
 #include "orch_internal.h"
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "logger.h"
 #include "orch_json.h"
@@ -271,7 +276,7 @@ fail:
 	return NULL;
 }
 
-void orch_task_write(struct task *t)
+int orch_task_write(struct task *t)
 {
 	char dir[4096], name[64];
 	json_t *j = task_state(t);
@@ -286,6 +291,7 @@ void orch_task_write(struct task *t)
 	else
 		t->dirty = false;
 	free(text);
+	return r;
 }
 
 /* ------------------------------------------------------------ loading */
@@ -312,25 +318,40 @@ static void adopt_containers(struct task *t, const json_t *cs)
 	for (size_t i = 0; t->last != TS_STOPPED && i < t->nc; i++) {
 		struct tcontainer *c = &t->c[i];
 		json_t *ds = json_object_get(json_array_get(cs, i), "driver");
+		if (ds && !json_is_object(ds))
+			ds = NULL;
 		if (!c->launched || c->status == TS_STOPPED)
 			continue;
 		struct drv_spec spec;
 		struct drv_mount mounts[64];
 		char logbuf[4200], scratch[4200];
 		orch_container_spec(c, &spec, logbuf, sizeof(logbuf), scratch, sizeof(scratch), mounts);
+		bool was_started = c->ever_started;
 		c->status = TS_RUNNING;
 		c->ever_started = true;
 		c->started_mono_ms = orch_mono_ms(o);
-		if (!t->drv->d || !ds || t->drv->ops->adopt(t->drv->d, &spec, ds, c, &c->h) < 0) {
-			/* launched but never confirmed, or its driver is gone */
+		/* without a saved state (launched, the start not yet recorded) the
+		 * driver looks for the container's processes by their mark */
+		if (!t->drv->d || t->drv->ops->adopt(t->drv->d, &spec, ds, c, &c->h) < 0) {
 			c->h = NULL;
 			c->status = TS_STOPPED;
+			c->ever_started = was_started;
+			c->lost_at_start = !ds;
 			free(c->reason);
-			c->reason = strdup("the daemon restarted before the container's state was known");
+			c->reason = strdup(!t->drv->d ? "its driver is not available after the restart"
+					   : ds ? "the daemon restarted and could not take the container back"
+						: "the daemon stopped before the container's start was recorded, "
+						  "and no process of it runs");
 			continue;
 		}
-		log_info("orch", "task %s: container %s re-adopted (%s)", t->id, c->name,
-			 t->drv->ops->runtime_id(c->h));
+		const char *rid = t->drv->ops->runtime_id(c->h);
+		if (!c->runtime_id || strcmp(c->runtime_id, rid) != 0) {
+			free(c->runtime_id);
+			c->runtime_id = strdup(rid);   /* found by its mark: never recorded */
+			orch_task_dirty(t);
+		}
+		log_info("orch", "task %s: container %s re-adopted (%s%s)", t->id, c->name, rid,
+			 ds ? "" : ", found by its mark");
 		if (c->def->health.present)
 			orch_health_schedule(c, 1000);
 	}
@@ -365,9 +386,8 @@ static int load_task(struct orch *o, const char *path)
 		json_decref(j);
 		return 0;
 	}
-	if (!(t = orch_task_alloc(o, td)))
+	if (!(t = orch_task_alloc(o, td)) || orch_task_set_id(t, strrchr(arn, '/') + 1) < 0)
 		goto nomem;
-	memcpy(t->id, strrchr(arn, '/') + 1, 33);
 	const char *drv = json_string_value(json_object_get(priv, "driver"));
 	t->drv = orch_driver_named(o, drv ? drv : driver_process_ops.name);
 	if (!t->drv)
@@ -472,4 +492,44 @@ int orch_tasks_load(struct orch *o)
 	}
 	closedir(d);
 	return r;
+}
+
+/* Whether name is "<32 hex digits>" of a task we know. */
+static bool known_task(struct orch *o, const char *name)
+{
+	return strlen(name) == 32 && orch_task_find(o, name) != NULL;
+}
+
+void orch_tasks_sweep_files(struct orch *o)
+{
+	static const char *const kinds[] = {"logs", "work"};
+	char dir[4200], path[4500];
+	struct dirent *de;
+	DIR *d;
+
+	for (size_t k = 0; k < 2; k++) {
+		snprintf(dir, sizeof(dir), "%s/%s", o->data_dir, kinds[k]);
+		if (!(d = opendir(dir)))
+			continue;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || known_task(o, de->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			log_warn("orch", "%s belongs to no known task: removed", path);
+			statefile_remove_tree(path);
+		}
+		closedir(d);
+	}
+	/* temp files of a write the daemon was killed in (statefile.c's ".<name>.XXXXXX") */
+	snprintf(dir, sizeof(dir), "%s/tasks", o->data_dir);
+	if (!(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		if (de->d_name[0] != '.' || n != 1 + 37 + 7 || strncmp(de->d_name + 33, ".json.", 6) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
 }

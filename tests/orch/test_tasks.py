@@ -119,7 +119,8 @@ def test_client_token_count_and_capacity(daemon, mark):
                                "startedBy": "pytest", "group": "g1"})
     assert len(first["tasks"]) == 3 and first["failures"] == []
     arns = sorted(t["taskArn"] for t in first["tasks"])
-    again = d.call("RunTask", {"taskDefinition": "small", "count": 3, "clientToken": "tok-1"})
+    again = d.call("RunTask", {"taskDefinition": "small", "count": 3, "clientToken": "tok-1",
+                               "startedBy": "pytest", "group": "g1"})
     assert sorted(t["taskArn"] for t in again["tasks"]) == arns
     for a in arns:
         d.wait_task(a, "RUNNING")
