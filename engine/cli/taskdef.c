@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "readfile.h"
 
 const char cli_remote_taskdef_usage[] =
 	"usage: tripline taskdef register FILE|-\n"
@@ -125,7 +126,7 @@ static int taskdef_register(struct remote *rc, const struct remote_args *a)
 	int r = cli_read_input(path, &text, &len);
 	if (r < 0) {
 		remote_say(rc, "%s: %s", strcmp(path, "-") == 0 ? "stdin" : path,
-			   r == -E2BIG ? "larger than 16 MiB" : strerror(-r));
+			   r == -E2BIG ? "larger than " CLI_MAX_INPUT_TEXT : readfile_strerror(r));
 		return r == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BADINPUT;
 	}
 	req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
