@@ -609,7 +609,10 @@ size_t taskdef_registry_sweep(struct taskdef_registry *reg)
 			struct taskdef *td = f->revs[k];
 			char name[FILE_NAME_MAX], path[4096 + FILE_NAME_MAX];
 
+			/* the family's highest revision stays while others do: its
+			 * file is what carries the revision count across a restart */
 			if (!td || td->status != TASKDEF_STATUS_DELETE_IN_PROGRESS ||
+			    (k + 1 == f->n_revs && f->n_present > 1) ||
 			    (reg->in_use && reg->in_use(td, reg->in_use_data)))
 				continue;
 			if (reg->dir) {

@@ -323,3 +323,22 @@ def test_at_file_arguments_say_what_is_wrong(tripline_bin, tmp_path):
     assert out.returncode == 2 and out.stderr.strip().endswith(": larger than 16 MiB")
     out = run("taskdef", "register", "/dev/zero", "--endpoint", "http://127.0.0.1:9")
     assert out.returncode == 2 and "/dev/zero: not a regular file" in out.stderr
+
+
+def test_cli_taskdef_delete(daemon, tripline_bin):
+    d = daemon()
+    d.register("old", small())
+    d.register("old", small())
+    d.call("DeregisterTaskDefinition", {"taskDefinition": "old:1"})
+
+    def cli(*args):
+        return subprocess.run([tripline_bin, "taskdef", *args, "--endpoint", "http://127.0.0.1:%d" % d.port],
+                              capture_output=True, text=True, timeout=60)
+    out = cli("delete", "old:1", "old:2")
+    assert out.returncode == 1, out                     # one could not be deleted
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["DEFINITION", "STATUS", "ARN"]
+    assert lines[1].split()[:2] == ["old:1", "DELETE_IN_PROGRESS"]
+    assert "old:2" in out.stdout and "still in ACTIVE status" in out.stdout
+    out = cli("list", "--status", "ALL")
+    assert "/old:1" not in out.stdout and "/old:2" in out.stdout

@@ -687,21 +687,31 @@ static void test_delete_and_sweep(void **state)
 	assert_int_equal(taskdef_delete(reg, "hello:2", &td), 0);
 	assert_int_equal(taskdef_registry_sweep(reg), 0);   /* not turned on yet */
 	taskdef_registry_set_in_use(reg, held, &hold);
-	assert_int_equal(taskdef_registry_sweep(reg), 1);
-	assert_int_equal(count_files(dir), 1);
+	/* hello:1 is held; hello:2, the highest, stays while hello:1 does */
+	assert_int_equal(taskdef_registry_sweep(reg), 0);
+	assert_int_equal(count_files(dir), 2);
 	assert_int_equal(taskdef_describe(reg, "hello:1", &td), 0);
 	assert_string_equal(taskdef_status_name(td->status), "DELETE_IN_PROGRESS");
 	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_DELETE_IN_PROGRESS, NULL, 0, collect, buf), 0);
-	assert_string_equal(buf, "hello:1");
+	assert_string_equal(buf, "hello:1 hello:2");
+	/* a newer revision lets the old highest go; the numbers go on */
+	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, &td, &e), 0);
+	assert_int_equal(td->revision, 3);
+	assert_int_equal(taskdef_deregister(reg, "hello:3", NULL), 0);
+	assert_int_equal(taskdef_delete(reg, "hello:3", &td), 0);
+	assert_int_equal(taskdef_registry_sweep(reg), 1);
+	assert_int_equal(taskdef_describe(reg, "hello:2", &td), -ENOENT);
 	taskdef_registry_free(reg);
 
 	/* the status survives a restart; once let go, the family is gone */
 	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
 	assert_int_equal(taskdef_describe(reg, "hello:1", &td), 0);
 	assert_int_equal(td->status, TASKDEF_STATUS_DELETE_IN_PROGRESS);
+	assert_int_equal(taskdef_describe(reg, "hello:3", &td), 0);
+	assert_int_equal(td->status, TASKDEF_STATUS_DELETE_IN_PROGRESS);
 	hold = NULL;
 	taskdef_registry_set_in_use(reg, held, &hold);
-	assert_int_equal(taskdef_registry_sweep(reg), 1);
+	assert_int_equal(taskdef_registry_sweep(reg), 2);
 	assert_int_equal(count_files(dir), 0);
 	buf[0] = '\0';
 	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, NULL, collect_family, buf), 0);
