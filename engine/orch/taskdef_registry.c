@@ -445,8 +445,8 @@ int taskdef_register(struct taskdef_registry *reg, const char *text, size_t len,
 	td->status = TASKDEF_STATUS_ACTIVE;
 	td->registered_at = (int64_t)time(NULL);
 	r = render(reg, td, &file);
-	if (r == 0)
-		r = persist(reg, td, file);
+	if (r == 0 && (r = persist(reg, td, file)) == -EINVAL)
+		r = -EIO;   /* -EINVAL means the caller's definition */
 	if (r == 0)
 		r = reserve_rev(f, td->revision);   /* on failure, on disk but not in memory: the next open has it */
 	if (r < 0) {
