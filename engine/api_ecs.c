@@ -831,8 +831,9 @@ static bool read_token(const char *tok, bool families, char family[ECS_MAX_FAMIL
 }
 
 /* ListTaskDefinitions and ListTaskDefinitionFamilies: the same request
- * members (status, familyPrefix, maxResults, nextToken), a page of names
- * under `member_name` and the nextToken of the next page, if any. */
+ * members (status, familyPrefix, maxResults, nextToken; and sort for the
+ * first), a page of names under `member_name` and the nextToken of the next
+ * page, if any. */
 static void list_taskdefs(const struct api_ctx *x, const struct jnode *in, bool families, const char *member_name,
 			  struct api_answer *ret)
 {
@@ -854,6 +855,12 @@ static void list_taskdefs(const struct api_ctx *x, const struct jnode *in, bool 
 		f = TASKDEF_FILTER_DELETE_IN_PROGRESS;
 	else if (s)
 		ok = jnode_streq(s, "ACTIVE");
+	const struct jnode *sort = families ? NULL : member(in, "sort");
+	bool desc = sort && jnode_streq(sort, "DESC");
+	if (sort && !desc && !jnode_streq(sort, "ASC")) {
+		api_answer_error(ret, 400, "ClientException", "sort must be ASC or DESC");
+		return;
+	}
 	if (!ok || (prefix && !is_string(prefix))) {
 		api_answer_error(ret, 400, "ClientException", "status must be %s; familyPrefix a string",
 				 families ? "ACTIVE, INACTIVE or ALL" : "ACTIVE, INACTIVE, DELETE_IN_PROGRESS or ALL");
@@ -874,7 +881,7 @@ static void list_taskdefs(const struct api_ctx *x, const struct jnode *in, bool 
 	const char *from = token ? after : NULL;
 	int r = !(page.names = json_array()) ? -ENOMEM
 		: families ? taskdef_list_families(x->taskdefs, p, f, from, add_family, &page)
-			   : taskdef_list(x->taskdefs, p, f, from, after_rev, add_arn, &page);
+			   : taskdef_list(x->taskdefs, p, f, desc, from, after_rev, add_arn, &page);
 	json_t *body = r >= 0 ? json_pack("{s:o}", member_name, page.names) : NULL;
 	if (!body || (page.more && json_object_set_new(body, "nextToken", json_string(page.last)) < 0)) {
 		if (!body)

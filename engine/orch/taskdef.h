@@ -249,12 +249,12 @@ typedef int (*taskdef_list_fn)(const struct taskdef *td, void *userdata);
 typedef int (*taskdef_family_fn)(const char *family, void *userdata);
 
 /* Task definitions whose family starts with family_prefix (NULL: all) and
- * whose status passes filter, by family name then revision, ascending;
- * with after_family, only those after after_family:after_revision in that
- * order (a page's continuation). */
+ * whose status passes filter, by family name then revision, ascending (or
+ * both descending); with after_family, only those after
+ * after_family:after_revision in that order (a page's continuation). */
 int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
-		 enum taskdef_filter filter, const char *after_family, unsigned after_revision,
-		 taskdef_list_fn fn, void *userdata);
+		 enum taskdef_filter filter, bool descending, const char *after_family,
+		 unsigned after_revision, taskdef_list_fn fn, void *userdata);
 
 /* Family names starting with family_prefix (NULL: all), sorted, after
  * after_family when given; with TASKDEF_FILTER_ACTIVE only families with an

@@ -662,25 +662,49 @@ static size_t first_from(const struct taskdef_registry *reg, const char *after, 
 	return f ? (size_t)(f - reg->families) + !inclusive : pos;
 }
 
-int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
-		 enum taskdef_filter filter, const char *after_family, unsigned after_revision,
-		 taskdef_list_fn fn, void *userdata)
+/* Calls fn for f's revisions below index top (descending) or from index
+ * from (ascending) that pass filter. */
+static int list_revs(const struct family *f, enum taskdef_filter filter, bool descending, unsigned from,
+		     taskdef_list_fn fn, void *userdata)
 {
-	for (size_t i = first_from(reg, after_family, true); i < reg->n_families; i++) {
-		const struct family *f = &reg->families[i];
+	for (unsigned n = from; n < f->n_revs; n++) {
+		unsigned k = descending ? f->n_revs - 1 - n : n;
+		int r;
+
+		if (!f->revs[k] || !passes(f->revs[k], filter))
+			continue;
+		if ((r = fn(f->revs[k], userdata)))
+			return r;
+	}
+	return 0;
+}
+
+int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
+		 enum taskdef_filter filter, bool descending, const char *after_family,
+		 unsigned after_revision, taskdef_list_fn fn, void *userdata)
+{
+	size_t start = first_from(reg, after_family, true), n = reg->n_families;
+
+	if (descending && after_family) {
+		/* first_from() gives the family itself or the first one past it */
+		const struct family *f = start < n ? &reg->families[start] : NULL;
+		start = n - start - (f && !strcmp(f->name, after_family) ? 1 : 0);
+	} else if (descending) {
+		start = 0;
+	}
+	for (size_t i = start; i < n; i++) {
+		const struct family *f = &reg->families[descending ? n - 1 - i : i];
 		bool same = after_family && !strcmp(f->name, after_family);
+		unsigned from = 0;
+		int r;
 
 		if (!has_prefix(f->name, family_prefix))
 			continue;
-		for (unsigned k = same ? after_revision : 0; k < f->n_revs; k++) {
-			int r;
-
-			if (!f->revs[k] || !passes(f->revs[k], filter))
-				continue;
-			r = fn(f->revs[k], userdata);
-			if (r)
-				return r;
-		}
+		if (same)   /* the revisions after after_revision in this order */
+			from = !descending ? after_revision
+			       : after_revision <= f->n_revs ? f->n_revs - after_revision + 1 : 0;
+		if ((r = list_revs(f, filter, descending, from, fn, userdata)))
+			return r;
 	}
 	return 0;
 }

@@ -114,7 +114,7 @@ static void check_registered(struct taskdef_registry *reg, const struct taskdef 
 	    taskdef_describe(reg, ref, &found) != 0 || found != td || taskdef_describe(reg, arn, &found) != 0 ||
 	    found != td)
 		abort();
-	if (taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, NULL, 0, count_td, &n) != 0 || n != 1)
+	if (taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, NULL, 0, count_td, &n) != 0 || n != 1)
 		abort();
 	n = 0;
 	if (taskdef_list_families(reg, td->family, TASKDEF_FILTER_ACTIVE, NULL, count_family, &n) != 0 || n != 1)

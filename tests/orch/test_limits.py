@@ -148,6 +148,8 @@ def test_list_operations_page(daemon, mark):
     assert n == 2 and len(everything) == 105 == len(set(everything))
     by7, n = pages(d, "ListTaskDefinitions", "taskDefinitionArns", {}, 7)
     assert by7 == everything and n == 15
+    desc, n = pages(d, "ListTaskDefinitions", "taskDefinitionArns", {"sort": "DESC"}, 8)
+    assert desc == everything[::-1] and n == 14
     fams, n = pages(d, "ListTaskDefinitionFamilies", "families", {}, 10)
     assert fams == ["f%03d" % i for i in range(35)] and n == 4
     pre, _ = pages(d, "ListTaskDefinitions", "taskDefinitionArns", {"familyPrefix": "f01"}, 4)

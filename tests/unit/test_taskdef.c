@@ -427,15 +427,15 @@ static void test_registry(void **state)
 
 	/* listings */
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, NULL, 0, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:1 hello:2 hello:3 other:1");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, "he", TASKDEF_FILTER_ACTIVE, NULL, 0, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, "he", TASKDEF_FILTER_ACTIVE, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:1 hello:2");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, NULL, 0, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:3 other:1");
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, NULL, 0, stop_after_first, &n), 7);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, NULL, 0, stop_after_first, &n), 7);
 	assert_int_equal(n, 1);
 	buf[0] = '\0';
 	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, NULL, collect_family, buf), 0);
@@ -464,7 +464,7 @@ static void test_registry(void **state)
 	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
 	assert_int_equal(e.n, 0);
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, NULL, 0, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:3 other:1");
 	assert_int_equal(taskdef_describe(reg, "hello", &got), 0);
 	assert_int_equal(got->revision, 2);
@@ -692,7 +692,7 @@ static void test_delete_and_sweep(void **state)
 	assert_int_equal(count_files(dir), 2);
 	assert_int_equal(taskdef_describe(reg, "hello:1", &td), 0);
 	assert_string_equal(taskdef_status_name(td->status), "DELETE_IN_PROGRESS");
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_DELETE_IN_PROGRESS, NULL, 0, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_DELETE_IN_PROGRESS, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:1 hello:2");
 	/* a newer revision lets the old highest go; the numbers go on */
 	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, &td, &e), 0);
@@ -733,11 +733,23 @@ static void test_list_after(void **state)
 		assert_int_equal(taskdef_register(reg, FAM("a"), strlen(FAM("a")), NULL, NULL, &e), 0);
 		assert_int_equal(taskdef_register(reg, FAM("c"), strlen(FAM("c")), NULL, NULL, &e), 0);
 	}
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, "a", 1, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, "a", 1, collect, buf), 0);
 	assert_string_equal(buf, "a:2 c:1 c:2");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, "b", 7, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, "b", 7, collect, buf), 0);
 	assert_string_equal(buf, "c:1 c:2");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, NULL, 0, collect, buf), 0);
+	assert_string_equal(buf, "c:2 c:1 a:2 a:1");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, "c", 2, collect, buf), 0);
+	assert_string_equal(buf, "c:1 a:2 a:1");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, "b", 1, collect, buf), 0);
+	assert_string_equal(buf, "a:2 a:1");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, "a", 1, collect, buf), 0);
+	assert_string_equal(buf, "");
 	buf[0] = '\0';
 	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, "a", collect_family, buf), 0);
 	assert_string_equal(buf, "c");
