@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tripline_test import ApiError, free_port, sleeper
+from tripline_test import ApiError, aws_cli, free_port, sleeper
 
 
 def small(name="c"):
@@ -344,3 +344,22 @@ def test_cli_taskdef_delete(daemon, tripline_bin):
     assert "old:2" in out.stdout and "still in ACTIVE status" in out.stdout
     out = cli("list", "--status", "ALL")
     assert "/old:1" not in out.stdout and "/old:2" in out.stdout
+
+
+def test_aws_cli_pages(daemon):
+    d = daemon({"auth": {"keys": {"AKIDCLI": "value:cli-secret"}}})
+    for i in range(12):
+        r = aws_cli(d.port, "ecs", "register-task-definition", "--family", "p%d" % (i % 4),
+                    "--container-definitions", json.dumps(small()))
+        assert r.returncode == 0, r.stderr
+    # the CLI follows nextToken itself: small pages, the same whole list
+    r = aws_cli(d.port, "ecs", "list-task-definitions", "--page-size", "5")
+    assert r.returncode == 0, r.stderr
+    arns = json.loads(r.stdout)["taskDefinitionArns"]
+    assert len(arns) == 12 == len(set(arns)) and arns == sorted(arns, key=lambda a: (a.split("/")[1].split(":")[0],
+                                                                                    int(a.rsplit(":", 1)[1])))
+    r = aws_cli(d.port, "ecs", "list-task-definitions", "--sort", "DESC", "--max-items", "1")
+    assert json.loads(r.stdout)["taskDefinitionArns"] == [arns[-1]]
+    r = aws_cli(d.port, "ecs", "list-task-definition-families", "--page-size", "3")
+    assert json.loads(r.stdout)["families"] == ["p0", "p1", "p2", "p3"]
+    # (Debian's AWS CLI 2.9 predates DeleteTaskDefinitions: that one is tested over HTTP above)
