@@ -4,6 +4,7 @@
  */
 #include "statefile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -62,6 +63,18 @@ int statefile_write(const char *dir, const char *name, const char *data, size_t 
 		close(dfd);
 	}
 	return r;
+}
+
+bool statefile_is_temp(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 9 || name[0] != '.' || name[n - 7] != '.')
+		return false;
+	for (size_t i = n - 6; i < n; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return false;
+	return true;
 }
 
 int statefile_name(const char *key, const char *suffix, char name[STATEFILE_NAME_MAX])

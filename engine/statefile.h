@@ -27,6 +27,11 @@
 /* 0 or -errno; on failure <dir>/<name> is unchanged and no temp file is left. */
 int statefile_write(const char *dir, const char *name, const char *data, size_t len, bool sync);
 
+/* Whether name is one of statefile_write()'s temporary files (".NAME.XXXXXX"):
+ * one left in a state directory is from a write cut short (a crash), never
+ * anything to load, and may be removed. */
+bool statefile_is_temp(const char *name);
+
 /* Writes the name for key and suffix into name. 0, -ENAMETOOLONG (a suffix
  * over 24 characters) or the digest's error. */
 int statefile_name(const char *key, const char *suffix, char name[STATEFILE_NAME_MAX]);

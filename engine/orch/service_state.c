@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,8 @@ int service_load_all(struct orch *o, char *err, size_t errlen)
 	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
+		if (statefile_is_temp(de->d_name))
+			unlinkat(dirfd(d), de->d_name, 0);   /* a write a crash cut short */
 		if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		char path[4500];

@@ -29,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -329,6 +330,8 @@ int taskdef_registry_open(const char *dir, const char *region, const char *accou
 		while ((de = readdir(d))) {
 			size_t n = strlen(de->d_name);
 
+			if (statefile_is_temp(de->d_name))
+				unlinkat(dirfd(d), de->d_name, 0);   /* a write a crash cut short */
 			if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 5, ".json"))
 				continue;
 			r = load_or_move_aside(reg, de->d_name, errs);

@@ -259,7 +259,11 @@ def test_corrupt_state_files_are_moved_aside(daemon, mark):
     (var / "tasks" / (task_id + ".json")).write_text('{"taskArn": 1}')
     os.mkfifo(var / "tasks" / ("%s.json" % uuid.uuid4().hex))
     (var / "tasks" / "stray.json").write_text("{}")
+    for sub in ("services", "taskdefs"):             # writes a crash cut short
+        (var / sub / ".x.json.Ab12Cd").write_text("{")
     d.start()
+    for sub in ("services", "taskdefs"):
+        assert not (var / sub / ".x.json.Ab12Cd").exists()
 
     log = d.log_text()
     for rel in ("taskdefs/broken.1.json", "services/bad.json", "tasks/%s.json" % task_id, "tasks/stray.json"):

@@ -569,7 +569,7 @@ static void test_reopen_moves_bad_files_aside(void **state)
 	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, NULL, &e), 0);
 	taskdef_registry_free(reg);
 
-	/* a leftover temp file is ignored; a renamed file, bad JSON and a FIFO are moved aside */
+	/* a leftover temp file is removed; a renamed file, bad JSON and a FIFO are moved aside */
 	snprintf(path, sizeof(path), "%s/.hello.2.json.abc123", dir);
 	write_file(path, "{");
 	snprintf(path, sizeof(path), "%s/hello.1.json", dir);
@@ -596,7 +596,9 @@ static void test_reopen_moves_bad_files_aside(void **state)
 	errlist_clear(&e);
 	snprintf(path, sizeof(path), "%s/corrupt", top);
 	assert_int_equal(count_files(path), 3);
-	assert_int_equal(count_files(dir), 1);   /* hello.2.json (count_files() skips the temp file) */
+	assert_int_equal(count_files(dir), 1);   /* hello.2.json */
+	snprintf(path, sizeof(path), "%s/.hello.2.json.abc123", dir);
+	assert_int_equal(access(path, F_OK), -1);
 
 	/* what is left opens cleanly */
 	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
