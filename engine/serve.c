@@ -116,6 +116,10 @@ static int load_taskdef_file(struct taskdef_registry *reg, const char *path, str
 	}
 	if ((r = taskdef_register(reg, text, len, path, &out, errs)) == 0)
 		log_info("taskdefs", "%s: registered %s", path, out->arn);
+	else if (r != -EINVAL && r != -ENOMEM) {
+		errlist_add(errs, path, "cannot be stored in data_dir: %s", strerror(-r));
+		r = -EIO;   /* the disk's fault, not the file's */
+	}
 out:
 	taskdef_registry_free(scratch);
 	free(text);
@@ -341,8 +345,9 @@ int serve_main(const struct serve_options *opt)
 			goto out_rules;
 		}
 		if ((r = load_taskdef_paths(d.cfg, d.taskdefs)) < 0) {
-			log_error("serve", "not starting: the task_definitions files are invalid");
-			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			log_error("serve", "not starting: the task_definitions files %s",
+				  r == -EIO ? "cannot be stored" : "are invalid");
+			rc = r == -ENOMEM || r == -EIO ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_rules;
 		}
 	}

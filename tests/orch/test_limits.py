@@ -367,3 +367,25 @@ def test_aws_cli_pages(daemon):
     r = aws_cli(d.port, "ecs", "list-task-definition-families", "--page-size", "3")
     assert json.loads(r.stdout)["families"] == ["p0", "p1", "p2", "p3"]
     # (Debian's AWS CLI 2.9 predates DeleteTaskDefinitions: that one is tested over HTTP above)
+
+
+def test_full_disk_at_start_is_not_bad_input(tripline_bin, tmp_path, tiny_fs):
+    tds = tmp_path / "tds"
+    tds.mkdir()
+    (tds / "t.json").write_text(json.dumps({"family": "t", "containerDefinitions": padded(1000)}))
+    fd = os.open(tiny_fs / "ballast", os.O_WRONLY | os.O_CREAT)   # every byte of the disk
+    try:
+        while os.write(fd, b"x" * 4096):
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    cfg = tmp_path / "full.json"
+    cfg.write_text(json.dumps({"listen": "127.0.0.1:%d" % free_port(), "data_dir": str(tiny_fs),
+                               "rules": [], "task_definitions": [str(tds)]}))
+    out = subprocess.run([tripline_bin, "serve", "--config", str(cfg)], capture_output=True, text=True,
+                         timeout=60)
+    text = out.stdout + out.stderr
+    assert out.returncode == 3, text
+    assert "%s: cannot be stored in data_dir: No space left on device" % (tds / "t.json") in text
+    assert "the task_definitions files cannot be stored" in text
