@@ -102,6 +102,25 @@ static bool is_json_name(const char *name)
 	return n > 5 && strcmp(name + n - 5, ".json") == 0;
 }
 
+/* What a non-regular, non-directory file is, for a message. */
+static const char *kind_of(mode_t mode)
+{
+	return S_ISFIFO(mode) ? "a FIFO" : S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "special";
+}
+
+/* path cannot be stat'ed (errno says why): a dangling symbolic link is
+ * named so, anything else by its error. */
+static void stat_err(struct walk *w, const char *path)
+{
+	int e = errno;
+	struct stat lst;
+
+	if (e == ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+		walk_err(w, path, "a symbolic link to nothing (dangling)");
+	else
+		walk_err(w, path, "%s", strerror(e));
+}
+
 /* The names in dir, sorted, hidden ones left out. */
 static int read_names(struct walk *w, const char *dir, struct dirwalk_list *names)
 {
@@ -148,7 +167,7 @@ static int walk_dir(struct walk *w, const char *dir, size_t depth)
 		}
 		if (stat(path, &st) < 0) {
 			if (is_json_name(names.paths[i]))
-				walk_err(w, path, "%s", strerror(errno));
+				stat_err(w, path);
 			free(path);
 			continue;
 		}
@@ -167,6 +186,9 @@ static int walk_dir(struct walk *w, const char *dir, size_t depth)
 			free(path);
 		} else if (S_ISREG(st.st_mode) && is_json_name(names.paths[i])) {
 			r = add_file(w, path);
+		} else if (is_json_name(names.paths[i])) {
+			walk_err(w, path, "not a regular file (%s)", kind_of(st.st_mode));
+			free(path);
 		} else {
 			free(path);
 		}
@@ -182,12 +204,12 @@ int dirwalk_expand(const char *path, struct dirwalk_list *list, struct errlist *
 	int r = 0;
 
 	if (stat(path, &st) < 0) {
-		walk_err(&w, path, "%s", strerror(errno));
+		stat_err(&w, path);
 	} else if (S_ISDIR(st.st_mode)) {
 		w.stack[0] = (struct dir_id){st.st_dev, st.st_ino};
 		r = walk_dir(&w, path, 0);
 	} else if (!S_ISREG(st.st_mode)) {
-		walk_err(&w, path, "not a regular file or directory");
+		walk_err(&w, path, "not a regular file or directory (%s)", kind_of(st.st_mode));
 	} else {
 		char *copy = strdup(path);
 		r = copy ? add_file(&w, copy) : -ENOMEM;

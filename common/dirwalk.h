@@ -3,7 +3,9 @@
  * file is itself; a directory is every `*.json` regular file below it,
  * recursively, names starting with '.' skipped (files and directories),
  * symbolic links followed, each directory's entries in byte order, so the
- * order of the list is the same on every run. Used for the `rules` and
+ * order of the list is the same on every run. An entry named `*.json` that
+ * is not a regular file or a directory (a FIFO, a device, a socket) or is a
+ * symbolic link to nothing is an error, never skipped in silence. Used for the `rules` and
  * `task_definitions` paths of the configuration and the CLI.
  *
  * Limits: directories nested at most DIRWALK_MAX_DEPTH deep, at most

@@ -88,3 +88,8 @@ out_close:
 	close(fd);
 	return r;
 }
+
+const char *readfile_strerror(int r)
+{
+	return r == -EISDIR ? "not a regular file" : strerror(-r);
+}

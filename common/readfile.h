@@ -26,4 +26,8 @@ typedef int (*readfile_check_fn)(const struct stat *st);
  */
 int readfile(const char *path, size_t max, readfile_check_fn check, char **ret, size_t *ret_len);
 
+/* A person's words for readfile()'s error r: "not a regular file" for
+ * -EISDIR (a directory, a FIFO, a device), strerror() otherwise. */
+const char *readfile_strerror(int r);
+
 #endif

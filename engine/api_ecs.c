@@ -31,6 +31,10 @@
 #include "taskdef.h"
 
 #define ECS_PREFIX "AmazonEC2ContainerServiceV20141113."
+#define ECS_LIST_DEFAULT 100u        /* a List page without maxResults, as ECS */
+#define ECS_LIST_MAX 100u
+#define ECS_MAX_DELETE_TASKDEFS 10u  /* DeleteTaskDefinitions' references, as ECS */
+#define ECS_MAX_FAMILY 255u          /* a task definition family's name */
 #define TRIPLINE_PREFIX "Tripline."
 
 /* ------------------------------------------------------------ the arena */
@@ -540,7 +544,21 @@ static bool is_our_cluster(const struct tripline_config *cfg, const char *s, siz
 static void op_list_clusters(const struct api_ctx *x, const char *body, size_t len, const struct jnode *in,
 			     struct api_answer *ret)
 {
-	(void)body, (void)len, (void)in;
+	struct orch_error e = {NULL, ""};
+	bool has_max;
+	int64_t max;
+
+	(void)body, (void)len;
+	/* one cluster: the first page is the whole list, and there is no token to give back */
+	if (!get_int(in, "maxResults", 1, ECS_LIST_MAX, &has_max, &max, &e) ||
+	    (has_max && (max < 1 || max > ECS_LIST_MAX))) {
+		api_answer_error(ret, 400, bad_param, "maxResults must be an integer from 1 to %u", ECS_LIST_MAX);
+		return;
+	}
+	if (member(in, "nextToken")) {
+		api_answer_error(ret, 400, bad_param, "nextToken is not valid");
+		return;
+	}
 	char *arn = static_cluster_arn(x->cfg);
 	ret->status = 200;
 	ret->body = arn ? json_pack("{s:[s]}", "clusterArns", arn) : NULL;
@@ -655,11 +673,11 @@ static void op_register_task_definition(const struct api_ctx *x, const char *bod
 			fclose(f);
 		api_answer_error(ret, 400, "ClientException", "%s", msg ? msg : "invalid task definition");
 		free(msg);
-	} else if (r == -ENOSPC) {
-		api_answer_error(ret, 400, "ClientException", "too many revisions of this family");
 	} else if (r < 0) {
-		log_error("api", "RegisterTaskDefinition: %s", strerror(-r));
-		api_answer_error(ret, 500, "ServerException", "the task definition could not be stored");
+		/* the disk (full, failing) or memory: ours, never the caller's */
+		log_error("api", "RegisterTaskDefinition: cannot store the task definition: %s", strerror(-r));
+		api_answer_error(ret, 500, "ServerException", "the task definition could not be stored: %s",
+				 strerror(-r));
 	} else {
 		log_info("api", "registered %s", td->arn);
 		ret->status = 200;
@@ -685,9 +703,11 @@ static void taskdef_lookup_answer(int r, const struct taskdef *td, bool tags, st
 		api_answer_error(ret, 400, "ClientException", "Invalid revision number or task definition reference.");
 	else if (r == -ENOENT)
 		api_answer_error(ret, 400, "ClientException", "Unable to describe task definition.");
-	else if (r < 0)
-		api_answer_error(ret, 500, "ServerException", "the task definition could not be stored");
-	else {
+	else if (r < 0) {
+		log_error("api", "cannot store the task definition's new status: %s", strerror(-r));
+		api_answer_error(ret, 500, "ServerException", "the task definition could not be stored: %s",
+				 strerror(-r));
+	} else {
 		ret->status = 200;
 		ret->body = taskdef_out(td, tags);
 	}
@@ -721,47 +741,193 @@ static void op_deregister_task_definition(const struct api_ctx *x, const char *b
 	taskdef_lookup_answer(r, td, false, ret);
 }
 
+/* DeleteTaskDefinitions: each reference deleted or a failure; the revisions
+ * nothing holds any more are removed once the answer is made. */
+static void op_delete_task_definitions(const struct api_ctx *x, const char *body, size_t len,
+				       const struct jnode *in, struct api_answer *ret)
+{
+	const struct jnode *refs = member(in, "taskDefinitions");
+	json_t *tds = json_array(), *failures = json_array();
+	int r = 0;
+
+	(void)body, (void)len;
+	if (!refs || refs->type != JNODE_ARRAY || refs->len < 1 || refs->len > ECS_MAX_DELETE_TASKDEFS) {
+		json_decref(tds);
+		json_decref(failures);
+		api_answer_error(ret, 400, "ClientException",
+				 "taskDefinitions must be a list of 1 to %u family:revision references or ARNs",
+				 ECS_MAX_DELETE_TASKDEFS);
+		return;
+	}
+	for (size_t i = 0; i < refs->len && tds && failures; i++) {
+		const struct jnode *n = refs->u.items[i];
+		const struct taskdef *td = NULL;
+		const char *why = NULL;
+
+		if (!is_string(n)) {
+			json_decref(tds);
+			json_decref(failures);
+			api_answer_error(ret, 400, "ClientException", "taskDefinitions[%zu] must be a string", i);
+			return;
+		}
+		r = taskdef_delete(x->taskdefs, n->u.str, &td);
+		if (r == -EINVAL)
+			why = "The specified task definition is not valid: it must be family:revision or an ARN with "
+			      "a revision.";
+		else if (r == -ENOENT)
+			why = "The specified task definition does not exist.";
+		else if (r == -EBUSY)
+			why = "The specified task definition is still in ACTIVE status. Please deregister the target "
+			      "and try again.";
+		else if (r < 0)
+			break;
+		if (why) {
+			json_array_append_new(failures, json_pack("{s:s,s:s}", "arn", n->u.str, "reason", why));
+			r = 0;
+			continue;
+		}
+		json_error_t je;
+		json_array_append_new(tds, json_loads(td->json, 0, &je));
+	}
+	if (r < 0) {
+		json_decref(tds);
+		json_decref(failures);
+		log_error("api", "DeleteTaskDefinitions: cannot store the task definition's new status: %s",
+			  strerror(-r));
+		api_answer_error(ret, 500, "ServerException", "the task definition could not be stored: %s",
+				 strerror(-r));
+	} else {
+		ret->status = 200;
+		ret->body = json_pack("{s:o*,s:o*}", "taskDefinitions", tds, "failures", failures);
+	}
+	taskdef_registry_sweep(x->taskdefs);
+}
+
+/* One page of a task-definition listing: at most max names; one more
+ * seen means there is a next page, which starts after `last`. */
+struct taskdef_page {
+	json_t *names;
+	size_t max, n;
+	bool more;
+	char last[ECS_MAX_FAMILY + 16];   /* family[:revision] of the last name */
+};
+
+static int page_add(struct taskdef_page *p, const char *name)
+{
+	if (p->n == p->max) {
+		p->more = true;
+		return 1;
+	}
+	p->n++;
+	return json_array_append_new(p->names, json_string(name)) < 0 ? -ENOMEM : 0;
+}
+
 static int add_arn(const struct taskdef *td, void *ud)
 {
-	return json_array_append_new(ud, json_string(td->arn)) < 0 ? -ENOMEM : 0;
+	struct taskdef_page *p = ud;
+	int r = page_add(p, td->arn);
+
+	if (r == 0)
+		snprintf(p->last, sizeof(p->last), "%s:%u", td->family, td->revision);
+	return r;
 }
 
 static int add_family(const char *family, void *ud)
 {
-	return json_array_append_new(ud, json_string(family)) < 0 ? -ENOMEM : 0;
+	struct taskdef_page *p = ud;
+	int r = page_add(p, family);
+
+	if (r == 0)
+		snprintf(p->last, sizeof(p->last), "%s", family);
+	return r;
+}
+
+/* A nextToken of ListTaskDefinitions ("family:revision") or of
+ * ListTaskDefinitionFamilies ("family"), as page_add() made it. */
+static bool read_token(const char *tok, bool families, char family[ECS_MAX_FAMILY + 1], unsigned *ret_rev)
+{
+	const char *colon = families ? NULL : strrchr(tok, ':');
+	size_t flen = colon ? (size_t)(colon - tok) : strlen(tok);
+	unsigned long long rev = 0;
+	char *end = NULL;
+
+	if ((!families && !colon) || flen < 1 || flen > ECS_MAX_FAMILY ||
+	    strspn(tok, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != flen)
+		return false;
+	if (colon) {
+		errno = 0;
+		rev = strtoull(colon + 1, &end, 10);
+		if (!(colon[1] >= '1' && colon[1] <= '9') || *end || errno || rev > TASKDEF_MAX_REVISIONS)
+			return false;
+	}
+	memcpy(family, tok, flen);
+	family[flen] = '\0';
+	*ret_rev = (unsigned)rev;
+	return true;
 }
 
 /* ListTaskDefinitions and ListTaskDefinitionFamilies: the same request
- * members (status, familyPrefix), a list of names under `member_name`. */
+ * members (status, familyPrefix, maxResults, nextToken; and sort for the
+ * first), a page of names under `member_name` and the nextToken of the next
+ * page, if any. */
 static void list_taskdefs(const struct api_ctx *x, const struct jnode *in, bool families, const char *member_name,
 			  struct api_answer *ret)
 {
-	const struct jnode *s = jnode_get(in, "status"), *prefix = jnode_get(in, "familyPrefix");
+	const struct jnode *s = member(in, "status"), *prefix = member(in, "familyPrefix");
+	const struct jnode *token = member(in, "nextToken");
 	enum taskdef_filter f = TASKDEF_FILTER_ACTIVE;
-	bool ok = true;
+	struct orch_error e = {NULL, ""};
+	struct taskdef_page page = {.max = ECS_LIST_DEFAULT};
+	char after[ECS_MAX_FAMILY + 1];
+	unsigned after_rev = 0;
+	bool ok = true, has_max;
+	int64_t max;
 
 	if (s && jnode_streq(s, "INACTIVE"))
 		f = TASKDEF_FILTER_INACTIVE;
 	else if (s && jnode_streq(s, "ALL"))
 		f = TASKDEF_FILTER_ALL;
+	else if (s && !families && jnode_streq(s, "DELETE_IN_PROGRESS"))
+		f = TASKDEF_FILTER_DELETE_IN_PROGRESS;
 	else if (s)
 		ok = jnode_streq(s, "ACTIVE");
-	if (!ok || (prefix && prefix->type != JNODE_STRING)) {
-		api_answer_error(ret, 400, "ClientException", "status must be ACTIVE, INACTIVE or ALL; familyPrefix a string");
+	const struct jnode *sort = families ? NULL : member(in, "sort");
+	bool desc = sort && jnode_streq(sort, "DESC");
+	if (sort && !desc && !jnode_streq(sort, "ASC")) {
+		api_answer_error(ret, 400, "ClientException", "sort must be ASC or DESC");
 		return;
 	}
+	if (!ok || (prefix && !is_string(prefix))) {
+		api_answer_error(ret, 400, "ClientException", "status must be %s; familyPrefix a string",
+				 families ? "ACTIVE, INACTIVE or ALL" : "ACTIVE, INACTIVE, DELETE_IN_PROGRESS or ALL");
+		return;
+	}
+	if (!get_int(in, "maxResults", 1, ECS_LIST_MAX, &has_max, &max, &e) ||
+	    (has_max && (max < 1 || max > ECS_LIST_MAX))) {
+		api_answer_error(ret, 400, bad_param, "maxResults must be an integer from 1 to %u", ECS_LIST_MAX);
+		return;
+	}
+	if (token && (!is_string(token) || !read_token(token->u.str, families, after, &after_rev))) {
+		api_answer_error(ret, 400, bad_param, "nextToken is not valid");
+		return;
+	}
+	if (has_max)
+		page.max = (size_t)max;
 	const char *p = prefix ? prefix->u.str : NULL;
-	json_t *list = json_array();
-	int r = !list ? -ENOMEM
-	    : families ? taskdef_list_families(x->taskdefs, p, f, add_family, list)
-		       : taskdef_list(x->taskdefs, p, f, add_arn, list);
-	if (r < 0) {
-		json_decref(list);
-		ret->status = 500;
+	const char *from = token ? after : NULL;
+	int r = !(page.names = json_array()) ? -ENOMEM
+		: families ? taskdef_list_families(x->taskdefs, p, f, from, add_family, &page)
+			   : taskdef_list(x->taskdefs, p, f, desc, from, after_rev, add_arn, &page);
+	json_t *body = r >= 0 ? json_pack("{s:o}", member_name, page.names) : NULL;
+	if (!body || (page.more && json_object_set_new(body, "nextToken", json_string(page.last)) < 0)) {
+		if (!body)
+			json_decref(page.names);
+		json_decref(body);
+		api_answer_error(ret, 500, "ServerException", "out of memory");
 		return;
 	}
 	ret->status = 200;
-	ret->body = json_pack("{s:o}", member_name, list);
+	ret->body = body;
 }
 
 static void op_list_task_definitions(const struct api_ctx *x, const char *body, size_t len,
@@ -960,6 +1126,7 @@ const struct api_op api_ecs_ops[] = {
 	{ECS_PREFIX "RegisterTaskDefinition", op_register_task_definition, false},
 	{ECS_PREFIX "DescribeTaskDefinition", op_describe_task_definition, false},
 	{ECS_PREFIX "DeregisterTaskDefinition", op_deregister_task_definition, false},
+	{ECS_PREFIX "DeleteTaskDefinitions", op_delete_task_definitions, false},
 	{ECS_PREFIX "ListTaskDefinitions", op_list_task_definitions, false},
 	{ECS_PREFIX "ListTaskDefinitionFamilies", op_list_task_definition_families, false},
 	{ECS_PREFIX "RunTask", op_run_task, true},

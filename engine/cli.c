@@ -104,7 +104,7 @@ static int load_arg(const char *what, const char *arg, char **ret, size_t *ret_l
 		int r = cli_read_input(arg + 1, ret, ret_len);
 		if (r < 0) {
 			fprintf(stderr, "%s: %s: %s: %s\n", prog, what, arg + 1,
-				r == -E2BIG ? "file too large" : strerror(-r));
+				r == -E2BIG ? "larger than " CLI_MAX_INPUT_TEXT : readfile_strerror(r));
 			return EXIT_BADINPUT;
 		}
 		return 0;

@@ -17,13 +17,15 @@
 
 /* Largest input (pattern, event, task definition…) read from a file or stdin. */
 #define CLI_MAX_INPUT ((size_t)16 << 20)
+#define CLI_MAX_INPUT_TEXT "16 MiB"
 
 /* Runs the command in argv[1..] and returns the process exit code. */
 int cli_main(int argc, char **argv);
 
 /* Reads a whole file, or stdin for "-", of at most CLI_MAX_INPUT bytes into
  * *ret (malloc'd, NUL-terminated; *ret_len excludes the NUL). 0, -E2BIG,
- * -EISDIR, -ENOMEM or another -errno. */
+ * -EISDIR (not a regular file: readfile_strerror() says so), -ENOMEM or
+ * another -errno. */
 int cli_read_input(const char *path, char **ret, size_t *ret_len);
 
 /* The commands over the API (engine/cli/): argv[0] is the command's name;

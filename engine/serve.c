@@ -232,7 +232,7 @@ static int load_taskdef_file(struct taskdef_registry *reg, const char *path, str
 	int r = readfile(path, TASKDEF_FILE_MAX, NULL, &text, &len);
 
 	if (r < 0) {
-		errlist_add(errs, path, "%s", strerror(-r));
+		errlist_add(errs, path, "%s", r == -EFBIG ? "larger than 1 MiB" : readfile_strerror(r));
 		return r;
 	}
 	/* validated and normalised in a registry of its own, kept in memory */
@@ -246,6 +246,10 @@ static int load_taskdef_file(struct taskdef_registry *reg, const char *path, str
 	}
 	if ((r = taskdef_register(reg, text, len, path, &out, errs)) == 0)
 		log_info("taskdefs", "%s: registered %s", path, out->arn);
+	else if (r != -EINVAL && r != -ENOMEM) {
+		errlist_add(errs, path, "cannot be stored in data_dir: %s", strerror(-r));
+		r = -EIO;   /* the disk's fault, not the file's */
+	}
 out:
 	taskdef_registry_free(scratch);
 	free(text);
@@ -472,14 +476,20 @@ int serve_main(const struct serve_options *opt)
 		for (size_t i = 0; i < errs.n; i++)
 			log_error("taskdefs", "%s", errs.msgs[i]);
 		errlist_clear(&errs);
+		if (r == 0)
+			taskdef_registry_set_limits(d.taskdefs, &(struct taskdef_limits){
+				.max_bytes = (size_t)d.cfg->limits.max_task_definition_bytes,
+				.max_families = d.cfg->limits.max_task_definition_families,
+				.max_revisions = d.cfg->limits.max_task_definition_revisions});
 		if (r < 0) {
 			log_error("serve", "not starting: the stored task definitions cannot be loaded");
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_rules;
 		}
 		if ((r = load_taskdef_paths(d.cfg, d.taskdefs)) < 0) {
-			log_error("serve", "not starting: the task_definitions files are invalid");
-			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			log_error("serve", "not starting: the task_definitions files %s",
+				  r == -EIO ? "cannot be stored" : "are invalid");
+			rc = r == -ENOMEM || r == -EIO ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_rules;
 		}
 	}
@@ -517,6 +527,9 @@ int serve_main(const struct serve_options *opt)
 			rc = EXIT_FAILURE_OTHER;
 			goto out_loop;
 		}
+		/* deleted revisions go once no task or service loaded above holds them */
+		taskdef_registry_set_in_use(d.taskdefs, orch_holds_taskdef, d.orch);
+		taskdef_registry_sweep(d.taskdefs);
 		if ((r = api_new(d.cfg, d.taskdefs, d.orch, &d.api, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;

@@ -1,8 +1,10 @@
 /*
- * statefile.c — crash-safe state files, see statefile.h.
+ * statefile.c — crash-safe state files, their names, and moving a file that
+ * cannot be loaded out of the way; see statefile.h.
  */
 #include "statefile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -10,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "digest.h"
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -58,6 +63,71 @@ int statefile_write(const char *dir, const char *name, const char *data, size_t 
 		close(dfd);
 	}
 	return r;
+}
+
+bool statefile_is_temp(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 9 || name[0] != '.' || name[n - 7] != '.')
+		return false;
+	for (size_t i = n - 6; i < n; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return false;
+	return true;
+}
+
+int statefile_name(const char *key, const char *suffix, char name[STATEFILE_NAME_MAX])
+{
+	size_t n = strlen(key);
+	unsigned char h[DIGEST_SHA256_LEN];
+	char hex[DIGEST_SHA256_HEX_LEN + 1];
+	int r;
+
+	if (strlen(suffix) > 24)
+		return -ENAMETOOLONG;
+	if (n <= STATEFILE_KEY_MAX) {
+		snprintf(name, STATEFILE_NAME_MAX, "%s%s", key, suffix);
+		return 0;
+	}
+	if ((r = digest_sha256(key, n, h)) < 0)
+		return r;
+	digest_hex(h, sizeof(h), hex);
+	snprintf(name, STATEFILE_NAME_MAX, "%.*s~%.16s%s", (int)STATEFILE_KEY_MAX, key, hex, suffix);
+	return 0;
+}
+
+int statefile_move_aside(const char *path, const char *corrupt_dir, char *dest, size_t dest_len)
+{
+	const char *base = strrchr(path, '/');
+	char stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	int r;
+
+	base = base ? base + 1 : path;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if ((r = statefile_make_dirs(corrupt_dir)) < 0)
+		return r;
+	for (unsigned i = 0; i < 1000; i++) {
+		int n = i ? snprintf(dest, dest_len, "%s/%.200s.%s.%u", corrupt_dir, base, stamp, i)
+			  : snprintf(dest, dest_len, "%s/%.200s.%s", corrupt_dir, base, stamp);
+		if (n < 0 || (size_t)n >= dest_len)
+			return -ENAMETOOLONG;
+		/* never over an earlier file moved aside */
+		if (link(path, dest) == 0)
+			return unlink(path) < 0 ? -errno : 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EPERM && errno != EXDEV)
+			return -errno;
+		/* no hard links here: a rename (the name was free a moment ago) */
+		if (access(dest, F_OK) == 0)
+			continue;
+		return rename(path, dest) < 0 ? -errno : 0;
+	}
+	return -EEXIST;
 }
 
 int statefile_make_dir(const char *path, bool parent)

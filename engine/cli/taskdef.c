@@ -1,7 +1,7 @@
 /*
- * taskdef.c — `tripline taskdef register|list|describe`: task definitions
- * through the daemon's ECS API (RegisterTaskDefinition,
- * ListTaskDefinitions, DescribeTaskDefinition).
+ * taskdef.c — `tripline taskdef register|list|describe|delete`: task
+ * definitions through the daemon's ECS API (RegisterTaskDefinition,
+ * ListTaskDefinitions, DescribeTaskDefinition, DeleteTaskDefinitions).
  *
  * How it works: `register` sends a file (or stdin) as the request, as it
  * is, after checking that it is a JSON object of at most CLI_MAX_INPUT
@@ -23,11 +23,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "readfile.h"
 
 const char cli_remote_taskdef_usage[] =
 	"usage: tripline taskdef register FILE|-\n"
 	"       tripline taskdef list [--family-prefix P] [--status ACTIVE|INACTIVE|ALL]\n"
 	"       tripline taskdef describe TASKDEF\n"
+	"       tripline taskdef delete TASKDEF...\n"
 	"\n"
 	"Task definitions through the daemon's ECS API.\n"
 	"\n"
@@ -37,6 +39,9 @@ const char cli_remote_taskdef_usage[] =
 	"  list      ListTaskDefinitions (default status ACTIVE): FAMILY, REVISION, ARN.\n"
 	"  describe  DescribeTaskDefinition: TASKDEF is a family (its latest ACTIVE\n"
 	"            revision), family:revision or an ARN.\n"
+	"  delete    DeleteTaskDefinitions: up to 10 INACTIVE revisions (family:revision\n"
+	"            or ARN) become DELETE_IN_PROGRESS and are removed once no task or\n"
+	"            service uses them; exit 1 when one could not be deleted.\n"
 	"\n" REMOTE_COMMON_HELP;
 
 int remote_describe_taskdef(const struct remote *rc, const char *taskdef, json_t **ret)
@@ -125,7 +130,7 @@ static int taskdef_register(struct remote *rc, const struct remote_args *a)
 	int r = cli_read_input(path, &text, &len);
 	if (r < 0) {
 		remote_say(rc, "%s: %s", strcmp(path, "-") == 0 ? "stdin" : path,
-			   r == -E2BIG ? "larger than 16 MiB" : strerror(-r));
+			   r == -E2BIG ? "larger than " CLI_MAX_INPUT_TEXT : readfile_strerror(r));
 		return r == -ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_BADINPUT;
 	}
 	req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
@@ -197,10 +202,50 @@ static int taskdef_describe(struct remote *rc, const struct remote_args *a)
 	return rc_;
 }
 
+/* DeleteTaskDefinitions: the deleted revisions as DEFINITION, STATUS, ARN,
+ * then the failures (exit 1 when there are any). */
+static int taskdef_delete(struct remote *rc, const struct remote_args *a)
+{
+	static const char *const header[] = {"DEFINITION", "STATUS", "ARN"};
+	json_t *refs = remote_string_array(a->pos, a->npos), *req = NULL, *resp = NULL;
+	const json_t *v, *failures, *deleted;
+	struct table t;
+	size_t i;
+	int rc_;
+
+	if (!refs || !(req = json_pack("{s:o}", "taskDefinitions", refs)))
+		return remote_nomem(rc);
+	if ((rc_ = remote_call(rc, ECS("DeleteTaskDefinitions"), req, &resp)) != 0)
+		goto out_free;
+	failures = json_object_get(resp, "failures");
+	deleted = json_object_get(resp, "taskDefinitions");
+	if (rc->output == OUTPUT_JSON) {
+		remote_print_json(resp);
+	} else {
+		if (json_array_size(deleted)) {
+			table_init(&t, 3, header);
+			json_array_foreach(deleted, i, v) {
+				const char *row[] = {cell_taskdef(cell_str(v, "taskDefinitionArn")), cell_str(v, "status"),
+						     cell_str(v, "taskDefinitionArn")};
+				table_add(&t, row);
+			}
+			rc_ = table_flush(rc, &t);
+		}
+		remote_print_failures(rc, failures, json_array_size(deleted) > 0, &rc_);
+	}
+	if (!rc_ && json_array_size(failures))
+		rc_ = CLI_EXIT_NEGATIVE;
+out_free:
+	json_decref(req);
+	json_decref(resp);
+	return rc_;
+}
+
 static const struct remote_subcmd taskdef_subs[] = {
 	{"register", taskdef_register, 0, 1, 1, false, "FILE (or - for stdin)"},
 	{"list", taskdef_list, OPTBIT(OPT_FAMILY_PREFIX) | OPTBIT(OPT_STATUS), 0, 0, false, ""},
 	{"describe", taskdef_describe, 0, 1, 1, false, "TASKDEF"},
+	{"delete", taskdef_delete, 0, 1, 10, false, "TASKDEF (family:revision or ARN)"},
 };
 
 int cli_remote_taskdef(int argc, char **argv)

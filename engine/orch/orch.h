@@ -56,6 +56,7 @@
 
 #include <uv.h>
 
+struct taskdef;
 struct taskdef_registry;
 struct task;
 struct service;
@@ -343,6 +344,11 @@ struct orch;
  */
 int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_registry *taskdefs,
 	     struct orch **ret, char *err, size_t errlen);
+
+/* Whether a task or a service of the core (orch, a struct orch) points at
+ * td: the registry's taskdef_in_use_fn, which keeps a deleted revision
+ * while it is held. */
+bool orch_holds_taskdef(const struct taskdef *td, void *orch);
 
 /* Leaves every task running (a restart re-adopts them) and frees everything;
  * the loop must run once more to close handles. NULL is fine. */

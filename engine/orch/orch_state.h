@@ -31,6 +31,19 @@ json_t *orch_overrides_json(const struct orch_overrides *ov);
 /* The same read back from a state file into an owned copy. */
 int orch_overrides_from_json(const json_t *j, struct orch_overrides *ret);
 
+/* Largest state file read back (a service with its events is a few KiB). */
+#define ORCH_STATE_FILE_MAX ((size_t)4 << 20)
+
+/* A state file's JSON, or NULL: with *ret_err a negative errno when it
+ * cannot be read (the disk), else with why saying what is wrong with the
+ * file (not a regular file, too large, not JSON). */
+json_t *orch_state_read(const char *path, int *ret_err, char *why, size_t whylen);
+
+/* A state file under data_dir that cannot be loaded (why says how): an
+ * error log line, and the file moved to data_dir/corrupt/ so that the
+ * daemon starts without it and a person can look at it. */
+void orch_state_set_aside(struct orch *o, const char *path, const char *why);
+
 /* A service's state file is service_state.c's; these are its users'. */
 struct service;
 void service_write(struct service *s);

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "logger.h"
 #include "orch_json.h"
 #include "orch_state.h"
+#include "readfile.h"
 #include "statefile.h"
 
 /* ------------------------------------------------------------ events */
@@ -159,9 +161,13 @@ static json_t *service_state(const struct service *s)
 
 void service_write(struct service *s)
 {
-	char dir[4200], name[SERVICE_MAX_NAME + 8];
+	char dir[4200], name[STATEFILE_NAME_MAX];
 	snprintf(dir, sizeof(dir), "%s/services", s->o->data_dir);
-	snprintf(name, sizeof(name), "%s.json", s->name);
+	int r = statefile_name(s->name, ".json", name);
+	if (r < 0) {
+		log_error("service", "%s: cannot name its state file: %s", s->name, strerror(-r));
+		return;
+	}
 	if (s->status == SVC_INACTIVE) {
 		char path[4500];
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -172,7 +178,7 @@ void service_write(struct service *s)
 	json_t *j = service_state(s);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
-	int r = text ? statefile_write(dir, name, text, strlen(text), true) : -ENOMEM;
+	r = text ? statefile_write(dir, name, text, strlen(text), true) : -ENOMEM;
 	if (r < 0)
 		log_error("service", "%s: cannot write its state: %s", s->name, strerror(-r));
 	else
@@ -202,16 +208,51 @@ static void load_events(struct service *s, const json_t *events)
 	}
 }
 
-static int service_load(struct orch *o, const char *path)
+void orch_state_set_aside(struct orch *o, const char *path, const char *why)
+{
+	char corrupt[4200], dest[4500];
+	snprintf(corrupt, sizeof(corrupt), "%s/corrupt", o->data_dir);
+	int r = statefile_move_aside(path, corrupt, dest, sizeof(dest));
+	if (r < 0)
+		log_error("orch", "%s: %s; not loaded, and it cannot be moved aside: %s", path, why, strerror(-r));
+	else
+		log_error("orch", "%s: %s; not loaded: moved to %s", path, why, dest);
+}
+
+json_t *orch_state_read(const char *path, int *ret_err, char *why, size_t whylen)
 {
 	json_error_t je;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	char *text = NULL;
+	size_t len = 0;
+	int r = readfile(path, ORCH_STATE_FILE_MAX, NULL, &text, &len);
+	json_t *j = NULL;
+
+	*ret_err = 0;
+	if (r == -EFBIG || r == -EISDIR || r == -ENOENT || r == -ELOOP)
+		snprintf(why, whylen, "%s", r == -EFBIG ? "larger than a state file can be" : readfile_strerror(r));
+	else if (r < 0)
+		*ret_err = r;
+	else if (!(j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je)))
+		snprintf(why, whylen, "not JSON: line %d: %s", je.line, je.text);
+	free(text);
+	return j;
+}
+
+static int service_load(struct orch *o, const char *path)
+{
+	char why[300] = "no serviceName or tripline member";
+	int err;
+	json_t *j = orch_state_read(path, &err, why, sizeof(why));
 	json_t *priv = json_object_get(j, "tripline");
 	const char *name = json_string_value(json_object_get(j, "serviceName"));
 	struct service *s = NULL;
 
-	if (!j || !priv || !name) {
-		log_warn("service", "%s: not a service state file; ignored", path);
+	if (err < 0)
+		return err;
+	if (!j || !priv || !name || !name[0] || strlen(name) > SERVICE_MAX_NAME) {
+		char msg[340];
+		snprintf(msg, sizeof(msg), "not a service state file (%s)", why);
+		orch_state_set_aside(o, path, msg);
 		json_decref(j);
 		return 0;
 	}
@@ -268,7 +309,7 @@ static int service_load(struct orch *o, const char *path)
 	}
 	json_decref(j);
 	if (!s->deps || s->deps->status != DEP_PRIMARY) {
-		log_warn("service", "%s: no primary deployment with a known task definition; ignored", path);
+		orch_state_set_aside(o, path, "no primary deployment with a known task definition");
 		service_free(s);
 		return 0;
 	}
@@ -291,6 +332,8 @@ int service_load_all(struct orch *o, char *err, size_t errlen)
 	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
+		if (statefile_is_temp(de->d_name))
+			unlinkat(dirfd(d), de->d_name, 0);   /* a write a crash cut short */
 		if (de->d_name[0] == '.' || n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		char path[4500];

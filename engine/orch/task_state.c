@@ -357,18 +357,23 @@ static void adopt_containers(struct task *t, const json_t *cs)
 	}
 }
 
-/* 1 when loaded, 0 when the file is not a task of ours (logged, ignored). */
+/* 1 when loaded, 0 when the file is not a task of ours (logged and moved
+ * to data_dir/corrupt/). */
 static int load_task(struct orch *o, const char *path)
 {
-	json_error_t je;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	char why[300] = "no tripline member", msg[340];
+	int err;
+	json_t *j = orch_state_read(path, &err, why, sizeof(why));
 	json_t *priv = json_object_get(j, "tripline");
 	const struct taskdef *td = NULL;
 	struct task *t = NULL;
 	bool nomem = false;
 
+	if (err < 0)
+		return err;
 	if (!j || !priv) {
-		log_warn("orch", "%s: not a task state file; ignored", path);
+		snprintf(msg, sizeof(msg), "not a task state file (%s)", why);
+		orch_state_set_aside(o, path, msg);
 		json_decref(j);
 		return 0;
 	}
@@ -376,13 +381,13 @@ static int load_task(struct orch *o, const char *path)
 	const char *tdarn = json_string_value(json_object_get(j, "taskDefinitionArn"));
 	if (!arn || !tdarn || taskdef_describe(o->taskdefs, tdarn, &td) < 0 || !strrchr(arn, '/') ||
 	    strlen(strrchr(arn, '/') + 1) != 32) {
-		log_warn("orch", "%s: unknown task definition or malformed task; ignored", path);
+		orch_state_set_aside(o, path, "an unknown task definition or a malformed task");
 		json_decref(j);
 		return 0;
 	}
 	json_t *cs = json_object_get(priv, "containers");
 	if (json_array_size(cs) != td->n_containers) {
-		log_warn("orch", "%s: does not match its task definition; ignored", path);
+		orch_state_set_aside(o, path, "does not match its task definition");
 		json_decref(j);
 		return 0;
 	}
@@ -482,10 +487,14 @@ int orch_tasks_load(struct orch *o)
 		return -errno;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
-		if (de->d_name[0] == '.' || n != 37 || strcmp(de->d_name + 32, ".json") != 0)
+		if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 5, ".json") != 0)
 			continue;
 		char path[4500];
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (n != 37) {
+			orch_state_set_aside(o, path, "not named <task id>.json");
+			continue;
+		}
 		if ((r = load_task(o, path)) < 0)
 			break;
 		r = 0;

@@ -599,7 +599,7 @@ static void check_containers(struct jcheck *v, struct taskdef *td)
 /* The registry's own members of a persisted file. */
 static void parse_stored(struct jcheck *c, const struct jnode *root, struct taskdef *td)
 {
-	static const char *const statuses[] = {"ACTIVE", "INACTIVE", NULL};
+	static const char *const statuses[] = {"ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS", NULL};
 	const struct jnode *st;
 	long long x;
 	int64_t rev;
@@ -793,5 +793,7 @@ void taskdef_free(struct taskdef *td)
 
 const char *taskdef_status_name(enum taskdef_status s)
 {
-	return s == TASKDEF_STATUS_ACTIVE ? "ACTIVE" : "INACTIVE";
+	return s == TASKDEF_STATUS_ACTIVE     ? "ACTIVE"
+	       : s == TASKDEF_STATUS_INACTIVE ? "INACTIVE"
+					      : "DELETE_IN_PROGRESS";
 }

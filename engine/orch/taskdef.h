@@ -16,10 +16,17 @@
  * freed (deregistering only changes the status). Not thread-safe: call from
  * one thread (the daemon's loop).
  *
- * Persistence: one file per revision, `<dir>/<family>.<revision>.json`,
- * written crash-safely (temp file in the same directory, fsync, rename, fsync
- * of the directory). Files are never deleted, so revision numbers are never
- * reused, also across restarts.
+ * Persistence: one file per revision, `<dir>/<family>.<revision>.json`
+ * (statefile_name(): a family of more than 200 characters is shortened and
+ * given a digest), written crash-safely (temp file in the same directory,
+ * fsync, rename, fsync of the directory). A file is removed only when its
+ * revision is deleted (DeleteTaskDefinitions) and no task or service holds
+ * it any more. Revision numbers only grow while a family has revisions; a
+ * family whose every revision was deleted is forgotten, and one registered
+ * again under its name starts at 1 (ECS would go on counting).
+ *
+ * Bounds (taskdef_registry_set_limits()): the size of one registration's
+ * text, the number of families, the revisions kept per family.
  */
 #ifndef TRIPLINE_ORCH_TASKDEF_H
 #define TRIPLINE_ORCH_TASKDEF_H
@@ -39,12 +46,14 @@ struct json_t;
 enum taskdef_status {
 	TASKDEF_STATUS_ACTIVE,
 	TASKDEF_STATUS_INACTIVE,
+	TASKDEF_STATUS_DELETE_IN_PROGRESS,  /* deleted; kept while a task or service holds it */
 };
 
 /* Status filter for listings. */
 enum taskdef_filter {
 	TASKDEF_FILTER_ACTIVE,
 	TASKDEF_FILTER_INACTIVE,
+	TASKDEF_FILTER_DELETE_IN_PROGRESS,
 	TASKDEF_FILTER_ALL,
 };
 
@@ -155,19 +164,52 @@ struct taskdef_registry;
 /*
  * Opens a registry persisted in dir (created if missing; NULL for a registry
  * kept in memory only). region/account make ARNs (NULL: the defaults). Every
- * file is validated; any invalid file fails the open with -EINVAL and its
- * errors in errs (nothing half-loaded). Other errors: negative errno.
+ * file is validated; a file that is not a valid definition (bad JSON, an
+ * invalid definition, a wrong name, too large, not a regular file) is moved
+ * to the folder corrupt/ beside dir (statefile_move_aside()) and the open
+ * goes on without it: its problems and where it went are added to errs,
+ * which the caller reports. Other errors (a file that cannot be read or
+ * moved): negative errno, nothing loaded.
  */
 int taskdef_registry_open(const char *dir, const char *region, const char *account,
 			  struct taskdef_registry **ret_reg, struct errlist *errs);
 void taskdef_registry_free(struct taskdef_registry *reg);
 
+/* What one registry may hold; 0 in a member means its default. */
+struct taskdef_limits {
+	size_t max_bytes;        /* one registration's text; default TASKDEF_MAX_FILE_BYTES */
+	uint32_t max_families;   /* families with a revision; default: no limit */
+	uint32_t max_revisions;  /* revisions kept per family, whatever their status;
+				  * default TASKDEF_MAX_REVISIONS */
+};
+
+/* Sets the bounds taskdef_register() checks (what is already held stays). */
+void taskdef_registry_set_limits(struct taskdef_registry *reg, const struct taskdef_limits *lim);
+
+/* Whether a DELETE_IN_PROGRESS definition is still held (by a task or a
+ * service) and must be kept. */
+typedef bool (*taskdef_in_use_fn)(const struct taskdef *td, void *userdata);
+
+/*
+ * Turns on the removal of deleted revisions: from now on
+ * taskdef_registry_sweep() removes every DELETE_IN_PROGRESS revision that
+ * fn (NULL: nothing holds definitions) says is not in use. Until it is
+ * called (while a daemon loads its tasks, say) nothing is removed.
+ */
+void taskdef_registry_set_in_use(struct taskdef_registry *reg, taskdef_in_use_fn fn, void *userdata);
+
+/* Removes the DELETE_IN_PROGRESS revisions no longer in use, their files
+ * and families left without revisions; frees them (their pointers die).
+ * Also done by taskdef_register(). Returns how many were removed; a file
+ * that cannot be removed keeps its revision for the next sweep. */
+size_t taskdef_registry_sweep(struct taskdef_registry *reg);
+
 /*
  * Validates text, assigns the family's next revision, persists it and
  * returns it in *ret_td (owned by the registry; ret_td may be NULL).
- * -EINVAL with errs filled for an invalid definition; -ENOSPC past
- * TASKDEF_MAX_REVISIONS; negative errno when it cannot be persisted (then
- * nothing is registered).
+ * -EINVAL with errs filled for an invalid definition or one past the
+ * limits; negative errno when it cannot be persisted (then nothing is
+ * registered, and no empty family is left behind).
  */
 int taskdef_register(struct taskdef_registry *reg, const char *text, size_t len,
 		     const char *where, const struct taskdef **ret_td, struct errlist *errs);
@@ -190,21 +232,36 @@ int taskdef_describe(const struct taskdef_registry *reg, const char *ref,
 int taskdef_deregister(struct taskdef_registry *reg, const char *ref,
 		       const struct taskdef **ret_td);
 
+/*
+ * DeleteTaskDefinitions for one reference with a revision: an INACTIVE
+ * revision becomes DELETE_IN_PROGRESS (persisted) and is removed by the
+ * next sweep once nothing holds it; deleting it again changes nothing.
+ * -EINVAL for a malformed reference or one without a revision, -ENOENT,
+ * -EBUSY for an ACTIVE revision, or negative errno when it cannot be
+ * persisted (then the status is unchanged). *ret_td stays valid until the
+ * next sweep.
+ */
+int taskdef_delete(struct taskdef_registry *reg, const char *ref, const struct taskdef **ret_td);
+
 /* Called for each listed item in order; a non-zero return stops the listing
  * and is returned by the listing function. */
 typedef int (*taskdef_list_fn)(const struct taskdef *td, void *userdata);
 typedef int (*taskdef_family_fn)(const char *family, void *userdata);
 
 /* Task definitions whose family starts with family_prefix (NULL: all) and
- * whose status passes filter, by family name then revision, ascending. */
+ * whose status passes filter, by family name then revision, ascending (or
+ * both descending); with after_family, only those after
+ * after_family:after_revision in that order (a page's continuation). */
 int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
-		 enum taskdef_filter filter, taskdef_list_fn fn, void *userdata);
+		 enum taskdef_filter filter, bool descending, const char *after_family,
+		 unsigned after_revision, taskdef_list_fn fn, void *userdata);
 
-/* Family names starting with family_prefix (NULL: all), sorted; with
- * TASKDEF_FILTER_ACTIVE only families with an ACTIVE revision, with
- * TASKDEF_FILTER_INACTIVE only families with none. */
+/* Family names starting with family_prefix (NULL: all), sorted, after
+ * after_family when given; with TASKDEF_FILTER_ACTIVE only families with an
+ * ACTIVE revision, with TASKDEF_FILTER_INACTIVE only families with none. */
 int taskdef_list_families(const struct taskdef_registry *reg, const char *family_prefix,
-			  enum taskdef_filter filter, taskdef_family_fn fn, void *userdata);
+			  enum taskdef_filter filter, const char *after_family, taskdef_family_fn fn,
+			  void *userdata);
 
 const char *taskdef_status_name(enum taskdef_status s);
 

@@ -1,20 +1,25 @@
 /*
  * taskdef_registry.c — the task definition registry: families of numbered
- * revisions, their files, lookup by reference, listings.
+ * revisions, their files, lookup by reference, listings, limits, deletion.
  *
  * How: families are kept sorted by name (binary search); a family holds
- * revs[r - 1] up to the highest revision ever assigned. Registering
- * validates with taskdef_parse(), takes the family's next revision, renders
- * the ARN, the registry's members and the JSON texts into the definition,
- * writes its file and only then adds it to memory; deregistering flips the
- * status, rewrites the file and puts everything back when that fails.
- * Opening reads every `*.json` of the directory through
- * taskdef_parse_stored(), checks that the file's name matches the
- * family and revision it holds, and recomputes taskDefinitionArn from the
- * configured region and account.
+ * revs[r - 1] up to the highest revision ever assigned, and counts the
+ * revisions present. Registering checks the size of the text, validates
+ * with taskdef_parse(), checks the family and revision limits, takes the
+ * family's next revision, renders the ARN, the registry's members and the
+ * JSON texts into the definition, writes its file and only then adds it to
+ * memory; deregistering and deleting flip the status, rewrite the file and
+ * put everything back when that fails. A sweep frees the DELETE_IN_PROGRESS
+ * revisions nothing holds (the in-use callback says) and removes their
+ * files. Opening reads every `*.json` of the directory through
+ * taskdef_parse_stored(), checks that the file's name matches the family
+ * and revision it holds, and recomputes taskDefinitionArn from the
+ * configured region and account; a file that fails is moved to corrupt/
+ * beside the directory.
  *
- * Contract: never logs; the registry owns its definitions; revision numbers
- * only grow; an open that meets an invalid file loads nothing.
+ * Contract: never logs (problems go to the caller's error list); the
+ * registry owns its definitions; revision numbers only grow within a
+ * family that has revisions.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1 /* asprintf */
@@ -24,14 +29,16 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "digest.h"
 #include "errlist.h"
 #include "readfile.h"
 
@@ -39,15 +46,21 @@ struct family {
 	char *name;
 	struct taskdef **revs;  /* revs[r - 1]; NULL for a revision not on disk */
 	unsigned n_revs;        /* the highest revision ever assigned */
+	unsigned n_present;     /* revisions in revs */
 };
 
 struct taskdef_registry {
 	char *dir;
 	char *region;
 	char *account;
-	struct family *families;  /* sorted by name */
+	struct family *families;  /* sorted by name; each with a revision, but
+				   * for a moment while one is registered */
 	size_t n_families;
 	size_t cap_families;
+	struct taskdef_limits limits;
+	bool sweeping;            /* taskdef_registry_set_in_use() was called */
+	taskdef_in_use_fn in_use;
+	void *in_use_data;
 };
 
 /* Fills arn, revision members, json and tags_json from td->doc; and, when
@@ -101,29 +114,17 @@ out_free:
 	return r;
 }
 
-/* A revision's file name: <family>.<revision>.json. A family too long for
- * that to fit in a file name (ECS allows 255 characters) keeps its first
- * FILE_FAMILY_MAX characters and a digest of the whole name:
- * <prefix>~<16 hex digits>.<revision>.json. */
-#define FILE_FAMILY_MAX 200u
-#define FILE_NAME_MAX (FILE_FAMILY_MAX + 1 + 16 + 1 + 10 + 5 + 1)
+/* A revision's file name: <family>.<revision>.json, or for a family of more
+ * than STATEFILE_KEY_MAX characters <prefix>~<16 hex digits>.<revision>.json
+ * (statefile_name()). */
+#define FILE_NAME_MAX STATEFILE_NAME_MAX
 
 static int file_name(const char *family, unsigned revision, char name[FILE_NAME_MAX])
 {
-	size_t n = strlen(family);
-	unsigned char h[DIGEST_SHA256_LEN];
-	char hex[DIGEST_SHA256_HEX_LEN + 1];
+	char suffix[24];
 
-	if (n <= FILE_FAMILY_MAX) {
-		snprintf(name, FILE_NAME_MAX, "%s.%u.json", family, revision);
-		return 0;
-	}
-	int r = digest_sha256(family, n, h);
-	if (r < 0)
-		return r;
-	digest_hex(h, sizeof(h), hex);
-	snprintf(name, FILE_NAME_MAX, "%.*s~%.16s.%u.json", (int)FILE_FAMILY_MAX, family, hex, revision);
-	return 0;
+	snprintf(suffix, sizeof(suffix), ".%u.json", revision);
+	return statefile_name(family, suffix, name);
 }
 
 /* Crash-safe replace of the revision's file (fsync'd: a registration must
@@ -189,6 +190,17 @@ static struct family *get_family(struct taskdef_registry *reg, const char *name)
 	return f;
 }
 
+/* Removes f, which holds no revision, from the registry. */
+static void drop_family(struct taskdef_registry *reg, struct family *f)
+{
+	size_t pos = (size_t)(f - reg->families);
+
+	free(f->revs);
+	free(f->name);
+	memmove(f, f + 1, (reg->n_families - pos - 1) * sizeof(*f));
+	reg->n_families--;
+}
+
 /* Makes room for revision rev in f (rev ≥ 1). */
 static int reserve_rev(struct family *f, unsigned rev)
 {
@@ -205,26 +217,27 @@ static int reserve_rev(struct family *f, unsigned rev)
 	return 0;
 }
 
-static int load_file(struct taskdef_registry *reg, const char *name, struct errlist *errs)
+/* Loads one file: 0, -EINVAL when the file is not a valid definition of
+ * this name (its problems in errs), or another negative errno. */
+static int load_file(struct taskdef_registry *reg, const char *path, const char *name,
+		     struct errlist *errs)
 {
-	char *path = NULL, *text = NULL, *expect = NULL;
+	char *text = NULL, *expect = NULL;
 	struct taskdef *td = NULL;
 	struct family *f;
 	size_t len = 0;
-	int r = -ENOMEM;
+	int r;
 
-	if (asprintf(&path, "%s/%s", reg->dir, name) < 0) {
-		path = NULL;
-		goto out_free;
-	}
 	r = readfile(path, TASKDEF_MAX_FILE_BYTES, NULL, &text, &len);
 	if (r < 0) {
 		if (r == -EFBIG)
 			errlist_add(errs, path, "larger than %zu bytes", TASKDEF_MAX_FILE_BYTES);
+		else if (r == -EISDIR)
+			errlist_add(errs, path, "not a regular file");
 		else if (r != -ENOMEM)
-			errlist_add(errs, path, "cannot read: %s", r == -EISDIR ? "not a regular file" : strerror(-r));
-		if (r == -EFBIG || r == -EISDIR)
-			r = -EINVAL;
+			errlist_add(errs, path, "cannot read: %s", strerror(-r));
+		if (r == -EFBIG || r == -EISDIR || r == -ENOENT || r == -ELOOP)
+			r = -EINVAL;   /* the file, not the disk: moved aside */
 		goto out_free;
 	}
 	r = taskdef_parse_stored(text, len, path, &td, errs);
@@ -244,12 +257,43 @@ static int load_file(struct taskdef_registry *reg, const char *name, struct errl
 	if (!f || reserve_rev(f, td->revision) < 0 || render(reg, td, NULL) < 0)
 		goto out_free;
 	f->revs[td->revision - 1] = td;
+	f->n_present++;
 	td = NULL;
 	r = 0;
 out_free:
 	taskdef_free(td);
 	free(expect);
 	free(text);
+	return r;
+}
+
+/* Loads <dir>/<name>; a file that is not a valid definition goes to
+ * <dir>/../corrupt. 0 or negative errno. */
+static int load_or_move_aside(struct taskdef_registry *reg, const char *name, struct errlist *errs)
+{
+	char *path = NULL, *corrupt = NULL, dest[4096];
+	const char *slash = strrchr(reg->dir, '/');
+	int r = -ENOMEM;
+
+	if (asprintf(&path, "%s/%s", reg->dir, name) < 0) {
+		path = NULL;
+		goto out_free;
+	}
+	if (asprintf(&corrupt, "%.*s%scorrupt", slash ? (int)(slash - reg->dir) : 0, reg->dir,
+		     slash ? "/" : "") < 0) {
+		corrupt = NULL;
+		goto out_free;
+	}
+	r = load_file(reg, path, name, errs);
+	if (r != -EINVAL)
+		goto out_free;
+	r = statefile_move_aside(path, corrupt, dest, sizeof(dest));
+	if (r < 0)
+		errlist_add(errs, path, "cannot be moved aside to %s: %s", corrupt, strerror(-r));
+	else
+		errlist_add(errs, path, "not loaded: moved to %s", dest);
+out_free:
+	free(corrupt);
 	free(path);
 	return r;
 }
@@ -260,12 +304,13 @@ int taskdef_registry_open(const char *dir, const char *region, const char *accou
 	struct taskdef_registry *reg;
 	struct dirent *de;
 	DIR *d = NULL;
-	int r = -ENOMEM, first_err = 0;
+	int r = -ENOMEM;
 
 	*ret_reg = NULL;
 	reg = calloc(1, sizeof(*reg));
 	if (!reg)
 		return -ENOMEM;
+	taskdef_registry_set_limits(reg, &(struct taskdef_limits){0});
 	reg->region = strdup(region ? region : TASKDEF_DEFAULT_REGION);
 	reg->account = strdup(account ? account : TASKDEF_DEFAULT_ACCOUNT);
 	if (!reg->region || !reg->account || (dir && !(reg->dir = strdup(dir))))
@@ -285,17 +330,13 @@ int taskdef_registry_open(const char *dir, const char *region, const char *accou
 		while ((de = readdir(d))) {
 			size_t n = strlen(de->d_name);
 
+			if (statefile_is_temp(de->d_name))
+				unlinkat(dirfd(d), de->d_name, 0);   /* a write a crash cut short */
 			if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 5, ".json"))
 				continue;
-			r = load_file(reg, de->d_name, errs);
-			if (r == -ENOMEM)
+			r = load_or_move_aside(reg, de->d_name, errs);
+			if (r < 0)
 				goto out_free;
-			if (r < 0 && !first_err)
-				first_err = r;
-		}
-		if (first_err) {
-			r = first_err;
-			goto out_free;
 		}
 	}
 	*ret_reg = reg;
@@ -325,43 +366,99 @@ void taskdef_registry_free(struct taskdef_registry *reg)
 	free(reg);
 }
 
+void taskdef_registry_set_limits(struct taskdef_registry *reg, const struct taskdef_limits *lim)
+{
+	reg->limits.max_bytes = lim->max_bytes ? lim->max_bytes : TASKDEF_MAX_FILE_BYTES;
+	reg->limits.max_families = lim->max_families ? lim->max_families : UINT32_MAX;
+	reg->limits.max_revisions = lim->max_revisions && lim->max_revisions < TASKDEF_MAX_REVISIONS
+					    ? lim->max_revisions
+					    : TASKDEF_MAX_REVISIONS;
+}
+
+void taskdef_registry_set_in_use(struct taskdef_registry *reg, taskdef_in_use_fn fn, void *userdata)
+{
+	reg->sweeping = true;
+	reg->in_use = fn;
+	reg->in_use_data = userdata;
+}
+
+/* Whether another revision fits in family f (NULL: a new family); errs
+ * says why not. */
+static bool within_limits(const struct taskdef_registry *reg, const struct family *f, const char *family,
+			  const char *where, struct errlist *errs)
+{
+	where = where ? where : "request";
+	if (!f && reg->n_families >= reg->limits.max_families) {
+		errlist_add(errs, where,
+			    "/family: %s would be a new family, and there are already %u "
+			    "(limits.max_task_definition_families); delete the revisions of one "
+			    "(DeregisterTaskDefinition, DeleteTaskDefinitions) to make room",
+			    family, reg->limits.max_families);
+		return false;
+	}
+	if (f && f->n_present >= reg->limits.max_revisions) {
+		errlist_add(errs, where,
+			    "/family: %s already has %u revisions (limits.max_task_definition_revisions); "
+			    "deregister and delete old ones (DeleteTaskDefinitions) to make room",
+			    family, f->n_present);
+		return false;
+	}
+	if (f && f->n_revs >= TASKDEF_MAX_REVISIONS) {
+		errlist_add(errs, where, "/family: %s has used all %u revision numbers", family,
+			    TASKDEF_MAX_REVISIONS);
+		return false;
+	}
+	return true;
+}
+
 int taskdef_register(struct taskdef_registry *reg, const char *text, size_t len,
 		     const char *where, const struct taskdef **ret_td, struct errlist *errs)
 {
 	struct taskdef *td = NULL;
 	struct family *f;
 	char *file = NULL;
+	bool fresh;
 	int r;
 
 	if (ret_td)
 		*ret_td = NULL;
+	if (len > reg->limits.max_bytes) {
+		errlist_add(errs, where ? where : "request",
+			    "the task definition is %zu bytes, more than the %zu allowed "
+			    "(limits.max_task_definition_bytes)",
+			    len, reg->limits.max_bytes);
+		return -EINVAL;
+	}
 	r = taskdef_parse(text, len, where, &td, errs);
 	if (r < 0)
 		return r;
+	taskdef_registry_sweep(reg);
+	f = find_family(reg, td->family, NULL);
+	fresh = !f;
+	if (!within_limits(reg, f, td->family, where, errs)) {
+		r = -EINVAL;
+		goto out_free;
+	}
 	f = get_family(reg, td->family);
 	if (!f) {
 		r = -ENOMEM;
-		goto out_free;
-	}
-	if (f->n_revs >= TASKDEF_MAX_REVISIONS) {
-		errlist_add(errs, where ? where : "request", "/family: %s already has %u revisions",
-			    td->family, TASKDEF_MAX_REVISIONS);
-		r = -ENOSPC;
 		goto out_free;
 	}
 	td->revision = f->n_revs + 1;
 	td->status = TASKDEF_STATUS_ACTIVE;
 	td->registered_at = (int64_t)time(NULL);
 	r = render(reg, td, &file);
-	if (r < 0)
+	if (r == 0 && (r = persist(reg, td, file)) == -EINVAL)
+		r = -EIO;   /* -EINVAL means the caller's definition */
+	if (r == 0)
+		r = reserve_rev(f, td->revision);   /* on failure, on disk but not in memory: the next open has it */
+	if (r < 0) {
+		if (fresh)
+			drop_family(reg, f);
 		goto out_free;
-	r = persist(reg, td, file);
-	if (r < 0)
-		goto out_free;
-	r = reserve_rev(f, td->revision);
-	if (r < 0)
-		goto out_free;  /* on disk but not in memory: the next open has it */
+	}
 	f->revs[td->revision - 1] = td;
+	f->n_present++;
 	if (ret_td)
 		*ret_td = td;
 	td = NULL;
@@ -440,41 +537,118 @@ int taskdef_describe(const struct taskdef_registry *reg, const char *ref,
 	return r;
 }
 
+/* Moves td from status from to status to, persisted; everything is put
+ * back when the file cannot be written. */
+static int change_status(struct taskdef_registry *reg, struct taskdef *td, enum taskdef_status to)
+{
+	enum taskdef_status from = td->status;
+	int64_t dereg = td->deregistered_at;
+	char *file = NULL;
+	int r;
+
+	td->status = to;
+	if (!td->deregistered_at)
+		td->deregistered_at = (int64_t)time(NULL);
+	r = render(reg, td, &file);
+	if (r == 0)
+		r = persist(reg, td, file);
+	free(file);
+	if (r < 0) {
+		td->status = from;
+		td->deregistered_at = dereg;
+		if (!dereg)
+			json_object_del(td->doc, "deregisteredAt");
+		render(reg, td, NULL);
+	}
+	return r;
+}
+
 int taskdef_deregister(struct taskdef_registry *reg, const char *ref,
 		       const struct taskdef **ret_td)
 {
 	struct taskdef *td;
-	char *file = NULL;
 	int r = lookup(reg, ref, true, &td);
 
 	if (ret_td)
 		*ret_td = NULL;
 	if (r < 0)
 		return r;
-	if (td->status == TASKDEF_STATUS_ACTIVE) {
-		td->status = TASKDEF_STATUS_INACTIVE;
-		td->deregistered_at = (int64_t)time(NULL);
-		r = render(reg, td, &file);
-		if (r == 0)
-			r = persist(reg, td, file);
-		free(file);
-		if (r < 0) {
-			td->status = TASKDEF_STATUS_ACTIVE;
-			td->deregistered_at = 0;
-			json_object_del(td->doc, "deregisteredAt");
-			render(reg, td, NULL);
-			return r;
-		}
-	}
+	if (td->status == TASKDEF_STATUS_ACTIVE && (r = change_status(reg, td, TASKDEF_STATUS_INACTIVE)) < 0)
+		return r;
 	if (ret_td)
 		*ret_td = td;
 	return 0;
 }
 
+int taskdef_delete(struct taskdef_registry *reg, const char *ref, const struct taskdef **ret_td)
+{
+	struct taskdef *td;
+	int r = lookup(reg, ref, true, &td);
+
+	if (ret_td)
+		*ret_td = NULL;
+	if (r < 0)
+		return r;
+	if (td->status == TASKDEF_STATUS_ACTIVE)
+		return -EBUSY;
+	if (td->status == TASKDEF_STATUS_INACTIVE &&
+	    (r = change_status(reg, td, TASKDEF_STATUS_DELETE_IN_PROGRESS)) < 0)
+		return r;
+	if (ret_td)
+		*ret_td = td;
+	return 0;
+}
+
+size_t taskdef_registry_sweep(struct taskdef_registry *reg)
+{
+	size_t removed = 0;
+
+	if (!reg->sweeping)
+		return 0;
+	for (size_t i = reg->n_families; i-- > 0;) {
+		struct family *f = &reg->families[i];
+
+		for (unsigned k = 0; k < f->n_revs; k++) {
+			struct taskdef *td = f->revs[k];
+			char name[FILE_NAME_MAX], path[4096 + FILE_NAME_MAX];
+
+			/* the family's highest revision stays while others do: its
+			 * file is what carries the revision count across a restart */
+			if (!td || td->status != TASKDEF_STATUS_DELETE_IN_PROGRESS ||
+			    (k + 1 == f->n_revs && f->n_present > 1) ||
+			    (reg->in_use && reg->in_use(td, reg->in_use_data)))
+				continue;
+			if (reg->dir) {
+				if (file_name(td->family, td->revision, name) < 0)
+					continue;
+				snprintf(path, sizeof(path), "%s/%s", reg->dir, name);
+				if (unlink(path) < 0 && errno != ENOENT)
+					continue;
+			}
+			taskdef_free(td);
+			f->revs[k] = NULL;
+			f->n_present--;
+			removed++;
+		}
+		if (f->n_present == 0)
+			drop_family(reg, f);
+	}
+	return removed;
+}
+
 static bool passes(const struct taskdef *td, enum taskdef_filter filter)
 {
-	return filter == TASKDEF_FILTER_ALL ||
-	       (filter == TASKDEF_FILTER_ACTIVE) == (td->status == TASKDEF_STATUS_ACTIVE);
+	switch (filter) {
+	case TASKDEF_FILTER_ACTIVE:
+		return td->status == TASKDEF_STATUS_ACTIVE;
+	case TASKDEF_FILTER_INACTIVE:
+		return td->status == TASKDEF_STATUS_INACTIVE;
+	case TASKDEF_FILTER_DELETE_IN_PROGRESS:
+		return td->status == TASKDEF_STATUS_DELETE_IN_PROGRESS;
+	case TASKDEF_FILTER_ALL:
+		break;
+	}
+	return true;
 }
 
 static bool has_prefix(const char *s, const char *prefix)
@@ -482,31 +656,67 @@ static bool has_prefix(const char *s, const char *prefix)
 	return !prefix || !strncmp(s, prefix, strlen(prefix));
 }
 
-int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
-		 enum taskdef_filter filter, taskdef_list_fn fn, void *userdata)
+/* The index of family after (inclusive) or of the first one after it (NULL: 0). */
+static size_t first_from(const struct taskdef_registry *reg, const char *after, bool inclusive)
 {
-	for (size_t i = 0; i < reg->n_families; i++) {
-		const struct family *f = &reg->families[i];
+	size_t pos = 0;
+	const struct family *f = after ? find_family(reg, after, &pos) : NULL;
+
+	return f ? (size_t)(f - reg->families) + !inclusive : pos;
+}
+
+/* Calls fn for f's revisions below index top (descending) or from index
+ * from (ascending) that pass filter. */
+static int list_revs(const struct family *f, enum taskdef_filter filter, bool descending, unsigned from,
+		     taskdef_list_fn fn, void *userdata)
+{
+	for (unsigned n = from; n < f->n_revs; n++) {
+		unsigned k = descending ? f->n_revs - 1 - n : n;
+		int r;
+
+		if (!f->revs[k] || !passes(f->revs[k], filter))
+			continue;
+		if ((r = fn(f->revs[k], userdata)))
+			return r;
+	}
+	return 0;
+}
+
+int taskdef_list(const struct taskdef_registry *reg, const char *family_prefix,
+		 enum taskdef_filter filter, bool descending, const char *after_family,
+		 unsigned after_revision, taskdef_list_fn fn, void *userdata)
+{
+	size_t start = first_from(reg, after_family, true), n = reg->n_families;
+
+	if (descending && after_family) {
+		/* first_from() gives the family itself or the first one past it */
+		const struct family *f = start < n ? &reg->families[start] : NULL;
+		start = n - start - (f && !strcmp(f->name, after_family) ? 1 : 0);
+	} else if (descending) {
+		start = 0;
+	}
+	for (size_t i = start; i < n; i++) {
+		const struct family *f = &reg->families[descending ? n - 1 - i : i];
+		bool same = after_family && !strcmp(f->name, after_family);
+		unsigned from = 0;
+		int r;
 
 		if (!has_prefix(f->name, family_prefix))
 			continue;
-		for (unsigned k = 0; k < f->n_revs; k++) {
-			int r;
-
-			if (!f->revs[k] || !passes(f->revs[k], filter))
-				continue;
-			r = fn(f->revs[k], userdata);
-			if (r)
-				return r;
-		}
+		if (same)   /* the revisions after after_revision in this order */
+			from = !descending ? after_revision
+			       : after_revision <= f->n_revs ? f->n_revs - after_revision + 1 : 0;
+		if ((r = list_revs(f, filter, descending, from, fn, userdata)))
+			return r;
 	}
 	return 0;
 }
 
 int taskdef_list_families(const struct taskdef_registry *reg, const char *family_prefix,
-			  enum taskdef_filter filter, taskdef_family_fn fn, void *userdata)
+			  enum taskdef_filter filter, const char *after_family, taskdef_family_fn fn,
+			  void *userdata)
 {
-	for (size_t i = 0; i < reg->n_families; i++) {
+	for (size_t i = first_from(reg, after_family, false); i < reg->n_families; i++) {
 		const struct family *f = &reg->families[i];
 		bool active = false;
 		int r;

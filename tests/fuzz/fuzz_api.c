@@ -67,6 +67,7 @@ static const struct {
 	{ "Tripline.GetTaskLogs", true },
 	{ "AWSEvents.PutEvents", false },           /* no such operation (yet) */
 	{ ECS "FlyToTheMoon", false },
+	{ ECS "DeleteTaskDefinitions", false },     /* last: the indices above are the corpus's */
 };
 #define N_TARGETS (sizeof(targets) / sizeof(targets[0]))
 
@@ -205,6 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    taskdef_register(reg, seed_td, sizeof(seed_td) - 1, "seed", NULL, &errs) != 0 ||
 	    api_new(authed ? cfg_auth : cfg_open, reg, NULL, &api, why, sizeof(why)) != 0)
 		abort();
+	taskdef_registry_set_in_use(reg, NULL, NULL);   /* deleted revisions are freed at once */
 	for (int i = 0; i < MAX_REQUESTS && p < end; i++) {
 		const uint8_t *sep = memmem(p, (size_t)(end - p), SEPARATOR, strlen(SEPARATOR));
 		size_t len = sep ? (size_t)(sep - p) : (size_t)(end - p);

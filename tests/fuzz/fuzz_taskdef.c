@@ -114,10 +114,10 @@ static void check_registered(struct taskdef_registry *reg, const struct taskdef 
 	    taskdef_describe(reg, ref, &found) != 0 || found != td || taskdef_describe(reg, arn, &found) != 0 ||
 	    found != td)
 		abort();
-	if (taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, count_td, &n) != 0 || n != 1)
+	if (taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, NULL, 0, count_td, &n) != 0 || n != 1)
 		abort();
 	n = 0;
-	if (taskdef_list_families(reg, td->family, TASKDEF_FILTER_ACTIVE, count_family, &n) != 0 || n != 1)
+	if (taskdef_list_families(reg, td->family, TASKDEF_FILTER_ACTIVE, NULL, count_family, &n) != 0 || n != 1)
 		abort();
 	if (taskdef_deregister(reg, ref, &found) != 0 || found != td || td->status != TASKDEF_STATUS_INACTIVE ||
 	    taskdef_describe(reg, td->family, &found) != -ENOENT)

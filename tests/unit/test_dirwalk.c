@@ -2,8 +2,9 @@
  * test_dirwalk.c — what a configured path means, on a real directory tree
  * in a temporary directory: a file is itself; a directory gives its *.json
  * files recursively in byte order, hidden names and other files skipped,
- * symbolic links followed; a link loop, a missing path, a FIFO and too deep
- * a nesting are errors that name the path, and the walk goes on past them.
+ * symbolic links followed; a link loop, a missing path, a dangling link, a
+ * FIFO or device named *.json and too deep a nesting are errors that name
+ * the path, and the walk goes on past them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -134,7 +135,7 @@ static void test_errors_name_the_path(void **state)
 	snprintf(p, sizeof(p), "%s/fifo", root);
 	assert_int_equal(mkfifo(p, 0600), 0);
 	assert_int_equal(dirwalk_expand(p, &l, &e), 1);
-	snprintf(want, sizeof(want), "%s: not a regular file or directory", p);
+	snprintf(want, sizeof(want), "%s: not a regular file or directory (a FIFO)", p);
 	assert_string_equal(e.msgs[0], want);
 	assert_int_equal(l.n, 0);
 	unlink(p);
@@ -159,7 +160,7 @@ static void test_link_loop_and_dangling(void **state)
 	assert_int_equal(e.n, 2);
 	snprintf(want, sizeof(want), "%s/rules/a/up: directory loop (a symbolic link to a parent directory)", root);
 	assert_string_equal(e.msgs[0], want);
-	snprintf(want, sizeof(want), "%s/rules/b/gone.json: No such file or directory", root);
+	snprintf(want, sizeof(want), "%s/rules/b/gone.json: a symbolic link to nothing (dangling)", root);
 	assert_string_equal(e.msgs[1], want);
 	assert_int_equal(l.n, 6);   /* every file the walk could reach */
 	dirwalk_list_clear(&l);
@@ -170,6 +171,37 @@ static void test_link_loop_and_dangling(void **state)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/rules/b/gone.txt", root);
 	unlink(p);
+}
+
+/* A FIFO, a device or a socket named *.json in a directory is reported,
+ * never skipped in silence; other names are not the walk's business. */
+static void test_special_files_reported(void **state)
+{
+	struct dirwalk_list l = DIRWALK_LIST_INIT;
+	struct errlist e = ERRLIST_INIT;
+	char p[700], dir[128], want[800];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/special", root);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(p, sizeof(p), "%s/fifo.json", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	snprintf(p, sizeof(p), "%s/fifo.txt", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	snprintf(p, sizeof(p), "%s/null.json", dir);
+	assert_int_equal(symlink("/dev/null", p), 0);
+	snprintf(p, sizeof(p), "%s/ok.json", dir);
+	assert_int_equal(symlink("../single.json", p), 0);
+	assert_int_equal(dirwalk_expand(dir, &l, &e), 1);
+	assert_int_equal(e.n, 2);
+	snprintf(want, sizeof(want), "%s/fifo.json: not a regular file (a FIFO)", dir);
+	assert_string_equal(e.msgs[0], want);
+	snprintf(want, sizeof(want), "%s/null.json: not a regular file (a device)", dir);
+	assert_string_equal(e.msgs[1], want);
+	assert_int_equal(l.n, 1);
+	dirwalk_list_clear(&l);
+	errlist_clear(&e);
+	assert_int_equal(statefile_remove_tree(dir), 0);
 }
 
 static void test_depth_limit(void **state)
@@ -200,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_file_is_itself),
 		cmocka_unit_test(test_errors_name_the_path),
 		cmocka_unit_test(test_link_loop_and_dangling),
+		cmocka_unit_test(test_special_files_reported),
 		cmocka_unit_test(test_depth_limit),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

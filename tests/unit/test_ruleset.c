@@ -796,7 +796,7 @@ static void test_io_errors(void **state)
 	(void)state;
 	expect_rejected(MSGS("tests/data/rules/no-such-file.json", "/dev/null"), 2, NULL,
 			MSGS("tests/data/rules/no-such-file.json: No such file or directory",
-			     "/dev/null: not a regular file or directory"));
+			     "/dev/null: not a regular file or directory (a device)"));
 }
 
 /* Directories: loops through symbolic links, unreadable entries, skipped names. */
@@ -818,7 +818,7 @@ static void test_directory_walk(void **state)
 	snprintf(path, sizeof(path), "%s/dangling.txt", dir);  /* not *.json: ignored */
 	assert_int_equal(symlink("nowhere", path), 0);
 
-	snprintf(want1, sizeof(want1), "%s/dangling.json: No such file or directory", dir);
+	snprintf(want1, sizeof(want1), "%s/dangling.json: a symbolic link to nothing (dangling)", dir);
 	snprintf(want2, sizeof(want2), "%s/sub/up: directory loop (a symbolic link to a parent directory)", dir);
 	const char *paths[] = {dir};
 	expect_rejected(paths, 1, NULL, MSGS(want1, want2));

@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "errlist.h"
+#include "statefile.h"
 #include "taskdef.h"
 
 #define DATA "tests/data/taskdefs/"
@@ -425,27 +427,27 @@ static void test_registry(void **state)
 
 	/* listings */
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:1 hello:2 hello:3 other:1");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, "he", TASKDEF_FILTER_ACTIVE, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, "he", TASKDEF_FILTER_ACTIVE, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:1 hello:2");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:3 other:1");
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, stop_after_first, &n), 7);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, NULL, 0, stop_after_first, &n), 7);
 	assert_int_equal(n, 1);
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, collect_family, buf), 0);
+	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, NULL, collect_family, buf), 0);
 	assert_string_equal(buf, "hello other");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ACTIVE, collect_family, buf), 0);
+	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ACTIVE, NULL, collect_family, buf), 0);
 	assert_string_equal(buf, "hello");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list_families(reg, "o", TASKDEF_FILTER_INACTIVE, collect_family, buf), 0);
+	assert_int_equal(taskdef_list_families(reg, "o", TASKDEF_FILTER_INACTIVE, NULL, collect_family, buf), 0);
 	assert_string_equal(buf, "other");
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list_families(reg, "x", TASKDEF_FILTER_ALL, collect_family, buf), 0);
+	assert_int_equal(taskdef_list_families(reg, "x", TASKDEF_FILTER_ALL, NULL, collect_family, buf), 0);
 	assert_string_equal(buf, "");
 
 	/* invalid input registers nothing and consumes no revision */
@@ -462,7 +464,7 @@ static void test_registry(void **state)
 	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
 	assert_int_equal(e.n, 0);
 	buf[0] = '\0';
-	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, collect, buf), 0);
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_INACTIVE, false, NULL, 0, collect, buf), 0);
 	assert_string_equal(buf, "hello:3 other:1");
 	assert_int_equal(taskdef_describe(reg, "hello", &got), 0);
 	assert_int_equal(got->revision, 2);
@@ -550,38 +552,210 @@ static void test_long_family_names(void **state)
 	remove_tree(dir);
 }
 
-static void test_reopen_rejects_bad_files(void **state)
+/* A file that is not a valid definition of its name is moved to corrupt/
+ * beside the registry's directory, and the registry opens without it. */
+static void test_reopen_moves_bad_files_aside(void **state)
 {
-	char dir[64], path[160], want[256];
-	struct taskdef_registry *reg = (struct taskdef_registry *)1;
+	char top[64], dir[128], path[200], want[400];
+	struct taskdef_registry *reg = NULL;
+	const struct taskdef *td;
 	struct errlist e = ERRLIST_INIT;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(top, sizeof(top));
+	snprintf(dir, sizeof(dir), "%s/taskdefs", top);
 	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, NULL, &e), 0);
 	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, NULL, &e), 0);
 	taskdef_registry_free(reg);
 
-	/* a leftover temp file is ignored; a renamed file is rejected */
+	/* a leftover temp file is removed; a renamed file, bad JSON and a FIFO are moved aside */
 	snprintf(path, sizeof(path), "%s/.hello.2.json.abc123", dir);
 	write_file(path, "{");
 	snprintf(path, sizeof(path), "%s/hello.1.json", dir);
 	assert_int_equal(rename(path, (snprintf(want, sizeof(want), "%s/hello.7.json", dir), want)), 0);
-	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), -EINVAL);
-	assert_null(reg);
-	assert_int_equal(e.n, 1);
+	snprintf(path, sizeof(path), "%s/broken.1.json", dir);
+	write_file(path, "{\"family\":");
+	snprintf(path, sizeof(path), "%s/fifo.1.json", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	assert_non_null(reg);
 	snprintf(want, sizeof(want), "%s/hello.7.json: holds hello:1, so it must be named hello.1.json", dir);
-	assert_string_equal(e.msgs[0], want);
+	bool named = false, moved = false;
+	for (size_t i = 0; i < e.n; i++) {
+		named |= strcmp(e.msgs[i], want) == 0;
+		moved |= strstr(e.msgs[i], "hello.7.json: not loaded: moved to ") != NULL &&
+			 strstr(e.msgs[i], "/corrupt/hello.7.json.") != NULL;
+	}
+	assert_true(named);
+	assert_true(moved);
+	assert_int_equal(e.n, 6);   /* a problem and where the file went, for each */
+	assert_int_equal(taskdef_describe(reg, "hello:2", &td), 0);
+	assert_int_equal(taskdef_describe(reg, "hello:1", &td), -ENOENT);
+	taskdef_registry_free(reg);
+	errlist_clear(&e);
+	snprintf(path, sizeof(path), "%s/corrupt", top);
+	assert_int_equal(count_files(path), 3);
+	assert_int_equal(count_files(dir), 1);   /* hello.2.json */
+	snprintf(path, sizeof(path), "%s/.hello.2.json.abc123", dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* what is left opens cleanly */
+	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	assert_int_equal(e.n, 0);
+	taskdef_registry_free(reg);
+	assert_int_equal(statefile_remove_tree(top), 0);
+}
+
+#define FAM(name) "{\"family\":\"" name "\",\"containerDefinitions\":[{\"name\":\"main\",\"command\":[\"/bin/true\"]}]}"
+
+static bool has_msg(const struct errlist *e, const char *part)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (strstr(e->msgs[i], part))
+			return true;
+	return false;
+}
+
+/* The size of a registration, the families and the revisions per family
+ * are bounded; a refusal leaves no empty family behind. */
+static void test_limits(void **state)
+{
+	struct taskdef_registry *reg = NULL;
+	struct errlist e = ERRLIST_INIT;
+	const struct taskdef *td;
+	char buf[256] = "";
+
+	(void)state;
+	assert_int_equal(taskdef_registry_open(NULL, NULL, NULL, &reg, &e), 0);
+	taskdef_registry_set_limits(reg, &(struct taskdef_limits){.max_bytes = 100, .max_families = 2,
+								   .max_revisions = 2});
+	assert_int_equal(taskdef_register(reg, FAM("a"), strlen(FAM("a")), NULL, NULL, &e), 0);
+	assert_int_equal(taskdef_register(reg, FAM("a"), strlen(FAM("a")), NULL, NULL, &e), 0);
+	assert_int_equal(taskdef_register(reg, FAM("a"), strlen(FAM("a")), NULL, NULL, &e), -EINVAL);
+	assert_true(has_msg(&e, "request: /family: a already has 2 revisions (limits.max_task_definition_revisions)"));
+	errlist_clear(&e);
+	assert_int_equal(taskdef_register(reg, FAM("b"), strlen(FAM("b")), NULL, NULL, &e), 0);
+	assert_int_equal(taskdef_register(reg, FAM("c"), strlen(FAM("c")), NULL, NULL, &e), -EINVAL);
+	assert_true(has_msg(&e, "(limits.max_task_definition_families)"));
+	errlist_clear(&e);
+	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, NULL, collect_family, buf), 0);
+	assert_string_equal(buf, "a b");
+	char big[200];
+	snprintf(big, sizeof(big), "{\"family\":\"b\",\"containerDefinitions\":[{\"name\":\"main\",\"command\":[\"%080d\"]}]}", 0);
+	assert_int_equal(taskdef_register(reg, big, strlen(big), NULL, NULL, &e), -EINVAL);
+	assert_true(has_msg(&e, "more than the 100 allowed (limits.max_task_definition_bytes)"));
 	errlist_clear(&e);
 
-	snprintf(path, sizeof(path), "%s/hello.7.json", dir);
-	write_file(path, MINIMAL);
-	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), -EINVAL);
-	assert_int_equal(e.n, 4);
-	snprintf(want, sizeof(want), "%s/hello.7.json: /taskDefinitionArn: is required", dir);
-	assert_string_equal(e.msgs[0], want);
-	errlist_clear(&e);
-	remove_tree(dir);
+	/* a deleted revision makes room once nothing holds it */
+	taskdef_registry_set_in_use(reg, NULL, NULL);
+	assert_int_equal(taskdef_delete(reg, "a:1", &td), -EBUSY);
+	assert_int_equal(taskdef_deregister(reg, "a:1", &td), 0);
+	assert_int_equal(taskdef_delete(reg, "a:1", &td), 0);
+	assert_int_equal(td->status, TASKDEF_STATUS_DELETE_IN_PROGRESS);
+	assert_int_equal(taskdef_register(reg, FAM("a"), strlen(FAM("a")), NULL, &td, &e), 0);
+	assert_int_equal(td->revision, 3);
+	assert_int_equal(taskdef_describe(reg, "a:1", &td), -ENOENT);
+	taskdef_registry_free(reg);
+}
+
+static bool held(const struct taskdef *td, void *userdata)
+{
+	return td == *(const struct taskdef **)userdata;
+}
+
+/* DeleteTaskDefinitions: only INACTIVE revisions; a held one stays
+ * DELETE_IN_PROGRESS (file and all) until it is let go; a family with no
+ * revision left is gone. */
+static void test_delete_and_sweep(void **state)
+{
+	char top[64], dir[128];
+	struct taskdef_registry *reg = NULL;
+	struct errlist e = ERRLIST_INIT;
+	const struct taskdef *td, *hold = NULL;
+	char buf[256] = "";
+
+	(void)state;
+	make_tmpdir(top, sizeof(top));
+	snprintf(dir, sizeof(dir), "%s/taskdefs", top);
+	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, &hold, &e), 0);
+	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, NULL, &e), 0);
+	assert_int_equal(taskdef_delete(reg, "hello", &td), -EINVAL);
+	assert_int_equal(taskdef_delete(reg, "hello:9", &td), -ENOENT);
+	assert_int_equal(taskdef_deregister(reg, "hello:1", NULL), 0);
+	assert_int_equal(taskdef_deregister(reg, "hello:2", NULL), 0);
+	assert_int_equal(taskdef_delete(reg, "hello:1", &td), 0);
+	assert_int_equal(taskdef_delete(reg, "hello:2", &td), 0);
+	assert_int_equal(taskdef_registry_sweep(reg), 0);   /* not turned on yet */
+	taskdef_registry_set_in_use(reg, held, &hold);
+	/* hello:1 is held; hello:2, the highest, stays while hello:1 does */
+	assert_int_equal(taskdef_registry_sweep(reg), 0);
+	assert_int_equal(count_files(dir), 2);
+	assert_int_equal(taskdef_describe(reg, "hello:1", &td), 0);
+	assert_string_equal(taskdef_status_name(td->status), "DELETE_IN_PROGRESS");
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_DELETE_IN_PROGRESS, false, NULL, 0, collect, buf), 0);
+	assert_string_equal(buf, "hello:1 hello:2");
+	/* a newer revision lets the old highest go; the numbers go on */
+	assert_int_equal(taskdef_register(reg, MINIMAL, strlen(MINIMAL), NULL, &td, &e), 0);
+	assert_int_equal(td->revision, 3);
+	assert_int_equal(taskdef_deregister(reg, "hello:3", NULL), 0);
+	assert_int_equal(taskdef_delete(reg, "hello:3", &td), 0);
+	assert_int_equal(taskdef_registry_sweep(reg), 1);
+	assert_int_equal(taskdef_describe(reg, "hello:2", &td), -ENOENT);
+	taskdef_registry_free(reg);
+
+	/* the status survives a restart; once let go, the family is gone */
+	assert_int_equal(taskdef_registry_open(dir, NULL, NULL, &reg, &e), 0);
+	assert_int_equal(taskdef_describe(reg, "hello:1", &td), 0);
+	assert_int_equal(td->status, TASKDEF_STATUS_DELETE_IN_PROGRESS);
+	assert_int_equal(taskdef_describe(reg, "hello:3", &td), 0);
+	assert_int_equal(td->status, TASKDEF_STATUS_DELETE_IN_PROGRESS);
+	hold = NULL;
+	taskdef_registry_set_in_use(reg, held, &hold);
+	assert_int_equal(taskdef_registry_sweep(reg), 2);
+	assert_int_equal(count_files(dir), 0);
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, NULL, collect_family, buf), 0);
+	assert_string_equal(buf, "");
+	taskdef_registry_free(reg);
+	assert_int_equal(statefile_remove_tree(top), 0);
+}
+
+/* Listings continue after a given item: the pages of the API. */
+static void test_list_after(void **state)
+{
+	struct taskdef_registry *reg = NULL;
+	struct errlist e = ERRLIST_INIT;
+	char buf[256] = "";
+
+	(void)state;
+	assert_int_equal(taskdef_registry_open(NULL, NULL, NULL, &reg, &e), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(taskdef_register(reg, FAM("a"), strlen(FAM("a")), NULL, NULL, &e), 0);
+		assert_int_equal(taskdef_register(reg, FAM("c"), strlen(FAM("c")), NULL, NULL, &e), 0);
+	}
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, "a", 1, collect, buf), 0);
+	assert_string_equal(buf, "a:2 c:1 c:2");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, false, "b", 7, collect, buf), 0);
+	assert_string_equal(buf, "c:1 c:2");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, NULL, 0, collect, buf), 0);
+	assert_string_equal(buf, "c:2 c:1 a:2 a:1");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, "c", 2, collect, buf), 0);
+	assert_string_equal(buf, "c:1 a:2 a:1");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, "b", 1, collect, buf), 0);
+	assert_string_equal(buf, "a:2 a:1");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list(reg, NULL, TASKDEF_FILTER_ALL, true, "a", 1, collect, buf), 0);
+	assert_string_equal(buf, "");
+	buf[0] = '\0';
+	assert_int_equal(taskdef_list_families(reg, NULL, TASKDEF_FILTER_ALL, "a", collect_family, buf), 0);
+	assert_string_equal(buf, "c");
+	taskdef_registry_free(reg);
 }
 
 int main(void)
@@ -598,7 +772,10 @@ int main(void)
 		cmocka_unit_test(test_registry),
 		cmocka_unit_test(test_secrets_never_persisted_as_values),
 		cmocka_unit_test(test_long_family_names),
-		cmocka_unit_test(test_reopen_rejects_bad_files),
+		cmocka_unit_test(test_reopen_moves_bad_files_aside),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_delete_and_sweep),
+		cmocka_unit_test(test_list_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
