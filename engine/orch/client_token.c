@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "logger.h"
+#include "orch_state.h"
 #include "statefile.h"
 
 #define TTL_MS ((uint64_t)ORCH_CLIENT_TOKEN_TTL_S * 1000u)
@@ -240,11 +241,17 @@ int client_tokens_put(struct client_tokens *ct, const char *token, const char *p
 	return r;
 }
 
-/* One token file: loaded when valid and younger than the hour, else removed. */
-static void load_one(struct client_tokens *ct, const char *path, uint64_t now_wall_ms, uint64_t now_mono_ms)
+/*
+ * One token file: loaded when valid and younger than the hour; an expired
+ * one is removed; one that cannot be loaded is set aside (the policy for
+ * every state file, orch_state.h). A read error of the disk is returned.
+ */
+static int load_one(struct orch *o, struct client_tokens *ct, const char *path, uint64_t now_wall_ms,
+		    uint64_t now_mono_ms)
 {
-	json_error_t je;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	char why[300] = "not a client token (token, params, tasks, at)";
+	int err;
+	json_t *j = orch_state_read(path, &err, why, sizeof(why));
 	const char *token = json_string_value(json_object_get(j, "token"));
 	const char *params = json_string_value(json_object_get(j, "params"));
 	json_t *tasks = json_object_get(j, "tasks"), *at = json_object_get(j, "at");
@@ -252,6 +259,8 @@ static void load_one(struct client_tokens *ct, const char *path, uint64_t now_wa
 	size_t n = 0;
 	struct token_entry *e;
 
+	if (err < 0)
+		return err;
 	for (size_t i = 0; i < json_array_size(tasks) && n < ORCH_MAX_RUN_COUNT; i++) {
 		const char *id = json_string_value(json_array_get(tasks, i));
 		if (id && strlen(id) == 32)
@@ -260,10 +269,15 @@ static void load_one(struct client_tokens *ct, const char *path, uint64_t now_wa
 	uint64_t at_wall = json_is_integer(at) ? (uint64_t)json_integer_value(at) : 0;
 	uint64_t age = now_wall_ms > at_wall ? now_wall_ms - at_wall : 0;
 	if (!token || !params || strlen(params) != CLIENT_TOKEN_PARAMS_LEN || !n ||
-	    strlen(token) > ORCH_MAX_CLIENT_TOKEN || !at_wall || age > TTL_MS ||
-	    add(ct, token, params, now_mono_ms > age ? now_mono_ms - age : 0, (const char(*)[33])ids, n, &e) < 0)
+	    strlen(token) > ORCH_MAX_CLIENT_TOKEN || !at_wall)
+		orch_state_set_aside(o, path, why);
+	else if (age > TTL_MS)
 		unlink(path);
+	else if (add(ct, token, params, now_mono_ms > age ? now_mono_ms - age : 0, (const char(*)[33])ids, n,
+		     &e) < 0)
+		err = -ENOMEM;
 	json_decref(j);
+	return err;
 }
 
 static int older_first(const void *a, const void *b)
@@ -272,25 +286,28 @@ static int older_first(const void *a, const void *b)
 	return x->at_mono_ms < y->at_mono_ms ? -1 : x->at_mono_ms > y->at_mono_ms;
 }
 
-int client_tokens_load(struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms)
+int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms)
 {
 	char path[4400];
 	struct dirent *de;
 	DIR *d;
+	int r = 0;
 
 	if (!ct->dir)
 		return 0;
 	if ((d = opendir(ct->dir)) == NULL)
 		return -errno;
-	while ((de = readdir(d))) {
+	while (r == 0 && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		snprintf(path, sizeof(path), "%s/%s", ct->dir, de->d_name);
 		if (de->d_name[0] == '.' && n > 2)
 			unlink(path);   /* the temp file of a write the daemon was killed in */
 		else if (n > 5 && !strcmp(de->d_name + n - 5, ".json"))
-			load_one(ct, path, now_wall_ms, now_mono_ms);
+			r = load_one(o, ct, path, now_wall_ms, now_mono_ms);
 	}
 	closedir(d);
+	if (r < 0)
+		return r;
 	/* files are read in directory order: the queue must be oldest first */
 	struct token_entry **v = ct->n ? malloc(ct->n * sizeof(*v)) : NULL;
 	size_t k = 0;

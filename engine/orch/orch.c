@@ -601,7 +601,7 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 		if (o->drivers[i].d && o->drivers[i].ops->sweep)
 			o->drivers[i].ops->sweep(o->drivers[i].d);
 	orch_tasks_sweep_files(o);
-	if ((r = client_tokens_load(o->tokens, orch_wall_ms(o), orch_mono_ms(o))) < 0) {
+	if ((r = client_tokens_load(o, o->tokens, orch_wall_ms(o), orch_mono_ms(o))) < 0) {
 		snprintf(err, errlen, "loading client tokens: %s", strerror(-r));
 		goto fail_handles;
 	}

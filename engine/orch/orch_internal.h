@@ -232,8 +232,8 @@ void orch_secrets_close(struct secret_store *st);
 struct client_tokens *client_tokens_new(const char *dir);
 void client_tokens_free(struct client_tokens *ct);
 /* Reads the token files younger than the TTL by the wall clock (removes the
- * others). 0 or -errno. */
-int client_tokens_load(struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms);
+ * older ones; sets aside those that cannot be loaded). 0 or -errno. */
+int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms);
 /* The task ids remembered for token (not older than the TTL), or 0;
  * *ret_mismatch: it was remembered with other params (a digest). */
 size_t client_tokens_get(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,

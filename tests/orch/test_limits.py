@@ -32,7 +32,7 @@ def refused(call, *args):
 
 # ---------------------------------------------------------------- limits
 
-def test_task_definition_size_limit(daemon):
+def test_task_definition_size_limit(daemon, tmp_path):
     d = daemon()
     d.register("fits", padded(60000))                         # under ECS's 64 KiB
     e = refused(d.register, "big", padded(70000))
@@ -41,7 +41,8 @@ def test_task_definition_size_limit(daemon):
     assert "65536" in e.body["message"]
     assert "big" not in d.call("ListTaskDefinitionFamilies", {"status": "ALL"})["families"]
     # configurable
-    d2 = daemon({"limits": {"max_task_definition_bytes": 2048}}, name="small")
+    d2 = daemon({"limits": {"max_task_definition_bytes": 2048}, "data_dir": str(tmp_path / "var-small")},
+                name="small")
     e = refused(d2.register, "mid", padded(3000))
     assert "more than the 2048 allowed" in e.body["message"]
 
@@ -259,6 +260,8 @@ def test_corrupt_state_files_are_moved_aside(daemon, mark):
     (var / "tasks" / (task_id + ".json")).write_text('{"taskArn": 1}')
     os.mkfifo(var / "tasks" / ("%s.json" % uuid.uuid4().hex))
     (var / "tasks" / "stray.json").write_text("{}")
+    (var / "tokens" / "6161.json").write_text('{"token": "aa"')          # a client token's file
+    os.mkfifo(var / "tokens" / "6262.json")
     for sub in ("services", "taskdefs"):             # writes a crash cut short
         (var / sub / ".x.json.Ab12Cd").write_text("{")
     d.start()
@@ -266,12 +269,13 @@ def test_corrupt_state_files_are_moved_aside(daemon, mark):
         assert not (var / sub / ".x.json.Ab12Cd").exists()
 
     log = d.log_text()
-    for rel in ("taskdefs/broken.1.json", "services/bad.json", "tasks/%s.json" % task_id, "tasks/stray.json"):
+    for rel in ("taskdefs/broken.1.json", "services/bad.json", "tasks/%s.json" % task_id, "tasks/stray.json",
+                "tokens/6161.json", "tokens/6262.json"):
         assert "%s/%s" % (var, rel) in log, rel
     errors = [l for l in log.splitlines() if " error " in l and "moved to %s/corrupt/" % var in l]
-    assert len(errors) == 5, errors
+    assert len(errors) == 7, errors
     moved = sorted(os.listdir(var / "corrupt"))
-    assert len(moved) == 5
+    assert len(moved) == 7
     assert any(m.startswith("broken.1.json.") for m in moved)
     assert any(m.startswith("bad.json.") for m in moved)
     # the rest is there and works
@@ -283,7 +287,7 @@ def test_corrupt_state_files_are_moved_aside(daemon, mark):
     # what was moved aside stays out of the next start
     d.stop()
     d.start()
-    assert len(os.listdir(var / "corrupt")) == 5
+    assert len(os.listdir(var / "corrupt")) == 7
     assert "moved to" not in d.log_text().split("listening on")[-1]
     d.call("StopTask", {"task": arn})
     d.wait_task(arn, "STOPPED")
