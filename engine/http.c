@@ -36,6 +36,17 @@
  * client's close. libmicrohttpd's own connection timeout is an idle
  * timeout, which a client sending one byte at a time never meets.
  *
+ * A client gone before its request head was complete is noticed at once,
+ * not at the deadline: libmicrohttpd registers sockets edge-triggered and
+ * takes a read shorter than its buffer to mean "drained", so when the
+ * last bytes and the client's FIN arrive together it reads the bytes and
+ * never sees the end of file (no further edge comes) until its idle
+ * timeout, holding the slot meanwhile. Every connection's socket is also
+ * in an epoll set of ours (hup_fd) for EPOLLRDHUP; a connection waiting
+ * for a head whose client has shut its end, with nothing left unread
+ * (recv MSG_PEEK), is shut down like one past its deadline (checked again
+ * after each MHD run while bytes remain unread or a response is going out).
+ *
  * Per request: the URI log callback copies the raw request target (MHD
  * rewrites its own copy in place: it cuts off and decodes the query and
  * decodes the path; signature checks need both as sent) into a struct
@@ -118,7 +129,7 @@ struct http_server {
 	struct http_conn *waiting_first, *waiting_last;   /* waiting for a head, first deadline first */
 	struct http_conn *adding;       /* inside MHD_add_connection(): taken by the "started" notification */
 	uint64_t accept_retry_ms;       /* 0, or when accept() may be tried again */
-	uint64_t accepted, refused_per_client, head_timeouts, peer_closed, reserve_refused, bad_framing;
+	uint64_t accepted, refused_per_client, head_timeouts, reserve_refused, bad_framing;
 	uint16_t port;
 	int open_handles;               /* uv handles not yet closed */
 	bool accepting;                 /* the listen handle is started */
@@ -716,7 +727,6 @@ static void check_peer_closed(struct http_server *s, struct http_conn *c)
 	s->n_peer_closed--;
 	waiting_remove(s, c);
 	shutdown(c->fd, SHUT_RDWR);
-	s->peer_closed++;
 }
 
 /* After an MHD run: the connections whose client is gone, now waiting or
