@@ -125,6 +125,7 @@ def test_flood_of_half_requests_closed_at_once_never_stops_the_listener(daemon):
         wait_for(lambda: healthz(d.port),
                  "iteration %d: an answer to GET /healthz after 300 half-sent requests closed at once"
                  % iteration)
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
 def test_per_client_cap_and_another_client_still_served(daemon):
@@ -142,16 +143,7 @@ def test_per_client_cap_and_another_client_still_served(daemon):
         s.close()
     # the address has its share back once its connections are gone
     wait_for(lambda: healthz(d.port), "a request from the first address again")
-
-
-def test_trickler_is_cut_at_the_head_deadline(daemon):
-    d = daemon(config={"limits": {"request_head_timeout_s": 1}})
-    s = connect(d.port)
-    s.sendall(b"GET /healthz HTTP/1.1\r\nX-Trickle: ")
-    trickle_until_cut(s)
-    s.close()
-    assert metric(d.port, 'tripline_http_refused_total{reason="head_timeout"}') == 1
-    assert healthz(d.port)
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
 def trickle_until_cut(s):
@@ -164,6 +156,17 @@ def trickle_until_cut(s):
             return True
         return closed_by_server(s)
     wait_for(cut, "the server to close a connection whose request head never completes")
+
+
+def test_trickler_is_cut_at_the_head_deadline(daemon):
+    d = daemon(config={"limits": {"request_head_timeout_s": 1}})
+    s = connect(d.port)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nX-Trickle: ")
+    trickle_until_cut(s)
+    s.close()
+    assert metric(d.port, 'tripline_http_refused_total{reason="head_timeout"}') == 1
+    assert healthz(d.port)
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
 def test_kept_alive_connection_gets_a_new_head_deadline(daemon):
@@ -181,6 +184,7 @@ def test_kept_alive_connection_gets_a_new_head_deadline(daemon):
     trickle_until_cut(s)
     s.close()
     assert metric(d.port, 'tripline_http_refused_total{reason="head_timeout"}') == 1
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
 def test_reserve_keeps_healthz_and_metrics_answering(daemon):
@@ -202,6 +206,7 @@ def test_reserve_keeps_healthz_and_metrics_answering(daemon):
              "a 404 for GET /nope once two connections closed")
     for s in idle:
         s.close()
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
 def test_full_listener_takes_the_next_connection_as_soon_as_one_closes(daemon):
@@ -216,6 +221,7 @@ def test_full_listener_takes_the_next_connection_as_soon_as_one_closes(daemon):
     held.pop().close()
     assert status_of(read_all(waiting)) == 200
     waiting.close()
+    assert d.stop() == 0             # with connections still open: all closed, nothing leaked
     for s in held:
         s.close()
 
@@ -250,3 +256,4 @@ def test_ambiguous_framing_is_400_and_closed(daemon):
                 b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                 b"0\r\n\r\n"):
         assert request(d.port, raw)[0] == 200, raw
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
