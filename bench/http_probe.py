@@ -89,10 +89,14 @@ def flood(binary, tmp, rounds):
     try:
         for r in range(rounds):
             socks = []
-            for _ in range(300):
+            for i in range(300):
                 s = socket.socket()
-                s.settimeout(DEADLINE)
-                s.connect(("127.0.0.1", port))
+                s.settimeout(10)
+                try:
+                    s.connect(("127.0.0.1", port))
+                except OSError as e:
+                    sys.exit("http_probe: flood round %d: connection %d not accepted (%s): the listener "
+                             "stopped accepting" % (r, i, e))
                 s.sendall(HEAD + b"User-Agent: flood")
                 socks.append(s)
             for s in socks:
