@@ -8,6 +8,25 @@
  * JSON belong to the caller. libmicrohttpd is the implementation; only
  * http.c includes it, so nothing here names it.
  *
+ * Admission (struct http_limits), the listener's promises:
+ *   - it never stops accepting for longer than it holds max_connections
+ *     open connections: past that, new ones wait in the kernel's listen
+ *     queue, and the first connection to close lets the next one in;
+ *   - a client address holds at most max_connections_per_client open
+ *     connections; more are closed as they are accepted;
+ *   - a request line and headers must be complete within
+ *     request_head_timeout_s of the connection's accept (or of the end of
+ *     the previous response on a kept-alive connection), on the monotonic
+ *     clock; else the connection is closed, however steadily it trickles;
+ *   - the last eighth of max_connections (at least 2) is a reserve: a
+ *     request arriving on a connection accepted into it while the rest is
+ *     still full is served only if it is GET /healthz or GET /metrics, and
+ *     gets 503 (connection closed) otherwise;
+ *   - framing is strict: Content-Length together with Transfer-Encoding,
+ *     Content-Lengths that differ, a Transfer-Encoding other than
+ *     "chunked", and an HTTP/1.1 request without exactly one Host get 400
+ *     and the connection closed, before any body is read.
+ *
  * Lifecycle of struct http_server:
  *   - http_server_start() binds, listens and registers its handles on the
  *     loop; on failure it returns -errno and nothing is left behind.
@@ -25,11 +44,14 @@
 #define TRIPLINE_HTTP_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <uv.h>
 
-#define HTTP_MAX_CONNECTIONS 256          /* open connections; more are refused */
+#define HTTP_MAX_CONNECTIONS 256          /* open connections, when http_limits says 0 */
+#define HTTP_MAX_CONNECTIONS_PER_CLIENT 32 /* open connections from one address, when http_limits says 0 */
+#define HTTP_REQUEST_HEAD_TIMEOUT_S 10    /* request head deadline, when http_limits says 0 */
 #define HTTP_CONNECTION_TIMEOUT_S 30      /* idle seconds before a connection is closed */
 #define HTTP_CONNECTION_MEMORY (128 * 1024) /* bytes per connection for the request line and headers */
 #define HTTP_DRAIN_MAX (1024 * 1024)      /* body bytes read and dropped past max_body before giving up on a connection */
@@ -65,6 +87,14 @@ struct http_response {
 	size_t body_len;
 };
 
+/* What the listener admits; a 0 field takes its HTTP_* default above. */
+struct http_limits {
+	size_t max_body;                     /* request body bytes; more is answered 413 */
+	unsigned max_connections;            /* open connections in all (>= 4), the reserve included */
+	unsigned max_connections_per_client; /* open connections from one client address */
+	unsigned request_head_timeout_s;     /* seconds for a complete request line and headers */
+};
+
 /* Called on the loop thread for each complete request. */
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *ret);
 
@@ -75,16 +105,21 @@ const char *http_request_header(const struct http_request *req, const char *name
 
 /*
  * Listen on host:port (host is an IPv4 or IPv6 literal; port 0 picks an
- * ephemeral port) and serve requests from `loop`. A body larger than
- * max_body is answered 413 without calling the handler.
- * Returns 0, -EINVAL for a bad host, -errno from socket/bind/listen
- * (-EADDRINUSE…), -ENOMEM, or -EIO when libmicrohttpd refuses to start.
+ * ephemeral port) and serve requests from `loop` within `limits` (copied).
+ * A body larger than limits->max_body is answered 413 without calling the
+ * handler. Returns 0, -EINVAL for a bad host or max_connections below 4,
+ * -errno from socket/bind/listen (-EADDRINUSE…), -ENOMEM, or -EIO when
+ * libmicrohttpd refuses to start.
  */
-int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, size_t max_body,
+int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, const struct http_limits *limits,
 		      http_handler_fn handler, void *ctx, struct http_server **ret_server);
 
 /* The port the server is bound to (useful after port 0). */
 uint16_t http_server_port(const struct http_server *s);
+
+/* Write the listener's metrics (open connections, connections closed or
+ * refused by each limit) in the Prometheus text format. */
+void http_server_metrics(const struct http_server *s, FILE *f);
 
 /* Stop serving and free the server once its handles have closed (see above). */
 void http_server_stop(struct http_server *s);

@@ -327,6 +327,8 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 	for (int i = 1; i < 6; i++)
 		fprintf(f, "tripline_http_requests_total{code=\"%s\"} %" PRIu64 "\n", classes[i],
 			d->http_requests[i]);
+	if (d->http)
+		http_server_metrics(d->http, f);
 	api_metrics(d->api, f);
 	if (d->orch)
 		orch_metrics_text(d->orch, f);
@@ -548,8 +550,14 @@ int serve_main(const struct serve_options *opt)
 		sigs[i]->data = &d;
 		uv_signal_start(sigs[i], on_signal, signums[i]);
 	}
-	r = http_server_start(&d.loop, d.cfg->listen_host, d.cfg->listen_port,
-			      (size_t)d.cfg->limits.max_request_bytes, handle, &d, &d.http);
+	struct http_limits http_limits = {
+		.max_body = (size_t)d.cfg->limits.max_request_bytes,
+		.max_connections = d.cfg->limits.max_connections,
+		.max_connections_per_client = d.cfg->limits.max_connections_per_client,
+		.request_head_timeout_s = d.cfg->limits.request_head_timeout_s,
+	};
+	r = http_server_start(&d.loop, d.cfg->listen_host, d.cfg->listen_port, &http_limits,
+			      handle, &d, &d.http);
 	if (r < 0) {
 		log_error("serve", "cannot listen on %s: %s", d.cfg->listen, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;

@@ -220,13 +220,15 @@ static int setup(void **state)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
 	uint32_t x = 2463534242u;
+	/* one client address opens all the connections (test_many_at_once: 40) */
+	struct http_limits limits = {.max_body = 1024 * 1024, .max_connections_per_client = HTTP_MAX_CONNECTIONS};
 
 	assert_non_null(f);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(uv_timer_init(&f->loop, &f->guard), 0);
 	assert_int_equal(uv_timer_start(&f->guard, on_guard, 50, 50), 0);
 	assert_int_equal(curl_uv_new(&f->loop, &f->cu), 0);
-	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", 0, 1024 * 1024, handler, f, &f->server), 0);
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", 0, &limits, handler, f, &f->server), 0);
 	f->port = http_server_port(f->server);
 	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", (unsigned)f->port);
 

@@ -174,7 +174,8 @@ static int teardown(void **state)
 /* Start a server on host (an address literal), run `client` against it, stop. */
 static void run_with(struct fixture *f, const char *bind_host, size_t max_body, client_fn client)
 {
-	assert_int_equal(http_server_start(&f->loop, bind_host, 0, max_body, handler, f, &f->server), 0);
+	assert_int_equal(http_server_start(&f->loop, bind_host, 0, &(struct http_limits){.max_body = max_body},
+					   handler, f, &f->server), 0);
 	f->port = http_server_port(f->server);
 	assert_true(f->port > 0);
 	f->client = client;
@@ -478,7 +479,7 @@ static void test_ipv6(void **state)
 	struct http_server *s;
 	int r;
 
-	r = http_server_start(&f->loop, "::1", 0, 1024, handler, f, &s);
+	r = http_server_start(&f->loop, "::1", 0, &(struct http_limits){.max_body = 1024}, handler, f, &s);
 	if (r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT)
 		fail_msg("this host has no IPv6 loopback (::1): %s — the IPv6 listener cannot be tested",
 			 strerror(-r));
@@ -493,6 +494,8 @@ static void test_ipv6(void **state)
 	assert_int_equal(f->replies[0].status, 200);
 }
 
+static const struct http_limits one_byte = {.max_body = 1};
+
 static void on_noop(void *ctx, const struct http_request *req, struct http_response *ret)
 {
 	(void)ctx;
@@ -505,13 +508,13 @@ static void test_start_errors(void **state)
 	struct fixture *f = *state;
 	struct http_server *a, *b = NULL;
 
-	assert_int_equal(http_server_start(&f->loop, "localhost", 0, 1, on_noop, NULL, &b), -EINVAL);
-	assert_int_equal(http_server_start(&f->loop, "127.0.0.1:80", 0, 1, on_noop, NULL, &b), -EINVAL);
-	assert_int_equal(http_server_start(&f->loop, NULL, 0, 1, on_noop, NULL, &b), -EINVAL);
+	assert_int_equal(http_server_start(&f->loop, "localhost", 0, &one_byte, on_noop, NULL, &b), -EINVAL);
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1:80", 0, &one_byte, on_noop, NULL, &b), -EINVAL);
+	assert_int_equal(http_server_start(&f->loop, NULL, 0, &one_byte, on_noop, NULL, &b), -EINVAL);
 	assert_null(b);
 
-	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", 0, 1, on_noop, NULL, &a), 0);
-	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", http_server_port(a), 1, on_noop, NULL, &b),
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", 0, &one_byte, on_noop, NULL, &a), 0);
+	assert_int_equal(http_server_start(&f->loop, "127.0.0.1", http_server_port(a), &one_byte, on_noop, NULL, &b),
 			 -EADDRINUSE);
 	assert_null(b);
 	http_server_stop(a);
@@ -546,7 +549,7 @@ static void test_port_free_after_stop(void **state)
 		struct http_server *s;
 
 		assert_int_equal(uv_loop_init(&loop), 0);
-		assert_int_equal(http_server_start(&loop, "127.0.0.1", port, 1, on_noop, NULL, &s), 0);
+		assert_int_equal(http_server_start(&loop, "127.0.0.1", port, &one_byte, on_noop, NULL, &s), 0);
 		assert_int_equal(http_server_port(s), port);
 		http_server_stop(s);
 		assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
