@@ -7,7 +7,9 @@ Each test waits for conditions (wait_for) or for the server to close a
 socket; none measures time. A server that never answers fails a test at a
 deadline with a message saying what did not happen.
 """
+import signal
 import socket
+import struct
 
 from tripline_test import DEADLINE, wait_for
 
@@ -125,6 +127,32 @@ def test_flood_of_half_requests_closed_at_once_never_stops_the_listener(daemon):
         wait_for(lambda: healthz(d.port),
                  "iteration %d: an answer to GET /healthz after 300 half-sent requests closed at once"
                  % iteration)
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
+
+
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_closes_seen_in_one_batch_never_stop_the_listener(daemon):
+    # The same flood, its closes made while the daemon is stopped (SIGSTOP),
+    # so that it finds them all at once when it runs again (SIGCONT): every
+    # connection it holds goes in one pass. Resets, so that an end of file
+    # read with the last bytes cannot be missed either.
+    d = daemon(config={"limits": {"max_connections": 256, "max_connections_per_client": 256}})
+    for iteration in range(5):
+        socks = [connect(d.port, timeout=10) for _ in range(300)]
+        for s in socks:
+            s.sendall(HEAD + b"User-Agent: flood")
+        d.proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: proc_state(d.proc.pid) == "T", "the daemon stopped")
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        d.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: healthz(d.port),
+                 "iteration %d: an answer to GET /healthz after 300 connections reset at once" % iteration)
     assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
