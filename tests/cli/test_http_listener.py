@@ -1,17 +1,19 @@
 """The HTTP listener under hostile clients, through raw sockets against the
 real daemon: it never stops accepting (a flood of half-sent requests closed
-all at once), the per-client connection cap, the request-head deadline, the
-reserve kept for /healthz and /metrics, and strict request framing.
+all at once; out of file descriptors), the per-client connection cap, the
+request-head deadline, the reserve kept for /healthz and /metrics, and
+strict request framing.
 
 Each test waits for conditions (wait_for) or for the server to close a
 socket; none measures time. A server that never answers fails a test at a
 deadline with a message saying what did not happen.
 """
+import os
 import signal
 import socket
 import struct
 
-from tripline_test import DEADLINE, wait_for
+from tripline_test import DEADLINE, Daemon, tripline_bin_path, wait_for
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
@@ -252,6 +254,29 @@ def test_full_listener_takes_the_next_connection_as_soon_as_one_closes(daemon):
     assert d.stop() == 0             # with connections still open: all closed, nothing leaked
     for s in held:
         s.close()
+
+
+def test_out_of_file_descriptors_the_listener_comes_back(tmp_path):
+    # the daemon under a low RLIMIT_NOFILE: accept() fails with EMFILE well
+    # before max_connections; once connections close it accepts again
+    wrapper = tmp_path / "tripline-nofile"
+    wrapper.write_text('#!/bin/sh\nulimit -n 64 || exit 99\nexec "%s" "$@"\n' % tripline_bin_path())
+    wrapper.chmod(0o755)
+    d = Daemon(str(wrapper), tmp_path, {"limits": {"max_connections": 256, "max_connections_per_client": 256,
+                                                   "request_head_timeout_s": 3600}})
+    try:
+        socks = []
+        for _ in range(100):
+            socks.append(connect(d.port, timeout=10))
+            socks[-1].sendall(b"GET /healthz HTTP/1.1\r\n")
+        # more connections than descriptors: the daemon holds all it can, the rest wait in the queue
+        wait_for(lambda: len(os.listdir("/proc/%d/fd" % d.proc.pid)) == 64, "the daemon out of descriptors")
+        for s in socks:
+            s.close()
+        wait_for(lambda: healthz(d.port), "an answer to GET /healthz once the connections closed")
+        assert d.stop() == 0
+    finally:
+        d.kill()
 
 
 BAD_FRAMING = {
