@@ -1076,7 +1076,7 @@ void http_server_metrics(const struct http_server *s, FILE *f)
 	fprintf(f, "# HELP tripline_http_connections_accepted_total HTTP connections accepted and admitted.\n"
 		   "# TYPE tripline_http_connections_accepted_total counter\n"
 		   "tripline_http_connections_accepted_total %" PRIu64 "\n", s->accepted);
-	fprintf(f, "# HELP tripline_http_refused_total Connections closed and requests refused by the listener, by limit.\n"
+	fprintf(f, "# HELP tripline_http_refused_total Connections and requests the listener refused, by limit.\n"
 		   "# TYPE tripline_http_refused_total counter\n"
 		   "tripline_http_refused_total{reason=\"per_client\"} %" PRIu64 "\n"
 		   "tripline_http_refused_total{reason=\"head_timeout\"} %" PRIu64 "\n"

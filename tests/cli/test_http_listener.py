@@ -1,15 +1,19 @@
 """The HTTP listener under hostile clients, through raw sockets against the
 real daemon: it never stops accepting (a flood of half-sent requests closed
-all at once), the per-client connection cap, the request-head deadline, the
-reserve kept for /healthz and /metrics, and strict request framing.
+all at once; out of file descriptors), the per-client connection cap, the
+request-head deadline, the reserve kept for /healthz and /metrics, and
+strict request framing.
 
 Each test waits for conditions (wait_for) or for the server to close a
 socket; none measures time. A server that never answers fails a test at a
 deadline with a message saying what did not happen.
 """
+import os
+import signal
 import socket
+import struct
 
-from tripline_test import DEADLINE, wait_for
+from tripline_test import DEADLINE, Daemon, tripline_bin_path, wait_for
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 
@@ -128,6 +132,32 @@ def test_flood_of_half_requests_closed_at_once_never_stops_the_listener(daemon):
     assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
 
 
+def proc_state(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_closes_seen_in_one_batch_never_stop_the_listener(daemon):
+    # The same flood, its closes made while the daemon is stopped (SIGSTOP),
+    # so that it finds them all at once when it runs again (SIGCONT): every
+    # connection it holds goes in one pass. Resets, so that an end of file
+    # read with the last bytes cannot be missed either.
+    d = daemon(config={"limits": {"max_connections": 256, "max_connections_per_client": 256}})
+    for iteration in range(5):
+        socks = [connect(d.port, timeout=10) for _ in range(300)]
+        for s in socks:
+            s.sendall(HEAD + b"User-Agent: flood")
+        d.proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: proc_state(d.proc.pid) == "T", "the daemon stopped")
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        d.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: healthz(d.port),
+                 "iteration %d: an answer to GET /healthz after 300 connections reset at once" % iteration)
+    assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
+
+
 def test_per_client_cap_and_another_client_still_served(daemon):
     d = daemon(config={"limits": {"max_connections": 64, "max_connections_per_client": 4,
                                   "request_head_timeout_s": 3600}})
@@ -224,6 +254,29 @@ def test_full_listener_takes_the_next_connection_as_soon_as_one_closes(daemon):
     assert d.stop() == 0             # with connections still open: all closed, nothing leaked
     for s in held:
         s.close()
+
+
+def test_out_of_file_descriptors_the_listener_comes_back(tmp_path):
+    # the daemon under a low RLIMIT_NOFILE: accept() fails with EMFILE well
+    # before max_connections; once connections close it accepts again
+    wrapper = tmp_path / "tripline-nofile"
+    wrapper.write_text('#!/bin/sh\nulimit -n 64 || exit 99\nexec "%s" "$@"\n' % tripline_bin_path())
+    wrapper.chmod(0o755)
+    d = Daemon(str(wrapper), tmp_path, {"limits": {"max_connections": 256, "max_connections_per_client": 256,
+                                                   "request_head_timeout_s": 3600}})
+    try:
+        socks = []
+        for _ in range(100):
+            socks.append(connect(d.port, timeout=10))
+            socks[-1].sendall(b"GET /healthz HTTP/1.1\r\n")
+        # more connections than descriptors: the daemon holds all it can, the rest wait in the queue
+        wait_for(lambda: len(os.listdir("/proc/%d/fd" % d.proc.pid)) == 64, "the daemon out of descriptors")
+        for s in socks:
+            s.close()
+        wait_for(lambda: healthz(d.port), "an answer to GET /healthz once the connections closed")
+        assert d.stop() == 0
+    finally:
+        d.kill()
 
 
 BAD_FRAMING = {
