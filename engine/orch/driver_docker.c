@@ -24,9 +24,10 @@
  *          bounded (max-size and max-file, docker_create.c), and the
  *          container never blocks on it. POST /containers/{id}/wait answers when the
  *          container stops; GET /containers/{id}/json then tells whether the
- *          kernel's OOM killer ended it (a 137 exit without OOMKilled is
- *          looked at again for up to 750 ms: dockerd may record the OOM
- *          event after the exit). `exited` is delivered once the log
+ *          kernel's OOM killer ended it (a 137 exit without OOMKilled that
+ *          no stop of ours explains is looked at again for up to 3.15 s:
+ *          dockerd may record the OOM event after the exit, later still on
+ *          a loaded host). `exited` is delivered once the log
  *          stream has ended too (at most DOCKER_LOG_DRAIN_MS later), so the
  *          log file is complete when the orchestrator hears of the exit.
  *          A wait that fails while the container may still run (dockerd
@@ -63,7 +64,7 @@
 #define DOCKER_LOG_DRAIN_MS 2000u
 #define DOCKER_MAX_STOP_TIMEOUT_S 86400u
 #define DOCKER_WAIT_RETRIES 5                   /* 1 + 2 + 4 + 8 + 16 s: a dockerd restart */
-#define DOCKER_OOM_RECHECKS 4                   /* 50 + 100 + 200 + 400 ms */
+#define DOCKER_OOM_RECHECKS 6                   /* 50 + 100 + … + 1600 ms: 3.15 s */
 
 static const char OOM_REASON[] = "OutOfMemoryError: Container killed due to memory usage";
 
@@ -481,7 +482,7 @@ static void on_exit_inspect_done(void *arg, const struct curl_uv_result *res)
 	if (json_is_true(json_object_get(state, "OOMKilled"))) {
 		c->oom_killed = true;
 		docker_set_text(c->reason, sizeof(c->reason), OOM_REASON);
-	} else if (c->exit_code == 137 && c->oom_rechecks < DOCKER_OOM_RECHECKS) {
+	} else if (c->exit_code == 137 && !c->stop_sent && c->oom_rechecks < DOCKER_OOM_RECHECKS) {
 		/* dockerd may handle containerd's OOM event after the exit: a
 		 * SIGKILL exit is looked at again before it is reported */
 		json_decref(j);
