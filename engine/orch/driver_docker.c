@@ -61,7 +61,7 @@
 #define DOCKER_INSPECT_TIMEOUT_MS 30000u
 #define DOCKER_STOP_GRACE_MS 60000u             /* on top of the stop timeout */
 #define DOCKER_REMOVE_TIMEOUT_MS 120000u
-#define DOCKER_LOG_DRAIN_MS 2000u
+#define DOCKER_LOG_DRAIN_MS 10000u
 #define DOCKER_MAX_STOP_TIMEOUT_S 86400u
 #define DOCKER_WAIT_RETRIES 5                   /* 1 + 2 + 4 + 8 + 16 s: a dockerd restart */
 #define DOCKER_OOM_RECHECKS 6                   /* 50 + 100 + … + 1600 ms: 3.15 s */

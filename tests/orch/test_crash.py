@@ -113,8 +113,8 @@ def check_consistent(d, acked, mark):
 
     def processes_match():
         pids = {str(p): task_mark(p) for p in marked_pids(mark)}
-        return pids if set(pids) == set(running) else None
-    pids = wait_for(processes_match, "the marked processes to be exactly the RUNNING tasks' (%d)" % len(running))
+        return (pids,) if set(pids) == set(running) else None   # (): none running is a match too
+    pids, = wait_for(processes_match, "the marked processes to be exactly the RUNNING tasks' (%d)" % len(running))
     for pid, m in pids.items():
         assert m and m.split("/")[1] == running[pid], (pid, m)
 
