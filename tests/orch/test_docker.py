@@ -50,7 +50,10 @@ def test_docker_lifecycle(daemon, dockerd):
     assert "hello-from-busybox" in logs
 
     # a memory limit that the program exceeds: the kernel's OOM killer, 137
-    d.register("oom", [container(memory=16, command=["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"])])
+    # (after a second: on cgroup v1 an OOM before containerd watches for it
+    # is not reported; engine/orch/README.md, known limits)
+    d.register("oom", [container(memory=16, command=["sh", "-c",
+                                                     "sleep 1; exec dd if=/dev/zero of=/dev/null bs=64M count=1"])])
     t = d.call("RunTask", {"taskDefinition": "oom", "launchType": "FARGATE"})["tasks"][0]
     t = d.wait_task(t["taskArn"], "STOPPED")
     assert t["containers"][0]["exitCode"] == 137, t
