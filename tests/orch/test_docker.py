@@ -109,7 +109,10 @@ def test_sigterm_waits_for_launches_in_flight(daemon, dockerd):
 def test_docker_log_burst_stays_bounded(daemon, dockerd):
     # no file past the bound at any moment (tests/support/logcheck.py)
     d = daemon({"drivers": {"docker": {"socket": dockerd}}})
-    script = "head -c 30000000 /dev/zero | tr '\\0' a; echo; echo %s; exec sleep 1000" % END
+    # 15 MB: past our bound once, within dockerd's own json-file capacity
+    # (max-size 10m, max-file 2), which drops what a slow reader has not read
+    # yet (engine/orch/README.md, known limits)
+    script = "head -c 15000000 /dev/zero | tr '\\0' a; echo; echo %s; exec sleep 1000" % END
     d.register("burst", [container(name="c", command=["sh", "-c", script])])
     arn = d.call("RunTask", {"taskDefinition": "burst", "launchType": "FARGATE"})["tasks"][0]["taskArn"]
     logdir = d.data_dir / "logs" / arn.rsplit("/", 1)[1]
@@ -121,11 +124,13 @@ def test_docker_log_burst_stays_bounded(daemon, dockerd):
         s.stop()
     s.check()
     assert s.health and all(h == 200 for h in s.health), s.health[-5:]
-    # 30 MB: at least three files (dockerd's follow may send a little twice
-    # around its own json-file rotation), never more than the four kept
-    assert files(logdir)[:3] == ["c.log", "c.log.1", "c.log.2"]
-    assert set(files(logdir)) <= {"c.log", "c.log.1", "c.log.2", "c.log.3"}
+    # rotated once at the bound, and nothing lost: every byte is in the two
+    # files (dockerd's follow may send a little twice around its own
+    # json-file rotation, so a third file may start)
+    assert files(logdir)[:2] == ["c.log", "c.log.1"]
+    assert set(files(logdir)) <= {"c.log", "c.log.1", "c.log.2"}
     assert (logdir / "c.log.1").stat().st_size == BOUND
+    assert sum((logdir / n).stat().st_size for n in files(logdir)) >= 15000000
     d.call("StopTask", {"task": arn})
     d.wait_task(arn, "STOPPED")
 
