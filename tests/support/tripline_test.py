@@ -304,15 +304,23 @@ class Daemons:
 
     def close(self):
         # a launch still in flight has not exec'd yet, so it carries no mark:
-        # the running daemons' children are killed by parentage
+        # the running daemons' children are killed by parentage, and the
+        # marks are looked for again for a moment, for a clone that was on
+        # its way to its exec when its daemon died
         for d in self.started:
             kids = children(d.proc.pid) if d.proc.poll() is None else []
             d.kill()
             for pid in kids:
                 kill_group(pid)
-        for mark_file in self.tmp.glob("mark-*"):
-            for pid in marked_pids(mark_file.read_text()):
-                kill_group(pid)
+        marks = [f.read_text() for f in self.tmp.glob("mark-*")]
+        end = time.monotonic() + 0.5
+        while True:
+            for mark in marks:
+                for pid in marked_pids(mark):
+                    kill_group(pid)
+            if time.monotonic() >= end:
+                break
+            time.sleep(0.05)
 
 
 def share_with_tasks(path):
