@@ -46,6 +46,8 @@ void orch_state_set_aside(struct orch *o, const char *path, const char *why);
 
 /* A service's state file is service_state.c's; these are its users'. */
 struct service;
-void service_write(struct service *s);
+/* Writes s's state file (removes it once INACTIVE): 0, or -errno with an
+ * error logged and s left dirty, so that the tick tries again. */
+int service_write(struct service *s);
 
 #endif

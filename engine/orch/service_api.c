@@ -117,7 +117,13 @@ int orch_create_service(struct orch *o, const struct create_service_request *req
 	service_link(o, s);
 	service_deployment_new(s, td);
 	service_add_event(s, "(service %s) was created with %u desired tasks of %s.", s->name, s->desired, td->arn);
-	service_write(s);
+	int r = service_write(s);
+	if (r < 0) {
+		/* not on disk, so not created: a restart would not know it */
+		service_unlink_free(o, s);
+		orch_set_error(e, "ServerException", "cannot store the service: %s", strerror(-r));
+		return -1;
+	}
 	orch_want_converge(o);
 	*ret_service = s;
 	return 0;
@@ -173,8 +179,14 @@ int orch_update_service(struct orch *o, const struct update_service_request *req
 		}
 		service_add_event(s, "(service %s) started deployment %s of %s.", s->name, d->id, d->td->arn);
 	}
-	service_write(s);
+	int r = service_write(s);
 	orch_want_converge(o);
+	if (r < 0) {
+		/* in effect, and written once the disk allows (the tick retries) */
+		orch_set_error(e, "ServerException", "the update is in effect but cannot be stored yet: %s",
+			       strerror(-r));
+		return -1;
+	}
 	*ret_service = s;
 	return 0;
 }
@@ -203,7 +215,12 @@ int orch_delete_service(struct orch *o, const struct delete_service_request *req
 	s->desired = 0;
 	service_add_event(s, "(service %s) is being deleted.", s->name);
 	service_converge(s);
-	service_write(s);
+	int r = service_write(s);
+	if (r < 0) {
+		orch_set_error(e, "ServerException", "the deletion is in effect but cannot be stored yet: %s",
+			       strerror(-r));
+		return -1;
+	}
 	*ret_service = s;
 	return 0;
 }

@@ -159,31 +159,38 @@ static json_t *service_state(const struct service *s)
 	return j;
 }
 
-void service_write(struct service *s)
+int service_write(struct service *s)
 {
 	char dir[4200], name[STATEFILE_NAME_MAX];
 	snprintf(dir, sizeof(dir), "%s/services", s->o->data_dir);
 	int r = statefile_name(s->name, ".json", name);
 	if (r < 0) {
 		log_error("service", "%s: cannot name its state file: %s", s->name, strerror(-r));
-		return;
+		return r;
 	}
 	if (s->status == SVC_INACTIVE) {
 		char path[4500];
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		unlink(path);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = -errno;
+			log_error("service", "%s: cannot remove its state: %s", s->name, strerror(-r));
+			return r;
+		}
 		s->dirty = false;
-		return;
+		return 0;
 	}
 	json_t *j = service_state(s);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	r = text ? statefile_write(dir, name, text, strlen(text), true) : -ENOMEM;
-	if (r < 0)
+	if (r < 0) {
 		log_error("service", "%s: cannot write its state: %s", s->name, strerror(-r));
-	else
+		s->dirty = true;   /* the tick tries again */
+	} else {
 		s->dirty = false;
+	}
 	free(text);
+	return r;
 }
 
 

@@ -4,6 +4,7 @@ operation, a full disk (a real tmpfs as data_dir) answered as the server's
 fault, names of any allowed length, and one policy for state files that
 cannot be loaded (an error line, the file moved to data_dir/corrupt/, the
 daemon starts anyway)."""
+import errno
 import json
 import os
 import subprocess
@@ -214,10 +215,28 @@ def test_full_disk_is_a_server_error(daemon, tiny_fs):
     e = refused(d.call, "DeregisterTaskDefinition", {"taskDefinition": "fill0:1"})
     assert e.status == 500 and e.type == "ServerException"
     assert d.call("DescribeTaskDefinition", {"taskDefinition": "fill0:1"})["taskDefinition"]["status"] == "ACTIVE"
+    # a service that cannot be stored is not created (a restart would not know it)
+    filler = tiny_fs / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"x" * 4096)
+    except OSError as err:
+        assert err.errno == errno.ENOSPC, err
+    finally:
+        os.close(fd)
+    e = refused(d.call, "CreateService", {"serviceName": "nospace", "taskDefinition": "fill0:1",
+                                          "desiredCount": 0})
+    assert e.status == 500 and e.type == "ServerException", e.body
+    assert "cannot store the service: No space left on device" in e.body["message"]
+    assert d.call("DescribeServices", {"services": ["nospace"]})["failures"][0]["reason"] == "MISSING"
     # once there is room again, the same requests work
+    filler.unlink()
     ballast.unlink()
     d.call("DeregisterTaskDefinition", {"taskDefinition": "fill0:1"})
     assert d.register(full, padded(50000))["revision"] == 1
+    assert d.call("CreateService", {"serviceName": "nospace", "taskDefinition": full,
+                                    "desiredCount": 0})["service"]["status"] == "ACTIVE"
 
 
 # ---------------------------------------------------------------- long names
