@@ -63,6 +63,11 @@
 #define CONFIG_DEFAULT_MAX_TASK_DEFINITION_BYTES ((uint64_t)64 << 10)
 #define CONFIG_DEFAULT_MAX_TASK_DEFINITION_FAMILIES 1000u
 #define CONFIG_DEFAULT_MAX_TASK_DEFINITION_REVISIONS 1000u
+#define CONFIG_DEFAULT_BUS_QUEUE 10000u
+#define CONFIG_DEFAULT_MAX_EVENT_DEPTH 8u
+#define CONFIG_DEFAULT_MAX_CONCURRENCY 64u
+#define CONFIG_DEFAULT_HTTP_TIMEOUT_S 10u
+#define CONFIG_DEFAULT_MAX_CLIENT_TOKENS 100000u
 /* systemd's range for DynamicUser= (61184-65519) */
 #define CONFIG_DEFAULT_UID_MIN 61184u
 #define CONFIG_DEFAULT_UID_MAX 65519u
@@ -132,6 +137,22 @@ struct config_webhook {
 	char *id_header;            /* header giving the events' id, or NULL */
 };
 
+/* connections.<name>: how an HTTP target authenticates (EventBridge's
+ * connections); the secret is a reference, resolved when the daemon starts. */
+enum config_connection_auth {
+	CONFIG_CONNECTION_BASIC,     /* Authorization: Basic base64(username:secret) */
+	CONFIG_CONNECTION_BEARER,    /* Authorization: Bearer <secret> */
+	CONFIG_CONNECTION_API_KEY,   /* <header>: <secret> */
+};
+
+struct config_connection {
+	char *name;
+	enum config_connection_auth auth;
+	char *username;              /* basic only */
+	char *header;                /* api_key only: the header's name */
+	char *secret_ref;
+};
+
 struct tripline_config {
 	char *data_dir;
 	char *listen;            /* as written: "127.0.0.1:8088", "[::1]:8088" */
@@ -177,6 +198,21 @@ struct tripline_config {
 		size_t n_webhooks;
 		struct config_webhook *webhooks;
 	} sources;
+	struct config_strv buses;              /* event buses besides "default" */
+	struct config_strv services;           /* files and directories of service definitions
+						  (CreateService requests), created at start */
+	size_t n_connections;
+	struct config_connection *connections; /* in document order */
+	struct {
+		bool fsync;                    /* default true; false only for benchmarks */
+		uint64_t max_bytes;            /* live journal bytes; 0: JOURNAL_DEFAULT_MAX_BYTES */
+	} journal;
+	struct {
+		uint32_t max_concurrency;      /* attempts in flight per target; default 64 */
+		uint32_t http_timeout_s;       /* an HTTP target's request; default 10 */
+		bool file_fsync;               /* file targets fsync each line; default false */
+		uint32_t max_client_tokens;    /* rule-made idempotency tokens kept; default 100000 */
+	} delivery;
 	struct {
 		uint64_t max_request_bytes;   /* HTTP request bodies; over it: 413 */
 		uint64_t max_event_bytes;     /* one event */
@@ -188,6 +224,8 @@ struct tripline_config {
 		uint64_t max_task_definition_bytes;    /* one RegisterTaskDefinition request's definition */
 		uint32_t max_task_definition_families;
 		uint32_t max_task_definition_revisions;   /* per family, ACTIVE and INACTIVE */
+		uint32_t bus_queue;            /* events waiting to be matched; default 10000 */
+		uint32_t max_event_depth;      /* causal depth (loop protection); default 8 */
 	} limits;
 };
 

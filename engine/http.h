@@ -85,7 +85,24 @@ struct http_response {
 	const char *content_type;
 	char *body;
 	size_t body_len;
+	const struct http_header *headers;   /* more response headers (copied), e.g. Retry-After */
+	size_t n_headers;
 };
+
+/*
+ * Answering later: inside the handler, http_response_defer() keeps the
+ * connection waiting (the response the handler was given is then ignored,
+ * and the request's memory is still valid only during the handler call).
+ * The answer is given with http_pending_answer() from the loop thread,
+ * exactly once, later; its body is taken. If the client went away
+ * meanwhile (or the server stopped), the answer is freed unsent and
+ * http_pending_answer() returns -ECONNRESET (the pending handle stays valid
+ * until it is answered). A deferred request holds its connection slot;
+ * the head and idle timeouts do not apply while it waits.
+ */
+struct http_pending;
+struct http_pending *http_response_defer(struct http_response *resp);   /* NULL: out of memory */
+int http_pending_answer(struct http_pending *p, struct http_response *resp);
 
 /* What the listener admits; a 0 field takes its HTTP_* default above. */
 struct http_limits {

@@ -41,6 +41,7 @@
 #include "pattern.h"
 
 struct schedule;
+struct transform;
 
 #define RULESET_DEFAULT_MAX_RULES 100000u
 #define RULESET_DEFAULT_MAX_TARGETS 100u
@@ -102,6 +103,7 @@ struct rule_target {
 	char *json;                /* the whole target object's exact source text */
 	size_t json_len;
 	enum target_input input;
+	struct transform *transform; /* the input compiled (transform.h); never NULL once loaded */
 	enum target_action action;
 	uint32_t task_count;       /* RunTask: EcsParameters.TaskCount (default 1) */
 	struct {
@@ -113,6 +115,8 @@ struct rule_target {
 		char *key;              /* Dedup.Key JSONPath, or NULL: no dedup */
 		uint32_t window_s;      /* Dedup.WindowSeconds, default 600 */
 	} dedup;
+	uint32_t max_concurrency;  /* MaxConcurrency (extension): attempts in flight at once;
+				      0: the config's delivery.max_concurrency */
 	struct {
 		double per_second;      /* RateLimit.PerSecond, or 0: no limit */
 		uint32_t burst;         /* RateLimit.Burst, default ceil(per_second) */
