@@ -39,10 +39,12 @@
 #include "http.h"
 #include "logger.h"
 #include "logmon.h"
+#include "metrics.h"
 #include "orch.h"
+#include "pipeline.h"
 #include "readfile.h"
+#include "rulegen.h"
 #include "statefile.h"
-#include "ruleset.h"
 #include "taskdef.h"
 
 #define EXIT_BADINPUT 2
@@ -51,7 +53,11 @@
 struct daemon {
 	uv_loop_t loop;
 	struct tripline_config *cfg;
-	struct ruleset *rules;
+	struct rulegen *gen;       /* the first rules, until the pipeline has them */
+	struct pipeline *pipeline; /* bus, journal, dispatch, targets, reloads */
+	struct metrics *metrics;
+	const char **rule_paths;   /* the rules paths that exist (a missing default skipped) */
+	size_t n_rule_paths;
 	struct http_server *http;
 	struct api *api;
 	struct taskdef_registry *taskdefs;
@@ -63,7 +69,6 @@ struct daemon {
 	bool stopping;
 	/* metrics */
 	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
-	uint64_t reloads_ok, reloads_failed;
 	struct config_strv secret_env_names;   /* the orchestrator's secrets_env_deny */
 };
 
@@ -180,26 +185,24 @@ static int lock_data_dir(const char *data_dir, long *other)
 	return fd;
 }
 
-static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
+/* The first generation of rules, loaded before anything starts: invalid
+ * rules keep the daemon from starting. */
+static int load_rules(struct daemon *d)
 {
+	const struct tripline_config *cfg = d->cfg;
 	struct errlist errs = ERRLIST_INIT;
-	struct ruleset_options opt = {0};
-	const char **paths = calloc(cfg->rules.n + 1, sizeof(*paths));
-	size_t n = 0;
 
-	if (!paths)
+	if (!(d->rule_paths = calloc(cfg->rules.n + 1, sizeof(*d->rule_paths))))
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->rules.n; i++)
 		if (!skip_missing_default("rules", cfg->rules.v[i], CONFIG_DEFAULT_RULES))
-			paths[n++] = cfg->rules.v[i];
-	opt.matcher.max_event_bytes = (size_t)cfg->limits.max_event_bytes;
-	int r = ruleset_load(paths, n, &opt, ret, &errs);
+			d->rule_paths[d->n_rule_paths++] = cfg->rules.v[i];
+	int r = rulegen_build(cfg, d->rule_paths, d->n_rule_paths, &d->gen, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_error("rules", "%s", errs.msgs[i]);
 	errlist_clear(&errs);
-	free(paths);
-	if (r == 0 && n)
-		warn_if_none("rules", (*ret)->n, &cfg->rules);
+	if (r == 0 && d->n_rule_paths)
+		warn_if_none("rules", d->gen->rs->n, &cfg->rules);
 	return r;
 }
 
@@ -316,12 +319,7 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 		   "# TYPE tripline_start_time_seconds gauge\n"
 		   "tripline_start_time_seconds %lld\n", (long long)d->started);
 	fprintf(f, "# HELP tripline_rules Rules loaded.\n# TYPE tripline_rules gauge\n"
-		   "tripline_rules %zu\n", d->rules ? d->rules->n : (size_t)0);
-	fprintf(f, "# HELP tripline_rule_reloads_total Rule reloads by result.\n"
-		   "# TYPE tripline_rule_reloads_total counter\n"
-		   "tripline_rule_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-		   "tripline_rule_reloads_total{result=\"failed\"} %" PRIu64 "\n",
-		d->reloads_ok, d->reloads_failed);
+		   "tripline_rules %zu\n", d->pipeline ? pipeline_rules(d->pipeline)->rs->n : (size_t)0);
 	fprintf(f, "# HELP tripline_http_requests_total HTTP requests by status class.\n"
 		   "# TYPE tripline_http_requests_total counter\n");
 	for (int i = 1; i < 6; i++)
@@ -332,6 +330,7 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 	api_metrics(d->api, f);
 	if (d->orch)
 		orch_metrics_text(d->orch, f);
+	metrics_render(d->metrics, f);
 	if (fclose(f) != 0 || !buf) {
 		free(buf);
 		set_json(resp, 500, "{\"message\":\"out of memory\"}");
@@ -372,6 +371,8 @@ static void on_closed(uv_handle_t *h)
  * keep running; a restart re-adopts them) and the handles close. */
 static void finish_stop(struct daemon *d)
 {
+	pipeline_free(d->pipeline);
+	d->pipeline = NULL;
 	orch_free(d->orch);
 	d->orch = NULL;
 	uv_close((uv_handle_t *)&d->drain, on_closed);
@@ -413,17 +414,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct daemon *d = h->data;
 
 	if (signum == SIGHUP) {
-		struct ruleset *rs = NULL;
-		if (load_rules(d->cfg, &rs) == 0) {
-			ruleset_unref(d->rules);
-			d->rules = rs;
-			d->reloads_ok++;
-			log_info("rules", "reloaded: %zu rules", rs->n);
-		} else {
-			d->reloads_failed++;
-			log_error("rules", "reload failed; keeping the %zu rules loaded before",
-				  d->rules ? d->rules->n : (size_t)0);
-		}
+		pipeline_reload(d->pipeline, "SIGHUP");
 		return;
 	}
 	stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -465,12 +456,12 @@ int serve_main(const struct serve_options *opt)
 		rc = EXIT_FAILURE_OTHER;
 		goto out_config;
 	}
-	if ((r = load_rules(d.cfg, &d.rules)) < 0) {
+	if ((r = load_rules(&d)) < 0) {
 		log_error("serve", "not starting: the rules are invalid");
 		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 		goto out_config;
 	}
-	log_info("rules", "loaded %zu rules", d.rules->n);
+	log_info("rules", "loaded %zu rules", d.gen->rs->n);
 	{
 		char dir[4096];
 		snprintf(dir, sizeof(dir), "%s/taskdefs", d.cfg->data_dir);
@@ -495,12 +486,21 @@ int serve_main(const struct serve_options *opt)
 			goto out_rules;
 		}
 	}
-	if (secret_env_names(d.cfg, &d.secret_env_names) < 0 || uv_loop_init(&d.loop) < 0) {
+	if (secret_env_names(d.cfg, &d.secret_env_names) < 0 || uv_loop_init(&d.loop) < 0 ||
+	    !(d.metrics = metrics_new())) {
 		rc = EXIT_FAILURE_OTHER;
 		goto out_rules;
 	}
 	{
 		char why[600] = "", monitor[4200];
+		if ((r = pipeline_new(&d.loop, d.cfg, d.metrics, d.gen, d.rule_paths, d.n_rule_paths, &d.pipeline,
+				      why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why);
+			rc = EXIT_FAILURE_OTHER;
+			goto out_loop;
+		}
+		rulegen_unref(d.gen);   /* the pipeline's now */
+		d.gen = NULL;
 		struct orch_config oc = {
 			.cluster_name = d.cfg->cluster.name,
 			.region = d.cfg->region,
@@ -523,11 +523,18 @@ int serve_main(const struct serve_options *opt)
 			.process_allow_root = d.cfg->drivers.process_allow_root,
 			.docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.v,
 			.n_docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.n,
+			.on_event = pipeline_core_event,
+			.userdata = d.pipeline,
 		};
 		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));
 			rc = EXIT_FAILURE_OTHER;
-			goto out_loop;
+			goto out_orch;
+		}
+		if ((r = pipeline_attach_orch(d.pipeline, d.orch, why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why);
+			rc = EXIT_FAILURE_OTHER;
+			goto out_orch;
 		}
 		/* deleted revisions go once no task or service loaded above holds them */
 		taskdef_registry_set_in_use(d.taskdefs, orch_holds_taskdef, d.orch);
@@ -535,9 +542,7 @@ int serve_main(const struct serve_options *opt)
 		if ((r = api_new(d.cfg, d.taskdefs, d.orch, &d.api, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-			orch_free(d.orch);
-			d.orch = NULL;
-			goto out_loop;
+			goto out_orch;
 		}
 	}
 	d.started = time(NULL);
@@ -562,6 +567,8 @@ int serve_main(const struct serve_options *opt)
 		log_error("serve", "cannot listen on %s: %s", d.cfg->listen, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;
 		d.stopping = true;
+		pipeline_free(d.pipeline);
+		d.pipeline = NULL;
 		orch_free(d.orch);
 		d.orch = NULL;
 		uv_close((uv_handle_t *)&d.drain, on_closed);
@@ -574,14 +581,26 @@ int serve_main(const struct serve_options *opt)
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	if (rc == 0)
 		log_info("serve", "stopped");
+	if (0) {
+out_orch:
+		pipeline_free(d.pipeline);   /* before the core its targets use */
+		d.pipeline = NULL;
+		orch_free(d.orch);
+		d.orch = NULL;
+	}
 out_loop:
-	uv_run(&d.loop, UV_RUN_NOWAIT);   /* let closing handles finish */
+	/* let closing handles and threadpool work (old rules being freed) finish */
+	for (int i = 0; i < 5000 && uv_loop_alive(&d.loop); i++)
+		if (uv_run(&d.loop, UV_RUN_NOWAIT))
+			usleep(1000);
 	if (uv_loop_close(&d.loop) != 0)
 		log_warn("serve", "the event loop still had open handles at exit");
 out_rules:
 	api_free(d.api);
 	taskdef_registry_free(d.taskdefs);
-	ruleset_unref(d.rules);
+	rulegen_unref(d.gen);
+	free(d.rule_paths);
+	metrics_free(d.metrics);
 	strv_clear(&d.secret_env_names);
 out_config:
 	if (lock_fd >= 0)
