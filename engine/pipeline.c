@@ -249,18 +249,18 @@ int pipeline_attach_orch(struct pipeline *p, struct orch *orch, char *err, size_
 		.metrics = p->metrics,
 		.data_dir = p->cfg->data_dir,
 	};
-	if ((r = store_memory_new(&p->store)) < 0) {
+	if ((r = store_memory_new(p->loop, &(struct store_memory_config){.metrics = p->metrics}, &p->store)) < 0) {
 		snprintf(err, errlen, "the state store: %s", strerror(-r));
 		return r;
 	}
 	struct dispatch_config dc = {
-		.loop = p->loop,
-		.cfg = p->cfg,
 		.env = &p->env,
 		.store = p->store,
 		.metrics = p->metrics,
+		.max_concurrency = p->cfg->delivery.max_concurrency,
+		.http_timeout_s = p->cfg->delivery.http_timeout_s,
 	};
-	if ((r = dispatch_new(&dc, &p->dispatch)) < 0) {
+	if ((r = dispatch_new(p->loop, &dc, &p->dispatch)) < 0) {
 		snprintf(err, errlen, "the dispatcher: %s", strerror(-r));
 		return r;
 	}
