@@ -37,6 +37,7 @@
 #include "config.h"
 #include "dirwalk.h"
 #include "http.h"
+#include "ingest.h"
 #include "logger.h"
 #include "logmon.h"
 #include "metrics.h"
@@ -544,6 +545,13 @@ int serve_main(const struct serve_options *opt)
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 			goto out_orch;
 		}
+		api_set_events(d.api, &(struct api_events_env){
+			.ingest = pipeline_ingest(d.pipeline),
+			.submit = ingest_submit,
+			.bus_exists = ingest_bus_exists,
+			.rules = pipeline_rules,
+			.rules_arg = d.pipeline,
+		});
 	}
 	d.started = time(NULL);
 	uv_timer_init(&d.loop, &d.drain);
