@@ -122,6 +122,21 @@ static void assert_hardening_defaults(const struct tripline_config *c)
 	assert_int_equal(c->secrets_env_allow.n, 0);
 }
 
+/* The defaults of the keys for events and their delivery (services aside). */
+static void assert_delivery_defaults(const struct tripline_config *c)
+{
+	assert_int_equal(c->buses.n, 0);
+	assert_int_equal(c->n_connections, 0);
+	assert_true(c->journal.fsync);
+	assert_int_equal(c->journal.max_bytes, 268435456);
+	assert_int_equal(c->delivery.max_concurrency, 64);
+	assert_int_equal(c->delivery.http_timeout_s, 10);
+	assert_false(c->delivery.file_fsync);
+	assert_int_equal(c->delivery.max_client_tokens, 100000);
+	assert_int_equal(c->limits.bus_queue, 10000);
+	assert_int_equal(c->limits.max_event_depth, 8);
+}
+
 static void test_empty_is_all_defaults(void **state)
 {
 	struct tripline_config *c;
@@ -191,6 +206,8 @@ static void test_example_loads(void **state)
 	/* the example runs from the repository root as shipped */
 	assert_string_equal(c->rules.v[0], "deploy/examples/rules");
 	assert_string_equal(c->task_definitions.v[0], "deploy/examples/taskdefs");
+	assert_int_equal(c->services.n, 1);
+	assert_string_equal(c->services.v[0], "deploy/examples/services");
 	assert_string_equal(c->cluster.name, "default");
 	assert_int_equal(c->cluster.cpu, 2048);
 	assert_int_equal(c->cluster.memory_mib, 4096);
@@ -206,6 +223,8 @@ static void test_example_loads(void **state)
 	assert_null(c->secrets_file);
 	assert_int_equal(c->n_auth_keys, 0);
 	assert_int_equal(c->sources.n_files + c->sources.n_kafka + c->sources.n_webhooks, 0);
+	/* the event keys are written out at their defaults */
+	assert_delivery_defaults(c);
 	config_free(c);
 	errlist_clear(&e);
 }
@@ -249,6 +268,18 @@ static void test_optional_sections(void **state)
 	assert_string_equal(c->sources.webhooks[0].secret_ref, "env:GITHUB_WEBHOOK_SECRET");
 	assert_string_equal(c->sources.webhooks[0].detail_type_header, "X-GitHub-Event");
 	assert_string_equal(c->sources.webhooks[0].id_header, "X-GitHub-Delivery");
+	assert_int_equal(c->n_connections, 3);
+	assert_string_equal(c->connections[0].name, "ops");
+	assert_int_equal(c->connections[0].auth, CONFIG_CONNECTION_BEARER);
+	assert_string_equal(c->connections[0].secret_ref, "env:OPS_HOOK_TOKEN");
+	assert_string_equal(c->connections[1].name, "crm");
+	assert_int_equal(c->connections[1].auth, CONFIG_CONNECTION_BASIC);
+	assert_string_equal(c->connections[1].username, "tripline");
+	assert_string_equal(c->connections[1].secret_ref, "file:/etc/tripline/crm-password");
+	assert_string_equal(c->connections[2].name, "metrics");
+	assert_int_equal(c->connections[2].auth, CONFIG_CONNECTION_API_KEY);
+	assert_string_equal(c->connections[2].header, "X-Api-Key");
+	assert_string_equal(c->connections[2].secret_ref, "env:METRICS_API_KEY");
 	config_free(c);
 	errlist_clear(&e);
 }
@@ -719,21 +750,6 @@ static void test_example_prefixes(void **state)
 
 /* ------------------------------------------------------------ events and delivery */
 
-static void assert_delivery_defaults(const struct tripline_config *c)
-{
-	assert_int_equal(c->buses.n, 0);
-	assert_int_equal(c->services.n, 0);
-	assert_int_equal(c->n_connections, 0);
-	assert_true(c->journal.fsync);
-	assert_int_equal(c->journal.max_bytes, 268435456);
-	assert_int_equal(c->delivery.max_concurrency, 64);
-	assert_int_equal(c->delivery.http_timeout_s, 10);
-	assert_false(c->delivery.file_fsync);
-	assert_int_equal(c->delivery.max_client_tokens, 100000);
-	assert_int_equal(c->limits.bus_queue, 10000);
-	assert_int_equal(c->limits.max_event_depth, 8);
-}
-
 static void test_delivery_defaults(void **state)
 {
 	struct tripline_config *c;
@@ -741,10 +757,12 @@ static void test_delivery_defaults(void **state)
 	(void)state;
 	c = load_ok("{}");
 	assert_delivery_defaults(c);
+	assert_int_equal(c->services.n, 0);
 	config_free(c);
 	c = load_ok("{\"buses\": [], \"services\": [], \"connections\": {}, \"journal\": {},"
 		    " \"delivery\": {}, \"limits\": {}}");
 	assert_delivery_defaults(c);
+	assert_int_equal(c->services.n, 0);
 	config_free(c);
 }
 
