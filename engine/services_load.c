@@ -296,8 +296,10 @@ int services_load_paths(const struct tripline_config *cfg, struct orch *o, struc
 		if (r == -ENOMEM)
 			rc = r;
 	}
-	if (rc == 0)
-		rc = check_unique(files, n, errs);
+	if (rc != -ENOMEM) {
+		int r = check_unique(files, n, errs);
+		rc = rc ? rc : r;
+	}
 	if (rc == 0) {
 		for (size_t i = 0; i < n; i++) {
 			int r = apply(o, &files[i], errs);
