@@ -465,7 +465,7 @@ static void on_apply(void *arg, struct rulegen *gen, int result, const struct er
 
 static void write_file(const char *path, const char *text)
 {
-	char tmp[600];
+	char tmp[700];
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp~", path);
