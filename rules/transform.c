@@ -701,6 +701,7 @@ enum transform_shape transform_shape(const struct transform *t)
 
 struct span {
 	const char *p, *end;   /* p NULL: not found */
+	bool seen;             /* the walk reached the node's value */
 };
 
 struct walker {
@@ -791,19 +792,33 @@ static const char *walk_container(struct walker *w, int32_t node, const char *p,
 	}
 }
 
+/* Forgets what was found below node (an object repeated its key: the last one counts). */
+static void forget_below(struct walker *w, int32_t node)
+{
+	for (int32_t c = w->t->nodes[node].first_child; c >= 0; c = w->t->nodes[c].next) {
+		w->spans[c].p = NULL;
+		forget_below(w, c);
+	}
+}
+
 static const char *walk_value(struct walker *w, int32_t node, const char *p, const char *end,
 			      uint32_t depth)
 {
 	const struct tnode *tn = &w->t->nodes[node];
 	const char *start;
 
+	if (w->spans[node].seen)
+		forget_below(w, node);
+	w->spans[node].seen = true;
 	p = start = ws(p, end);
 	if (tn->first_child >= 0 && p < end && (*p == '{' || *p == '['))
 		p = walk_container(w, node, p, end, depth);
 	else
 		p = json_lex_skip(p, end, RENDER_MAX_DEPTH - depth, &w->lx);
-	if (p && tn->terminal)
-		w->spans[node] = (struct span){start, p};
+	if (p && tn->terminal) {
+		w->spans[node].p = start;
+		w->spans[node].end = p;
+	}
 	return p;
 }
 
