@@ -147,7 +147,7 @@ static bool buf_reserve(struct buf *b, size_t n)
 
 static void buf_put(struct buf *b, const char *s, size_t n)
 {
-	if (!buf_reserve(b, n))
+	if (n == 0 || !buf_reserve(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
@@ -830,7 +830,7 @@ static void put_compact(struct buf *b, const char *s, const char *end, bool esc)
 {
 	bool in_str = false;
 
-	if (!buf_reserve(b, (size_t)(end - s) * (esc ? 2 : 1)))
+	if (s == end || !buf_reserve(b, (size_t)(end - s) * (esc ? 2 : 1)))
 		return;
 	char *o = b->p + b->len;
 	for (; s < end; s++) {
@@ -1017,7 +1017,8 @@ int transform_render(const struct transform *t, const struct transform_ctx *ctx,
 	case MODE_JSON:
 	case MODE_TEXT:
 		for (size_t i = 0; i < t->npieces; i++) {
-			buf_put(&b, t->text + t->pieces[i].lit_off, t->pieces[i].lit_len);
+			if (t->pieces[i].lit_len)
+				buf_put(&b, t->text + t->pieces[i].lit_off, t->pieces[i].lit_len);
 			put_var(&b, &t->pieces[i], ctx, w.spans);
 		}
 		break;
