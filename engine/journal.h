@@ -100,6 +100,12 @@ void journal_dispatch_final(struct journal *j, uint64_t seq, const char *rule, c
 /* Every dispatch of event seq is final: its record may go. */
 void journal_complete(struct journal *j, uint64_t seq);
 
+/* Registers the metrics above in m and keeps them current at each render
+ * (NULL: nothing). Until journal_open does it from cfg->metrics, the
+ * daemon calls it after journal_open; free the journal after the last
+ * render. 0 or -errno. */
+int journal_metrics_attach(struct journal *j, struct metrics *m);
+
 /* Live bytes and events, for health and tests. */
 uint64_t journal_live_bytes(const struct journal *j);
 size_t journal_live_events(const struct journal *j);
