@@ -32,6 +32,13 @@
  * removed the old segment) counts at its later place; DONE keys are a set.
  * A new journal_active segment is made at every open.
  *
+ * DONE and COMPLETE records are queued in memory
+ * while an fsync runs (or callbacks run), and written in one write when it
+ * completes, before the next append's, or before a new segment; with no
+ * fsync running they are written at once. They do not wait for an fsync
+ * (the page cache keeps them across a kill; a power loss may replay a
+ * dispatch, which idempotency absorbs).
+ *
  * Group commit: an append writes its records at once and queues its
  * callback. When no fsync is running, one starts on the threadpool
  * (uv_queue_work: fdatasync of every segment written since the last one
@@ -300,6 +307,56 @@ int journal_seg_create(struct journal *j, uint64_t num)
 
 /* A new journal_active segment; the old one is doomed when nothing live is in it,
  * and the oldest sparse segment is copied forward. */
+/* Writes the queued DONE and COMPLETE records at the end of the active
+ * segment (the one they were counted in). On failure they are dropped (a
+ * dispatch or an event may be replayed) and the segment cut back. */
+static int tail_flush(struct journal *j)
+{
+	struct jseg *s = journal_active(j);
+	int r;
+
+	if (j->tail_len == 0)
+		return 0;
+	r = pwrite_all(s->fd, j->tail, j->tail_len, s->size);
+	if (r < 0) {
+		log_warn("journal", "cannot write segment %016" PRIx64 ": %s; %zu bytes of DONE/COMPLETE records lost",
+			 s->num, strerror(-r), j->tail_len);
+		if (ftruncate(s->fd, (off_t)s->size) < 0)
+			log_error("journal", "cannot cut segment %016" PRIx64 " back: %s", s->num, strerror(errno));
+	} else {
+		s->size += j->tail_len;
+		s->dirty = true;
+		j->stats.disk_bytes += j->tail_len;
+	}
+	j->tail_len = 0;
+	return r;
+}
+
+/* Room for len more bytes of queued records (flushed past 1 MiB), or NULL.
+ * Queuing counts as a write: it bumps the write generation. */
+static uint8_t *tail_reserve(struct journal *j, size_t len)
+{
+	uint8_t *p;
+
+	if (j->tail_len + len > ((size_t)1 << 20))
+		tail_flush(j);
+	if (j->tail_len + len > j->tail_cap) {
+		size_t cap = j->tail_cap ? j->tail_cap : 4096;
+
+		while (cap < j->tail_len + len)
+			cap *= 2;
+		p = realloc(j->tail, cap);
+		if (p == NULL)
+			return NULL;
+		j->tail = p;
+		j->tail_cap = cap;
+	}
+	p = j->tail + j->tail_len;
+	j->tail_len += len;
+	j->wgen++;
+	return p;
+}
+
 static int seg_roll(struct journal *j)
 {
 	struct jseg *old = journal_active(j);
@@ -323,12 +380,15 @@ static int seg_room(struct journal *j, size_t len)
 {
 	struct jseg *s = journal_active(j);
 
-	if (s->size > JOURNAL_SEG_HDR && s->size + len > j->segment_bytes)
+	if (s->size > JOURNAL_SEG_HDR && s->size + j->tail_len + len > j->segment_bytes) {
+		tail_flush(j);
 		return seg_roll(j);
+	}
 	return 0;
 }
 
-/* Writes len bytes of j->buf at the end of the journal_active segment. On failure
+/* Writes the queued records, then len bytes of j->buf at the end of the
+ * active segment. On failure
  * the segment is cut back to where it was. Returns the segment, or NULL
  * with *err. */
 static struct jseg *seg_write(struct journal *j, size_t len, uint64_t *off, int *err)
@@ -336,6 +396,7 @@ static struct jseg *seg_write(struct journal *j, size_t len, uint64_t *off, int 
 	struct jseg *s = journal_active(j);
 	int r;
 
+	tail_flush(j);
 	r = pwrite_all(s->fd, j->buf, len, s->size);
 	if (r < 0) {
 		log_error("journal", "cannot write segment %016" PRIx64 ": %s", s->num, strerror(-r));
@@ -392,7 +453,10 @@ static void sync_kick(struct journal *j)
 {
 	struct jsync *sy;
 
-	if (j->running != NULL || (j->wait_head == NULL && (j->n_doomed == 0 || j->broken)))
+	if (j->running != NULL || j->in_callbacks)
+		return; /* the queued records wait for it to complete */
+	tail_flush(j);
+	if (j->wait_head == NULL && (j->n_doomed == 0 || j->broken))
 		return;
 	sy = calloc(1, sizeof(*sy));
 	if (sy == NULL)
@@ -484,6 +548,8 @@ static void sync_after(uv_work_t *req, int status)
 	free(sy);
 	if (j->in_callbacks == 0 && j->free_pending)
 		journal_destroy(j);
+	else
+		sync_kick(j); /* what the callbacks appended or completed */
 }
 
 /* ---- appending ---- */
@@ -572,22 +638,19 @@ int journal_append(struct journal *j, const struct journal_event *evs, size_t n,
 static int write_done(struct journal *j, struct jlive *l, const char *key, bool roll)
 {
 	size_t key_len = strlen(key), sz = journal_rec_done_size(key_len);
-	struct jseg *s;
-	uint64_t off;
+	uint8_t *p;
 	int r;
 
 	if (sz == 0)
 		return -EINVAL;
 	r = roll ? seg_room(j, sz) : 0;
-	if (r == 0)
-		r = journal_buf_reserve(j, sz);
 	if (r < 0)
 		return r;
-	journal_put_done(j->buf, l->seq, key, key_len);
-	s = seg_write(j, sz, &off, &r);
-	if (s == NULL)
-		return r;
-	return journal_done_set(j, l, key, s, (uint32_t)sz);
+	p = tail_reserve(j, sz);
+	if (p == NULL)
+		return -ENOMEM;
+	journal_put_done(p, l->seq, key, key_len);
+	return journal_done_set(j, l, key, journal_active(j), (uint32_t)sz);
 }
 
 int journal_done_set(struct journal *j, struct jlive *l, const char *key, struct jseg *s, uint32_t size)
@@ -652,15 +715,15 @@ void journal_event_drop(struct journal *j, struct jlive *l)
 void journal_complete(struct journal *j, uint64_t seq)
 {
 	struct jlive *l = j == NULL ? NULL : journal_index_find(j, seq);
-	uint64_t off;
-	int r;
+	uint8_t *p;
 
 	if (l == NULL)
 		return;
-	if (!j->broken && seg_room(j, JOURNAL_REC_COMPLETE_SIZE) == 0 &&
-	    journal_buf_reserve(j, JOURNAL_REC_COMPLETE_SIZE) == 0) {
-		journal_put_complete(j->buf, seq);
-		if (seg_write(j, JOURNAL_REC_COMPLETE_SIZE, &off, &r) == NULL)
+	if (!j->broken) {
+		if (seg_room(j, JOURNAL_REC_COMPLETE_SIZE) == 0 &&
+		    (p = tail_reserve(j, JOURNAL_REC_COMPLETE_SIZE)) != NULL)
+			journal_put_complete(p, seq);
+		else
 			log_warn("journal", "event %" PRIu64 ": COMPLETE record not written (it may be replayed)", seq);
 	}
 	journal_event_drop(j, l);
@@ -736,6 +799,8 @@ void journal_destroy(struct journal *j)
 {
 	struct jwaiter *w, *next;
 
+	if (j->n_segs > 0)
+		tail_flush(j);
 	if (j->running != NULL)
 		j->running->j = NULL;
 	for (w = j->wait_head; w != NULL; w = next) {
@@ -757,6 +822,7 @@ void journal_destroy(struct journal *j)
 	if (j->dirfd >= 0)
 		close(j->dirfd);
 	free(j->buf);
+	free(j->tail);
 	free(j);
 }
 

@@ -89,6 +89,8 @@ struct journal {
 	bool free_pending;
 	uint8_t *buf;                /* scratch for encoding */
 	size_t buf_cap;
+	uint8_t *tail;               /* DONE and COMPLETE records not yet written */
+	size_t tail_len, tail_cap;
 	struct journal_stats stats;
 	struct {                     /* journal_metrics.c */
 		struct metric *fsyncs, *bytes, *events, *appends;

@@ -626,8 +626,80 @@ static void test_write_error_cut_back(void **state)
 	assert_int_equal(stats(f).cut_bytes, 0);
 }
 
-/* Freed with an fsync running: its callback is never called, nothing leaks
- * (ASan), and the loop closes. */
+/* Copies the segment files of f's directory into a new directory, as a
+ * crash would leave them (the journal is not freed, nothing more written),
+ * and opens a journal there into g. */
+static void open_copy(struct fixture *f, struct fixture *g)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	static char buf[1 << 16];
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char from[384], to[384];
+		ssize_t n;
+		int in, out;
+
+		if (strstr(de->d_name, ".seg") == NULL)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", f->dir, de->d_name);
+		snprintf(to, sizeof(to), "%s/%s", g->dir, de->d_name);
+		in = open(from, O_RDONLY);
+		out = open(to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		assert_true(in >= 0 && out >= 0);
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			assert_int_equal(write(out, buf, (size_t)n), n);
+		close(in);
+		close(out);
+	}
+	closedir(d);
+	jopen(g);
+}
+
+/*
+ * DONE and COMPLETE records made while an fsync runs wait in memory and are
+ * written when it completes — without any later append and without
+ * journal_free: a crash then (the files copied as they are) replays the
+ * done set and not the completed event.
+ */
+static void test_done_complete_written_without_append(void **state)
+{
+	struct fixture *f = *state;
+	struct fixture *g;
+	uint64_t seqs[2], bytes, before;
+
+	jopen(f);
+	assert_int_equal(append(f, 1, 2, 100, seqs), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(append(f, 3, 1, 100, seqs), 0); /* an fsync runs */
+	segments(f, &before, NULL, 0);
+	journal_dispatch_final(f->j, 1, "r", "t");
+	journal_complete(f->j, 2);
+	segments(f, &bytes, NULL, 0);
+	assert_int_equal(bytes, before); /* queued */
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	segments(f, &bytes, NULL, 0);
+	assert_int_equal(bytes, before + journal_rec_done_size(3) + JOURNAL_REC_COMPLETE_SIZE);
+	/* with no fsync running, they are written at once */
+	journal_dispatch_final(f->j, 3, "r", "t");
+	segments(f, &before, NULL, 0);
+	assert_int_equal(before, bytes + journal_rec_done_size(3));
+
+	assert_int_equal(setup((void **)&g), 0);
+	open_copy(f, g);
+	assert_int_equal(g->n_rep, 2);
+	check_replayed(&g->rep[0], 1, 1, 100);
+	assert_int_equal(g->rep[0].n_done, 1);
+	assert_string_equal(g->rep[0].done[0], "r\nt");
+	check_replayed(&g->rep[1], 3, 3, 100);
+	assert_int_equal(g->rep[1].n_done, 1);
+	assert_int_equal(teardown((void **)&g), 0);
+}
+
+/* Freed with an fsync running: its callbacks are never called, nothing
+ * leaks (ASan), the loop closes, and the records queued meanwhile are
+ * written. */
 static void test_free_while_syncing(void **state)
 {
 	struct fixture *f = *state;
@@ -635,10 +707,17 @@ static void test_free_while_syncing(void **state)
 
 	jopen(f);
 	assert_int_equal(append(f, 1, 1, 100, seqs), 0);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(append(f, 2, 1, 100, seqs), 0);
+	assert_int_equal(append(f, 3, 1, 100, seqs), 0);
+	journal_complete(f->j, 1); /* queued: an fsync runs */
 	jclose(f);
-	assert_false(f->calls[0].called);
 	assert_false(f->calls[1].called);
+	assert_false(f->calls[2].called);
+	jopen(f);
+	assert_int_equal(f->n_rep, 2);
+	check_replayed(&f->rep[0], 2, 2, 100);
+	check_replayed(&f->rep[1], 3, 3, 100);
 }
 
 /* no_fsync: callbacks still come from the loop, no fsync is counted. */
@@ -670,6 +749,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_then_room_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_frees_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_cut_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_done_complete_written_without_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_syncing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_fsync, setup, teardown),
 	};
