@@ -48,7 +48,7 @@ struct journal_config {
 	uint64_t max_bytes;          /* 0: JOURNAL_DEFAULT_MAX_BYTES */
 	uint64_t segment_bytes;      /* 0: JOURNAL_DEFAULT_SEGMENT_BYTES */
 	bool no_fsync;               /* tests and benchmarks of the rest: never fsync */
-	struct metrics *metrics;     /* may be NULL */
+	struct metrics *metrics;     /* may be NULL; free the journal after its last render */
 };
 
 /* One event as the journal keeps it; strings borrowed for the call. */
@@ -99,12 +99,6 @@ int journal_append(struct journal *j, const struct journal_event *evs, size_t n,
 void journal_dispatch_final(struct journal *j, uint64_t seq, const char *rule, const char *target_id);
 /* Every dispatch of event seq is final: its record may go. */
 void journal_complete(struct journal *j, uint64_t seq);
-
-/* Registers the metrics above in m and keeps them current at each render
- * (NULL: nothing). Until journal_open does it from cfg->metrics, the
- * daemon calls it after journal_open; free the journal after the last
- * render. 0 or -errno. */
-int journal_metrics_attach(struct journal *j, struct metrics *m);
 
 /* Live bytes and events, for health and tests. */
 uint64_t journal_live_bytes(const struct journal *j);

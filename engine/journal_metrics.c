@@ -7,7 +7,8 @@
  *   tripline_journal_events                       live events (not complete)
  *   tripline_journal_appends_total{result}        events appended: ok (durable),
  *                                                 full (-ENOSPC), error (-EIO, -ENOMEM)
- * The registry keeps a pointer to the journal: free the journal after the
+ * journal_open() attaches them when its configuration names a registry;
+ * the registry keeps a pointer to the journal: free the journal after the
  * last render (serve.c stops its listener first).
  */
 #include <string.h>

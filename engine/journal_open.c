@@ -291,6 +291,8 @@ int journal_open(uv_loop_t *loop, const struct journal_config *cfg,
 	journal_seg_reap(j, j->wgen);
 	j->stats.written_seq = j->stats.synced_seq = j->next_seq - 1;
 	r = replay(j, fn, arg, err, errlen);
+	if (r == 0 && (r = journal_metrics_attach(j, cfg->metrics)) < 0)
+		snprintf(err, errlen, "journal: metrics: %s", strerror(-r));
 	if (r < 0)
 		goto fail;
 	free(nums);

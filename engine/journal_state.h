@@ -130,5 +130,8 @@ int journal_buf_reserve(struct journal *j, size_t len);
 /* 0, -errno, or -EIO at an early end of file */
 int journal_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off);
 void journal_destroy(struct journal *j);
+/* Registers the journal's families in m (NULL: nothing), kept current at
+ * each render (journal_metrics.c). 0 or -errno. */
+int journal_metrics_attach(struct journal *j, struct metrics *m);
 
 #endif

@@ -33,6 +33,7 @@
 
 #include "journal.h"
 #include "journal_int.h"
+#include "metrics.h"
 #include "statefile.h"
 
 #define MAX_CALLS 256
@@ -720,6 +721,56 @@ static void test_free_while_syncing(void **state)
 	check_replayed(&f->rep[1], 3, 3, 100);
 }
 
+static char *render(struct metrics *m)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	assert_non_null(out);
+	assert_int_equal(metrics_render(m, out), 0);
+	fclose(out);
+	return text;
+}
+
+/* The journal's families in the registry its configuration names. */
+static void test_metrics(void **state)
+{
+	struct fixture *f = *state;
+	struct metrics *m = metrics_new();
+	uint64_t seqs[2];
+	char *text, line[128];
+
+	assert_non_null(m);
+	f->cfg.metrics = m;
+	f->cfg.max_bytes = 2048;
+	jopen(f);
+	text = render(m);
+	assert_non_null(strstr(text, "\ntripline_journal_fsyncs_total 0\n"));
+	assert_non_null(strstr(text, "\ntripline_journal_appends_total{result=\"full\"} 0\n"));
+	free(text);
+	assert_int_equal(append(f, 1, 2, 100, seqs), 0);
+	assert_int_equal(append(f, 3, 2, 900, seqs), -ENOSPC);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	text = render(m);
+	assert_non_null(strstr(text, "# TYPE tripline_journal_fsyncs_total counter\n"));
+	assert_non_null(strstr(text, "\ntripline_journal_fsyncs_total 1\n"));
+	assert_non_null(strstr(text, "\ntripline_journal_events 2\n"));
+	snprintf(line, sizeof(line), "\ntripline_journal_bytes %llu\n",
+		 (unsigned long long)journal_live_bytes(f->j));
+	assert_non_null(strstr(text, line));
+	assert_non_null(strstr(text, "\ntripline_journal_appends_total{result=\"ok\"} 2\n"));
+	assert_non_null(strstr(text, "\ntripline_journal_appends_total{result=\"full\"} 2\n"));
+	assert_non_null(strstr(text, "\ntripline_journal_appends_total{result=\"error\"} 0\n"));
+	free(text);
+	/* a second render adds nothing twice */
+	text = render(m);
+	assert_non_null(strstr(text, "\ntripline_journal_appends_total{result=\"ok\"} 2\n"));
+	free(text);
+	jclose(f);
+	metrics_free(m);
+}
+
 /* no_fsync: callbacks still come from the loop, no fsync is counted. */
 static void test_no_fsync(void **state)
 {
@@ -752,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_done_complete_written_without_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_syncing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_fsync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
