@@ -2,7 +2,7 @@
  * journal.c — the write-ahead journal of accepted events (journal.h).
  *
  * Files: <dir>/<16 hex digits>.seg, segments numbered in the order they
- * were made; the last one is the journal_active segment, where every write goes
+ * were made; the last one is the active segment, where every write goes
  * (pwrite at its end, from the loop thread: the page cache). Anything else
  * in the directory is left alone. All numbers are little-endian.
  *
@@ -30,14 +30,15 @@
  * later appends land after valid records only. A segment whose header is
  * bad is removed. An EVENT seen twice (copied forward before a crash
  * removed the old segment) counts at its later place; DONE keys are a set.
- * A new journal_active segment is made at every open.
+ * A new active segment is made at every open.
  *
- * DONE and COMPLETE records are queued in memory
- * while an fsync runs (or callbacks run), and written in one write when it
- * completes, before the next append's, or before a new segment; with no
- * fsync running they are written at once. They do not wait for an fsync
- * (the page cache keeps them across a kill; a power loss may replay a
- * dispatch, which idempotency absorbs).
+ * DONE and COMPLETE records are queued in memory while an fsync (or its
+ * callbacks) runs and written in one write when it completes, or before
+ * the next append's records or a new segment; with no fsync running they
+ * are written at once. They never wait for an fsync: the page cache keeps
+ * them across a kill, and a power loss may replay a dispatch, which
+ * idempotency absorbs. All the DONE records of an event follow its EVENT
+ * record (a copy forward rewrites them after the copy).
  *
  * Group commit: an append writes its records at once and queues its
  * callback. When no fsync is running, one starts on the threadpool
@@ -52,13 +53,13 @@
  * Bounds and compaction: live bytes are the records (EVENT and DONE) of the
  * events not complete; an append past max_bytes is refused with -ENOSPC.
  * Each segment counts the live records in it; one that holds none (and is
- * not journal_active) is removed once an fsync that began after the last write has
- * completed (the COMPLETE records and the newer segments are durable
- * first). When the journal_active segment fills and a new one is made, the oldest
- * segment whose live records are at most a quarter of its bytes has its
- * live events (EVENT and DONE records) copied into the journal_active one, and is
- * removed likewise once the copies are durable; so the files hold at most
- * about four times the live bytes plus two segments.
+ * not the active one) is removed once an fsync that began after the last
+ * write has completed (the COMPLETE records and the newer segments are
+ * durable first). When the active segment fills and a new one is made,
+ * the oldest segment whose live records are at most a quarter of its bytes
+ * has them moved into the active one (copy_forward), and is removed
+ * likewise once the copies are durable; so the files settle at about four
+ * times the live bytes plus two segments.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -268,7 +269,7 @@ int journal_pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Makes segment num with its header and appends it (the new journal_active one). */
+/* Makes segment num with its header and appends it (the new active one). */
 int journal_seg_create(struct journal *j, uint64_t num)
 {
 	uint8_t hdr[JOURNAL_SEG_HDR];
@@ -305,7 +306,7 @@ int journal_seg_create(struct journal *j, uint64_t num)
 	return 0;
 }
 
-/* A new journal_active segment; the old one is doomed when nothing live is in it,
+/* A new active segment; the old one is doomed when nothing live is in it,
  * and the oldest sparse segment is copied forward. */
 /* Writes the queued DONE and COMPLETE records at the end of the active
  * segment (the one they were counted in). On failure they are dropped (a
@@ -374,7 +375,7 @@ static int seg_roll(struct journal *j)
 	return 0;
 }
 
-/* Rolls to a new segment when len more bytes would not fit in the journal_active
+/* Rolls to a new segment when len more bytes would not fit in the active
  * one (which may compact, using j->buf: call it before filling j->buf). */
 static int seg_room(struct journal *j, size_t len)
 {
@@ -732,14 +733,25 @@ void journal_complete(struct journal *j, uint64_t seq)
 
 /* ---- compaction ---- */
 
-/* Copies l's EVENT record (as it is on disk) and its DONE records into the
- * journal_active segment. */
-static int copy_forward(struct journal *j, struct jlive *l)
+/* Moves l's records out of victim into the active segment: its EVENT
+ * record (copied as it is on disk) and then all its DONE records, which
+ * must follow it; or, when the EVENT is elsewhere, the DONE records that
+ * are in victim. */
+static int copy_forward(struct journal *j, struct jlive *l, struct jseg *victim)
 {
 	struct jseg *s;
 	uint64_t off;
 	int r;
 
+	if (l->seg != victim) {
+		/* only DONE records here: the EVENT is in an older segment,
+		 * so they may move on their own */
+		for (size_t i = 0; i < l->n_done; i++) {
+			if (l->done[i].seg == victim && (r = write_done(j, l, l->done[i].key, false)) < 0)
+				return r;
+		}
+		return 0;
+	}
 	r = journal_buf_reserve(j, l->size);
 	if (r == 0)
 		r = journal_pread_all(l->seg->fd, j->buf, l->size, l->off);
@@ -782,7 +794,7 @@ static void maybe_compact(struct journal *j)
 
 			for (size_t i = 0; i < l->n_done && !here; i++)
 				here = l->done[i].seg == victim;
-			if (here && copy_forward(j, l) < 0) {
+			if (here && copy_forward(j, l, victim) < 0) {
 				log_warn("journal", "compaction of segment %016" PRIx64 " stopped", victim->num);
 				j->compacting = false;
 				return;

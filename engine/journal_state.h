@@ -70,7 +70,7 @@ struct journal {
 	uint64_t max_bytes;
 	uint64_t segment_bytes;
 	bool no_fsync;
-	struct jseg **segs;          /* oldest first; the last is journal_active */
+	struct jseg **segs;          /* oldest first; the last is the active one */
 	size_t n_segs, cap_segs;
 	struct jlive **buckets;
 	size_t n_buckets;

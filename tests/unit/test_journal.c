@@ -592,6 +592,47 @@ static void test_compaction_frees_disk(void **state)
 	assert_string_equal(f->rep[0].done[0], "keep\nme");
 }
 
+/*
+ * A DONE record written long after its event, in a later segment that
+ * then empties: compaction moves just that record (the event's segment is
+ * full of live events and stays), the emptied segments go, and a reopen
+ * still replays the event with its done set.
+ */
+static void test_compaction_moves_a_late_done(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+	uint64_t seqs[7];
+	struct stat st;
+
+	f->cfg.segment_bytes = 4096;
+	jopen(f);
+	assert_int_equal(append(f, 1, 7, 500, seqs), 0); /* segment 1, all live */
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	for (unsigned i = 8; i <= 100; i++) {
+		assert_int_equal(append(f, i, 1, 500, seqs), 0);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		if (i == 10)
+			journal_dispatch_final(f->j, 1, "late", "done");
+		journal_complete(f->j, seqs[0]);
+	}
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(stats(f).copied_events, 0);
+	snprintf(path, sizeof(path), "%s/%016x.seg", f->dir, 1u);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/%016x.seg", f->dir, 2u);
+	assert_int_equal(stat(path, &st), -1);
+	assert_true(segments(f, NULL, NULL, 0) <= 3);
+	jclose(f);
+	jopen(f);
+	assert_int_equal(f->n_rep, 7);
+	for (unsigned i = 0; i < 7; i++)
+		check_replayed(&f->rep[i], i + 1, i + 1, 500);
+	assert_int_equal(f->rep[0].n_done, 1);
+	assert_string_equal(f->rep[0].done[0], "late\ndone");
+	assert_int_equal(f->rep[1].n_done, 0);
+}
+
 /* A write that fails (the file-size limit: a partial write, then EFBIG) is
  * cut back: nothing appended, no callback, and the next append after the
  * limit is lifted lands after valid records only. */
@@ -799,6 +840,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_then_room_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_frees_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compaction_moves_a_late_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_error_cut_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_complete_written_without_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_while_syncing, setup, teardown),
