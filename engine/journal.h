@@ -89,8 +89,9 @@ typedef void (*journal_done_fn)(void *arg, int result);
 /*
  * Appends n events (one write) and assigns their sequence numbers to
  * seqs[]. 0: done() follows from the loop once they are durable (never
- * from inside this call); -ENOSPC past max_bytes, -EIO the write failed,
- * -ENOMEM: nothing was appended, no callback.
+ * from inside this call); -ENOSPC past max_bytes, -EIO the write failed
+ * (or an earlier fsync did: then every append fails until the journal is
+ * reopened), -ENOMEM: nothing was appended, no callback.
  */
 int journal_append(struct journal *j, const struct journal_event *evs, size_t n, uint64_t *seqs,
 		   journal_done_fn done, void *arg);
