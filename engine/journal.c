@@ -43,8 +43,8 @@
  * Group commit: an append writes its records at once and queues its
  * callback. When no fsync is running, one starts on the threadpool
  * (uv_queue_work: fdatasync of every segment written since the last one
- * began, on dup'd descriptors, and of the directory when a segment was
- * made) and takes every queued callback with it; callbacks queued while it
+ * began, and of the directory when a segment was made; segments are closed
+ * only between fsyncs, or handed to the running one by journal_free) and takes every queued callback with it; callbacks queued while it
  * runs wait for the next, which starts when it completes. A failed write
  * is truncated away (nothing appended, -EIO); a failed fsync fails its
  * callbacks and every later append (-EIO: what the page cache holds is no
@@ -468,22 +468,11 @@ static void sync_kick(struct journal *j)
 		return;
 	}
 	if (!j->no_fsync) {
-		for (size_t i = 0; i < j->n_segs && sy->result == 0; i++) {
-			if (!j->segs[i]->dirty)
-				continue;
-			sy->fds[sy->n_fds] = dup(j->segs[i]->fd);
-			if (sy->fds[sy->n_fds] < 0)
-				sy->result = -errno;
-			else
-				sy->n_fds++;
-		}
-		if (j->dir_dirty && sy->result == 0) {
-			sy->fds[sy->n_fds] = dup(j->dirfd);
-			if (sy->fds[sy->n_fds] < 0)
-				sy->result = -errno;
-			else
-				sy->n_fds++;
-		}
+		for (size_t i = 0; i < j->n_segs; i++)
+			if (j->segs[i]->dirty)
+				sy->fds[sy->n_fds++] = j->segs[i]->fd;
+		if (j->dir_dirty)
+			sy->fds[sy->n_fds++] = j->dirfd;
 	}
 	for (size_t i = 0; i < j->n_segs; i++)
 		j->segs[i]->dirty = false;
@@ -507,10 +496,11 @@ static void sync_after(uv_work_t *req, int status)
 	struct jwaiter *w, *next;
 	int result = status < 0 ? status : sy->result;
 
-	for (size_t i = 0; i < sy->n_fds; i++)
-		close(sy->fds[i]);
 	free(sy->fds);
 	if (j == NULL) {
+		for (size_t i = 0; i < sy->n_close; i++)
+			close(sy->close_fds[i]);
+		free(sy->close_fds);
 		for (w = sy->waiters; w != NULL; w = next) {
 			next = w->next;
 			free(w);
@@ -813,8 +803,25 @@ void journal_destroy(struct journal *j)
 
 	if (j->n_segs > 0)
 		tail_flush(j);
-	if (j->running != NULL)
-		j->running->j = NULL;
+	if (j->running != NULL) {
+		/* its thread may be in fdatasync() on these: it closes them */
+		struct jsync *sy = j->running;
+
+		sy->j = NULL;
+		sy->close_fds = calloc(j->n_segs + 1, sizeof(*sy->close_fds));
+		for (size_t i = 0; sy->close_fds != NULL && i < j->n_segs; i++) {
+			sy->close_fds[sy->n_close++] = j->segs[i]->fd;
+			j->segs[i]->fd = -1;
+		}
+		if (sy->close_fds != NULL && j->dirfd >= 0) {
+			sy->close_fds[sy->n_close++] = j->dirfd;
+			j->dirfd = -1;
+		}
+		/* without memory for the list, the descriptors stay open */
+		for (size_t i = 0; i < j->n_segs; i++)
+			j->segs[i]->fd = -1;
+		j->dirfd = -1;
+	}
 	for (w = j->wait_head; w != NULL; w = next) {
 		next = w->next;
 		free(w);

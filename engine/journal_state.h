@@ -53,8 +53,12 @@ struct jwaiter {
 struct jsync {
 	uv_work_t req;
 	struct journal *j;           /* NULL once the journal was freed */
-	int *fds;                    /* dup'd: closed by after_work */
+	int *fds;                    /* the journal's own: no segment is closed
+					while a sync runs, except by journal_free,
+					which hands them over (close_fds) */
 	size_t n_fds;
+	int *close_fds;              /* closed by after_work: the journal was freed */
+	size_t n_close;
 	bool no_fsync;
 	int result;
 	uint64_t wgen;               /* the write generation it covers */

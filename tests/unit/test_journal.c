@@ -740,12 +740,25 @@ static void test_done_complete_written_without_append(void **state)
 }
 
 /* Freed with an fsync running: its callbacks are never called, nothing
- * leaks (ASan), the loop closes, and the records queued meanwhile are
- * written. */
+ * leaks (ASan), no descriptor is left open once it completes, the loop
+ * closes, and the records queued meanwhile are written. */
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void test_free_while_syncing(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t seqs[1];
+	size_t fds = open_fds();
 
 	jopen(f);
 	assert_int_equal(append(f, 1, 1, 100, seqs), 0);
@@ -756,6 +769,7 @@ static void test_free_while_syncing(void **state)
 	jclose(f);
 	assert_false(f->calls[1].called);
 	assert_false(f->calls[2].called);
+	assert_int_equal(open_fds(), fds); /* the fsync's thread closed them */
 	jopen(f);
 	assert_int_equal(f->n_rep, 2);
 	check_replayed(&f->rep[0], 2, 2, 100);
