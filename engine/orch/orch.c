@@ -411,6 +411,7 @@ void orch_metrics(const struct orch *o, struct orch_metrics *m)
 		m->tasks_by_state[t->last]++;
 	m->cpu_used = o->cpu_used;
 	m->memory_used_mib = o->memory_used;
+	m->client_tokens = client_tokens_count(o->tokens);
 	service_metrics(o, m);
 }
 
@@ -554,7 +555,7 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->instance_arn = orch_strdupf("arn:aws:ecs:%s:%s:container-instance/%s/local", cfg->region, cfg->account,
 				       cfg->cluster_name);
 	snprintf(path, sizeof(path), "%s/tokens", cfg->data_dir);
-	o->tokens = client_tokens_new(path);
+	o->tokens = client_tokens_new(path, cfg->max_client_tokens);
 	if ((r = copy_privilege_config(o, cfg)) < 0) {
 		snprintf(err, errlen, r == -EINVAL ? "drivers.process.uid_range: at most 16777216 uids" : "out of memory");
 		goto fail;
