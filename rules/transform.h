@@ -62,7 +62,7 @@ struct transform_ctx {
 	const char *ingestion_time;  /* "2026-12-07T08:47:06Z" */
 };
 
-/* The target's input, malloc'd and NUL-terminated, in *ret/*ret_len. 0;
+/* The target's input, malloc'd and NUL-terminated, in *ret and *ret_len. 0;
  * -EINVAL (the event is not valid JSON); -ENOMEM. */
 int transform_render(const struct transform *t, const struct transform_ctx *ctx, char **ret, size_t *ret_len);
 

@@ -113,7 +113,7 @@ static bool is_path(const char *v)
 }
 
 /* An object of strings into kvs; false when out of memory. */
-static bool read_map(const json_t *obj, struct kv **ret, size_t *n, bool *any_path)
+static bool read_map(json_t *obj, struct kv **ret, size_t *n, bool *any_path)
 {
 	const char *k;
 	json_t *v;
@@ -122,7 +122,7 @@ static bool read_map(const json_t *obj, struct kv **ret, size_t *n, bool *any_pa
 		return true;
 	if (!(*ret = calloc(json_object_size(obj) + 1, sizeof(**ret))))
 		return false;
-	json_object_foreach ((json_t *)obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		const char *s = json_string_value(v);
 		if (!s)
 			continue;

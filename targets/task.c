@@ -329,7 +329,9 @@ static void run_done(void *arg, json_t *ans, const struct ecs_error *err)
 		if (arn)
 			bus_note_cause(op->env.bus, arn, op->depth + 1);
 	}
-	if (nf == 0 && n > 0) {
+	if (nf == 0) {
+		/* n == 0 too: a known clientToken whose tasks are gone (purged
+		 * after they stopped): that RunTask happened already */
 		op_finish(op, TARGET_OK, NULL, "%s", "");
 		return;
 	}
