@@ -309,7 +309,7 @@ static void op_finish(struct op *op, enum target_outcome o, const char *code, co
 
 static struct ecs_ext op_ext(const struct op *op, bool with_token)
 {
-	struct ecs_ext x = {with_token ? op->token : NULL, op->max_age_s};
+	struct ecs_ext x = {with_token && *op->token ? op->token : NULL, op->max_age_s};
 	return x;
 }
 
@@ -359,8 +359,10 @@ static void run_task(struct op *op, const struct target_call *call)
 			return;
 		}
 	}
-	json_t *req = json_pack("{s:s,s:I,s:s,s:s}", "taskDefinition", st->task_definition, "count",
-				(json_int_t)st->count, "startedBy", st->started_by, "clientToken", op->token);
+	json_t *req = json_pack("{s:s,s:I,s:s}", "taskDefinition", st->task_definition, "count",
+				(json_int_t)st->count, "startedBy", st->started_by);
+	if (req && *op->token)
+		json_object_set_new(req, "clientToken", json_string(op->token));
 	if (req && st->group)
 		json_object_set_new(req, "group", json_string(st->group));
 	if (req && st->launch_type)
