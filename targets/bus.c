@@ -28,37 +28,13 @@
 #include "config.h"
 #include "event.h"
 
-struct bus_state {
-	char *bus;
-};
-
 static int bus_prepare(const struct tripline_config *cfg, const struct rule *rule, size_t i, void **ret,
 		       struct errlist *errs)
 {
-	const struct rule_target *t = &rule->targets[i];
-	struct bus_state *st;
-
 	(void)cfg;
-	*ret = NULL;
-	if (!t->resource || !*t->resource) {
-		tgt_error(errs, rule, i, "Arn", "an event bus target needs a bus name: arn:aws:events:REGION:ACCOUNT:event-bus/NAME");
-		return -EINVAL;
-	}
-	if (!(st = calloc(1, sizeof(*st))) || !(st->bus = strdup(t->resource))) {
-		free(st);
-		return -ENOMEM;
-	}
-	*ret = st;
-	return 0;
-}
-
-static void bus_release(void *state)
-{
-	struct bus_state *st = state;
-	if (st) {
-		free(st->bus);
-		free(st);
-	}
+	return tgt_prepare_resource(rule, i,
+				    "an event bus target needs a bus name: arn:aws:events:REGION:ACCOUNT:event-bus/NAME",
+				    ret, errs);
 }
 
 static bool is_envelope(const json_t *j)
@@ -98,7 +74,7 @@ static int wrap(const struct target_env *env, const struct target_call *call, co
 static void bus_invoke(const struct target_env *env, const struct target_call *call, target_done_fn done,
 		       void *arg)
 {
-	const struct bus_state *st = call->state;
+	const char *bus = call->state;
 	json_t *in = json_loadb(call->input, call->input_len, 0, NULL);
 	struct event *ev = NULL;
 	int r;
@@ -106,7 +82,7 @@ static void bus_invoke(const struct target_env *env, const struct target_call *c
 	if (!json_is_object(in)) {
 		json_decref(in);
 		tgt_finish(done, arg, TARGET_FAIL, "INVALID_JSON",
-			   "the input for event bus %s is not a JSON object, so it cannot be an event", st->bus);
+			   "the input for event bus %s is not a JSON object, so it cannot be an event", bus);
 		return;
 	}
 	if (!env->bus) {
@@ -115,14 +91,14 @@ static void bus_invoke(const struct target_env *env, const struct target_call *c
 		return;
 	}
 	if (is_envelope(in))
-		r = event_new(tgt_str(in, "id"), st->bus, call->input, call->input_len, &ev);
+		r = event_new(tgt_str(in, "id"), bus, call->input, call->input_len, &ev);
 	else
-		r = wrap(env, call, st->bus, in, &ev);
+		r = wrap(env, call, bus, in, &ev);
 	json_decref(in);
 	if (r < 0) {
 		tgt_finish(done, arg, r == -ENOMEM ? TARGET_RETRY : TARGET_FAIL,
 			   r == -ENOMEM ? "INTERNAL_ERROR" : "INVALID_PARAMETER",
-			   "cannot make an event for bus %s: %s", st->bus, strerror(-r));
+			   "cannot make an event for bus %s: %s", bus, strerror(-r));
 		return;
 	}
 	ev->depth = call->ev->depth + 1;
@@ -131,20 +107,20 @@ static void bus_invoke(const struct target_env *env, const struct target_call *c
 	if (r == 0)
 		tgt_ok(done, arg);
 	else if (r == -EAGAIN)
-		tgt_finish(done, arg, TARGET_RETRY, "THROTTLING", "event bus %s is full", st->bus);
+		tgt_finish(done, arg, TARGET_RETRY, "THROTTLING", "event bus %s is full", bus);
 	else if (r == -ENOENT)
-		tgt_finish(done, arg, TARGET_FAIL, "NO_RESOURCE", "no event bus named %s", st->bus);
+		tgt_finish(done, arg, TARGET_FAIL, "NO_RESOURCE", "no event bus named %s", bus);
 	else if (r == -ELOOP)
 		tgt_finish(done, arg, TARGET_FAIL, "LOOP_DETECTED",
 			   "event bus %s: the event would be %u levels deep, past limits.max_event_depth (a rule "
-			   "reacting to what its own targets cause)", st->bus, call->ev->depth + 1);
+			   "reacting to what its own targets cause)", bus, call->ev->depth + 1);
 	else
-		tgt_finish(done, arg, TARGET_RETRY, "INTERNAL_ERROR", "event bus %s: %s", st->bus, strerror(-r));
+		tgt_finish(done, arg, TARGET_RETRY, "INTERNAL_ERROR", "event bus %s: %s", bus, strerror(-r));
 }
 
 const struct target_ops target_bus_ops = {
 	.name = "bus",
 	.prepare = bus_prepare,
-	.release = bus_release,
+	.release = free,
 	.invoke = bus_invoke,
 };

@@ -19,6 +19,7 @@
  * TIMEOUT (retryable).
  */
 #include "ecs.h"
+#include "targets_internal.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -206,19 +207,11 @@ struct creds {
 	char *akid, *secret, *token;
 };
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 static void creds_clear(struct creds *c)
 {
-	wipe_free(c->akid);
-	wipe_free(c->secret);
-	wipe_free(c->token);
+	tgt_wipe_free(c->akid);
+	tgt_wipe_free(c->secret);
+	tgt_wipe_free(c->token);
 }
 
 static char *env_dup(const char *prefix, const char *suffix)
@@ -254,7 +247,7 @@ static int creds_load(const char *ref, struct creds *c, char *why, size_t whylen
 			c->secret = s ? strdup(s) : NULL;
 			c->token = t ? strdup(t) : NULL;
 			json_decref(j);
-			wipe_free(text);
+			tgt_wipe_free(text);
 			if (c->akid && c->secret)
 				return 0;
 			snprintf(why, whylen, "credentials %s: a JSON object with access_key_id and "
@@ -362,7 +355,7 @@ static void call_remote(const struct target_env *env, const struct ecs_dest *d, 
 		r = -ENOMEM;
 	}
 	for (size_t i = 0; i < 6; i++)
-		wipe_free(hl[i]);
+		tgt_wipe_free(hl[i]);
 	free(body);
 	if (r < 0) {
 		free(rc);

@@ -26,37 +26,11 @@
 
 #include "config.h"
 
-struct file_state {
-	char *path;
-};
-
 static int file_prepare(const struct tripline_config *cfg, const struct rule *rule, size_t i, void **ret,
 			struct errlist *errs)
 {
-	const struct rule_target *t = &rule->targets[i];
-	struct file_state *st;
-
 	(void)cfg;
-	*ret = NULL;
-	if (!t->resource || !*t->resource) {
-		tgt_error(errs, rule, i, "Arn", "a file target needs a path: file:PATH");
-		return -EINVAL;
-	}
-	if (!(st = calloc(1, sizeof(*st))) || !(st->path = strdup(t->resource))) {
-		free(st);
-		return -ENOMEM;
-	}
-	*ret = st;
-	return 0;
-}
-
-static void file_release(void *state)
-{
-	struct file_state *st = state;
-	if (st) {
-		free(st->path);
-		free(st);
-	}
+	return tgt_prepare_resource(rule, i, "a file target needs a path: file:PATH", ret, errs);
 }
 
 /* The line for input: compact JSON, or the text as a JSON string; with "\n". */
@@ -89,7 +63,7 @@ static char *make_line(const char *input, size_t len, size_t *ret_len)
 static void file_invoke(const struct target_env *env, const struct target_call *call, target_done_fn done,
 			void *arg)
 {
-	const struct file_state *st = call->state;
+	const char *path = call->state;
 	size_t len;
 	char *line = make_line(call->input, call->input_len, &len);
 	int fd = -1, err = 0;
@@ -98,7 +72,7 @@ static void file_invoke(const struct target_env *env, const struct target_call *
 		tgt_finish(done, arg, TARGET_RETRY, "INTERNAL_ERROR", "out of memory");
 		return;
 	}
-	if ((fd = open(st->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640)) < 0) {
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640)) < 0) {
 		err = errno;
 	} else {
 		ssize_t w = write(fd, line, len);
@@ -114,7 +88,7 @@ static void file_invoke(const struct target_env *env, const struct target_call *
 	free(line);
 	if (err)
 		tgt_finish(done, arg, TARGET_RETRY, err == EACCES || err == EPERM ? "NO_PERMISSIONS" : "INTERNAL_ERROR",
-			   "%s: %s", st->path, strerror(err));
+			   "%s: %s", path, strerror(err));
 	else
 		tgt_ok(done, arg);
 }
@@ -122,6 +96,6 @@ static void file_invoke(const struct target_env *env, const struct target_call *
 const struct target_ops target_file_ops = {
 	.name = "file",
 	.prepare = file_prepare,
-	.release = file_release,
+	.release = free,
 	.invoke = file_invoke,
 };

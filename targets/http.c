@@ -71,14 +71,6 @@ struct http_call {
 	void *arg;
 };
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 static void http_release(void *state)
 {
 	struct http_state *st = state;
@@ -103,7 +95,7 @@ static void http_release(void *state)
 	free(st->username);
 	free(st->auth_header);
 	free(st->secret_ref);
-	wipe_free(st->secret);
+	tgt_wipe_free(st->secret);
 	free(st);
 }
 
@@ -241,8 +233,8 @@ static int auth_line(struct http_state *st, char **ret, char *why, size_t whylen
 		if (asprintf(&pair, "%s:%s", st->username ? st->username : "", st->secret) >= 0 &&
 		    (enc = base64(pair, strlen(pair))))
 			n = asprintf(&line, "Authorization: Basic %s", enc);
-		wipe_free(pair);
-		wipe_free(enc);
+		tgt_wipe_free(pair);
+		tgt_wipe_free(enc);
 		break;
 	case CONFIG_CONNECTION_BEARER:
 		n = asprintf(&line, "Authorization: Bearer %s", st->secret);
@@ -254,7 +246,7 @@ static int auth_line(struct http_state *st, char **ret, char *why, size_t whylen
 	if (n < 0)
 		return -ENOMEM;
 	if (strpbrk(line, "\r\n")) {
-		wipe_free(line);
+		tgt_wipe_free(line);
 		snprintf(why, whylen, "connection %s: the secret %s holds a line break", st->conn_name, st->secret_ref);
 		return -EACCES;
 	}
@@ -431,7 +423,7 @@ fail:
 	free(owned);
 	free(headers);
 	free(url);
-	wipe_free(auth);
+	tgt_wipe_free(auth);
 	json_decref(event);
 	if (r < 0)
 		tgt_finish(done, arg, outcome, code, "%s", *why ? why : strerror(-r));

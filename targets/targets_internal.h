@@ -24,6 +24,14 @@ json_t *tgt_target_json(const struct rule *rule, size_t i, struct errlist *errs)
 void tgt_error(struct errlist *errs, const struct rule *rule, size_t i, const char *where, const char *fmt, ...)
 	TGT_FORMAT(5, 6);
 
+/* A prepare() whose state is the target's resource (a path, a bus name):
+ * *ret a malloc'd copy (release with free()), or -EINVAL with "<file>:
+ * /Targets/N/Arn: <missing>" when the resource is empty; -ENOMEM. */
+int tgt_prepare_resource(const struct rule *rule, size_t i, const char *missing, void **ret, struct errlist *errs);
+
+/* Wipes a secret and frees it; NULL is fine. */
+void tgt_wipe_free(char *s);
+
 /* A string member of obj, or NULL. */
 const char *tgt_str(const json_t *obj, const char *key);
 

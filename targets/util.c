@@ -40,6 +40,27 @@ void tgt_error(struct errlist *errs, const struct rule *rule, size_t i, const ch
 	va_end(ap);
 }
 
+int tgt_prepare_resource(const struct rule *rule, size_t i, const char *missing, void **ret, struct errlist *errs)
+{
+	const char *res = rule->targets[i].resource;
+
+	*ret = NULL;
+	if (!res || !*res) {
+		tgt_error(errs, rule, i, "Arn", "%s", missing);
+		return -EINVAL;
+	}
+	*ret = strdup(res);
+	return *ret ? 0 : -ENOMEM;
+}
+
+void tgt_wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
 const char *tgt_str(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
