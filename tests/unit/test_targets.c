@@ -81,7 +81,7 @@ struct fx {
 	struct seen seen;
 	struct bus *bus;
 	struct tripline_config cfg;
-	struct config_connection conns[2];
+	struct config_connection conns[3];
 	struct target_env env;
 };
 
@@ -141,7 +141,9 @@ static int setup(void **state)
 						 .secret_ref = tf_mut("env:TGT_HTTP_TOKEN")};
 	f->conns[1] = (struct config_connection){.name = tf_mut("basic"), .auth = CONFIG_CONNECTION_BASIC,
 						 .username = tf_mut("alice"), .secret_ref = tf_mut("value:open sesame")};
-	f->cfg.n_connections = 2;
+	f->conns[2] = (struct config_connection){.name = tf_mut("apikey"), .auth = CONFIG_CONNECTION_API_KEY,
+						 .header = tf_mut("X-Api-Key"), .secret_ref = tf_mut("value:k3y")};
+	f->cfg.n_connections = 3;
 	f->cfg.connections = f->conns;
 	f->env = (struct target_env){.loop = &f->loop, .cfg = &f->cfg, .http = f->cu, .bus = f->bus,
 				     .data_dir = f->dir};
@@ -269,6 +271,17 @@ static void test_http_parameters_body_and_connection(void **state)
 	assert_string_equal(f->seen.auth, "Basic YWxpY2U6b3BlbiBzZXNhbWU=");   /* alice:open sesame */
 	assert_string_equal(f->seen.ctype, "text/plain; charset=utf-8");
 	assert_string_equal(f->seen.body, "state is up");
+
+	/* GET sends no body; the connection's header wins over the rule's */
+	http_rule(f, &r, url, sizeof(url), "/get",
+		  "{\"Method\":\"GET\",\"Connection\":\"apikey\",\"HeaderParameters\":{\"X-Api-Key\":\"mine\","
+		  "\"Content-Type\":\"application/x-mine\"}}");
+	tf_run(&f->env, &r, ev, "{\"ignored\":true}", NULL, &res);
+	assert_int_equal(res.outcome, TARGET_OK);
+	assert_string_equal(f->seen.method, "GET");
+	assert_string_equal(f->seen.body, "");
+	assert_string_equal(f->seen.auth, "k3y");
+	assert_string_equal(f->seen.ctype, "application/x-mine");
 	event_unref(ev);
 }
 
@@ -303,6 +316,7 @@ static void test_http_statuses_and_network_errors(void **state)
 	expect_status(f, 404, TARGET_FAIL, "ERROR_FROM_TARGET");
 	expect_status(f, 400, TARGET_FAIL, "ERROR_FROM_TARGET");
 	expect_status(f, 401, TARGET_FAIL, "NO_PERMISSIONS");
+	expect_status(f, 302, TARGET_FAIL, "ERROR_FROM_TARGET");   /* redirects are not followed */
 	expect_status(f, 403, TARGET_FAIL, "NO_PERMISSIONS");
 
 	tf_rule_init(&r, "hook", TARGET_HTTP, "http://127.0.0.1:1/x", "{\"Id\":\"t\",\"Arn\":\"http://127.0.0.1:1/x\"}",
