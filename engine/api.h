@@ -15,6 +15,7 @@
 #include "http.h"
 
 struct api;
+struct metrics;
 struct orch;
 struct taskdef_registry;
 
@@ -24,8 +25,10 @@ struct taskdef_registry;
 int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs, struct orch *orch,
 	    struct api **ret, char *err, size_t errlen);
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);
-/* tripline_api_requests_total{operation, code} in Prometheus text. */
-void api_metrics(const struct api *a, FILE *f);
+/* Registers tripline_api_requests_total{operation, code} and
+ * tripline_api_auth_failures_total{reason} in m (the same families on every
+ * call) and, when a is not NULL, sets them from its counts. */
+void api_metrics(const struct api *a, struct metrics *m);
 void api_free(struct api *a);
 
 #endif

@@ -34,6 +34,7 @@
 #include "curl_uv.h"
 #include "errlist.h"
 #include "http.h"
+#include "metrics.h"
 #include "orch.h"
 #include "statefile.h"
 #include "target_fixture.h"
@@ -69,6 +70,7 @@ struct fx {
 	struct config_auth_key key;
 	char endpoint[64];
 	struct target_env env;
+	struct metrics *metrics;   /* the core keeps a metric of it: freed after the core */
 };
 
 static uint64_t fake_wall(void *ud)
@@ -226,6 +228,7 @@ static int teardown(void **state)
 	orch_free(f->o);
 	orch_free(f->o2);
 	bus_free(f->bus);
+	metrics_free(f->metrics);
 	uv_close((uv_handle_t *)&f->guard, NULL);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	int r = uv_loop_close(&f->loop);
@@ -482,6 +485,17 @@ static void test_full_token_store_refuses_new_tokens(void **state)
 	orch_metrics(f->o, &m);
 	assert_int_equal(m.client_tokens_refused, 1);
 	assert_int_equal(m.client_tokens, 2);
+	/* and /metrics shows it */
+	struct metrics *reg = f->metrics = metrics_new();
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mf = open_memstream(&text, &len);
+	orch_metrics_update(f->o, reg);
+	assert_int_equal(metrics_render(reg, mf), 0);
+	fclose(mf);
+	assert_non_null(strstr(text, "\ntripline_client_tokens 2\n"));
+	assert_non_null(strstr(text, "\ntripline_client_tokens_refused_total 1\n"));
+	free(text);
 	/* the remembered ones are not forgotten for it */
 	run_counting(f, &r, ev, NULL, TOKEN("1"), f->o, "events-rule/full", 2);
 	event_unref(ev);
