@@ -6,7 +6,8 @@
  * and limits), then acts; nothing is changed by a request that fails a
  * check. RunTask places up to ORCH_MAX_RUN_COUNT tasks; one that does not
  * fit is a failures[] entry (RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:TASKS),
- * not an error. A clientToken seen within ORCH_CLIENT_TOKEN_TTL_S answers
+ * not an error. A clientToken seen within its lifetime (ORCH_CLIENT_TOKEN_TTL_S,
+ * or the longer client_token_ttl_s the request asked for) answers
  * with the tasks of the first call and launches nothing when the request's
  * parameters are the same (a SHA-256 of their JSON form, clientToken and
  * cluster left out); with other parameters it is ECS's ConflictException.
