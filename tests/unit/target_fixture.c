@@ -118,11 +118,13 @@ void tf_run(const struct target_env *env, struct tf_rule *r, struct event *ev, c
 }
 
 /*
- * Fallbacks for the transformer (rules/transform.h), weak so that the real
- * one wins whenever it is in the library: a template starting with "{" is
- * an object, with "[" or "\"" JSON, anything else text; an Input starting
- * with "{" an object, else JSON; an InputPath depends on the event. Only
- * shape() and the compile/free pair are needed by the targets' tests.
+ * Stand-ins for the transformer (rules/transform.h) while rules/transform.c
+ * is not in the library: a template starting with "{" is an object, with
+ * "[" or "\"" JSON, anything else text; an Input starting with "{" an
+ * object, else JSON; an InputPath depends on the event. They are weak, but
+ * a static library's member is not pulled in for a symbol already defined:
+ * once transform.c is in tripline_rules, delete them so that the tests run
+ * on the real one.
  */
 struct transform {
 	enum transform_shape shape;
