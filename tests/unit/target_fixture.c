@@ -9,14 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "errlist.h"
-#include "transform.h"
 
 void tf_rule_init(struct tf_rule *r, const char *name, enum target_kind kind, const char *resource,
 		  const char *json, enum target_input input)
@@ -115,47 +112,4 @@ void tf_run(const struct target_env *env, struct tf_rule *r, struct event *ev, c
 	if (ops->release)
 		ops->release(state);
 	errlist_clear(&errs);
-}
-
-/*
- * Stand-ins for the transformer (rules/transform.h) while rules/transform.c
- * is not in the library: a template starting with "{" is an object, with
- * "[" or "\"" JSON, anything else text; an Input starting with "{" an
- * object, else JSON; an InputPath depends on the event. They are weak, but
- * a static library's member is not pulled in for a symbol already defined:
- * once transform.c is in tripline_rules, delete them so that the tests run
- * on the real one.
- */
-struct transform {
-	enum transform_shape shape;
-};
-
-__attribute__((weak)) int transform_compile(const struct transform_spec *spec, struct transform **ret, char *why,
-					    size_t whylen)
-{
-	struct transform *t = calloc(1, sizeof(*t));
-	(void)why;
-	(void)whylen;
-	if (!t)
-		return -ENOMEM;
-	if (spec->template_text)
-		t->shape = spec->template_text[0] == '{' ? TRANSFORM_SHAPE_OBJECT
-			   : spec->template_text[0] == '[' || spec->template_text[0] == '"' ? TRANSFORM_SHAPE_JSON
-			   : TRANSFORM_SHAPE_TEXT;
-	else if (spec->input)
-		t->shape = spec->input[0] == '{' ? TRANSFORM_SHAPE_OBJECT : TRANSFORM_SHAPE_JSON;
-	else
-		t->shape = spec->input_path ? TRANSFORM_SHAPE_DEPENDS : TRANSFORM_SHAPE_OBJECT;
-	*ret = t;
-	return 0;
-}
-
-__attribute__((weak)) void transform_free(struct transform *t)
-{
-	free(t);
-}
-
-__attribute__((weak)) enum transform_shape transform_shape(const struct transform *t)
-{
-	return t->shape;
 }
