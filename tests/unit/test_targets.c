@@ -441,6 +441,36 @@ static void test_bus_reemits_the_event_one_level_deeper(void **state)
 	assert_int_equal(n_subs, 0);
 }
 
+/* Through the real rule loader and transformer: what a target cannot do
+ * refuses the whole generation, each problem at its pointer. */
+static void test_a_generation_with_an_impossible_target_is_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char text[] =
+		"{\"Name\":\"bad\",\"EventPattern\":{\"source\":[\"x\"]},\"Targets\":["
+		"{\"Id\":\"a\",\"Arn\":\"cluster/default\",\"EcsParameters\":{\"TaskDefinitionArn\":\"hello\"},"
+		"\"InputTransformer\":{\"InputPathsMap\":{\"s\":\"$.detail.s\"},\"InputTemplate\":\"<s> is up\"}},"
+		"{\"Id\":\"b\",\"Arn\":\"cluster/elsewhere\",\"EcsParameters\":{\"TaskDefinitionArn\":\"hello\"}},"
+		"{\"Id\":\"c\",\"Arn\":\"http://localhost:1/x\",\"HttpParameters\":{\"Connection\":\"nosuch\"}},"
+		"{\"Id\":\"d\",\"Arn\":\"cluster/default\",\"EcsParameters\":{\"TaskDefinitionArn\":\"hello\"},"
+		"\"InputTransformer\":{\"InputPathsMap\":{\"s\":\"$.detail.s\"},"
+		"\"InputTemplate\":\"{\\\"containerOverrides\\\":[{\\\"name\\\":\\\"main\\\",\\\"command\\\":[<s>]}]}\"}}]}";
+	struct ruleset *rs = NULL;
+	struct rulegen *g = NULL;
+	struct errlist errs = ERRLIST_INIT;
+
+	f->cfg.cluster.name = tf_mut("default");
+	if (ruleset_from_text("bad.json", text, strlen(text), NULL, &rs, &errs) < 0)
+		fail_msg("load: %s", errs.n ? errs.msgs[0] : "?");
+	assert_int_equal(rulegen_from_ruleset(&f->cfg, rs, &g, &errs), -EINVAL);
+	assert_null(g);
+	assert_int_equal(errs.n, 3);
+	assert_non_null(strstr(errs.msgs[0], "bad.json: /Targets/0/InputTransformer/InputTemplate: "));
+	assert_non_null(strstr(errs.msgs[1], "bad.json: /Targets/1/Arn: no cluster named elsewhere"));
+	assert_non_null(strstr(errs.msgs[2], "bad.json: /Targets/2/HttpParameters/Connection: no connection named 'nosuch'"));
+	errlist_clear(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +480,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_http_statuses_and_network_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_unknown_connection_is_a_load_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_reemits_the_event_one_level_deeper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_generation_with_an_impossible_target_is_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
