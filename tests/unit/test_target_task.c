@@ -241,8 +241,16 @@ static int teardown(void **state)
 	return r == 0 ? 0 : -1;
 }
 
+static bool no_launch_in_flight(void *arg)
+{
+	return orch_launches_in_flight(arg) == 0;
+}
+
+/* A clean restart: the launches under way are recorded first (as the
+ * daemon's shutdown waits for them), then the core goes and comes back. */
 static void restart_orch(struct fx *f)
 {
+	assert_true(tf_wait(&f->loop, no_launch_in_flight, f->o));
 	orch_free(f->o);
 	f->o = NULL;
 	uv_run(&f->loop, UV_RUN_NOWAIT);
