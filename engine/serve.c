@@ -535,6 +535,7 @@ int serve_main(const struct serve_options *opt)
 			.process_allow_root = d.cfg->drivers.process_allow_root,
 			.docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.v,
 			.n_docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.n,
+			.max_client_tokens = d.cfg->delivery.max_client_tokens,
 			.on_event = pipeline_core_event,
 			.userdata = d.pipeline,
 		};
