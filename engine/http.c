@@ -62,6 +62,25 @@
  * 413. Only a complete, in-limit request reaches the caller's handler,
  * synchronously, on the loop thread.
  *
+ * Deferred answers (http.h): the handler call in progress is known to
+ * http_response_defer() through a thread-local pointer, so it only defers
+ * the response it was handed. After the handler returns, the connection is
+ * suspended (MHD_suspend_connection(), which needs MHD_ALLOW_SUSPEND_RESUME):
+ * MHD takes it out of its epoll set and its timeout lists, so neither its
+ * idle timeout nor our head deadline (ended by the head) runs while it
+ * waits, and it keeps its slot. http_pending_answer() builds the MHD
+ * response at once (so nothing of the caller's is kept) and resumes the
+ * connection (MHD's inter-thread channel wakes its epoll fd; we also run MHD
+ * on the next loop turn); MHD then calls the access handler again, which
+ * queues it. An answer given before the handler returned is queued without
+ * suspending. MHD does not watch a suspended socket, so hup_fd does: a
+ * client that shut its end with nothing left unread has its connection
+ * resumed only to be closed. The pending handle is freed by whichever comes
+ * last: its request's end (completion callback) or http_pending_answer()
+ * (which returns -ECONNRESET for a request that ended unanswered). Stopping
+ * resumes every suspended connection first: MHD_stop_daemon() panics on a
+ * suspended one.
+ *
  * Stopping closes the uv handles first (a poll handle must leave libuv's
  * epoll set before its fd is closed), then MHD_stop_daemon() closes every
  * connection at once, then we close the listening socket. The struct is
@@ -106,6 +125,7 @@ struct http_conn {
 	bool waiting;                   /* for a complete request head */
 	bool reserve;                   /* accepted while only the reserve was left */
 	bool peer_closed;               /* hup_fd reported the client's end shut */
+	struct http_pending *pending;   /* its request's deferred answer, while suspended */
 };
 
 struct http_server {
@@ -128,6 +148,7 @@ struct http_server {
 	size_t n_buckets;
 	struct http_conn *waiting_first, *waiting_last;   /* waiting for a head, first deadline first */
 	struct http_conn *adding;       /* inside MHD_add_connection(): taken by the "started" notification */
+	struct http_pending *pending;   /* deferred requests still attached to a connection */
 	uint64_t accept_retry_ms;       /* 0, or when accept() may be tried again */
 	uint64_t accepted, refused_per_client, head_timeouts, reserve_refused, bad_framing;
 	uint16_t port;
@@ -147,7 +168,44 @@ struct http_exchange {
 	size_t dropped;                 /* bytes read and dropped past max_body */
 	bool started;                   /* the header call has been made */
 	bool too_large;
+	struct http_pending *pending;   /* its deferred answer, while attached */
 };
+
+/*
+ * A deferred answer. Attached (s set) from http_response_defer() until its
+ * connection's request ends (answered, client gone, or server stopped);
+ * then detached, and freed by http_pending_answer(). While attached and
+ * out of the handler, its connection is suspended in MHD.
+ */
+struct http_pending {
+	struct http_pending *prev, *next;   /* in s->pending, while attached */
+	struct http_server *s;          /* NULL once detached */
+	struct MHD_Connection *conn;
+	struct http_exchange *x;
+	struct http_conn *c;            /* may be NULL (out of memory at accept) */
+	struct MHD_Response *answer;    /* built by http_pending_answer(), queued on resume */
+	unsigned status;
+	bool in_handler;                /* the handler that deferred has not returned yet */
+	bool suspended;
+	bool answered;
+	bool gone;                      /* the client went away: resumed only to be closed */
+};
+
+/* The handler call in progress on this thread (http_response_defer() finds
+ * its connection through it). */
+struct handler_call {
+	struct http_response *resp;
+	struct http_server *s;
+	struct MHD_Connection *conn;
+	struct http_exchange *x;
+	struct http_pending *pending;
+};
+static _Thread_local struct handler_call *current_call;
+
+static void pending_detach(struct http_pending *p);
+static void pending_free(struct http_pending *p);
+static void pending_resume(struct http_pending *p, bool gone);
+static void pending_end(struct http_pending *p);
 
 struct header_list {
 	struct http_header *items;
@@ -274,41 +332,71 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *s = cls;
+	struct http_exchange *x = *con_cls;
 	struct http_conn *c;
 
-	exchange_free(*con_cls);
+	if (x && x->pending)
+		pending_end(x->pending);
+	exchange_free(x);
 	*con_cls = NULL;
 	c = conn_of(conn);
 	if (c && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->closing)
 		waiting_append(s, c);
 }
 
-/* Queue a response; `body` (malloc'd or NULL) is taken in every case. */
-static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type,
-			     char *body, size_t body_len)
+/* A response with this content type, headers and body (malloc'd or NULL,
+ * taken in every case), or NULL: out of memory, or a content type or header
+ * MHD rejects (e.g. with a newline: the handler's bug). */
+static struct MHD_Response *make_response(const char *content_type, const struct http_header *headers,
+					  size_t n_headers, char *body, size_t body_len)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ok;
 
 	if (body) {
 		r = MHD_create_response_from_buffer(body_len, body, MHD_RESPMEM_MUST_FREE);
 		if (!r) {
 			free(body);
-			return MHD_NO;
+			return NULL;
 		}
 	} else {
 		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 		if (!r)
-			return MHD_NO;
+			return NULL;
 	}
-	if (content_type && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
-		/* a content type MHD rejects (e.g. with a newline) is the handler's bug */
-		MHD_destroy_response(r);
-		return queue(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
+	if (content_type && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+		goto out_destroy;
+	for (size_t i = 0; i < n_headers; i++)
+		if (!headers[i].name || !headers[i].value ||
+		    MHD_add_response_header(r, headers[i].name, headers[i].value) != MHD_YES)
+			goto out_destroy;
+	return r;
+
+out_destroy:
+	MHD_destroy_response(r);
+	return NULL;
+}
+
+/* Queue a response built by make_response() (taken), or a bare 500 for NULL. */
+static enum MHD_Result queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result ok;
+
+	if (!r) {
+		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
 	ok = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ok;
+}
+
+/* Queue a response; `body` (malloc'd or NULL) is taken in every case. */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type,
+			     char *body, size_t body_len)
+{
+	return queue_response(conn, status, make_response(content_type, NULL, 0, body, body_len));
 }
 
 /* Queue {"message": message}; message holds nothing JSON must escape. */
@@ -512,6 +600,154 @@ static void peer_address(struct MHD_Connection *conn, char *buf, size_t size)
 	}
 }
 
+/* ------------------------------------------------------------ deferred answers */
+
+/* The pending answer leaves its connection (the request ended, answered or
+ * not): http_pending_answer() frees it. */
+static void pending_detach(struct http_pending *p)
+{
+	struct http_server *s = p->s;
+
+	if (!s)
+		return;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+	if (p->c && p->c->pending == p)
+		p->c->pending = NULL;
+	if (p->x && p->x->pending == p)
+		p->x->pending = NULL;
+	p->s = NULL;
+	p->conn = NULL;
+	p->x = NULL;
+	p->c = NULL;
+}
+
+static void pending_free(struct http_pending *p)
+{
+	if (p->answer)
+		MHD_destroy_response(p->answer);
+	free(p);
+}
+
+/* Its request has ended: an answered handle is freed now, an unanswered one
+ * by http_pending_answer(). */
+static void pending_end(struct http_pending *p)
+{
+	bool answered = p->answered;
+
+	pending_detach(p);
+	if (answered)
+		pending_free(p);
+}
+
+/* Queue the answer given (on the handler's call, or on the call MHD makes
+ * after a resume); the pending handle is done with. */
+static enum MHD_Result answer_now(struct http_pending *p)
+{
+	struct MHD_Connection *conn = p->conn;
+	struct MHD_Response *r = p->answer;
+	unsigned status = p->status;
+
+	p->answer = NULL;
+	pending_detach(p);
+	pending_free(p);
+	return queue_response(conn, status, r);
+}
+
+/* Whether the client of a suspended connection is gone: its end is shut
+ * and nothing it sent is left unread. */
+static bool pending_peer_gone(struct http_pending *p);
+static bool peer_gone(int fd);
+
+/* The handler deferred and returned: the connection waits, suspended (MHD
+ * neither reads it nor times it out meanwhile). A client already gone is
+ * let go at once. */
+static enum MHD_Result suspend(struct http_pending *p)
+{
+	MHD_suspend_connection(p->conn);
+	p->suspended = true;
+	if (pending_peer_gone(p))
+		pending_resume(p, true);
+	return MHD_YES;
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Let MHD take the connection up again: it calls the access handler, which
+ * queues the answer, or closes the connection when the client is gone. */
+static void pending_resume(struct http_pending *p, bool gone)
+{
+	struct http_server *s = p->s;
+
+	p->gone = p->gone || gone;
+	if (!p->suspended)
+		return;
+	p->suspended = false;
+	MHD_resume_connection(p->conn); /* wakes MHD's epoll fd through its ITC */
+	if (!s->in_run && !s->closing)
+		uv_timer_start(&s->timer, on_timer, 0, 0); /* and run it soon in any case */
+}
+
+struct http_pending *http_response_defer(struct http_response *resp)
+{
+	struct handler_call *call = current_call;
+	struct http_pending *p;
+
+	if (!call || call->resp != resp)
+		return NULL; /* not the response of the handler call in progress */
+	if (call->pending)
+		return call->pending;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->s = call->s;
+	p->conn = call->conn;
+	p->x = call->x;
+	p->c = conn_of(call->conn);
+	p->in_handler = true;
+	p->next = p->s->pending;
+	if (p->next)
+		p->next->prev = p;
+	p->s->pending = p;
+	call->x->pending = p;
+	if (p->c)
+		p->c->pending = p;
+	call->pending = p;
+	return p;
+}
+
+int http_pending_answer(struct http_pending *p, struct http_response *resp)
+{
+	unsigned status = resp->status >= 100 && resp->status <= 599 ? resp->status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	char *body = resp->body;
+
+	resp->body = NULL;
+	if (!p->s || p->gone) {
+		/* the client went away or the server stopped: nothing to send to */
+		free(body);
+		if (!p->s)
+			pending_free(p);
+		else
+			p->answered = true; /* freed when MHD ends the request */
+		return -ECONNRESET;
+	}
+	if (p->answered) {
+		free(body);
+		return -EALREADY;
+	}
+	p->answer = make_response(resp->content_type, resp->headers, resp->n_headers, body, resp->body_len);
+	p->status = p->answer ? status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	p->answered = true;
+	if (!p->in_handler)
+		pending_resume(p, false);
+	return 0;
+}
+
 /* The final call: the request is complete and in limits; run the handler. */
 static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn, const char *method,
 				struct http_exchange *x)
@@ -519,6 +755,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	struct header_list headers = {0};
 	struct http_request req = {0};
 	struct http_response resp = {.status = MHD_HTTP_INTERNAL_SERVER_ERROR};
+	struct handler_call call, *outer;
 	char addr[INET6_ADDRSTRLEN];
 	char *q;
 	int n;
@@ -549,11 +786,23 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	req.n_headers = headers.n;
 	req.remote_addr = addr;
 
+	call = (struct handler_call){.resp = &resp, .s = s, .conn = conn, .x = x};
+	outer = current_call;
+	current_call = &call;
 	s->handler(s->ctx, &req, &resp);
+	current_call = outer;
 	free(headers.items);
 
+	if (call.pending) {
+		free(resp.body); /* the handler's response is ignored */
+		call.pending->in_handler = false;
+		if (call.pending->answered)
+			return answer_now(call.pending);
+		return suspend(call.pending);
+	}
 	status = resp.status >= 100 && resp.status <= 599 ? resp.status : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	ok = queue(conn, status, resp.content_type, resp.body, resp.body_len);
+	ok = queue_response(conn, status, make_response(resp.content_type, resp.headers, resp.n_headers,
+							 resp.body, resp.body_len));
 	return ok;
 }
 
@@ -571,6 +820,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!x->started) {
 		x->started = true;
 		return on_headers(s, conn, method, version, x);
+	}
+	if (x->pending) { /* resumed: the answer, or the client is gone */
+		if (x->pending->answered && !x->pending->gone)
+			return answer_now(x->pending);
+		return MHD_NO;
 	}
 	if (*upload_data_size > 0) {
 		n = *upload_data_size;
@@ -599,7 +853,18 @@ static void server_close(struct http_server *s)
 	uv_close((uv_handle_t *)&s->listen, on_handle_closed);
 	uv_close((uv_handle_t *)&s->deadline, on_handle_closed);
 	uv_close((uv_handle_t *)&s->hup, on_handle_closed);
+	/* MHD must not be stopped with suspended connections: resumed, they
+	 * are closed with the rest, their requests' answers dropped */
+	for (struct http_pending *p = s->pending; p; p = p->next) {
+		p->gone = true;
+		if (p->suspended) {
+			p->suspended = false;
+			MHD_resume_connection(p->conn);
+		}
+	}
 	MHD_stop_daemon(s->daemon); /* "closed" for each connection: frees them all */
+	while (s->pending) /* every request has ended by now; just in case */
+		pending_end(s->pending);
 	s->daemon = NULL;
 	close(s->listen_fd);
 	close(s->hup_fd);
@@ -717,10 +982,21 @@ static bool peer_gone(int fd)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
 }
 
+static bool pending_peer_gone(struct http_pending *p)
+{
+	return p->c && p->c->peer_closed && peer_gone(p->c->fd);
+}
+
 /* A connection waiting for a request head whose client is gone is cut at
- * once (libmicrohttpd would close it too, had it seen the end of file). */
+ * once (libmicrohttpd would close it too, had it seen the end of file); a
+ * suspended one (a deferred answer) is resumed to be closed, its answer
+ * dropped. */
 static void check_peer_closed(struct http_server *s, struct http_conn *c)
 {
+	if (c->peer_closed && c->pending && c->pending->suspended && pending_peer_gone(c->pending)) {
+		pending_resume(c->pending, true);
+		return;
+	}
 	if (!c->peer_closed || !c->waiting || !peer_gone(c->fd))
 		return; /* not waiting: checked again when it is; unread bytes: after MHD reads them */
 	c->peer_closed = false;
@@ -794,6 +1070,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (!c)
 		return;
 	epoll_ctl(s->hup_fd, EPOLL_CTL_DEL, c->fd, NULL); /* MHD closes the fd after this call */
+	if (c->pending)
+		c->pending->c = NULL;
 	if (c->peer_closed)
 		s->n_peer_closed--;
 	waiting_remove(s, c);
@@ -981,7 +1259,7 @@ int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, const st
 	/* No MHD_USE_ERROR_LOG: MHD would print to stderr behind our back;
 	 * start failures are reported by our return value instead. MHD's own
 	 * connection limit is ours: admit() never goes past it. */
-	s->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, s,
+	s->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
 				     MHD_OPTION_CONNECTION_LIMIT, s->limits.max_connections,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
