@@ -59,7 +59,16 @@ struct event {
 	char **skip;
 	size_t n_skip;
 	struct event_hooks hooks;
+	/* dispatches not yet final, plus one the bus holds while it submits
+	 * them: event_pending_get()/event_pending_put() */
+	unsigned pending;
+	char *source;                /* the envelope's source (metrics labels); may be NULL */
 };
+
+/* One more dispatch of ev is under way. */
+void event_pending_get(struct event *ev);
+/* One dispatch is final: at 0 the event's hooks.final is called (once). */
+void event_pending_put(struct event *ev);
 
 /* The fields of a new envelope. Strings are borrowed for the call. */
 struct event_fields {
