@@ -69,9 +69,7 @@ struct api {
 	const struct tripline_config *cfg;
 	struct taskdef_registry *taskdefs;   /* borrowed */
 	struct orch *orch;                   /* borrowed; NULL: no task operations */
-	struct ingest *ingest;               /* borrowed; NULL: PutEvents answers 503 */
-	struct rulegen *(*rules)(void *arg); /* the current rules, or NULL */
-	void *rules_arg;
+	struct api_events_env events;        /* what it points to is borrowed */
 	struct api_key *keys;
 	size_t nkeys;
 	struct api_count (*counts)[API_STATUS_SLOTS];   /* [op index + 1]; [0]: unknown */
@@ -129,11 +127,9 @@ int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs
 	return 0;
 }
 
-void api_set_events(struct api *a, struct ingest *ingest, struct rulegen *(*rules)(void *arg), void *rules_arg)
+void api_set_events(struct api *a, const struct api_events_env *env)
 {
-	a->ingest = ingest;
-	a->rules = rules;
-	a->rules_arg = rules_arg;
+	a->events = *env;
 }
 
 void api_free(struct api *a)
@@ -443,7 +439,7 @@ static void handle(struct api *a, const struct http_request *req, struct http_re
 		reply_error(resp, 503, "ServerException", "the orchestrator is not running");
 		return;
 	}
-	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch, a->ingest, a->rules, a->rules_arg};
+	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch, &a->events};
 	struct api_exchange ex = {a, resp, *slot};
 	struct api_answer ans = {.status = 500, .priv = &ex};
 	op->run(&ctx, req->body, req->body_len, jdoc_root(doc), &ans);

@@ -54,6 +54,7 @@
 
 #include <jansson.h>
 
+#include "api.h"
 #include "api_op.h"
 #include "event.h"
 #include "ingest.h"
@@ -386,7 +387,7 @@ static int read_entry(const struct api_ctx *x, const struct jnode *en, struct en
 		return 0;
 	}
 	jdoc_free(doc);
-	if (!ingest_bus_exists(x->ingest, e->bus)) {
+	if (x->events->bus_exists && !x->events->bus_exists(x->events->ingest, e->bus)) {
 		entry_fail(e, not_found, "Event bus %s does not exist.", e->bus);
 		return 0;
 	}
@@ -449,7 +450,7 @@ static void op_put_events(const struct api_ctx *x, const char *body, size_t len,
 		api_answer_error(a, 400, validation, "Total size of the entries in the request is over the limit.");
 		return;
 	}
-	if (!x->ingest) {
+	if (!x->events->ingest || !x->events->submit) {
 		api_answer_error(a, 503, "ServerException", "the event bus is not running");
 		return;
 	}
@@ -490,7 +491,7 @@ static void op_put_events(const struct api_ctx *x, const char *body, size_t len,
 		api_answer_error(a, 500, "InternalException", "out of memory");
 		return;
 	}
-	ingest_submit(x->ingest, c->evs, c->n_evs, put_done, c);
+	x->events->submit(x->events->ingest, c->evs, c->n_evs, put_done, c);
 }
 
 /* ------------------------------------------------------------ TestEventPattern */
@@ -572,7 +573,7 @@ static void op_test_event_pattern(const struct api_ctx *x, const char *body, siz
 
 static const struct ruleset *current_rules(const struct api_ctx *x)
 {
-	struct rulegen *g = x->rules ? x->rules(x->rules_arg) : NULL;
+	struct rulegen *g = x->events->rules ? x->events->rules(x->events->rules_arg) : NULL;
 
 	return g ? g->rs : NULL;
 }

@@ -19,21 +19,16 @@
 #include "config.h"
 #include "json.h"
 
-struct ingest;
+struct api_events_env;
 struct orch;
-struct rulegen;
 struct taskdef_registry;
 
-/* What an operation may use; everything borrowed. orch, ingest and rules
- * may be NULL. */
+/* What an operation may use; everything borrowed. orch may be NULL. */
 struct api_ctx {
 	const struct tripline_config *cfg;
 	struct taskdef_registry *taskdefs;
 	struct orch *orch;
-	struct ingest *ingest;                   /* PutEvents' way in; NULL: 503 */
-	struct rulegen *(*rules)(void *arg);     /* the current generation, borrowed for
-						    the call; NULL: no rules */
-	void *rules_arg;
+	const struct api_events_env *events;     /* EventBridge's (api.h); never NULL */
 };
 
 struct api_later;
