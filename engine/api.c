@@ -38,6 +38,7 @@
 #include "api_op.h"
 #include "json.h"
 #include "logger.h"
+#include "metrics.h"
 #include "sigv4.h"
 #include "utf8.h"
 
@@ -239,21 +240,30 @@ static void count(struct api *a, size_t slot, unsigned status)
 	c[API_STATUS_SLOTS - 1].n++;   /* more statuses than slots: lumped into the last */
 }
 
-void api_metrics(const struct api *a, FILE *f)
+void api_metrics(const struct api *a, struct metrics *m)
 {
-	fprintf(f, "# HELP tripline_api_requests_total API requests by operation and HTTP status.\n"
-		   "# TYPE tripline_api_requests_total counter\n");
+	struct metric *requests = metrics_counter(m, "tripline_api_requests_total",
+						  "API requests by operation and HTTP status.", "operation,code");
+	struct metric *auth = metrics_counter(m, "tripline_api_auth_failures_total",
+					      "API requests refused by authentication, by reason.", "reason");
+
+	for (int r = SIGV4_REASON_NONE + 1; r < SIGV4_N_REASONS; r++)
+		metric_touch(auth, (const char *[]){sigv4_reason_name((enum sigv4_reason)r)});
+	if (!a)
+		return;
+	/* rebuilt each time, so the series go by operation, then status */
+	metric_clear(requests);
 	for (size_t op = 0; op <= n_ops(); op++) {
 		const char *name = op ? strchr(op_at(op - 1)->target, '.') + 1 : "unknown";
-		for (size_t i = 0; i < API_STATUS_SLOTS && a->counts[op][i].status; i++)
-			fprintf(f, "tripline_api_requests_total{operation=\"%s\",code=\"%u\"} %" PRIu64 "\n", name,
-				a->counts[op][i].status, a->counts[op][i].n);
+		for (size_t i = 0; i < API_STATUS_SLOTS && a->counts[op][i].status; i++) {
+			char code[16];
+			snprintf(code, sizeof(code), "%u", a->counts[op][i].status);
+			metric_set(requests, (const char *[]){name, code}, (double)a->counts[op][i].n);
+		}
 	}
-	fprintf(f, "# HELP tripline_api_auth_failures_total API requests refused by authentication, by reason.\n"
-		   "# TYPE tripline_api_auth_failures_total counter\n");
 	for (int r = SIGV4_REASON_NONE + 1; r < SIGV4_N_REASONS; r++)
-		fprintf(f, "tripline_api_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
-			sigv4_reason_name((enum sigv4_reason)r), a->auth_failures[r].n);
+		metric_set(auth, (const char *[]){sigv4_reason_name((enum sigv4_reason)r)},
+			   (double)a->auth_failures[r].n);
 }
 
 static uint64_t mono_ms(void)

@@ -18,6 +18,7 @@
 struct api;
 struct event;
 struct ingest;
+struct metrics;
 struct orch;
 struct rulegen;
 struct taskdef_registry;
@@ -45,8 +46,10 @@ struct api_events_env {
 };
 void api_set_events(struct api *a, const struct api_events_env *env);
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);
-/* tripline_api_requests_total{operation, code} in Prometheus text. */
-void api_metrics(const struct api *a, FILE *f);
+/* Registers tripline_api_requests_total{operation, code} and
+ * tripline_api_auth_failures_total{reason} in m (the same families on every
+ * call) and, when a is not NULL, sets them from its counts. */
+void api_metrics(const struct api *a, struct metrics *m);
 void api_free(struct api *a);
 
 #endif

@@ -105,6 +105,8 @@
 
 #include <microhttpd.h>
 
+#include "metrics.h"
+
 #define LISTEN_BACKLOG 128
 #define ACCEPT_BATCH 64                 /* connections accepted per wakeup of the listening socket */
 #define ACCEPT_RETRY_MS 500             /* out of file descriptors: try accept() again after this */
@@ -1346,19 +1348,22 @@ void http_server_stop(struct http_server *s)
 		server_close(s);
 }
 
-void http_server_metrics(const struct http_server *s, FILE *f)
+void http_server_metrics(const struct http_server *s, struct metrics *m)
 {
-	fprintf(f, "# HELP tripline_http_connections Open HTTP connections.\n"
-		   "# TYPE tripline_http_connections gauge\n"
-		   "tripline_http_connections %u\n", s->open);
-	fprintf(f, "# HELP tripline_http_connections_accepted_total HTTP connections accepted and admitted.\n"
-		   "# TYPE tripline_http_connections_accepted_total counter\n"
-		   "tripline_http_connections_accepted_total %" PRIu64 "\n", s->accepted);
-	fprintf(f, "# HELP tripline_http_refused_total Connections and requests the listener refused, by limit.\n"
-		   "# TYPE tripline_http_refused_total counter\n"
-		   "tripline_http_refused_total{reason=\"per_client\"} %" PRIu64 "\n"
-		   "tripline_http_refused_total{reason=\"head_timeout\"} %" PRIu64 "\n"
-		   "tripline_http_refused_total{reason=\"reserve\"} %" PRIu64 "\n"
-		   "tripline_http_refused_total{reason=\"framing\"} %" PRIu64 "\n",
-		s->refused_per_client, s->head_timeouts, s->reserve_refused, s->bad_framing);
+	static const char *const reasons[] = {"per_client", "head_timeout", "reserve", "framing"};
+	struct metric *conns = metrics_gauge(m, "tripline_http_connections", "Open HTTP connections.", NULL);
+	struct metric *accepted = metrics_counter(m, "tripline_http_connections_accepted_total",
+						  "HTTP connections accepted and admitted.", NULL);
+	struct metric *refused = metrics_counter(m, "tripline_http_refused_total",
+						 "Connections and requests the listener refused, by limit.", "reason");
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		metric_touch(refused, &reasons[i]);
+	if (!s)
+		return;
+	const uint64_t counts[] = {s->refused_per_client, s->head_timeouts, s->reserve_refused, s->bad_framing};
+	metric_set(conns, NULL, s->open);
+	metric_set(accepted, NULL, (double)s->accepted);
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		metric_set(refused, &reasons[i], (double)counts[i]);
 }

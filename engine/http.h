@@ -121,6 +121,7 @@ struct http_limits {
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *ret);
 
 struct http_server;
+struct metrics;
 
 /* The first header named `name` (any case), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
@@ -139,9 +140,10 @@ int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, const st
 /* The port the server is bound to (useful after port 0). */
 uint16_t http_server_port(const struct http_server *s);
 
-/* Write the listener's metrics (open connections, connections closed or
- * refused by each limit) in the Prometheus text format. */
-void http_server_metrics(const struct http_server *s, FILE *f);
+/* Registers the listener's metrics in m (open connections, connections
+ * accepted, closed or refused by each limit: the same families on every
+ * call) and, when s is not NULL, sets them from its counters. */
+void http_server_metrics(const struct http_server *s, struct metrics *m);
 
 /* Stop serving and free the server once its handles have closed (see above). */
 void http_server_stop(struct http_server *s);

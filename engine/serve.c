@@ -39,6 +39,7 @@
 #include "http.h"
 #include "logger.h"
 #include "logmon.h"
+#include "metrics.h"
 #include "orch.h"
 #include "readfile.h"
 #include "statefile.h"
@@ -56,6 +57,7 @@ struct daemon {
 	struct api *api;
 	struct taskdef_registry *taskdefs;
 	struct orch *orch;
+	struct metrics *metrics;  /* /metrics; the counters below are set into it when it renders */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain;         /* shutdown: waits for launches in flight */
 	uint64_t drain_deadline;
@@ -298,9 +300,33 @@ static void set_json(struct http_response *resp, int status, const char *body)
 	resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
-static void metrics_text(struct daemon *d, struct http_response *resp)
+/* The daemon's families, then each part's, in the order /metrics lists
+ * them: registered by the first call, set from the counters by every call
+ * (the registry's render callback). */
+static void metrics_update(void *arg, struct metrics *m)
 {
 	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	struct daemon *d = arg;
+
+	metric_set(metrics_gauge(m, "tripline_build_info", "Version of the running daemon.", "version"),
+		   (const char *[]){TRIPLINE_VERSION}, 1);
+	metric_set(metrics_gauge(m, "tripline_start_time_seconds", "When the daemon started (Unix time).", NULL),
+		   NULL, (double)d->started);
+	metric_set(metrics_gauge(m, "tripline_rules", "Rules loaded.", NULL), NULL,
+		   d->rules ? (double)d->rules->n : 0);
+	struct metric *f = metrics_counter(m, "tripline_rule_reloads_total", "Rule reloads by result.", "result");
+	metric_set(f, (const char *[]){"ok"}, (double)d->reloads_ok);
+	metric_set(f, (const char *[]){"failed"}, (double)d->reloads_failed);
+	f = metrics_counter(m, "tripline_http_requests_total", "HTTP requests by status class.", "code");
+	for (int i = 1; i < 6; i++)
+		metric_set(f, &classes[i], (double)d->http_requests[i]);
+	http_server_metrics(d->http, m);
+	api_metrics(d->api, m);
+	orch_metrics_update(d->orch, m);
+}
+
+static void metrics_text(struct daemon *d, struct http_response *resp)
+{
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -309,30 +335,8 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 		set_json(resp, 500, "{\"message\":\"out of memory\"}");
 		return;
 	}
-	fprintf(f, "# HELP tripline_build_info Version of the running daemon.\n"
-		   "# TYPE tripline_build_info gauge\n"
-		   "tripline_build_info{version=\"%s\"} 1\n", TRIPLINE_VERSION);
-	fprintf(f, "# HELP tripline_start_time_seconds When the daemon started (Unix time).\n"
-		   "# TYPE tripline_start_time_seconds gauge\n"
-		   "tripline_start_time_seconds %lld\n", (long long)d->started);
-	fprintf(f, "# HELP tripline_rules Rules loaded.\n# TYPE tripline_rules gauge\n"
-		   "tripline_rules %zu\n", d->rules ? d->rules->n : (size_t)0);
-	fprintf(f, "# HELP tripline_rule_reloads_total Rule reloads by result.\n"
-		   "# TYPE tripline_rule_reloads_total counter\n"
-		   "tripline_rule_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-		   "tripline_rule_reloads_total{result=\"failed\"} %" PRIu64 "\n",
-		d->reloads_ok, d->reloads_failed);
-	fprintf(f, "# HELP tripline_http_requests_total HTTP requests by status class.\n"
-		   "# TYPE tripline_http_requests_total counter\n");
-	for (int i = 1; i < 6; i++)
-		fprintf(f, "tripline_http_requests_total{code=\"%s\"} %" PRIu64 "\n", classes[i],
-			d->http_requests[i]);
-	if (d->http)
-		http_server_metrics(d->http, f);
-	api_metrics(d->api, f);
-	if (d->orch)
-		orch_metrics_text(d->orch, f);
-	if (fclose(f) != 0 || !buf) {
+	int r = metrics_render(d->metrics, f);
+	if (fclose(f) != 0 || r < 0 || !buf) {
 		free(buf);
 		set_json(resp, 500, "{\"message\":\"out of memory\"}");
 		return;
@@ -499,6 +503,10 @@ int serve_main(const struct serve_options *opt)
 		rc = EXIT_FAILURE_OTHER;
 		goto out_rules;
 	}
+	if (!(d.metrics = metrics_new()) || metrics_on_render(d.metrics, metrics_update, &d) < 0) {
+		rc = EXIT_FAILURE_OTHER;
+		goto out_loop;
+	}
 	{
 		char why[600] = "", monitor[4200];
 		struct orch_config oc = {
@@ -541,6 +549,7 @@ int serve_main(const struct serve_options *opt)
 		}
 	}
 	d.started = time(NULL);
+	metrics_update(&d, d.metrics);   /* the families in order; the core observes launches from here */
 	uv_timer_init(&d.loop, &d.drain);
 	d.drain.data = &d;
 	uv_signal_t *sigs[] = {&d.sig_term, &d.sig_int, &d.sig_hup};
@@ -580,6 +589,7 @@ out_loop:
 		log_warn("serve", "the event loop still had open handles at exit");
 out_rules:
 	api_free(d.api);
+	metrics_free(d.metrics);
 	taskdef_registry_free(d.taskdefs);
 	ruleset_unref(d.rules);
 	strv_clear(&d.secret_env_names);
