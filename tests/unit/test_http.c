@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "http.h"
+#include "metrics.h"
 
 #define CLIENT_TIMEOUT_MS 10000L
 #define MAX_SEEN 4
@@ -104,12 +105,16 @@ static bool no_connection(struct http_server *s)
 {
 	char *text = NULL;
 	size_t len = 0;
-	FILE *m = open_memstream(&text, &len);
+	FILE *out = open_memstream(&text, &len);
+	struct metrics *m = metrics_new();
 	bool none;
 
+	assert_non_null(out);
 	assert_non_null(m);
 	http_server_metrics(s, m);
-	fclose(m);
+	assert_int_equal(metrics_render(m, out), 0);
+	fclose(out);
+	metrics_free(m);
 	none = strstr(text, "\ntripline_http_connections 0\n") != NULL;
 	free(text);
 	return none;
