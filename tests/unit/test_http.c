@@ -829,10 +829,11 @@ static void test_stop_with_deferred(void **state)
 /* Outside a handler call, or for another response, nothing is deferred. */
 static void test_defer_outside_handler(void **state)
 {
+	struct fixture *f = *state;
 	struct http_response r = {0};
 
-	(void)state;
 	assert_null(http_response_defer(&r));
+	assert_int_equal(uv_loop_close(&f->loop), 0);
 }
 
 int main(void)
