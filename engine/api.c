@@ -219,12 +219,12 @@ static size_t n_ops(void)
 /* The operation with metrics slot i (0-based across the tables). */
 static const struct api_op *op_at(size_t i)
 {
-	for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++) {
-		if (i < *op_tables[t].n)
-			return &op_tables[t].ops[i];
-		i -= *op_tables[t].n;
-	}
-	return NULL;
+	size_t t = 0;
+
+	/* i < n_ops(): the last table holds what the others do not */
+	while (t + 1 < sizeof(op_tables) / sizeof(op_tables[0]) && i >= *op_tables[t].n)
+		i -= *op_tables[t++].n;
+	return &op_tables[t].ops[i];
 }
 
 static void count(struct api *a, size_t slot, unsigned status)
