@@ -44,6 +44,7 @@
 #include "readfile.h"
 #include "statefile.h"
 #include "ruleset.h"
+#include "services_load.h"
 #include "taskdef.h"
 
 #define EXIT_BADINPUT 2
@@ -118,7 +119,7 @@ static void strv_clear(struct config_strv *v)
 }
 
 /* The environment variables that hold the daemon's own secrets (env:
- * references of auth keys and webhook secrets; PREFIX_ACCESS_KEY_ID,
+ * references of auth keys, webhook and connection secrets; PREFIX_ACCESS_KEY_ID,
  * PREFIX_SECRET_ACCESS_KEY and PREFIX_SESSION_TOKEN of env:PREFIX cluster
  * credentials): a task's valueFrom may never name them. */
 static int secret_env_names(const struct tripline_config *cfg, struct config_strv *ret)
@@ -134,6 +135,9 @@ static int secret_env_names(const struct tripline_config *cfg, struct config_str
 		if (ref && strncmp(ref, "env:", 4) == 0)
 			r = strv_add(ret, ref + 4, "");
 	}
+	for (size_t i = 0; r == 0 && i < cfg->n_connections; i++)
+		if (strncmp(cfg->connections[i].secret_ref, "env:", 4) == 0)
+			r = strv_add(ret, cfg->connections[i].secret_ref + 4, "");
 	for (size_t i = 0; r == 0 && i < cfg->n_clusters; i++) {
 		const char *ref = cfg->clusters[i].credentials;
 		for (size_t k = 0; r == 0 && ref && strncmp(ref, "env:", 4) == 0 && k < 3; k++)
@@ -540,6 +544,17 @@ int serve_main(const struct serve_options *opt)
 		/* deleted revisions go once no task or service loaded above holds them */
 		taskdef_registry_set_in_use(d.taskdefs, orch_holds_taskdef, d.orch);
 		taskdef_registry_sweep(d.taskdefs);
+		if ((r = services_load_paths(d.cfg, d.orch, &errs)) < 0) {
+			for (size_t i = 0; i < errs.n; i++)
+				log_error("services", "%s", errs.msgs[i]);
+			errlist_clear(&errs);
+			log_error("serve", "not starting: the services files %s",
+				  r == -EIO ? "cannot be stored" : "are invalid");
+			rc = r == -ENOMEM || r == -EIO ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			orch_free(d.orch);
+			d.orch = NULL;
+			goto out_loop;
+		}
 		if ((r = api_new(d.cfg, d.taskdefs, d.orch, &d.api, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
