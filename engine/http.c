@@ -1,6 +1,6 @@
 /*
- * http.c — the HTTP listener, over libmicrohttpd (the only file that
- * includes it), driven by the libuv loop.
+ * http.c — the HTTP listener, over libmicrohttpd (which only it and
+ * http_answer.c include), driven by the libuv loop.
  *
  * We create, bind and listen on the socket ourselves (so start reports the
  * real errno, e.g. -EADDRINUSE), and we accept on it ourselves: a uv_poll_t
@@ -62,24 +62,11 @@
  * 413. Only a complete, in-limit request reaches the caller's handler,
  * synchronously, on the loop thread.
  *
- * Deferred answers (http.h): the handler call in progress is known to
- * http_response_defer() through a thread-local pointer, so it only defers
- * the response it was handed. After the handler returns, the connection is
- * suspended (MHD_suspend_connection(), which needs MHD_ALLOW_SUSPEND_RESUME):
- * MHD takes it out of its epoll set and its timeout lists, so neither its
- * idle timeout nor our head deadline (ended by the head) runs while it
- * waits, and it keeps its slot. http_pending_answer() builds the MHD
- * response at once (so nothing of the caller's is kept) and resumes the
- * connection (MHD's inter-thread channel wakes its epoll fd; we also run MHD
- * on the next loop turn); MHD then calls the access handler again, which
- * queues it. An answer given before the handler returned is queued without
- * suspending. MHD does not watch a suspended socket, so hup_fd does: a
- * client that shut its end with nothing left unread has its connection
- * resumed only to be closed. The pending handle is freed by whichever comes
- * last: its request's end (completion callback) or http_pending_answer()
- * (which returns -ECONNRESET for a request that ended unanswered). Stopping
- * resumes every suspended connection first: MHD_stop_daemon() panics on a
- * suspended one.
+ * Deferred answers (http.h) are http_answer.c's; this file suspends no
+ * connection itself but tells it when a handler deferred, when MHD calls
+ * back for a resumed request, when a request ends and when the client of a
+ * suspended connection is gone (hup_fd). http_int.h holds the structs the
+ * two files share.
  *
  * Stopping closes the uv handles first (a poll handle must leave libuv's
  * epoll set before its fd is closed), then MHD_stop_daemon() closes every
@@ -103,111 +90,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
+#include "http_int.h"
 #include "metrics.h"
 
 #define LISTEN_BACKLOG 128
 #define ACCEPT_BATCH 64                 /* connections accepted per wakeup of the listening socket */
 #define ACCEPT_RETRY_MS 500             /* out of file descriptors: try accept() again after this */
-
-/* A client address with open connections. */
-struct http_client {
-	struct http_client *next;       /* in its hash bucket */
-	unsigned char addr[16];         /* IPv6; IPv4 as IPv4-mapped IPv6 */
-	unsigned n;                     /* open connections */
-};
-
-/* One connection, from MHD's "started" notification to its "closed" one. */
-struct http_conn {
-	struct http_conn *prev, *next;  /* in the server's waiting list, while waiting */
-	struct http_client *client;
-	uint64_t head_deadline_ms;      /* uv_now() clock */
-	int fd;                         /* MHD's socket: we only ever shut it down */
-	bool waiting;                   /* for a complete request head */
-	bool reserve;                   /* accepted while only the reserve was left */
-	bool peer_closed;               /* hup_fd reported the client's end shut */
-	struct http_pending *pending;   /* its request's deferred answer, while suspended */
-};
-
-struct http_server {
-	uv_loop_t *loop;
-	struct MHD_Daemon *daemon;
-	uv_poll_t poll;                 /* on MHD's epoll fd */
-	uv_timer_t timer;               /* MHD_get_timeout() */
-	uv_poll_t listen;               /* on listen_fd, while accepting */
-	uv_timer_t deadline;            /* the first head deadline, or the accept retry */
-	uv_poll_t hup;                  /* on hup_fd */
-	int listen_fd;
-	int hup_fd;                     /* epoll set: each connection's socket, for EPOLLRDHUP */
-	unsigned n_peer_closed;         /* connections with peer_closed set */
-	http_handler_fn handler;
-	void *ctx;
-	struct http_limits limits;      /* every field set */
-	unsigned reserve;               /* connections kept for GET /healthz and /metrics */
-	unsigned open;                  /* connections MHD holds */
-	struct http_client **clients;   /* hash buckets, n_buckets a power of two */
-	size_t n_buckets;
-	struct http_conn *waiting_first, *waiting_last;   /* waiting for a head, first deadline first */
-	struct http_conn *adding;       /* inside MHD_add_connection(): taken by the "started" notification */
-	struct http_pending *pending;   /* deferred requests still attached to a connection */
-	uint64_t accept_retry_ms;       /* 0, or when accept() may be tried again */
-	uint64_t accepted, refused_per_client, head_timeouts, reserve_refused, bad_framing;
-	uint16_t port;
-	int open_handles;               /* uv handles not yet closed */
-	bool accepting;                 /* the listen handle is started */
-	bool closing;                   /* server_close() has begun */
-	bool in_run;                    /* inside MHD_run(): stop must wait */
-	bool stop_requested;
-};
-
-/* One request, from the URI log callback to the completion callback. */
-struct http_exchange {
-	char *target;                   /* raw request target: path['?'query] */
-	char *body;                     /* body_cap + 1 bytes, or NULL */
-	size_t body_len;
-	size_t body_cap;
-	size_t dropped;                 /* bytes read and dropped past max_body */
-	bool started;                   /* the header call has been made */
-	bool too_large;
-	struct http_pending *pending;   /* its deferred answer, while attached */
-};
-
-/*
- * A deferred answer. Attached (s set) from http_response_defer() until its
- * connection's request ends (answered, client gone, or server stopped);
- * then detached, and freed by http_pending_answer(). While attached and
- * out of the handler, its connection is suspended in MHD.
- */
-struct http_pending {
-	struct http_pending *prev, *next;   /* in s->pending, while attached */
-	struct http_server *s;          /* NULL once detached */
-	struct MHD_Connection *conn;
-	struct http_exchange *x;
-	struct http_conn *c;            /* may be NULL (out of memory at accept) */
-	struct MHD_Response *answer;    /* built by http_pending_answer(), queued on resume */
-	unsigned status;
-	bool in_handler;                /* the handler that deferred has not returned yet */
-	bool suspended;
-	bool answered;
-	bool gone;                      /* the client went away: resumed only to be closed */
-};
-
-/* The handler call in progress on this thread (http_response_defer() finds
- * its connection through it). */
-struct handler_call {
-	struct http_response *resp;
-	struct http_server *s;
-	struct MHD_Connection *conn;
-	struct http_exchange *x;
-	struct http_pending *pending;
-};
-static _Thread_local struct handler_call *current_call;
-
-static void pending_detach(struct http_pending *p);
-static void pending_free(struct http_pending *p);
-static void pending_resume(struct http_pending *p, bool gone);
-static void pending_end(struct http_pending *p);
 
 struct header_list {
 	struct http_header *items;
@@ -296,7 +184,7 @@ static void waiting_append(struct http_server *s, struct http_conn *c)
 	c->waiting = true;
 }
 
-static struct http_conn *conn_of(struct MHD_Connection *conn)
+struct http_conn *http_conn_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
@@ -338,67 +226,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_conn *c;
 
 	if (x && x->pending)
-		pending_end(x->pending);
+		http_pending_end(x->pending);
 	exchange_free(x);
 	*con_cls = NULL;
-	c = conn_of(conn);
+	c = http_conn_of(conn);
 	if (c && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->closing)
 		waiting_append(s, c);
-}
-
-/* A response with this content type, headers and body (malloc'd or NULL,
- * taken in every case), or NULL: out of memory, or a content type or header
- * MHD rejects (e.g. with a newline: the handler's bug). */
-static struct MHD_Response *make_response(const char *content_type, const struct http_header *headers,
-					  size_t n_headers, char *body, size_t body_len)
-{
-	struct MHD_Response *r;
-
-	if (body) {
-		r = MHD_create_response_from_buffer(body_len, body, MHD_RESPMEM_MUST_FREE);
-		if (!r) {
-			free(body);
-			return NULL;
-		}
-	} else {
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return NULL;
-	}
-	if (content_type && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
-		goto out_destroy;
-	for (size_t i = 0; i < n_headers; i++)
-		if (!headers[i].name || !headers[i].value ||
-		    MHD_add_response_header(r, headers[i].name, headers[i].value) != MHD_YES)
-			goto out_destroy;
-	return r;
-
-out_destroy:
-	MHD_destroy_response(r);
-	return NULL;
-}
-
-/* Queue a response built by make_response() (taken), or a bare 500 for NULL. */
-static enum MHD_Result queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r)
-{
-	enum MHD_Result ok;
-
-	if (!r) {
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-	}
-	ok = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ok;
 }
 
 /* Queue a response; `body` (malloc'd or NULL) is taken in every case. */
 static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type,
 			     char *body, size_t body_len)
 {
-	return queue_response(conn, status, make_response(content_type, NULL, 0, body, body_len));
+	return http_queue_response(conn, status, http_make_response(content_type, NULL, 0, body, body_len));
 }
 
 /* Queue {"message": message}; message holds nothing JSON must escape. */
@@ -513,7 +353,7 @@ static bool target_is(const char *target, const char *path)
 static enum MHD_Result on_headers(struct http_server *s, struct MHD_Connection *conn, const char *method,
 				  const char *version, struct http_exchange *x)
 {
-	struct http_conn *c = conn_of(conn);
+	struct http_conn *c = http_conn_of(conn);
 	const char *cl, *why;
 	char *end;
 	unsigned long long len;
@@ -602,154 +442,6 @@ static void peer_address(struct MHD_Connection *conn, char *buf, size_t size)
 	}
 }
 
-/* ------------------------------------------------------------ deferred answers */
-
-/* The pending answer leaves its connection (the request ended, answered or
- * not): http_pending_answer() frees it. */
-static void pending_detach(struct http_pending *p)
-{
-	struct http_server *s = p->s;
-
-	if (!s)
-		return;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		s->pending = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	p->prev = p->next = NULL;
-	if (p->c && p->c->pending == p)
-		p->c->pending = NULL;
-	if (p->x && p->x->pending == p)
-		p->x->pending = NULL;
-	p->s = NULL;
-	p->conn = NULL;
-	p->x = NULL;
-	p->c = NULL;
-}
-
-static void pending_free(struct http_pending *p)
-{
-	if (p->answer)
-		MHD_destroy_response(p->answer);
-	free(p);
-}
-
-/* Its request has ended: an answered handle is freed now, an unanswered one
- * by http_pending_answer(). */
-static void pending_end(struct http_pending *p)
-{
-	bool answered = p->answered;
-
-	pending_detach(p);
-	if (answered)
-		pending_free(p);
-}
-
-/* Queue the answer given (on the handler's call, or on the call MHD makes
- * after a resume); the pending handle is done with. */
-static enum MHD_Result answer_now(struct http_pending *p)
-{
-	struct MHD_Connection *conn = p->conn;
-	struct MHD_Response *r = p->answer;
-	unsigned status = p->status;
-
-	p->answer = NULL;
-	pending_detach(p);
-	pending_free(p);
-	return queue_response(conn, status, r);
-}
-
-/* Whether the client of a suspended connection is gone: its end is shut
- * and nothing it sent is left unread. */
-static bool pending_peer_gone(struct http_pending *p);
-static bool peer_gone(int fd);
-
-/* The handler deferred and returned: the connection waits, suspended (MHD
- * neither reads it nor times it out meanwhile). A client already gone is
- * let go at once. */
-static enum MHD_Result suspend(struct http_pending *p)
-{
-	MHD_suspend_connection(p->conn);
-	p->suspended = true;
-	if (pending_peer_gone(p))
-		pending_resume(p, true);
-	return MHD_YES;
-}
-
-static void on_timer(uv_timer_t *t);
-
-/* Let MHD take the connection up again: it calls the access handler, which
- * queues the answer, or closes the connection when the client is gone. */
-static void pending_resume(struct http_pending *p, bool gone)
-{
-	struct http_server *s = p->s;
-
-	p->gone = p->gone || gone;
-	if (!p->suspended)
-		return;
-	p->suspended = false;
-	MHD_resume_connection(p->conn); /* wakes MHD's epoll fd through its ITC */
-	if (!s->in_run && !s->closing)
-		uv_timer_start(&s->timer, on_timer, 0, 0); /* and run it soon in any case */
-}
-
-struct http_pending *http_response_defer(struct http_response *resp)
-{
-	struct handler_call *call = current_call;
-	struct http_pending *p;
-
-	if (!call || call->resp != resp)
-		return NULL; /* not the response of the handler call in progress */
-	if (call->pending)
-		return call->pending;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
-	p->s = call->s;
-	p->conn = call->conn;
-	p->x = call->x;
-	p->c = conn_of(call->conn);
-	p->in_handler = true;
-	p->next = p->s->pending;
-	if (p->next)
-		p->next->prev = p;
-	p->s->pending = p;
-	call->x->pending = p;
-	if (p->c)
-		p->c->pending = p;
-	call->pending = p;
-	return p;
-}
-
-int http_pending_answer(struct http_pending *p, struct http_response *resp)
-{
-	unsigned status = resp->status >= 100 && resp->status <= 599 ? resp->status : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	char *body = resp->body;
-
-	resp->body = NULL;
-	if (!p->s || p->gone) {
-		/* the client went away or the server stopped: nothing to send to */
-		free(body);
-		if (!p->s)
-			pending_free(p);
-		else
-			p->answered = true; /* freed when MHD ends the request */
-		return -ECONNRESET;
-	}
-	if (p->answered) {
-		free(body);
-		return -EALREADY;
-	}
-	p->answer = make_response(resp->content_type, resp->headers, resp->n_headers, body, resp->body_len);
-	p->status = p->answer ? status : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	p->answered = true;
-	if (!p->in_handler)
-		pending_resume(p, false);
-	return 0;
-}
-
 /* The final call: the request is complete and in limits; run the handler. */
 static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn, const char *method,
 				struct http_exchange *x)
@@ -757,7 +449,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	struct header_list headers = {0};
 	struct http_request req = {0};
 	struct http_response resp = {.status = MHD_HTTP_INTERNAL_SERVER_ERROR};
-	struct handler_call call, *outer;
+	struct http_call call, *outer;
 	char addr[INET6_ADDRSTRLEN];
 	char *q;
 	int n;
@@ -788,23 +480,20 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	req.n_headers = headers.n;
 	req.remote_addr = addr;
 
-	call = (struct handler_call){.resp = &resp, .s = s, .conn = conn, .x = x};
-	outer = current_call;
-	current_call = &call;
+	call = (struct http_call){.resp = &resp, .s = s, .conn = conn, .x = x};
+	outer = http_current_call;
+	http_current_call = &call;
 	s->handler(s->ctx, &req, &resp);
-	current_call = outer;
+	http_current_call = outer;
 	free(headers.items);
 
 	if (call.pending) {
 		free(resp.body); /* the handler's response is ignored */
-		call.pending->in_handler = false;
-		if (call.pending->answered)
-			return answer_now(call.pending);
-		return suspend(call.pending);
+		return http_pending_handler_done(call.pending);
 	}
 	status = resp.status >= 100 && resp.status <= 599 ? resp.status : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	ok = queue_response(conn, status, make_response(resp.content_type, resp.headers, resp.n_headers,
-							 resp.body, resp.body_len));
+	ok = http_queue_response(conn, status, http_make_response(resp.content_type, resp.headers, resp.n_headers,
+								   resp.body, resp.body_len));
 	return ok;
 }
 
@@ -823,11 +512,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		x->started = true;
 		return on_headers(s, conn, method, version, x);
 	}
-	if (x->pending) { /* resumed: the answer, or the client is gone */
-		if (x->pending->answered && !x->pending->gone)
-			return answer_now(x->pending);
-		return MHD_NO;
-	}
+	if (x->pending) /* resumed: the answer, or the client is gone */
+		return http_pending_resumed(x->pending);
 	if (*upload_data_size > 0) {
 		n = *upload_data_size;
 		*upload_data_size = 0;
@@ -857,16 +543,10 @@ static void server_close(struct http_server *s)
 	uv_close((uv_handle_t *)&s->hup, on_handle_closed);
 	/* MHD must not be stopped with suspended connections: resumed, they
 	 * are closed with the rest, their requests' answers dropped */
-	for (struct http_pending *p = s->pending; p; p = p->next) {
-		p->gone = true;
-		if (p->suspended) {
-			p->suspended = false;
-			MHD_resume_connection(p->conn);
-		}
-	}
+	http_pending_stop(s);
 	MHD_stop_daemon(s->daemon); /* "closed" for each connection: frees them all */
 	while (s->pending) /* every request has ended by now; just in case */
-		pending_end(s->pending);
+		http_pending_end(s->pending);
 	s->daemon = NULL;
 	close(s->listen_fd);
 	close(s->hup_fd);
@@ -907,6 +587,12 @@ static void server_run(struct http_server *s)
 static void on_timer(uv_timer_t *t)
 {
 	server_run(t->data);
+}
+
+void http_run_soon(struct http_server *s)
+{
+	if (!s->in_run && !s->closing)
+		uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)
@@ -976,17 +662,12 @@ static void on_deadline(uv_timer_t *t)
 
 /* Whether the client has shut its end and everything it sent has been
  * read: no more request bytes can come. */
-static bool peer_gone(int fd)
+bool http_peer_gone(int fd)
 {
 	char b;
 	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
-}
-
-static bool pending_peer_gone(struct http_pending *p)
-{
-	return p->c && p->c->peer_closed && peer_gone(p->c->fd);
 }
 
 /* A connection waiting for a request head whose client is gone is cut at
@@ -995,11 +676,9 @@ static bool pending_peer_gone(struct http_pending *p)
  * dropped. */
 static void check_peer_closed(struct http_server *s, struct http_conn *c)
 {
-	if (c->peer_closed && c->pending && c->pending->suspended && pending_peer_gone(c->pending)) {
-		pending_resume(c->pending, true);
+	if (c->peer_closed && http_pending_client_gone(c))
 		return;
-	}
-	if (!c->peer_closed || !c->waiting || !peer_gone(c->fd))
+	if (!c->peer_closed || !c->waiting || !http_peer_gone(c->fd))
 		return; /* not waiting: checked again when it is; unread bytes: after MHD reads them */
 	c->peer_closed = false;
 	s->n_peer_closed--;

@@ -6,7 +6,7 @@
  * `max_body`), then calls one handler synchronously on the loop thread; the
  * handler fills in a response, which the server sends. Routing, auth and
  * JSON belong to the caller. libmicrohttpd is the implementation; only
- * http.c includes it, so nothing here names it.
+ * http.c and http_answer.c include it, so nothing here names it.
  *
  * Admission (struct http_limits), the listener's promises:
  *   - it never stops accepting for longer than it holds max_connections
