@@ -6,7 +6,7 @@
  * `max_body`), then calls one handler synchronously on the loop thread; the
  * handler fills in a response, which the server sends. Routing, auth and
  * JSON belong to the caller. libmicrohttpd is the implementation; only
- * http.c includes it, so nothing here names it.
+ * http.c and http_answer.c include it, so nothing here names it.
  *
  * Admission (struct http_limits), the listener's promises:
  *   - it never stops accepting for longer than it holds max_connections
@@ -98,7 +98,12 @@ struct http_response {
  * meanwhile (or the server stopped), the answer is freed unsent and
  * http_pending_answer() returns -ECONNRESET (the pending handle stays valid
  * until it is answered). A deferred request holds its connection slot;
- * the head and idle timeouts do not apply while it waits.
+ * the head and idle timeouts do not apply while it waits. Only the
+ * response handed to the handler in progress can be deferred (anything
+ * else gives NULL); deferring it twice gives the same handle. An answer
+ * given before the handler returns is sent when it returns. A client is
+ * taken to have gone when it has shut its end and nothing it sent is left
+ * unread (a half-closing client is not waited for).
  */
 struct http_pending;
 struct http_pending *http_response_defer(struct http_response *resp);   /* NULL: out of memory */
