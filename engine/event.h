@@ -55,6 +55,7 @@ struct event {
 	uint64_t ingest_mono_ms;     /* the same on the loop's clock (this process): latency */
 	uint32_t depth;              /* causal depth: 0 from outside; events a dispatch causes +1 */
 	uint64_t seq;                /* journal sequence number; 0: not journalled */
+	uint32_t dispatching;        /* dispatches not final yet: the dispatcher's count (dispatch.h) */
 	/* (rule, target id) pairs already final before a replay: "RULE\nTARGET" */
 	char **skip;
 	size_t n_skip;
