@@ -65,9 +65,20 @@ bool bus_exists(const struct bus *b, const char *name);
 /* Queues ev (a reference taken). 0; -ENOENT no such bus; -EAGAIN the queue
  * is full; -ELOOP deeper than max_depth (counted and logged here). */
 int bus_put(struct bus *b, struct event *ev);
-/* How many more events bus_put() would take now. */
+/* How many more events bus_put() would take now (reservations count as
+ * taken). */
 size_t bus_room(const struct bus *b);
 size_t bus_depth(const struct bus *b);
+
+/* Room held for events on their way (being journalled): up to n slots;
+ * returns how many were reserved. bus_put_reserved() uses one and never
+ * says -EAGAIN; bus_unreserve() gives back what was not used. */
+size_t bus_reserve(struct bus *b, size_t n);
+void bus_unreserve(struct bus *b, size_t n);
+int bus_put_reserved(struct bus *b, struct event *ev);
+/* Past the bound: events that cannot wait and cannot be refused (a replay,
+ * the orchestration core's own events). Still -ENOENT and -ELOOP. */
+int bus_put_force(struct bus *b, struct event *ev);
 
 /* Loop protection across the orchestration core: what a dispatch started
  * (a task ARN, "service:NAME") carries its cause's depth + 1, so the core's

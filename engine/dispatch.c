@@ -264,9 +264,10 @@ static void finish(struct job *j, enum job_end end)
 		store_release(j->d->store, j->claim_key);
 	if (end != END_SKIPPED && ev->hooks.dispatch_final)
 		ev->hooks.dispatch_final(ev->hooks.arg, ev, j->rule->name, j->rt->id);
-	if (ev->dispatching && --ev->dispatching == 0 && ev->hooks.final)
-		ev->hooks.final(ev->hooks.arg, ev);
+	event_ref(ev);
 	job_destroy(j);
+	event_pending_put(ev);
+	event_unref(ev);
 }
 
 /* ------------------------------------------------------------ failures and retries */
@@ -686,8 +687,8 @@ static int make_token(const struct event *ev, const struct rule *r, const struct
 	return 0;
 }
 
-int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
-		    uint32_t target_index)
+static int submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
+		  uint32_t target_index)
 {
 	const struct rule *r;
 	struct job *j;
@@ -717,13 +718,26 @@ int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, u
 	j->timer.data = j;
 	j->ev = event_ref(ev);
 	j->gen = rulegen_ref(gen);
-	ev->dispatching++;
 	if ((j->next = d->jobs))
 		d->jobs->prev = j;
 	d->jobs = j;
 	d->n_jobs++;
 	arm(j, JOB_STARTING, 0);
 	return 0;
+}
+
+int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
+		    uint32_t target_index)
+{
+	int r = submit(d, ev, gen, rule_index, target_index);
+
+	if (r < 0) {
+		const char *lv[] = {"dispatch_failed"};
+		metric_add(d->m_dropped, lv, 1);
+		log_error(COMPONENT, "event %s: rule %" PRIu32 " target %" PRIu32 " not dispatched: %s "
+				     "(the event stays incomplete)", ev->id, rule_index, target_index, strerror(-r));
+	}
+	return r;
 }
 
 int dispatch_redrive(struct dispatch *d, struct rulegen *gen, struct event *ev, const char *rule,
@@ -738,9 +752,13 @@ int dispatch_redrive(struct dispatch *d, struct rulegen *gen, struct event *ev, 
 	for (uint32_t t = 0; t < r->ntargets; t++) {
 		if (strcmp(r->targets[t].id, target_id) != 0)
 			continue;
+		int err;
 		if (!gen->ops[rulegen_slot(gen, ri, t)])
 			return -ENOENT;
-		return dispatch_submit(d, ev, gen, ri, t);
+		event_pending_get(ev);
+		if ((err = submit(d, ev, gen, ri, t)) < 0)
+			ev->pending--;   /* nothing started: as if never asked */
+		return err;
 	}
 	return -ENOENT;
 }

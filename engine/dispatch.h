@@ -39,13 +39,12 @@
  * it is written), or dropped when there is no dead-letter destination
  * (logged, tripline_events_dropped_total{reason}: "not_retryable",
  * "retries_exhausted" or "event_too_old"). Then
- * ev->hooks.dispatch_final(), and when it was the event's last dispatch not
- * final, ev->hooks.final(). The dispatcher counts an event's open dispatches
- * in ev->dispatching: dispatch_submit() adds one, and no dispatch becomes
- * final inside dispatch_submit() (each starts on a later loop turn), so a
- * bus submitting all of an event's dispatches in one go never sees the
- * event final half-way. An event that matched nothing has no dispatch: its
- * producer (the bus) calls hooks.final itself.
+ * ev->hooks.dispatch_final(), and event_pending_put(ev) (event.h: the
+ * event's last open dispatch calls hooks.final). The caller of
+ * dispatch_submit() has taken that pending count with event_pending_get()
+ * (the bus does, for each dispatch); dispatch_redrive() takes its own. No
+ * dispatch becomes final inside dispatch_submit(): each starts on a later
+ * loop turn, so a target never runs from inside the bus's matching.
  *
  * Metrics: tripline_target_invocations_total{rule,target,result} (result:
  * success, retry, failed, dead_letter, throttled, dedup),
@@ -96,9 +95,12 @@ void dispatch_free(struct dispatch *d);
 
 /*
  * Dispatches ev to target target_index of rule rule_index of gen
- * (references taken on both until the dispatch is final); ev->dispatching
- * counts it. It starts on a later loop turn. 0, -EINVAL (no such rule or
- * target, or a disabled rule's: nothing to invoke), -ENOMEM: nothing taken.
+ * (references taken on both until the dispatch is final), with the pending
+ * count the caller took. It starts on a later loop turn. 0; -EINVAL (no
+ * such rule or target, or a disabled rule's), -ENOMEM: nothing taken — and
+ * the pending count is kept, so the event never completes and a journalled
+ * one is replayed by the next daemon (logged and counted here:
+ * tripline_events_dropped_total{reason="dispatch_failed"}).
  */
 int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
 		    uint32_t target_index);

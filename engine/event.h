@@ -55,12 +55,20 @@ struct event {
 	uint64_t ingest_mono_ms;     /* the same on the loop's clock (this process): latency */
 	uint32_t depth;              /* causal depth: 0 from outside; events a dispatch causes +1 */
 	uint64_t seq;                /* journal sequence number; 0: not journalled */
-	uint32_t dispatching;        /* dispatches not final yet: the dispatcher's count (dispatch.h) */
 	/* (rule, target id) pairs already final before a replay: "RULE\nTARGET" */
 	char **skip;
 	size_t n_skip;
 	struct event_hooks hooks;
+	/* dispatches not yet final, plus one the bus holds while it submits
+	 * them: event_pending_get()/event_pending_put() */
+	unsigned pending;
+	char *source;                /* the envelope's source (metrics labels); may be NULL */
 };
+
+/* One more dispatch of ev is under way. */
+void event_pending_get(struct event *ev);
+/* One dispatch is final: at 0 the event's hooks.final is called (once). */
+void event_pending_put(struct event *ev);
 
 /* The fields of a new envelope. Strings are borrowed for the call. */
 struct event_fields {

@@ -12,8 +12,11 @@
  *
  * Every function accepts a NULL registry or family and does nothing, so a
  * module without a registry (a unit test) needs no checks. The number of
- * series per family is bounded (METRICS_MAX_SERIES): past it, new label
- * tuples are counted in tripline_metrics_series_dropped_total, not stored.
+ * series per family is bounded (METRICS_MAX_SERIES), and so are the label
+ * values' bytes per series (4 KiB): past either, new label tuples are
+ * counted in tripline_metrics_series_dropped_total, not stored. A family
+ * registered again with the same name, type, labels (and bounds) is the
+ * same family; with different ones, or a bad name, NULL.
  * Loop thread only.
  */
 #ifndef TRIPLINE_ENGINE_METRICS_H
@@ -39,7 +42,9 @@ struct metric *metrics_histogram(struct metrics *m, const char *name, const char
 
 /* values: one per label name, in order (NULL when the family has none). */
 void metric_add(struct metric *f, const char *const *values, double v);     /* counters, gauges */
-void metric_set(struct metric *f, const char *const *values, double v);     /* gauges */
+/* metric_set: gauges, and counters that mirror a count their module keeps
+ * (set from a render callback). A counter's add ignores v < 0. */
+void metric_set(struct metric *f, const char *const *values, double v);
 void metric_observe(struct metric *f, const char *const *values, double v); /* histograms */
 /* Makes the series exist (at 0) so it renders before its first event. */
 void metric_touch(struct metric *f, const char *const *values);

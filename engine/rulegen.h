@@ -33,9 +33,11 @@ struct rulegen {
 	unsigned refs;                    /* private */
 };
 
-/* Loads cfg's rule paths. 0 and *ret (one reference); -EINVAL with every
- * error in errs; -ENOMEM. */
-int rulegen_build(const struct tripline_config *cfg, struct rulegen **ret, struct errlist *errs);
+/* Loads the rule paths (files or directories, as ruleset_load()) with cfg's
+ * limits. 0 and *ret (one reference); -EINVAL with every error in errs;
+ * -ENOMEM. */
+int rulegen_build(const struct tripline_config *cfg, const char *const *paths, size_t npaths,
+		  struct rulegen **ret, struct errlist *errs);
 /* The same from a ruleset already loaded (its reference is taken over, also
  * on failure). */
 int rulegen_from_ruleset(const struct tripline_config *cfg, struct ruleset *rs, struct rulegen **ret,
