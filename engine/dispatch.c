@@ -726,8 +726,8 @@ static int submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uin
 	return 0;
 }
 
-int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
-		    uint32_t target_index)
+void dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
+		     uint32_t target_index)
 {
 	int r = submit(d, ev, gen, rule_index, target_index);
 
@@ -737,7 +737,6 @@ int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, u
 		log_error(COMPONENT, "event %s: rule %" PRIu32 " target %" PRIu32 " not dispatched: %s "
 				     "(the event stays incomplete)", ev->id, rule_index, target_index, strerror(-r));
 	}
-	return r;
 }
 
 int dispatch_redrive(struct dispatch *d, struct rulegen *gen, struct event *ev, const char *rule,

@@ -96,14 +96,14 @@ void dispatch_free(struct dispatch *d);
 /*
  * Dispatches ev to target target_index of rule rule_index of gen
  * (references taken on both until the dispatch is final), with the pending
- * count the caller took. It starts on a later loop turn. 0; -EINVAL (no
- * such rule or target, or a disabled rule's), -ENOMEM: nothing taken — and
- * the pending count is kept, so the event never completes and a journalled
- * one is replayed by the next daemon (logged and counted here:
- * tripline_events_dropped_total{reason="dispatch_failed"}).
+ * count the caller took. It starts on a later loop turn. When it cannot
+ * (no such rule or target, a disabled rule's, out of memory) nothing is
+ * taken and the pending count is kept, so the event never completes and a
+ * journalled one is replayed by the next daemon; logged and counted here
+ * (tripline_events_dropped_total{reason="dispatch_failed"}).
  */
-int dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
-		    uint32_t target_index);
+void dispatch_submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uint32_t rule_index,
+		     uint32_t target_index);
 
 /*
  * A redrive (tripline dlq redrive): dispatches ev — a dead letter's event,
