@@ -333,9 +333,10 @@ static void dlq_failed(struct job *j, int err, const char *why)
 	metric_add(j->d->m_dlq_fail, lv, 1);
 	/* every failure counts; the log says so at 1, 2, 4, 8, … failures */
 	if ((n & (n - 1)) == 0)
-		log_warn(COMPONENT, "rule %s target %s: event %s: dead letter to %s not written (%s; %s), "
+		log_warn(COMPONENT, "rule %s target %s: event %s: dead letter to %s not written (%s), "
 				    "failure %" PRIu32 ", retrying",
-			 j->rule->name, j->rt->id, j->ev->id, j->rt->dead_letter_arn, strerror(-err), why, n);
+			 j->rule->name, j->rt->id, j->ev->id, j->rt->dead_letter_arn, why && *why ? why : strerror(-err),
+			 n);
 	arm(j, JOB_DLQ_BACKOFF, backoff_ms(j->d, n - 1));
 }
 
@@ -375,7 +376,7 @@ static void dlq_start(struct job *j)
 			.time_wall_ms = wall_ms(),
 		};
 		if ((r = dlq_line(&rec, &j->line, &j->line_len)) < 0) {
-			dlq_failed(j, r, "building the line");
+			dlq_failed(j, r, NULL);
 			return;
 		}
 	}
@@ -383,7 +384,7 @@ static void dlq_start(struct job *j)
 	r = dlq_write(d->loop, d->env ? d->env->http : NULL, j->rt->dead_letter_arn, j->line, j->line_len,
 		      d->http_timeout_ms, dlq_done, j, &j->dlq);
 	if (r < 0)
-		dlq_failed(j, r, "not started");
+		dlq_failed(j, r, NULL);
 }
 
 static void dead_letter(struct job *j)
@@ -443,7 +444,9 @@ static void invoke(struct job *j)
 	};
 
 	if (!j->invoked) {
-		uint64_t now = uv_now(d->loop);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);   /* ev->ingest_mono_ms's clock */
+		uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 		j->invoked = true;
 		metric_observe(d->m_latency, NULL,
 			       now > j->ev->ingest_mono_ms ? (double)(now - j->ev->ingest_mono_ms) / 1000.0 : 0.0);
