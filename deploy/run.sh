@@ -2,10 +2,11 @@
 # The main job from a fresh Debian 12 machine: install what the build needs,
 # build tripline (release), install it as /usr/local/bin/tripline (so that
 # the README's `tripline …` commands work as written), and run the daemon on
-# the embedded defaults with the example rules and task definitions
-# (deploy/examples/tripline.json): the API on 127.0.0.1:8088, state in ./var,
-# the process driver, no Redis. Stop it with Ctrl-C (tasks it started keep
-# running; the next start takes them back).
+# the embedded defaults with the example rules, task definitions and
+# services (deploy/examples/tripline.json): the API on 127.0.0.1:8088, state
+# in ./var, the process driver, no Redis. Stop it with Ctrl-C (tasks it
+# started keep running, the example workers service's too; the next start
+# takes them back).
 #
 # CONFIG=FILE runs another configuration; MATCH=1 instead matches the example
 # events (deploy/examples/events.jsonl, or EVENTS=FILE) against the example

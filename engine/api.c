@@ -8,7 +8,9 @@
  * are resolved once, at start), the JSON body (the project's strict reader,
  * once per request), and the operation. Operations live with their service:
  * api_ecs.c holds ECS's (clusters, task definitions, tasks, services) and
- * tripline's GetTaskLogs; a target no table lists answers
+ * tripline's GetTaskLogs, api_events.c EventBridge's; an operation may
+ * answer later (api_answer_later(): the HTTP answer is deferred, http.h,
+ * and counted when given); a target no table lists answers
  * UnknownOperationException. Errors use AWS's shape, {"__type": "...",
  * "message": "..."}, with 400 for the client's mistakes, 403 for
  * authentication and 5xx only for our own faults. Requests are counted by
@@ -36,6 +38,7 @@
 #include "api_op.h"
 #include "json.h"
 #include "logger.h"
+#include "metrics.h"
 #include "sigv4.h"
 #include "utf8.h"
 
@@ -67,6 +70,7 @@ struct api {
 	const struct tripline_config *cfg;
 	struct taskdef_registry *taskdefs;   /* borrowed */
 	struct orch *orch;                   /* borrowed; NULL: no task operations */
+	struct api_events_env events;        /* what it points to is borrowed */
 	struct api_key *keys;
 	size_t nkeys;
 	struct api_count (*counts)[API_STATUS_SLOTS];   /* [op index + 1]; [0]: unknown */
@@ -122,6 +126,11 @@ int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs
 	}
 	*ret = a;
 	return 0;
+}
+
+void api_set_events(struct api *a, const struct api_events_env *env)
+{
+	a->events = *env;
 }
 
 void api_free(struct api *a)
@@ -196,6 +205,7 @@ static const struct {
 	const size_t *n;
 } op_tables[] = {
 	{api_ecs_ops, &api_ecs_n_ops},
+	{api_events_ops, &api_events_n_ops},
 };
 
 static size_t n_ops(void)
@@ -209,12 +219,12 @@ static size_t n_ops(void)
 /* The operation with metrics slot i (0-based across the tables). */
 static const struct api_op *op_at(size_t i)
 {
-	for (size_t t = 0; t < sizeof(op_tables) / sizeof(op_tables[0]); t++) {
-		if (i < *op_tables[t].n)
-			return &op_tables[t].ops[i];
-		i -= *op_tables[t].n;
-	}
-	return NULL;
+	size_t t = 0;
+
+	/* i < n_ops(): the last table holds what the others do not */
+	while (t + 1 < sizeof(op_tables) / sizeof(op_tables[0]) && i >= *op_tables[t].n)
+		i -= *op_tables[t++].n;
+	return &op_tables[t].ops[i];
 }
 
 static void count(struct api *a, size_t slot, unsigned status)
@@ -230,21 +240,30 @@ static void count(struct api *a, size_t slot, unsigned status)
 	c[API_STATUS_SLOTS - 1].n++;   /* more statuses than slots: lumped into the last */
 }
 
-void api_metrics(const struct api *a, FILE *f)
+void api_metrics(const struct api *a, struct metrics *m)
 {
-	fprintf(f, "# HELP tripline_api_requests_total API requests by operation and HTTP status.\n"
-		   "# TYPE tripline_api_requests_total counter\n");
+	struct metric *requests = metrics_counter(m, "tripline_api_requests_total",
+						  "API requests by operation and HTTP status.", "operation,code");
+	struct metric *auth = metrics_counter(m, "tripline_api_auth_failures_total",
+					      "API requests refused by authentication, by reason.", "reason");
+
+	for (int r = SIGV4_REASON_NONE + 1; r < SIGV4_N_REASONS; r++)
+		metric_touch(auth, (const char *[]){sigv4_reason_name((enum sigv4_reason)r)});
+	if (!a)
+		return;
+	/* rebuilt each time, so the series go by operation, then status */
+	metric_clear(requests);
 	for (size_t op = 0; op <= n_ops(); op++) {
 		const char *name = op ? strchr(op_at(op - 1)->target, '.') + 1 : "unknown";
-		for (size_t i = 0; i < API_STATUS_SLOTS && a->counts[op][i].status; i++)
-			fprintf(f, "tripline_api_requests_total{operation=\"%s\",code=\"%u\"} %" PRIu64 "\n", name,
-				a->counts[op][i].status, a->counts[op][i].n);
+		for (size_t i = 0; i < API_STATUS_SLOTS && a->counts[op][i].status; i++) {
+			char code[16];
+			snprintf(code, sizeof(code), "%u", a->counts[op][i].status);
+			metric_set(requests, (const char *[]){name, code}, (double)a->counts[op][i].n);
+		}
 	}
-	fprintf(f, "# HELP tripline_api_auth_failures_total API requests refused by authentication, by reason.\n"
-		   "# TYPE tripline_api_auth_failures_total counter\n");
 	for (int r = SIGV4_REASON_NONE + 1; r < SIGV4_N_REASONS; r++)
-		fprintf(f, "tripline_api_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
-			sigv4_reason_name((enum sigv4_reason)r), a->auth_failures[r].n);
+		metric_set(auth, (const char *[]){sigv4_reason_name((enum sigv4_reason)r)},
+			   (double)a->auth_failures[r].n);
 }
 
 static uint64_t mono_ms(void)
@@ -277,6 +296,54 @@ static void auth_failed(struct api *a, const struct http_request *req, enum sigv
 		 sigv4_reason_name(reason), akid[0] ? akid : "none", code, more);
 	f->last_log_ms = now ? now : 1;
 	f->suppressed = 0;
+}
+
+/* ------------------------------------------------------------ answering later */
+
+/* The HTTP exchange an operation's answer belongs to (api_answer.priv). */
+struct api_exchange {
+	struct api *api;
+	struct http_response *resp;
+	size_t slot;
+};
+
+struct api_later {
+	struct api *api;
+	struct http_pending *pending;
+	size_t slot;
+};
+
+struct api_later *api_answer_later(struct api_answer *ret)
+{
+	struct api_exchange *ex = ret->priv;
+	struct api_later *l;
+
+	if (ret->later)
+		return ret->later;
+	if (!ex)
+		return NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->pending = http_response_defer(ex->resp);
+	if (!l->pending) {
+		free(l);
+		return NULL;
+	}
+	l->api = ex->api;
+	l->slot = ex->slot;
+	ret->later = l;
+	return l;
+}
+
+void api_later_answer(struct api_later *l, unsigned status, json_t *body)
+{
+	struct http_response resp = {.status = 500};
+
+	reply(&resp, status, body);
+	http_pending_answer(l->pending, &resp); /* a client gone meanwhile: dropped */
+	count(l->api, l->slot, resp.status);
+	free(l);
 }
 
 static bool authenticate(struct api *a, const struct http_request *req, const char *service,
@@ -323,7 +390,8 @@ static bool authenticate(struct api *a, const struct http_request *req, const ch
 	return false;
 }
 
-static void handle(struct api *a, const struct http_request *req, struct http_response *resp, size_t *slot)
+static void handle(struct api *a, const struct http_request *req, struct http_response *resp, size_t *slot,
+		   bool *deferred)
 {
 	const char *target = http_request_header(req, "X-Amz-Target");
 	const char *service;
@@ -381,16 +449,25 @@ static void handle(struct api *a, const struct http_request *req, struct http_re
 		reply_error(resp, 503, "ServerException", "the orchestrator is not running");
 		return;
 	}
-	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch};
-	struct api_answer ans = {500, NULL};
+	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch, &a->events};
+	struct api_exchange ex = {a, resp, *slot};
+	struct api_answer ans = {.status = 500, .priv = &ex};
 	op->run(&ctx, req->body, req->body_len, jdoc_root(doc), &ans);
 	jdoc_free(doc);
+	if (ans.later) {
+		json_decref(ans.body);
+		*deferred = true; /* answered and counted by api_later_answer() */
+		return;
+	}
 	reply(resp, ans.status, ans.body);
 }
 
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp)
 {
 	size_t slot = 0;
-	handle(a, req, resp, &slot);
-	count(a, slot, resp->status);
+	bool deferred = false;
+
+	handle(a, req, resp, &slot, &deferred);
+	if (!deferred)
+		count(a, slot, resp->status);
 }

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "json.h"
 
+struct api_events_env;
 struct orch;
 struct taskdef_registry;
 
@@ -27,12 +28,29 @@ struct api_ctx {
 	const struct tripline_config *cfg;
 	struct taskdef_registry *taskdefs;
 	struct orch *orch;
+	const struct api_events_env *events;     /* EventBridge's (api.h); never NULL */
 };
+
+struct api_later;
 
 struct api_answer {
 	unsigned status;
 	json_t *body;      /* taken by api.c; NULL: out of memory (500) */
+	struct api_later *later;   /* private to api.c: set once the answer is deferred */
+	void *priv;                /* private to api.c: the HTTP exchange */
 };
+
+/*
+ * Answering later (PutEvents waits for the journal): inside run, an
+ * operation calls api_answer_later() and leaves ret's status and body
+ * alone; NULL means it cannot wait (out of memory, or no HTTP exchange to
+ * hold) and must answer now. The answer is then given exactly once, from
+ * the loop thread, with api_later_answer() (body taken; NULL: out of memory,
+ * 500); it is counted for /metrics then. The api must outlive its deferred
+ * answers.
+ */
+struct api_later *api_answer_later(struct api_answer *ret);
+void api_later_answer(struct api_later *l, unsigned status, json_t *body);
 
 struct api_op {
 	const char *target;   /* the whole X-Amz-Target value */
@@ -48,5 +66,9 @@ void api_answer_error(struct api_answer *a, unsigned status, const char *type, c
 /* api_ecs.c: ECS's operations and tripline's (Tripline.GetTaskLogs). */
 extern const struct api_op api_ecs_ops[];
 extern const size_t api_ecs_n_ops;
+
+/* api_events.c: EventBridge's operations. */
+extern const struct api_op api_events_ops[];
+extern const size_t api_events_n_ops;
 
 #endif

@@ -82,35 +82,31 @@ static void names_clear(char **v, size_t n)
 	free(v);
 }
 
-/* The config's names, "default" and every rule's bus, sorted and unique. */
-static int names_build(struct bus *b, const struct ruleset *rs, char ***ret, size_t *ret_n)
+/* The config's names ("default" among them) merged with the generation's
+ * (sorted already, off the loop): few, so this is cheap on the loop. */
+static int names_build(struct bus *b, const struct rulegen *g, char ***ret, size_t *ret_n)
 {
-	size_t n = 0, cap = b->n_cfg_names + (rs ? rs->n : 0);
-	const char **all = calloc(cap ? cap : 1, sizeof(*all));
+	size_t n = 0, cap = b->n_cfg_names + (g ? g->n_buses : 0);
 	char **v = calloc(cap ? cap : 1, sizeof(*v));
 
-	if (!all || !v) {
-		free(all);
-		free(v);
+	if (!v)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < b->n_cfg_names; i++)
-		all[n++] = b->cfg_names[i];
-	for (size_t i = 0; rs && i < rs->n; i++)
-		all[n++] = rs->rules[i].event_bus ? rs->rules[i].event_bus : "default";
-	qsort(all, n, sizeof(*all), cmp_str);
+		v[n++] = b->cfg_names[i];
+	for (size_t i = 0; g && i < g->n_buses; i++)
+		v[n++] = g->buses[i];
+	qsort(v, n, sizeof(*v), cmp_str);
 	size_t u = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (u && strcmp(v[u - 1], all[i]) == 0)
+		if (u && strcmp(v[u - 1], v[i]) == 0)
 			continue;
-		if (!(v[u] = strdup(all[i]))) {
-			names_clear(v, u);
-			free(all);
+		v[u++] = v[i];
+	}
+	for (size_t i = 0; i < u; i++)
+		if (!(v[i] = strdup(v[i]))) {
+			names_clear(v, i);
 			return -ENOMEM;
 		}
-		u++;
-	}
-	free(all);
 	*ret = v;
 	*ret_n = u;
 	return 0;
@@ -414,15 +410,17 @@ void bus_set_rules(struct bus *b, struct rulegen *gen)
 	char **names;
 	size_t n;
 
-	if (names_build(b, gen ? gen->rs : NULL, &names, &n) == 0) {
+	if (names_build(b, gen, &names, &n) == 0) {
 		names_clear(b->names, b->n_names);
 		b->names = names;
 		b->n_names = n;
 	} else {
 		log_error("bus", "out of memory: the bus names of the new rules are not known yet");
 	}
-	if (gen)
+	if (gen) {
 		rulegen_ref(gen);
+		rulegen_free_on(gen, b->loop);
+	}
 	rulegen_unref(b->gen);
 	b->gen = gen;
 }

@@ -33,8 +33,12 @@ int cli_read_input(const char *path, char **ret, size_t *ret_len);
 int cli_remote_task(int argc, char **argv);
 int cli_remote_service(int argc, char **argv);
 int cli_remote_taskdef(int argc, char **argv);
+int cli_remote_put_events(int argc, char **argv);
+int cli_remote_rules(int argc, char **argv);
 extern const char cli_remote_task_usage[];
 extern const char cli_remote_service_usage[];
 extern const char cli_remote_taskdef_usage[];
+extern const char cli_remote_put_events_usage[];
+extern const char cli_remote_rules_usage[];
 
 #endif

@@ -23,6 +23,7 @@
  * so a config can be validated without the secrets present. Nothing here logs.
  */
 #include "config.h"
+#include "config_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,8 +44,8 @@
 
 #define FORMAT(a, b) __attribute__((format(printf, a, b)))
 
-#define MAX_PATHS 256u
-#define MAX_ITEMS 256u            /* clusters, auth keys, sources of each kind */
+#define MAX_PATHS CONFIG_MAX_PATHS
+#define MAX_ITEMS CONFIG_MAX_ITEMS
 #define MAX_TOPICS 100u
 #define CPU_MAX ((int64_t)1 << 26)
 #define MEMORY_MIB_MAX ((int64_t)1 << 30)
@@ -55,7 +56,7 @@ static const char *const listen_host_sentence =
 	"must be HOST:PORT with HOST an IPv4 address, a host name or [an IPv6 address]";
 
 /* Replaces *dst (a default or NULL) with a copy of s[0..n). */
-static void set_str(struct jcheck *c, char **dst, const char *s, size_t n)
+void config_set_str(struct jcheck *c, char **dst, const char *s, size_t n)
 {
 	char *d = jcheck_dup(c, s, n);
 
@@ -265,11 +266,11 @@ static void take_string(struct jcheck *c, const struct jnode *obj, const char *k
 	const char *s = jcheck_string(c, obj, key, flags | JCHECK_NONEMPTY, &n);
 
 	if (s)
-		set_str(c, dst, s, n);
+		config_set_str(c, dst, s, n);
 }
 
 /* Sets *ret when present and an integer in [lo, hi]; reported otherwise. */
-static void take_int(struct jcheck *c, const struct jnode *obj, const char *key, int64_t lo,
+void config_take_int(struct jcheck *c, const struct jnode *obj, const char *key, int64_t lo,
 		     int64_t hi, uint64_t *ret)
 {
 	int64_t v;
@@ -288,7 +289,7 @@ static int get_enum(struct jcheck *c, const struct jnode *obj, const char *key,
 }
 
 /* Copies a secret reference member over *dst when present and well-formed. */
-static void take_secret_ref(struct jcheck *c, const struct jnode *obj, const char *key,
+void config_take_secret_ref(struct jcheck *c, const struct jnode *obj, const char *key,
 			    unsigned flags, char **dst)
 {
 	const struct jnode *n = jcheck_member(c, obj, key, JNODE_STRING, flags);
@@ -299,17 +300,17 @@ static void take_secret_ref(struct jcheck *c, const struct jnode *obj, const cha
 		jcheck_err_at(c, key, "%s", secret_ref_sentence);
 		return;
 	}
-	set_str(c, dst, n->u.str, n->len);
+	config_set_str(c, dst, n->u.str, n->len);
 }
 
 /* Items of the rules and task_definitions lists: non-empty, without NUL characters. */
-static bool path_ok(const char *s, size_t n)
+bool config_path_ok(const char *s, size_t n)
 {
 	return n > 0 && !memchr(s, '\0', n);
 }
 
 /* A string array member of min to max items passing item_ok, copied over *dst. */
-static void take_string_array(struct jcheck *c, const struct jnode *obj, const char *key,
+void config_take_string_array(struct jcheck *c, const struct jnode *obj, const char *key,
 			      unsigned flags, size_t min, size_t max,
 			      bool (*item_ok)(const char *s, size_t n), const char *item_sentence,
 			      struct config_strv *dst)
@@ -333,7 +334,7 @@ static void take_string_array(struct jcheck *c, const struct jnode *obj, const c
 
 /* An optional object member: checked for its fields and handed to each_fn
  * with the pointer at it. */
-static void with_object(struct jcheck *c, const struct jnode *obj, const char *key,
+void config_with_object(struct jcheck *c, const struct jnode *obj, const char *key,
 			const char *const *known, struct tripline_config *cfg,
 			void (*each_fn)(struct jcheck *c, const struct jnode *o,
 					struct tripline_config *cfg))
@@ -351,7 +352,7 @@ static void with_object(struct jcheck *c, const struct jnode *obj, const char *k
  * reported as duplicates and skipped). A key holding NUL cannot be looked up
  * by name: it counts as last, so that the name checks refuse it rather than
  * it being dropped without a word. */
-static bool is_last(const struct jnode *obj, const struct jmember *m)
+bool config_is_last(const struct jnode *obj, const struct jmember *m)
 {
 	return memchr(m->key, '\0', m->key_len) || jnode_get(obj, m->key) == m->value;
 }
@@ -377,8 +378,8 @@ static void check_listen(struct jcheck *c, const struct jnode *root, struct trip
 		jcheck_err_at(c, "listen", "%s", why);
 		return;
 	}
-	set_str(c, &cfg->listen, n->u.str, n->len);
-	set_str(c, &cfg->listen_host, host, host_len);
+	config_set_str(c, &cfg->listen, n->u.str, n->len);
+	config_set_str(c, &cfg->listen_host, host, host_len);
 	cfg->listen_port = (uint16_t)port;
 }
 
@@ -388,12 +389,12 @@ static void cluster_fn(struct jcheck *c, const struct jnode *o, struct tripline_
 
 	if (n) {
 		if (cluster_name_ok(n->u.str, n->len))
-			set_str(c, &cfg->cluster.name, n->u.str, n->len);
+			config_set_str(c, &cfg->cluster.name, n->u.str, n->len);
 		else
 			jcheck_err_at(c, "name", "must be 1 to 255 characters of A-Z, a-z, 0-9, _ and -");
 	}
-	take_int(c, o, "cpu", 1, CPU_MAX, &cfg->cluster.cpu);
-	take_int(c, o, "memory", 1, MEMORY_MIB_MAX, &cfg->cluster.memory_mib);
+	config_take_int(c, o, "cpu", 1, CPU_MAX, &cfg->cluster.cpu);
+	config_take_int(c, o, "memory", 1, MEMORY_MIB_MAX, &cfg->cluster.memory_mib);
 }
 
 /* "START-END": two uids, START <= END, neither 0 nor above 2^31 - 1. */
@@ -435,7 +436,7 @@ static void process_fn(struct jcheck *c, const struct jnode *o, struct tripline_
 	const struct jnode *u;
 
 	if (s)
-		set_str(c, &cfg->drivers.process_cgroup_root, s, n);
+		config_set_str(c, &cfg->drivers.process_cgroup_root, s, n);
 	take_uid_range(c, o, "uid_range", &cfg->drivers.process_uid_min, &cfg->drivers.process_uid_max);
 	if ((u = jcheck_member(c, o, "default_user", JNODE_STRING, 0))) {
 		if (!user_ok(u->u.str, u->len))
@@ -445,7 +446,7 @@ static void process_fn(struct jcheck *c, const struct jnode *o, struct tripline_
 			jcheck_err_at(c, "default_user", "must not be root: tasks that must run as root say "
 				      "\"user\": \"root\" and need allow_root");
 		else
-			set_str(c, &cfg->drivers.process_default_user, u->u.str, u->len);
+			config_set_str(c, &cfg->drivers.process_default_user, u->u.str, u->len);
 	}
 	jcheck_bool(c, o, "allow_root", 0, &cfg->drivers.process_allow_root);
 }
@@ -472,8 +473,8 @@ static void docker_fn(struct jcheck *c, const struct jnode *o, struct tripline_c
 	struct config_strv *v = &cfg->drivers.docker_allowed_host_paths;
 
 	take_string(c, o, "socket", 0, &cfg->drivers.docker_socket);
-	take_string_array(c, o, "allowed_host_paths", 0, 0, MAX_PATHS, host_path_ok,
-			  "must be an absolute path without \".\" or \"..\" parts", v);
+	config_take_string_array(c, o, "allowed_host_paths", 0, 0, MAX_PATHS, host_path_ok,
+				 "must be an absolute path without \".\" or \"..\" parts", v);
 	/* "/srv/data/" is "/srv/data"; "/" stays */
 	for (size_t i = 0; i < v->n; i++) {
 		size_t l = strlen(v->v[i]);
@@ -488,8 +489,8 @@ static void drivers_fn(struct jcheck *c, const struct jnode *o, struct tripline_
 						      "allow_root", NULL};
 	static const char *const docker_fields[] = {"socket", "allowed_host_paths", NULL};
 
-	with_object(c, o, "process", process_fields, cfg, process_fn);
-	with_object(c, o, "docker", docker_fields, cfg, docker_fn);
+	config_with_object(c, o, "process", process_fields, cfg, process_fn);
+	config_with_object(c, o, "docker", docker_fields, cfg, docker_fn);
 }
 
 static void clusters_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
@@ -506,7 +507,7 @@ static void clusters_fn(struct jcheck *c, const struct jnode *o, struct tripline
 		const struct jmember *m = &o->u.members[i];
 		struct config_remote_cluster *rc = &cfg->clusters[cfg->n_clusters];
 
-		if (!is_last(o, m))
+		if (!config_is_last(o, m))
 			continue;
 		size_t old = jcheck_push_n(c, m->key, m->key_len);
 		if (!cluster_name_ok(m->key, m->key_len))
@@ -554,7 +555,7 @@ static void state_fn(struct jcheck *c, const struct jnode *o, struct tripline_co
 	if (memchr(n->u.str, '\0', n->len) || !redis_url_ok(n->u.str, n->len))
 		jcheck_err_at(c, "redis", "must be redis://HOST[:PORT][/DB]");
 	else
-		set_str(c, &cfg->state_redis, n->u.str, n->len);
+		config_set_str(c, &cfg->state_redis, n->u.str, n->len);
 }
 
 /* A prefix of environment variable names: [A-Za-z_][A-Za-z0-9_]*. */
@@ -571,9 +572,9 @@ static bool env_prefix_ok(const char *s, size_t n)
 static void secrets_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
 	take_string(c, o, "file", 0, &cfg->secrets_file);
-	take_string_array(c, o, "env_allow", 0, 0, MAX_ITEMS, env_prefix_ok,
-			  "must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, "
-			  "not starting with a digit", &cfg->secrets_env_allow);
+	config_take_string_array(c, o, "env_allow", 0, 0, MAX_ITEMS, env_prefix_ok,
+				 "must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, "
+				 "not starting with a digit", &cfg->secrets_env_allow);
 }
 
 static void auth_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
@@ -598,7 +599,7 @@ static void auth_fn(struct jcheck *c, const struct jnode *o, struct tripline_con
 		const struct jmember *m = &keys->u.members[i];
 		const struct jnode *v = m->value;
 
-		if (!is_last(keys, m))
+		if (!config_is_last(keys, m))
 			continue;
 		size_t o2 = jcheck_push_n(c, m->key, m->key_len);
 		bool id_ok = m->key_len >= 1 && m->key_len <= 128 && jtext_chars_in(m->key, m->key_len, "");
@@ -637,7 +638,7 @@ static void take_source_name(struct jcheck *c, const struct jnode *o, unsigned f
 	if (!n)
 		return;
 	if (source_name_ok(n->u.str, n->len))
-		set_str(c, dst, n->u.str, n->len);
+		config_set_str(c, dst, n->u.str, n->len);
 	else
 		jcheck_err_at(c, "name", "must be 1 to 64 characters of A-Z, a-z, 0-9, _, . and -");
 }
@@ -662,7 +663,7 @@ static void file_source(struct jcheck *c, const struct jnode *o, size_t i, void 
 	if (s && (s->len == 0 || s->len > 256 || memchr(s->u.str, '\0', s->len)))
 		jcheck_err_at(c, "source", "must be 1 to 256 characters");
 	else if (s)
-		set_str(c, &f->source, s->u.str, s->len);
+		config_set_str(c, &f->source, s->u.str, s->len);
 }
 
 /* sources.kafka[i] (a jcheck_item_fn; arg: the config). */
@@ -679,9 +680,9 @@ static void kafka_source(struct jcheck *c, const struct jnode *o, size_t i, void
 	take_string(c, o, "brokers", JCHECK_REQUIRED, &k->brokers);
 	k->group = jcheck_dup(c, CONFIG_DEFAULT_KAFKA_GROUP, strlen(CONFIG_DEFAULT_KAFKA_GROUP));
 	take_string(c, o, "group", 0, &k->group);
-	take_string_array(c, o, "topics", JCHECK_REQUIRED, 1, MAX_TOPICS, topic_ok,
-			  "must be a topic name: 1 to 249 characters of A-Z, a-z, 0-9, ., _ and -",
-			  &k->topics);
+	config_take_string_array(c, o, "topics", JCHECK_REQUIRED, 1, MAX_TOPICS, topic_ok,
+				 "must be a topic name: 1 to 249 characters of A-Z, a-z, 0-9, ., _ and -",
+				 &k->topics);
 }
 
 /* sources.webhooks[i] (a jcheck_item_fn; arg: the config). */
@@ -697,7 +698,7 @@ static void webhook_source(struct jcheck *c, const struct jnode *o, size_t i, vo
 	take_source_name(c, o, JCHECK_REQUIRED, &w->name);
 	w->auth = (enum config_webhook_auth)get_enum(c, o, "auth", webhook_auths,
 						     CONFIG_WEBHOOK_AUTH_NONE);
-	take_secret_ref(c, o, "secret", 0, &w->secret_ref);
+	config_take_secret_ref(c, o, "secret", 0, &w->secret_ref);
 	if (w->auth != CONFIG_WEBHOOK_AUTH_NONE && !jnode_get(o, "secret"))
 		jcheck_err_at(c, "secret", "is required when auth is %s", webhook_auths[w->auth]);
 	if (w->auth == CONFIG_WEBHOOK_AUTH_NONE && jnode_get(o, "secret"))
@@ -707,7 +708,7 @@ static void webhook_source(struct jcheck *c, const struct jnode *o, size_t i, vo
 		if (h && !http_header_name_ok(h->u.str, h->len))
 			jcheck_err_at(c, headers[k], "must be an HTTP header name");
 		else if (h)
-			set_str(c, header_dst[k], h->u.str, h->len);
+			config_set_str(c, header_dst[k], h->u.str, h->len);
 	}
 }
 
@@ -790,17 +791,17 @@ static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_c
 	uint64_t fams = cfg->limits.max_task_definition_families;
 	uint64_t revs = cfg->limits.max_task_definition_revisions;
 
-	take_int(c, o, "max_request_bytes", 1024, (int64_t)64 << 20, &cfg->limits.max_request_bytes);
-	take_int(c, o, "max_event_bytes", 1024, (int64_t)64 << 20, &cfg->limits.max_event_bytes);
-	take_int(c, o, "max_tasks", 1, 100000, &tasks);
-	take_int(c, o, "shutdown_timeout_s", 1, 3600, &timeout);
-	take_int(c, o, "max_connections", 4, 65536, &conns);
-	take_int(c, o, "max_connections_per_client", 1, 65536, &per);
-	take_int(c, o, "request_head_timeout_s", 1, 3600, &head);
-	take_int(c, o, "max_task_definition_bytes", 1024, (int64_t)1 << 20,
-		 &cfg->limits.max_task_definition_bytes);
-	take_int(c, o, "max_task_definition_families", 1, 1000000, &fams);
-	take_int(c, o, "max_task_definition_revisions", 1, 1000000, &revs);
+	config_take_int(c, o, "max_request_bytes", 1024, (int64_t)64 << 20, &cfg->limits.max_request_bytes);
+	config_take_int(c, o, "max_event_bytes", 1024, (int64_t)64 << 20, &cfg->limits.max_event_bytes);
+	config_take_int(c, o, "max_tasks", 1, 100000, &tasks);
+	config_take_int(c, o, "shutdown_timeout_s", 1, 3600, &timeout);
+	config_take_int(c, o, "max_connections", 4, 65536, &conns);
+	config_take_int(c, o, "max_connections_per_client", 1, 65536, &per);
+	config_take_int(c, o, "request_head_timeout_s", 1, 3600, &head);
+	config_take_int(c, o, "max_task_definition_bytes", 1024, (int64_t)1 << 20,
+			&cfg->limits.max_task_definition_bytes);
+	config_take_int(c, o, "max_task_definition_families", 1, 1000000, &fams);
+	config_take_int(c, o, "max_task_definition_revisions", 1, 1000000, &revs);
 	cfg->limits.max_tasks = (uint32_t)tasks;
 	cfg->limits.shutdown_timeout_s = (uint32_t)timeout;
 	cfg->limits.max_connections = (uint32_t)conns;
@@ -808,6 +809,7 @@ static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_c
 	cfg->limits.request_head_timeout_s = (uint32_t)head;
 	cfg->limits.max_task_definition_families = (uint32_t)fams;
 	cfg->limits.max_task_definition_revisions = (uint32_t)revs;
+	config_delivery_limits(c, o, cfg);
 	if (cfg->limits.max_connections_per_client > cfg->limits.max_connections)
 		jcheck_err_at(c, "max_connections_per_client", "must not be more than max_connections (%u)",
 			      (unsigned)cfg->limits.max_connections);
@@ -825,7 +827,7 @@ static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_c
 static const char *const root_fields[] = {
 	"data_dir", "listen", "region", "account", "log_level", "log_format", "rules",
 	"task_definitions", "cluster", "drivers", "clusters", "state", "secrets", "auth",
-	"sources", "limits", NULL,
+	"sources", "limits", CONFIG_DELIVERY_ROOT_FIELDS, NULL,
 };
 
 static void check_root(struct jcheck *c, const struct jnode *root, struct tripline_config *cfg)
@@ -840,7 +842,7 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 		"max_request_bytes", "max_event_bytes", "max_tasks", "shutdown_timeout_s",
 		"max_connections", "max_connections_per_client", "request_head_timeout_s",
 		"max_task_definition_bytes", "max_task_definition_families",
-		"max_task_definition_revisions", NULL,
+		"max_task_definition_revisions", CONFIG_DELIVERY_LIMITS_FIELDS, NULL,
 	};
 	const struct jnode *n;
 
@@ -849,13 +851,13 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 	check_listen(c, root, cfg);
 	if ((n = jcheck_member(c, root, "region", JNODE_STRING, 0))) {
 		if (region_ok(n->u.str, n->len))
-			set_str(c, &cfg->region, n->u.str, n->len);
+			config_set_str(c, &cfg->region, n->u.str, n->len);
 		else
 			jcheck_err_at(c, "region", "must be 1 to 32 characters of a-z, 0-9 and -");
 	}
 	if ((n = jcheck_member(c, root, "account", JNODE_STRING, 0))) {
 		if (n->len == 12 && strspn(n->u.str, "0123456789") == 12)
-			set_str(c, &cfg->account, n->u.str, n->len);
+			config_set_str(c, &cfg->account, n->u.str, n->len);
 		else
 			jcheck_err_at(c, "account", "must be 12 digits");
 	}
@@ -863,18 +865,19 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 							  CONFIG_LOG_INFO);
 	cfg->log_format = (enum config_log_format)get_enum(c, root, "log_format", log_formats,
 							    CONFIG_LOG_FORMAT_TEXT);
-	take_string_array(c, root, "rules", 0, 0, MAX_PATHS, path_ok,
-			  "must be a non-empty string", &cfg->rules);
-	take_string_array(c, root, "task_definitions", 0, 0, MAX_PATHS, path_ok,
-			  "must be a non-empty string", &cfg->task_definitions);
-	with_object(c, root, "cluster", cluster_fields, cfg, cluster_fn);
-	with_object(c, root, "drivers", drivers_fields, cfg, drivers_fn);
-	with_object(c, root, "clusters", NULL, cfg, clusters_fn);
-	with_object(c, root, "state", state_fields, cfg, state_fn);
-	with_object(c, root, "secrets", secrets_fields, cfg, secrets_fn);
-	with_object(c, root, "auth", auth_fields, cfg, auth_fn);
-	with_object(c, root, "sources", sources_fields, cfg, sources_fn);
-	with_object(c, root, "limits", limits_fields, cfg, limits_fn);
+	config_take_string_array(c, root, "rules", 0, 0, MAX_PATHS, config_path_ok,
+				 "must be a non-empty string", &cfg->rules);
+	config_take_string_array(c, root, "task_definitions", 0, 0, MAX_PATHS, config_path_ok,
+				 "must be a non-empty string", &cfg->task_definitions);
+	config_with_object(c, root, "cluster", cluster_fields, cfg, cluster_fn);
+	config_with_object(c, root, "drivers", drivers_fields, cfg, drivers_fn);
+	config_with_object(c, root, "clusters", NULL, cfg, clusters_fn);
+	config_with_object(c, root, "state", state_fields, cfg, state_fn);
+	config_with_object(c, root, "secrets", secrets_fields, cfg, secrets_fn);
+	config_with_object(c, root, "auth", auth_fields, cfg, auth_fn);
+	config_with_object(c, root, "sources", sources_fields, cfg, sources_fn);
+	config_with_object(c, root, "limits", limits_fields, cfg, limits_fn);
+	config_delivery_check(c, root, cfg);
 
 	/* Off loopback, anyone who can reach the port could run tasks. */
 	if (!jnode_get(root, "auth") && !config_listen_is_loopback(cfg))
@@ -948,10 +951,11 @@ static struct tripline_config *config_defaults(struct jcheck *c)
 	cfg->limits.max_task_definition_revisions = CONFIG_DEFAULT_MAX_TASK_DEFINITION_REVISIONS;
 	cfg->drivers.process_uid_min = CONFIG_DEFAULT_UID_MIN;
 	cfg->drivers.process_uid_max = CONFIG_DEFAULT_UID_MAX;
+	config_delivery_defaults(cfg);
 	return cfg;
 }
 
-static void strv_free(struct config_strv *v)
+void config_strv_free(struct config_strv *v)
 {
 	for (size_t i = 0; i < v->n; i++)
 		free(v->v[i]);
@@ -959,7 +963,7 @@ static void strv_free(struct config_strv *v)
 }
 
 /* Secret references may hold a value: literally; wipe them. */
-static void free_secret(char *s)
+void config_free_secret(char *s)
 {
 	if (s)
 		explicit_bzero(s, strlen(s));
@@ -975,26 +979,26 @@ void config_free(struct tripline_config *c)
 	free(c->listen_host);
 	free(c->region);
 	free(c->account);
-	strv_free(&c->rules);
-	strv_free(&c->task_definitions);
+	config_strv_free(&c->rules);
+	config_strv_free(&c->task_definitions);
 	free(c->cluster.name);
 	free(c->drivers.process_cgroup_root);
 	free(c->drivers.process_default_user);
 	free(c->drivers.docker_socket);
-	strv_free(&c->drivers.docker_allowed_host_paths);
+	config_strv_free(&c->drivers.docker_allowed_host_paths);
 	for (size_t i = 0; i < c->n_clusters; i++) {
 		free(c->clusters[i].name);
 		free(c->clusters[i].endpoint);
 		free(c->clusters[i].region);
-		free_secret(c->clusters[i].credentials);
+		config_free_secret(c->clusters[i].credentials);
 	}
 	free(c->clusters);
 	free(c->state_redis);
 	free(c->secrets_file);
-	strv_free(&c->secrets_env_allow);
+	config_strv_free(&c->secrets_env_allow);
 	for (size_t i = 0; i < c->n_auth_keys; i++) {
 		free(c->auth_keys[i].access_key_id);
-		free_secret(c->auth_keys[i].secret_ref);
+		config_free_secret(c->auth_keys[i].secret_ref);
 	}
 	free(c->auth_keys);
 	for (size_t i = 0; i < c->sources.n_files; i++) {
@@ -1007,16 +1011,17 @@ void config_free(struct tripline_config *c)
 		free(c->sources.kafka[i].name);
 		free(c->sources.kafka[i].brokers);
 		free(c->sources.kafka[i].group);
-		strv_free(&c->sources.kafka[i].topics);
+		config_strv_free(&c->sources.kafka[i].topics);
 	}
 	free(c->sources.kafka);
 	for (size_t i = 0; i < c->sources.n_webhooks; i++) {
 		free(c->sources.webhooks[i].name);
-		free_secret(c->sources.webhooks[i].secret_ref);
+		config_free_secret(c->sources.webhooks[i].secret_ref);
 		free(c->sources.webhooks[i].detail_type_header);
 		free(c->sources.webhooks[i].id_header);
 	}
 	free(c->sources.webhooks);
+	config_delivery_free(c);
 	free(c);
 }
 

@@ -19,11 +19,12 @@
  * Every key is optional; `{}` is a valid config. Paths are kept as written;
  * a relative path is relative to the daemon's working directory.
  *
- * Secrets (auth keys, webhook secrets) are held as references, never as
- * values: "env:NAME" (an environment variable), "file:PATH" (a file of mode
- * 0600 or stricter) or "value:SECRET" (the secret itself in the config;
- * allowed, discouraged). config_resolve_secret() turns a reference into the
- * secret when it is needed. Remote cluster credentials are a key pair, named
+ * Secrets (auth keys, webhook and connection secrets) are held as
+ * references, never as values: "env:NAME" (an environment variable),
+ * "file:PATH" (a file of mode 0600 or stricter) or "value:SECRET" (the
+ * secret itself in the config; allowed, discouraged).
+ * config_resolve_secret() turns a reference into the secret when it is
+ * needed. Remote cluster credentials are a key pair, named
  * by "env:PREFIX" or "file:PATH" (struct config_remote_cluster).
  *
  * Memory: a struct tripline_config owns every string and array in it; all of
@@ -261,5 +262,17 @@ bool config_secret_ref_valid(const char *ref);
  * open, wrong owner), -EFBIG, -ENOMEM or another -errno.
  */
 int config_resolve_secret(const char *ref, char **ret, char *err, size_t errlen);
+
+/*
+ * Resolves the secret of every connection of c, as the daemon does when it
+ * starts (a missing secret stops it there, not at a delivery): 0 and *ret,
+ * c->n_connections secrets in the connections' order (NULL when there are
+ * none; config_secrets_free() wipes and frees them); or -EINVAL (-ENOMEM)
+ * with *ret NULL and one message per connection that failed in errs,
+ * "connection NAME: <config_resolve_secret()'s message>".
+ */
+int config_resolve_connection_secrets(const struct tripline_config *c, char ***ret,
+				      struct errlist *errs);
+void config_secrets_free(char **secrets, size_t n);
 
 #endif

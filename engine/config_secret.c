@@ -1,8 +1,10 @@
 /*
  * config_secret.c — secret references turned into secrets (config.h's
  * config_resolve_secret()): an environment variable, a file held to the
- * 0600 rule, or the value written in the config. Messages name the
- * reference, never the secret. Nothing here logs.
+ * 0600 rule, or the value written in the config — one at a time, or every
+ * connection's at once (config_resolve_connection_secrets(), at the
+ * daemon's start). Messages name the reference, never the secret. Nothing
+ * here logs.
  */
 #include "config.h"
 
@@ -117,5 +119,46 @@ int config_resolve_secret(const char *ref, char **ret, char *err, size_t errlen)
 		set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+void config_secrets_free(char **secrets, size_t n)
+{
+	for (size_t i = 0; secrets && i < n; i++) {
+		if (secrets[i])
+			explicit_bzero(secrets[i], strlen(secrets[i]));
+		free(secrets[i]);
+	}
+	free(secrets);
+}
+
+int config_resolve_connection_secrets(const struct tripline_config *c, char ***ret,
+				      struct errlist *errs)
+{
+	char **v;
+	int rc = 0;
+
+	*ret = NULL;
+	if (c->n_connections == 0)
+		return 0;
+	if (!(v = calloc(c->n_connections, sizeof(*v))))
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_connections; i++) {
+		char why[512];
+		int r = config_resolve_secret(c->connections[i].secret_ref, &v[i], why, sizeof(why));
+		if (r == -ENOMEM) {
+			rc = r;
+			break;
+		}
+		if (r < 0) {
+			errlist_add(errs, NULL, "connection %s: %s", c->connections[i].name, why);
+			rc = -EINVAL;
+		}
+	}
+	if (rc < 0) {
+		config_secrets_free(v, c->n_connections);
+		return rc;
+	}
+	*ret = v;
 	return 0;
 }

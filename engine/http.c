@@ -1,6 +1,6 @@
 /*
- * http.c — the HTTP listener, over libmicrohttpd (the only file that
- * includes it), driven by the libuv loop.
+ * http.c — the HTTP listener, over libmicrohttpd (which only it and
+ * http_answer.c include), driven by the libuv loop.
  *
  * We create, bind and listen on the socket ourselves (so start reports the
  * real errno, e.g. -EADDRINUSE), and we accept on it ourselves: a uv_poll_t
@@ -62,6 +62,12 @@
  * 413. Only a complete, in-limit request reaches the caller's handler,
  * synchronously, on the loop thread.
  *
+ * Deferred answers (http.h) are http_answer.c's; this file suspends no
+ * connection itself but tells it when a handler deferred, when MHD calls
+ * back for a resumed request, when a request ends and when the client of a
+ * suspended connection is gone (hup_fd). http_int.h holds the structs the
+ * two files share.
+ *
  * Stopping closes the uv handles first (a poll handle must leave libuv's
  * epoll set before its fd is closed), then MHD_stop_daemon() closes every
  * connection at once, then we close the listening socket. The struct is
@@ -84,70 +90,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
+#include "http_int.h"
+#include "metrics.h"
 
 #define LISTEN_BACKLOG 128
 #define ACCEPT_BATCH 64                 /* connections accepted per wakeup of the listening socket */
 #define ACCEPT_RETRY_MS 500             /* out of file descriptors: try accept() again after this */
-
-/* A client address with open connections. */
-struct http_client {
-	struct http_client *next;       /* in its hash bucket */
-	unsigned char addr[16];         /* IPv6; IPv4 as IPv4-mapped IPv6 */
-	unsigned n;                     /* open connections */
-};
-
-/* One connection, from MHD's "started" notification to its "closed" one. */
-struct http_conn {
-	struct http_conn *prev, *next;  /* in the server's waiting list, while waiting */
-	struct http_client *client;
-	uint64_t head_deadline_ms;      /* uv_now() clock */
-	int fd;                         /* MHD's socket: we only ever shut it down */
-	bool waiting;                   /* for a complete request head */
-	bool reserve;                   /* accepted while only the reserve was left */
-	bool peer_closed;               /* hup_fd reported the client's end shut */
-};
-
-struct http_server {
-	uv_loop_t *loop;
-	struct MHD_Daemon *daemon;
-	uv_poll_t poll;                 /* on MHD's epoll fd */
-	uv_timer_t timer;               /* MHD_get_timeout() */
-	uv_poll_t listen;               /* on listen_fd, while accepting */
-	uv_timer_t deadline;            /* the first head deadline, or the accept retry */
-	uv_poll_t hup;                  /* on hup_fd */
-	int listen_fd;
-	int hup_fd;                     /* epoll set: each connection's socket, for EPOLLRDHUP */
-	unsigned n_peer_closed;         /* connections with peer_closed set */
-	http_handler_fn handler;
-	void *ctx;
-	struct http_limits limits;      /* every field set */
-	unsigned reserve;               /* connections kept for GET /healthz and /metrics */
-	unsigned open;                  /* connections MHD holds */
-	struct http_client **clients;   /* hash buckets, n_buckets a power of two */
-	size_t n_buckets;
-	struct http_conn *waiting_first, *waiting_last;   /* waiting for a head, first deadline first */
-	struct http_conn *adding;       /* inside MHD_add_connection(): taken by the "started" notification */
-	uint64_t accept_retry_ms;       /* 0, or when accept() may be tried again */
-	uint64_t accepted, refused_per_client, head_timeouts, reserve_refused, bad_framing;
-	uint16_t port;
-	int open_handles;               /* uv handles not yet closed */
-	bool accepting;                 /* the listen handle is started */
-	bool closing;                   /* server_close() has begun */
-	bool in_run;                    /* inside MHD_run(): stop must wait */
-	bool stop_requested;
-};
-
-/* One request, from the URI log callback to the completion callback. */
-struct http_exchange {
-	char *target;                   /* raw request target: path['?'query] */
-	char *body;                     /* body_cap + 1 bytes, or NULL */
-	size_t body_len;
-	size_t body_cap;
-	size_t dropped;                 /* bytes read and dropped past max_body */
-	bool started;                   /* the header call has been made */
-	bool too_large;
-};
 
 struct header_list {
 	struct http_header *items;
@@ -236,7 +184,7 @@ static void waiting_append(struct http_server *s, struct http_conn *c)
 	c->waiting = true;
 }
 
-static struct http_conn *conn_of(struct MHD_Connection *conn)
+struct http_conn *http_conn_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
@@ -274,11 +222,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *s = cls;
+	struct http_exchange *x = *con_cls;
 	struct http_conn *c;
 
-	exchange_free(*con_cls);
+	if (x && x->pending)
+		http_pending_end(x->pending);
+	exchange_free(x);
 	*con_cls = NULL;
-	c = conn_of(conn);
+	c = http_conn_of(conn);
 	if (c && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->closing)
 		waiting_append(s, c);
 }
@@ -287,28 +238,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, const char *content_type,
 			     char *body, size_t body_len)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ok;
-
-	if (body) {
-		r = MHD_create_response_from_buffer(body_len, body, MHD_RESPMEM_MUST_FREE);
-		if (!r) {
-			free(body);
-			return MHD_NO;
-		}
-	} else {
-		r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-	}
-	if (content_type && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES) {
-		/* a content type MHD rejects (e.g. with a newline) is the handler's bug */
-		MHD_destroy_response(r);
-		return queue(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, 0);
-	}
-	ok = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ok;
+	return http_queue_response(conn, status, http_make_response(content_type, NULL, 0, body, body_len));
 }
 
 /* Queue {"message": message}; message holds nothing JSON must escape. */
@@ -423,7 +353,7 @@ static bool target_is(const char *target, const char *path)
 static enum MHD_Result on_headers(struct http_server *s, struct MHD_Connection *conn, const char *method,
 				  const char *version, struct http_exchange *x)
 {
-	struct http_conn *c = conn_of(conn);
+	struct http_conn *c = http_conn_of(conn);
 	const char *cl, *why;
 	char *end;
 	unsigned long long len;
@@ -519,6 +449,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	struct header_list headers = {0};
 	struct http_request req = {0};
 	struct http_response resp = {.status = MHD_HTTP_INTERNAL_SERVER_ERROR};
+	struct http_call call, *outer;
 	char addr[INET6_ADDRSTRLEN];
 	char *q;
 	int n;
@@ -549,11 +480,20 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 	req.n_headers = headers.n;
 	req.remote_addr = addr;
 
+	call = (struct http_call){.resp = &resp, .s = s, .conn = conn, .x = x};
+	outer = http_current_call;
+	http_current_call = &call;
 	s->handler(s->ctx, &req, &resp);
+	http_current_call = outer;
 	free(headers.items);
 
+	if (call.pending) {
+		free(resp.body); /* the handler's response is ignored */
+		return http_pending_handler_done(call.pending);
+	}
 	status = resp.status >= 100 && resp.status <= 599 ? resp.status : MHD_HTTP_INTERNAL_SERVER_ERROR;
-	ok = queue(conn, status, resp.content_type, resp.body, resp.body_len);
+	ok = http_queue_response(conn, status, http_make_response(resp.content_type, resp.headers, resp.n_headers,
+								   resp.body, resp.body_len));
 	return ok;
 }
 
@@ -572,6 +512,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		x->started = true;
 		return on_headers(s, conn, method, version, x);
 	}
+	if (x->pending) /* resumed: the answer, or the client is gone */
+		return http_pending_resumed(x->pending);
 	if (*upload_data_size > 0) {
 		n = *upload_data_size;
 		*upload_data_size = 0;
@@ -599,7 +541,12 @@ static void server_close(struct http_server *s)
 	uv_close((uv_handle_t *)&s->listen, on_handle_closed);
 	uv_close((uv_handle_t *)&s->deadline, on_handle_closed);
 	uv_close((uv_handle_t *)&s->hup, on_handle_closed);
+	/* MHD must not be stopped with suspended connections: resumed, they
+	 * are closed with the rest, their requests' answers dropped */
+	http_pending_stop(s);
 	MHD_stop_daemon(s->daemon); /* "closed" for each connection: frees them all */
+	while (s->pending) /* every request has ended by now; just in case */
+		http_pending_end(s->pending);
 	s->daemon = NULL;
 	close(s->listen_fd);
 	close(s->hup_fd);
@@ -640,6 +587,12 @@ static void server_run(struct http_server *s)
 static void on_timer(uv_timer_t *t)
 {
 	server_run(t->data);
+}
+
+void http_run_soon(struct http_server *s)
+{
+	if (!s->in_run && !s->closing)
+		uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)
@@ -709,7 +662,7 @@ static void on_deadline(uv_timer_t *t)
 
 /* Whether the client has shut its end and everything it sent has been
  * read: no more request bytes can come. */
-static bool peer_gone(int fd)
+bool http_peer_gone(int fd)
 {
 	char b;
 	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -718,10 +671,14 @@ static bool peer_gone(int fd)
 }
 
 /* A connection waiting for a request head whose client is gone is cut at
- * once (libmicrohttpd would close it too, had it seen the end of file). */
+ * once (libmicrohttpd would close it too, had it seen the end of file); a
+ * suspended one (a deferred answer) is resumed to be closed, its answer
+ * dropped. */
 static void check_peer_closed(struct http_server *s, struct http_conn *c)
 {
-	if (!c->peer_closed || !c->waiting || !peer_gone(c->fd))
+	if (c->peer_closed && http_pending_client_gone(c))
+		return;
+	if (!c->peer_closed || !c->waiting || !http_peer_gone(c->fd))
 		return; /* not waiting: checked again when it is; unread bytes: after MHD reads them */
 	c->peer_closed = false;
 	s->n_peer_closed--;
@@ -794,6 +751,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	if (!c)
 		return;
 	epoll_ctl(s->hup_fd, EPOLL_CTL_DEL, c->fd, NULL); /* MHD closes the fd after this call */
+	if (c->pending)
+		c->pending->c = NULL;
 	if (c->peer_closed)
 		s->n_peer_closed--;
 	waiting_remove(s, c);
@@ -981,7 +940,7 @@ int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, const st
 	/* No MHD_USE_ERROR_LOG: MHD would print to stderr behind our back;
 	 * start failures are reported by our return value instead. MHD's own
 	 * connection limit is ours: admit() never goes past it. */
-	s->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL, on_request, s,
+	s->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_request, s,
 				     MHD_OPTION_CONNECTION_LIMIT, s->limits.max_connections,
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
@@ -1068,19 +1027,22 @@ void http_server_stop(struct http_server *s)
 		server_close(s);
 }
 
-void http_server_metrics(const struct http_server *s, FILE *f)
+void http_server_metrics(const struct http_server *s, struct metrics *m)
 {
-	fprintf(f, "# HELP tripline_http_connections Open HTTP connections.\n"
-		   "# TYPE tripline_http_connections gauge\n"
-		   "tripline_http_connections %u\n", s->open);
-	fprintf(f, "# HELP tripline_http_connections_accepted_total HTTP connections accepted and admitted.\n"
-		   "# TYPE tripline_http_connections_accepted_total counter\n"
-		   "tripline_http_connections_accepted_total %" PRIu64 "\n", s->accepted);
-	fprintf(f, "# HELP tripline_http_refused_total Connections and requests the listener refused, by limit.\n"
-		   "# TYPE tripline_http_refused_total counter\n"
-		   "tripline_http_refused_total{reason=\"per_client\"} %" PRIu64 "\n"
-		   "tripline_http_refused_total{reason=\"head_timeout\"} %" PRIu64 "\n"
-		   "tripline_http_refused_total{reason=\"reserve\"} %" PRIu64 "\n"
-		   "tripline_http_refused_total{reason=\"framing\"} %" PRIu64 "\n",
-		s->refused_per_client, s->head_timeouts, s->reserve_refused, s->bad_framing);
+	static const char *const reasons[] = {"per_client", "head_timeout", "reserve", "framing"};
+	struct metric *conns = metrics_gauge(m, "tripline_http_connections", "Open HTTP connections.", NULL);
+	struct metric *accepted = metrics_counter(m, "tripline_http_connections_accepted_total",
+						  "HTTP connections accepted and admitted.", NULL);
+	struct metric *refused = metrics_counter(m, "tripline_http_refused_total",
+						 "Connections and requests the listener refused, by limit.", "reason");
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		metric_touch(refused, &reasons[i]);
+	if (!s)
+		return;
+	const uint64_t counts[] = {s->refused_per_client, s->head_timeouts, s->reserve_refused, s->bad_framing};
+	metric_set(conns, NULL, s->open);
+	metric_set(accepted, NULL, (double)s->accepted);
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		metric_set(refused, &reasons[i], (double)counts[i]);
 }

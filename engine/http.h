@@ -6,7 +6,7 @@
  * `max_body`), then calls one handler synchronously on the loop thread; the
  * handler fills in a response, which the server sends. Routing, auth and
  * JSON belong to the caller. libmicrohttpd is the implementation; only
- * http.c includes it, so nothing here names it.
+ * http.c and http_answer.c include it, so nothing here names it.
  *
  * Admission (struct http_limits), the listener's promises:
  *   - it never stops accepting for longer than it holds max_connections
@@ -98,7 +98,12 @@ struct http_response {
  * meanwhile (or the server stopped), the answer is freed unsent and
  * http_pending_answer() returns -ECONNRESET (the pending handle stays valid
  * until it is answered). A deferred request holds its connection slot;
- * the head and idle timeouts do not apply while it waits.
+ * the head and idle timeouts do not apply while it waits. Only the
+ * response handed to the handler in progress can be deferred (anything
+ * else gives NULL); deferring it twice gives the same handle. An answer
+ * given before the handler returns is sent when it returns. A client is
+ * taken to have gone when it has shut its end and nothing it sent is left
+ * unread (a half-closing client is not waited for).
  */
 struct http_pending;
 struct http_pending *http_response_defer(struct http_response *resp);   /* NULL: out of memory */
@@ -116,6 +121,7 @@ struct http_limits {
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *ret);
 
 struct http_server;
+struct metrics;
 
 /* The first header named `name` (any case), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
@@ -134,9 +140,10 @@ int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, const st
 /* The port the server is bound to (useful after port 0). */
 uint16_t http_server_port(const struct http_server *s);
 
-/* Write the listener's metrics (open connections, connections closed or
- * refused by each limit) in the Prometheus text format. */
-void http_server_metrics(const struct http_server *s, FILE *f);
+/* Registers the listener's metrics in m (open connections, connections
+ * accepted, closed or refused by each limit: the same families on every
+ * call) and, when s is not NULL, sets them from its counters. */
+void http_server_metrics(const struct http_server *s, struct metrics *m);
 
 /* Stop serving and free the server once its handles have closed (see above). */
 void http_server_stop(struct http_server *s);

@@ -399,6 +399,22 @@ void metric_touch(struct metric *f, const char *const *values)
 		(void)series_get(f, values);
 }
 
+void metric_clear(struct metric *f)
+{
+	if (!f)
+		return;
+	for (struct series *s = f->head, *next; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	f->head = f->tail = NULL;
+	f->n_series = 0;
+	if (f->n_table)
+		memset(f->table, 0, f->n_table * sizeof(*f->table));
+	if (f->n_labels == 0)
+		(void)series_get(f, NULL);
+}
+
 int metrics_on_render(struct metrics *m, metrics_render_fn fn, void *arg)
 {
 	if (!m || !fn)

@@ -48,6 +48,10 @@ void metric_set(struct metric *f, const char *const *values, double v);
 void metric_observe(struct metric *f, const char *const *values, double v); /* histograms */
 /* Makes the series exist (at 0) so it renders before its first event. */
 void metric_touch(struct metric *f, const char *const *values);
+/* Drops every series (an unlabelled family's one is back at 0): for a
+ * family a render callback rebuilds from state, one series per thing that
+ * exists now (a deleted service's series then goes). */
+void metric_clear(struct metric *f);
 
 typedef void (*metrics_render_fn)(void *arg, struct metrics *m);
 int metrics_on_render(struct metrics *m, metrics_render_fn fn, void *arg);

@@ -26,11 +26,48 @@ static void gen_free(struct rulegen *g)
 			if (g->ops && g->ops[i] && g->ops[i]->release && g->state[i])
 				g->ops[i]->release(g->state[i]);
 	}
+	for (size_t i = 0; i < g->n_buses; i++)
+		free(g->buses[i]);
+	free(g->buses);
 	free(g->first);
 	free(g->ops);
 	free(g->state);
 	ruleset_unref(g->rs);
 	free(g);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rules' bus names, sorted and unique: done here, off the loop. */
+static int collect_buses(struct rulegen *g)
+{
+	const struct ruleset *rs = g->rs;
+	const char **all = calloc(rs->n ? rs->n : 1, sizeof(*all));
+	size_t u = 0;
+
+	if (!all || !(g->buses = calloc(rs->n ? rs->n : 1, sizeof(*g->buses)))) {
+		free(all);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < rs->n; i++)
+		all[i] = rs->rules[i].event_bus ? rs->rules[i].event_bus : "default";
+	qsort(all, rs->n, sizeof(*all), cmp_str);
+	for (size_t i = 0; i < rs->n; i++) {
+		if (u && strcmp(g->buses[u - 1], all[i]) == 0)
+			continue;
+		if (!(g->buses[u] = strdup(all[i]))) {
+			free(all);
+			g->n_buses = u;
+			return -ENOMEM;
+		}
+		u++;
+	}
+	g->n_buses = u;
+	free(all);
+	return 0;
 }
 
 int rulegen_from_ruleset(const struct tripline_config *cfg, struct ruleset *rs, struct rulegen **ret,
@@ -83,6 +120,8 @@ int rulegen_from_ruleset(const struct tripline_config *cfg, struct ruleset *rs, 
 			}
 		}
 	}
+	if (rc == 0)
+		rc = collect_buses(g);
 	if (rc < 0) {
 		gen_free(g);
 		return rc;
@@ -111,10 +150,34 @@ struct rulegen *rulegen_ref(struct rulegen *g)
 	return g;
 }
 
+static void free_work(uv_work_t *w)
+{
+	gen_free(w->data);
+}
+
+static void free_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
 void rulegen_unref(struct rulegen *g)
 {
-	if (g && --g->refs == 0)
-		gen_free(g);
+	if (!g || --g->refs > 0)
+		return;
+	uv_work_t *w = g->loop ? calloc(1, sizeof(*w)) : NULL;
+	if (w) {
+		w->data = g;
+		if (uv_queue_work(g->loop, w, free_work, free_done) == 0)
+			return;
+		free(w);
+	}
+	gen_free(g);
+}
+
+void rulegen_free_on(struct rulegen *g, uv_loop_t *loop)
+{
+	g->loop = loop;
 }
 
 int rulegen_rule_arn(const struct tripline_config *cfg, const struct rule *r, char *buf, size_t len)

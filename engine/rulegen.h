@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "errlist.h"
 #include "ruleset.h"
 
@@ -30,7 +32,10 @@ struct rulegen {
 	size_t *first;                    /* rules[i]'s targets are slots first[i] … first[i+1]-1 */
 	const struct target_ops **ops;    /* per slot; NULL: a disabled rule's target */
 	void **state;                     /* per slot: the ops' prepare() result */
+	char **buses;                     /* the rules' EventBusNames, sorted, unique */
+	size_t n_buses;
 	unsigned refs;                    /* private */
+	uv_loop_t *loop;                  /* private: where the last unref frees it */
 };
 
 /* Loads the rule paths (files or directories, as ruleset_load()) with cfg's
@@ -44,7 +49,11 @@ int rulegen_from_ruleset(const struct tripline_config *cfg, struct ruleset *rs, 
 			 struct errlist *errs);
 
 struct rulegen *rulegen_ref(struct rulegen *g);
-void rulegen_unref(struct rulegen *g);   /* NULL is fine */
+/* NULL is fine. The last reference frees the generation — a large one
+ * takes long to free, so with a loop set (rulegen_free_on()) that happens
+ * on the loop's threadpool, not on the loop thread. */
+void rulegen_unref(struct rulegen *g);
+void rulegen_free_on(struct rulegen *g, uv_loop_t *loop);
 
 /* The slot of rules[rule]'s target number target. */
 static inline size_t rulegen_slot(const struct rulegen *g, uint32_t rule, uint32_t target)

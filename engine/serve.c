@@ -39,10 +39,12 @@
 #include "http.h"
 #include "logger.h"
 #include "logmon.h"
+#include "metrics.h"
 #include "orch.h"
 #include "readfile.h"
 #include "statefile.h"
 #include "ruleset.h"
+#include "services_load.h"
 #include "taskdef.h"
 
 #define EXIT_BADINPUT 2
@@ -56,6 +58,7 @@ struct daemon {
 	struct api *api;
 	struct taskdef_registry *taskdefs;
 	struct orch *orch;
+	struct metrics *metrics;  /* /metrics; the counters below are set into it when it renders */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t drain;         /* shutdown: waits for launches in flight */
 	uint64_t drain_deadline;
@@ -116,7 +119,7 @@ static void strv_clear(struct config_strv *v)
 }
 
 /* The environment variables that hold the daemon's own secrets (env:
- * references of auth keys and webhook secrets; PREFIX_ACCESS_KEY_ID,
+ * references of auth keys, webhook and connection secrets; PREFIX_ACCESS_KEY_ID,
  * PREFIX_SECRET_ACCESS_KEY and PREFIX_SESSION_TOKEN of env:PREFIX cluster
  * credentials): a task's valueFrom may never name them. */
 static int secret_env_names(const struct tripline_config *cfg, struct config_strv *ret)
@@ -132,6 +135,9 @@ static int secret_env_names(const struct tripline_config *cfg, struct config_str
 		if (ref && strncmp(ref, "env:", 4) == 0)
 			r = strv_add(ret, ref + 4, "");
 	}
+	for (size_t i = 0; r == 0 && i < cfg->n_connections; i++)
+		if (strncmp(cfg->connections[i].secret_ref, "env:", 4) == 0)
+			r = strv_add(ret, cfg->connections[i].secret_ref + 4, "");
 	for (size_t i = 0; r == 0 && i < cfg->n_clusters; i++) {
 		const char *ref = cfg->clusters[i].credentials;
 		for (size_t k = 0; r == 0 && ref && strncmp(ref, "env:", 4) == 0 && k < 3; k++)
@@ -298,9 +304,33 @@ static void set_json(struct http_response *resp, int status, const char *body)
 	resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
 
-static void metrics_text(struct daemon *d, struct http_response *resp)
+/* The daemon's families, then each part's, in the order /metrics lists
+ * them: registered by the first call, set from the counters by every call
+ * (the registry's render callback). */
+static void metrics_update(void *arg, struct metrics *m)
 {
 	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	struct daemon *d = arg;
+
+	metric_set(metrics_gauge(m, "tripline_build_info", "Version of the running daemon.", "version"),
+		   (const char *[]){TRIPLINE_VERSION}, 1);
+	metric_set(metrics_gauge(m, "tripline_start_time_seconds", "When the daemon started (Unix time).", NULL),
+		   NULL, (double)d->started);
+	metric_set(metrics_gauge(m, "tripline_rules", "Rules loaded.", NULL), NULL,
+		   d->rules ? (double)d->rules->n : 0);
+	struct metric *f = metrics_counter(m, "tripline_rule_reloads_total", "Rule reloads by result.", "result");
+	metric_set(f, (const char *[]){"ok"}, (double)d->reloads_ok);
+	metric_set(f, (const char *[]){"failed"}, (double)d->reloads_failed);
+	f = metrics_counter(m, "tripline_http_requests_total", "HTTP requests by status class.", "code");
+	for (int i = 1; i < 6; i++)
+		metric_set(f, &classes[i], (double)d->http_requests[i]);
+	http_server_metrics(d->http, m);
+	api_metrics(d->api, m);
+	orch_metrics_update(d->orch, m);
+}
+
+static void metrics_text(struct daemon *d, struct http_response *resp)
+{
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -309,30 +339,8 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 		set_json(resp, 500, "{\"message\":\"out of memory\"}");
 		return;
 	}
-	fprintf(f, "# HELP tripline_build_info Version of the running daemon.\n"
-		   "# TYPE tripline_build_info gauge\n"
-		   "tripline_build_info{version=\"%s\"} 1\n", TRIPLINE_VERSION);
-	fprintf(f, "# HELP tripline_start_time_seconds When the daemon started (Unix time).\n"
-		   "# TYPE tripline_start_time_seconds gauge\n"
-		   "tripline_start_time_seconds %lld\n", (long long)d->started);
-	fprintf(f, "# HELP tripline_rules Rules loaded.\n# TYPE tripline_rules gauge\n"
-		   "tripline_rules %zu\n", d->rules ? d->rules->n : (size_t)0);
-	fprintf(f, "# HELP tripline_rule_reloads_total Rule reloads by result.\n"
-		   "# TYPE tripline_rule_reloads_total counter\n"
-		   "tripline_rule_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-		   "tripline_rule_reloads_total{result=\"failed\"} %" PRIu64 "\n",
-		d->reloads_ok, d->reloads_failed);
-	fprintf(f, "# HELP tripline_http_requests_total HTTP requests by status class.\n"
-		   "# TYPE tripline_http_requests_total counter\n");
-	for (int i = 1; i < 6; i++)
-		fprintf(f, "tripline_http_requests_total{code=\"%s\"} %" PRIu64 "\n", classes[i],
-			d->http_requests[i]);
-	if (d->http)
-		http_server_metrics(d->http, f);
-	api_metrics(d->api, f);
-	if (d->orch)
-		orch_metrics_text(d->orch, f);
-	if (fclose(f) != 0 || !buf) {
+	int r = metrics_render(d->metrics, f);
+	if (fclose(f) != 0 || r < 0 || !buf) {
 		free(buf);
 		set_json(resp, 500, "{\"message\":\"out of memory\"}");
 		return;
@@ -499,6 +507,10 @@ int serve_main(const struct serve_options *opt)
 		rc = EXIT_FAILURE_OTHER;
 		goto out_rules;
 	}
+	if (!(d.metrics = metrics_new()) || metrics_on_render(d.metrics, metrics_update, &d) < 0) {
+		rc = EXIT_FAILURE_OTHER;
+		goto out_loop;
+	}
 	{
 		char why[600] = "", monitor[4200];
 		struct orch_config oc = {
@@ -532,6 +544,17 @@ int serve_main(const struct serve_options *opt)
 		/* deleted revisions go once no task or service loaded above holds them */
 		taskdef_registry_set_in_use(d.taskdefs, orch_holds_taskdef, d.orch);
 		taskdef_registry_sweep(d.taskdefs);
+		if ((r = services_load_paths(d.cfg, d.orch, &errs)) < 0) {
+			for (size_t i = 0; i < errs.n; i++)
+				log_error("services", "%s", errs.msgs[i]);
+			errlist_clear(&errs);
+			log_error("serve", "not starting: the services files %s",
+				  r == -EIO ? "cannot be stored" : "are invalid");
+			rc = r == -ENOMEM || r == -EIO ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			orch_free(d.orch);
+			d.orch = NULL;
+			goto out_loop;
+		}
 		if ((r = api_new(d.cfg, d.taskdefs, d.orch, &d.api, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
@@ -541,6 +564,7 @@ int serve_main(const struct serve_options *opt)
 		}
 	}
 	d.started = time(NULL);
+	metrics_update(&d, d.metrics);   /* the families in order; the core observes launches from here */
 	uv_timer_init(&d.loop, &d.drain);
 	d.drain.data = &d;
 	uv_signal_t *sigs[] = {&d.sig_term, &d.sig_int, &d.sig_hup};
@@ -580,6 +604,7 @@ out_loop:
 		log_warn("serve", "the event loop still had open handles at exit");
 out_rules:
 	api_free(d.api);
+	metrics_free(d.metrics);
 	taskdef_registry_free(d.taskdefs);
 	ruleset_unref(d.rules);
 	strv_clear(&d.secret_env_names);

@@ -67,6 +67,12 @@ static const struct opt_def opt_defs[OPT__N] = {
 	[OPT_FORCE] = {"force", false, false},
 	[OPT_FAMILY_PREFIX] = {"family-prefix", true, false},
 	[OPT_STATUS] = {"status", true, false},
+	[OPT_SOURCE] = {"source", true, false},
+	[OPT_DETAIL_TYPE] = {"detail-type", true, false},
+	[OPT_DETAIL] = {"detail", true, false},
+	[OPT_BUS] = {"bus", true, false},
+	[OPT_RESOURCES] = {"resources", true, true},
+	[OPT_NAME_PREFIX] = {"name-prefix", true, false},
 };
 
 /* ------------------------------------------------------------ messages */
@@ -150,8 +156,9 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, stru
 	const struct remote_subcmd *sub = NULL;
 	int sub_at = 0;
 
-	/* the subcommand: the first word that is neither a common option nor its value */
-	for (int i = 1; i < argc; i++) {
+	/* the subcommand: the first word that is neither a common option nor its value;
+	 * a group that is a command has none */
+	for (int i = 1; i < argc && g->subs[0].name; i++) {
 		const char *t = argv[i];
 		if (strcmp(t, "--") == 0)
 			break;
@@ -171,7 +178,9 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, stru
 		sub_at = i;
 		break;
 	}
-	if (!sub_at) {
+	if (!g->subs[0].name) {
+		sub = &g->subs[0];
+	} else if (!sub_at) {
 		char names[256];
 		size_t off = 0;
 		for (size_t k = 0; k < g->nsubs && off < sizeof(names); k++) {
@@ -180,7 +189,7 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, stru
 		}
 		return parse_stop(ret_exit, remote_usage(rc, "a subcommand is needed: %s", names));
 	}
-	for (size_t k = 0; k < g->nsubs; k++)
+	for (size_t k = 0; !sub && k < g->nsubs; k++)
 		if (strcmp(g->subs[k].name, argv[sub_at]) == 0)
 			sub = &g->subs[k];
 	if (!sub)
@@ -402,7 +411,7 @@ static int connect_client(struct remote *rc, const struct remote_args *a)
 	co.region = env("AWS_REGION");
 	if (!co.region)
 		co.region = cfg ? cfg->region : "local";
-	co.service = "ecs";
+	co.service = rc->service;
 
 	int r = client_new(&co, &rc->client, why, sizeof(why));
 	if (r < 0) {
@@ -456,6 +465,7 @@ int remote_run_group(const struct remote_group *g, int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	memset(&rc, 0, sizeof(rc));
 	rc.group = g->name;
+	rc.service = g->service ? g->service : "ecs";
 	if ((r = check_std_fds(&rc)) != 0)
 		return r;
 	a.pos = calloc((size_t)argc + 1, sizeof(*a.pos));

@@ -80,6 +80,12 @@ enum opt_id {
 	OPT_FORCE,
 	OPT_FAMILY_PREFIX,
 	OPT_STATUS,
+	OPT_SOURCE,
+	OPT_DETAIL_TYPE,
+	OPT_DETAIL,
+	OPT_BUS,
+	OPT_RESOURCES,
+	OPT_NAME_PREFIX,
 	OPT__N,
 };
 
@@ -89,7 +95,7 @@ enum opt_id {
 /* The parsed command line; every pointer points into argv. */
 struct remote_args {
 	const char *val[OPT__N];   /* the option's value, "" for a flag, NULL when absent */
-	const char **env;          /* every --env value */
+	const char **env;          /* every value of the repeatable option (--env, --resources) */
 	size_t nenv;
 	char **pos;                /* positional arguments */
 	size_t npos;
@@ -109,11 +115,12 @@ struct remote {
 	const char *sub;           /* NULL until the subcommand is known */
 	enum remote_output output;
 	const char *cluster;
+	const char *service;       /* SigV4's service: "ecs", or the group's */
 	struct client *client;
 };
 
 struct remote_subcmd {
-	const char *name;
+	const char *name;       /* NULL: the group is the command (`tripline put-events`), its only row */
 	int (*run)(struct remote *rc, const struct remote_args *a);
 	uint32_t opts;          /* OPTBITs besides the common ones */
 	size_t min_pos, max_pos;
@@ -127,6 +134,7 @@ struct remote_group {
 	const char *usage;
 	const struct remote_subcmd *subs;
 	size_t nsubs;
+	const char *service;    /* SigV4's service; NULL: "ecs" */
 };
 
 #define REMOTE_NELEMS(a) (sizeof(a) / sizeof((a)[0]))

@@ -304,6 +304,6 @@ static const struct remote_subcmd service_subs[] = {
 int cli_remote_service(int argc, char **argv)
 {
 	static const struct remote_group g = {"service", cli_remote_service_usage, service_subs,
-					      REMOTE_NELEMS(service_subs)};
+					      REMOTE_NELEMS(service_subs), NULL};
 	return remote_run_group(&g, argc, argv);
 }

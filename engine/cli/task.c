@@ -329,6 +329,6 @@ static const struct remote_subcmd task_subs[] = {
 
 int cli_remote_task(int argc, char **argv)
 {
-	static const struct remote_group g = {"task", cli_remote_task_usage, task_subs, REMOTE_NELEMS(task_subs)};
+	static const struct remote_group g = {"task", cli_remote_task_usage, task_subs, REMOTE_NELEMS(task_subs), NULL};
 	return remote_run_group(&g, argc, argv);
 }

@@ -251,6 +251,6 @@ static const struct remote_subcmd taskdef_subs[] = {
 int cli_remote_taskdef(int argc, char **argv)
 {
 	static const struct remote_group g = {"taskdef", cli_remote_taskdef_usage, taskdef_subs,
-					      REMOTE_NELEMS(taskdef_subs)};
+					      REMOTE_NELEMS(taskdef_subs), NULL};
 	return remote_run_group(&g, argc, argv);
 }

@@ -37,6 +37,7 @@
 
 #include "dynuser.h"
 #include "logger.h"
+#include "metrics.h"
 #include "orch_json.h"
 #include "orch_state.h"
 #include "statefile.h"
@@ -414,51 +415,47 @@ void orch_metrics(const struct orch *o, struct orch_metrics *m)
 	service_metrics(o, m);
 }
 
-void orch_metrics_text(const struct orch *o, FILE *f)
+void orch_metrics_update(struct orch *o, struct metrics *m)
 {
 	static const double bounds[] = ORCH_LAUNCH_BUCKETS;
-	struct orch_metrics m;
+	struct metric *tasks = metrics_gauge(m, "tripline_tasks", "Tasks by lastStatus.", "state");
+	struct metric *services = metrics_gauge(m, "tripline_services", "Services not yet deleted.", NULL);
+	struct metric *service_tasks = metrics_gauge(m, "tripline_service_tasks",
+						     "Tasks of all services: desired, running, pending.", "kind");
+	struct metric *starts = metrics_counter(m, "tripline_task_starts_total", "Tasks that reached RUNNING.", NULL);
+	struct metric *stops = metrics_counter(m, "tripline_task_stops_total", "Tasks that reached STOPPED.", NULL);
+	struct metric *failures = metrics_counter(m, "tripline_task_failures_total",
+						  "Tasks stopped with TaskFailedToStart.", NULL);
+	struct metric *launch = metrics_histogram(m, "tripline_task_launch_seconds",
+						  "From RunTask (or a scheduler launch) to RUNNING.", NULL, bounds,
+						  sizeof(bounds) / sizeof(bounds[0]));
+	struct metric *cpu = metrics_gauge(m, "tripline_cluster_cpu_units", "CPU units offered and reserved by tasks.",
+					   "kind");
+	struct metric *mem = metrics_gauge(m, "tripline_cluster_memory_mib", "Memory offered and reserved by tasks.",
+					   "kind");
+	service_metrics_update(o, m);
+	struct metric *events = metrics_counter(m, "tripline_ecs_events_total",
+						"ECS state-change events put on the bus.", NULL);
+	struct orch_metrics om;
 
-	orch_metrics(o, &m);
-	fprintf(f, "# HELP tripline_tasks Tasks by lastStatus.\n# TYPE tripline_tasks gauge\n");
+	if (!o)
+		return;
+	o->launch_seconds = launch;
+	orch_metrics(o, &om);
 	for (int s = 0; s <= TS_STOPPED; s++)
-		fprintf(f, "tripline_tasks{state=\"%s\"} %" PRIu64 "\n", orch_task_status_names[s],
-			m.tasks_by_state[s]);
-	fprintf(f, "# HELP tripline_services Services not yet deleted.\n# TYPE tripline_services gauge\n"
-		   "tripline_services %" PRIu64 "\n", m.services);
-	fprintf(f, "# HELP tripline_service_tasks Tasks of all services: desired, running, pending.\n"
-		   "# TYPE tripline_service_tasks gauge\n"
-		   "tripline_service_tasks{kind=\"desired\"} %" PRIu64 "\n"
-		   "tripline_service_tasks{kind=\"running\"} %" PRIu64 "\n"
-		   "tripline_service_tasks{kind=\"pending\"} %" PRIu64 "\n",
-		m.services_desired, m.services_running, m.services_pending);
-	fprintf(f, "# HELP tripline_task_starts_total Tasks that reached RUNNING.\n"
-		   "# TYPE tripline_task_starts_total counter\ntripline_task_starts_total %" PRIu64 "\n"
-		   "# HELP tripline_task_stops_total Tasks that reached STOPPED.\n"
-		   "# TYPE tripline_task_stops_total counter\ntripline_task_stops_total %" PRIu64 "\n"
-		   "# HELP tripline_task_failures_total Tasks stopped with TaskFailedToStart.\n"
-		   "# TYPE tripline_task_failures_total counter\ntripline_task_failures_total %" PRIu64 "\n",
-		m.task_starts, m.task_stops, m.task_failures);
-	fprintf(f, "# HELP tripline_task_launch_seconds From RunTask (or a scheduler launch) to RUNNING.\n"
-		   "# TYPE tripline_task_launch_seconds histogram\n");
-	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
-		fprintf(f, "tripline_task_launch_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", bounds[i], m.launch_bucket[i]);
-	fprintf(f, "tripline_task_launch_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-		   "tripline_task_launch_seconds_sum %.6f\ntripline_task_launch_seconds_count %" PRIu64 "\n",
-		m.launch_count, m.launch_sum, m.launch_count);
-	fprintf(f, "# HELP tripline_cluster_cpu_units CPU units offered and reserved by tasks.\n"
-		   "# TYPE tripline_cluster_cpu_units gauge\n"
-		   "tripline_cluster_cpu_units{kind=\"offered\"} %" PRIu64 "\n"
-		   "tripline_cluster_cpu_units{kind=\"reserved\"} %" PRIu64 "\n"
-		   "# HELP tripline_cluster_memory_mib Memory offered and reserved by tasks.\n"
-		   "# TYPE tripline_cluster_memory_mib gauge\n"
-		   "tripline_cluster_memory_mib{kind=\"offered\"} %" PRIu64 "\n"
-		   "tripline_cluster_memory_mib{kind=\"reserved\"} %" PRIu64 "\n",
-		o->cfg.cpu_units, m.cpu_used, o->cfg.memory_mib, m.memory_used_mib);
-	service_metrics_text(o, f);
-	fprintf(f, "# HELP tripline_ecs_events_total ECS state-change events put on the bus.\n"
-		   "# TYPE tripline_ecs_events_total counter\ntripline_ecs_events_total %" PRIu64 "\n",
-		m.events_emitted);
+		metric_set(tasks, (const char *[]){orch_task_status_names[s]}, (double)om.tasks_by_state[s]);
+	metric_set(services, NULL, (double)om.services);
+	metric_set(service_tasks, (const char *[]){"desired"}, (double)om.services_desired);
+	metric_set(service_tasks, (const char *[]){"running"}, (double)om.services_running);
+	metric_set(service_tasks, (const char *[]){"pending"}, (double)om.services_pending);
+	metric_set(starts, NULL, (double)om.task_starts);
+	metric_set(stops, NULL, (double)om.task_stops);
+	metric_set(failures, NULL, (double)om.task_failures);
+	metric_set(cpu, (const char *[]){"offered"}, (double)o->cfg.cpu_units);
+	metric_set(cpu, (const char *[]){"reserved"}, (double)om.cpu_used);
+	metric_set(mem, (const char *[]){"offered"}, (double)o->cfg.memory_mib);
+	metric_set(mem, (const char *[]){"reserved"}, (double)om.memory_used_mib);
+	metric_set(events, NULL, (double)om.events_emitted);
 }
 
 /* ------------------------------------------------------------ life */

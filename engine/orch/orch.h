@@ -60,6 +60,7 @@ struct taskdef;
 struct taskdef_registry;
 struct task;
 struct service;
+struct metrics;
 
 #define ORCH_MAX_RUN_COUNT 10u
 #define ORCH_MAX_CONTAINERS 10u          /* per task, as TASKDEF_MAX_CONTAINERS */
@@ -397,10 +398,6 @@ struct orch_metrics {
 	uint64_t task_starts, task_stops, task_failures;  /* failures: TaskFailedToStart */
 	uint64_t services, services_desired, services_running, services_pending;
 	uint64_t events_emitted;
-	/* launch latency (RunTask accepted → every container running), seconds */
-	uint64_t launch_bucket[12];     /* cumulative counts for ORCH_LAUNCH_BUCKETS */
-	uint64_t launch_count;
-	double launch_sum;
 	uint64_t cpu_used, memory_used_mib;
 };
 #define ORCH_LAUNCH_BUCKETS {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
@@ -412,12 +409,15 @@ void orch_metrics(const struct orch *o, struct orch_metrics *m);
  * the reference and the rule, never a value). Only "env:NAME" references can
  * be refused: by secrets_env_allow and secrets_env_deny. */
 bool orch_secret_ref_allowed(const struct orch *o, const char *ref, char *why, size_t whylen);
-/* The same in Prometheus text format: tripline_tasks{state}, tripline_services,
- * tripline_service_tasks{kind="desired|running|pending"} (all services) and
- * tripline_service_task_count{service, kind} (each one),
- * tripline_task_{starts,stops,failures}_total, tripline_task_launch_seconds
- * (histogram), tripline_cluster_cpu_units / _memory_mib{kind="offered|reserved"},
- * tripline_ecs_events_total. */
-void orch_metrics_text(const struct orch *o, FILE *f);
+/* Registers the core's Prometheus families in m (the same on every call):
+ * tripline_tasks{state}, tripline_services, tripline_service_tasks{kind=
+ * "desired|running|pending"} (all services) and tripline_service_task_count
+ * {service, kind} (each one), tripline_task_{starts,stops,failures}_total,
+ * tripline_task_launch_seconds (histogram: RunTask accepted → every container
+ * running), tripline_cluster_cpu_units / _memory_mib{kind="offered|reserved"},
+ * tripline_ecs_events_total; with o, sets them from its state. From the
+ * first call with o, o observes each launch into m's histogram: make it
+ * before the loop runs. m must outlive o. */
+void orch_metrics_update(struct orch *o, struct metrics *m);
 
 #endif

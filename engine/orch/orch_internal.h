@@ -120,6 +120,7 @@ struct task {
 };
 
 struct client_tokens;
+struct metric;
 
 struct orch {
 	uv_loop_t *loop;
@@ -145,6 +146,7 @@ struct orch {
 	bool converge_pending;
 	bool any_dirty;                /* some task has dirty set */
 	struct orch_metrics m;
+	struct metric *launch_seconds;  /* in the daemon's registry; NULL: none */
 	int closing;                   /* handles still closing in orch_free() */
 };
 
@@ -265,7 +267,7 @@ int service_load_all(struct orch *o, char *err, size_t errlen);
 void service_free_all(struct orch *o);
 struct service *service_find(struct orch *o, const char *name_or_arn);
 void service_metrics(const struct orch *o, struct orch_metrics *m);
-void service_metrics_text(const struct orch *o, FILE *f);
+void service_metrics_update(const struct orch *o, struct metrics *m);
 const char *service_name(const struct service *s);
 
 #endif

@@ -43,6 +43,7 @@
 #include <sys/random.h>
 
 #include "logger.h"
+#include "metrics.h"
 #include "orch_state.h"
 
 const char *const service_status_names[] = {"ACTIVE", "DRAINING", "INACTIVE"};
@@ -432,10 +433,14 @@ void service_metrics(const struct orch *o, struct orch_metrics *m)
 	}
 }
 
-void service_metrics_text(const struct orch *o, FILE *f)
+void service_metrics_update(const struct orch *o, struct metrics *m)
 {
-	fprintf(f, "# HELP tripline_service_task_count Tasks of each service: desired, running, pending.\n"
-		   "# TYPE tripline_service_task_count gauge\n");
+	struct metric *count = metrics_gauge(m, "tripline_service_task_count",
+					     "Tasks of each service: desired, running, pending.", "service,kind");
+
+	if (!o)
+		return;
+	metric_clear(count);   /* a deleted service's series go */
 	for (const struct service *s = o->services; s; s = s->next) {
 		unsigned running = 0, pending = 0;
 		if (s->status == SVC_INACTIVE)
@@ -446,11 +451,9 @@ void service_metrics_text(const struct orch *o, FILE *f)
 			running += t->last == TS_RUNNING;
 			pending += t->last < TS_RUNNING;
 		}
-		/* service names are [A-Za-z0-9_-]: nothing to escape in a label */
-		fprintf(f, "tripline_service_task_count{service=\"%s\",kind=\"desired\"} %u\n"
-			   "tripline_service_task_count{service=\"%s\",kind=\"running\"} %u\n"
-			   "tripline_service_task_count{service=\"%s\",kind=\"pending\"} %u\n",
-			s->name, s->status == SVC_ACTIVE ? s->desired : 0, s->name, running, s->name, pending);
+		metric_set(count, (const char *[]){s->name, "desired"}, s->status == SVC_ACTIVE ? s->desired : 0);
+		metric_set(count, (const char *[]){s->name, "running"}, running);
+		metric_set(count, (const char *[]){s->name, "pending"}, pending);
 	}
 }
 

@@ -36,6 +36,7 @@
 
 #include "dynuser.h"
 #include "logger.h"
+#include "metrics.h"
 #include "orch_state.h"
 #include "privilege.h"
 #include "statefile.h"
@@ -699,12 +700,7 @@ static void maybe_running(struct task *t)
 	t->started_wall_ms = orch_wall_ms(o);
 	t->started_mono_ms = (int64_t)orch_mono_ms(o);
 	double secs = (double)(t->started_mono_ms - t->created_mono_ms) / 1000.0;
-	static const double bounds[] = ORCH_LAUNCH_BUCKETS;
-	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++)
-		if (secs <= bounds[i])
-			o->m.launch_bucket[i]++;
-	o->m.launch_count++;
-	o->m.launch_sum += secs;
+	metric_observe(o->launch_seconds, NULL, secs);
 	o->m.task_starts++;
 	orch_task_mark(t);
 	if (t->service)

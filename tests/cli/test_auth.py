@@ -76,10 +76,12 @@ def test_scope_service_must_match_the_operation(daemon):
     # Tripline's own operations are ECS's
     code, out = curl_call(d.port, "Tripline.GetTaskLogs", "aws:amz:local:events", body='{"task": "x"}')
     assert (code, out["message"]) == (403, "Credential should be scoped to correct service: 'ecs'. ")
-    # an EventBridge operation wants 'events': past authentication it is unknown here
+    # an EventBridge operation wants 'events' (PutRule: past authentication it
+    # is unknown here, rules come from files)
     code, out = curl_call(d.port, "AWSEvents.ListRules", "aws:amz:local:ecs")
     assert (code, out["message"]) == (403, "Credential should be scoped to correct service: 'events'. ")
-    code, out = curl_call(d.port, "AWSEvents.ListRules", "aws:amz:local:events")
+    assert curl_call(d.port, "AWSEvents.ListRules", "aws:amz:local:events")[0] == 200
+    code, out = curl_call(d.port, "AWSEvents.PutRule", "aws:amz:local:events")
     assert (code, out["__type"]) == (400, "UnknownOperationException")
     assert curl_call(d.port, ECS + "ListClusters", "aws:amz:local:ecs")[0] == 200
     assert d.stop() == 0

@@ -1,12 +1,22 @@
-"""The configuration deploy/run.sh starts: the example rules and task
-definitions load, the example tasks run (hello exits, ticker keeps running
-as a service); and deploy/tripline.example.json starts as shipped."""
+"""The configuration deploy/run.sh starts: the example rules, task
+definitions and services load, the example tasks run (hello exits, ticker
+keeps running as a service, the workers service starts with the daemon);
+every task an example rule names has a task definition, every service it
+rescales a service file, and no example names a destination that is not
+implemented or that a non-root user cannot create; and
+deploy/tripline.example.json starts as shipped."""
+import contextlib
+import glob
 import json
 import os
 import signal
 import subprocess
+import urllib.request
 
-from tripline_test import DEADLINE, ROOT, free_port, wait_for
+from tripline_test import DEADLINE, ECS, ROOT, free_port, wait_for
+
+EXAMPLES = os.path.join(ROOT, "deploy", "examples")
+FAMILIES = ["hello", "ingest", "report", "thumbnailer", "ticker", "worker"]
 
 
 def run_sh_config():
@@ -17,47 +27,122 @@ def run_sh_config():
     cfg = {k: v for k, v in cfg.items() if k not in ("listen", "data_dir")}
     cfg["rules"] = [os.path.join(ROOT, p) for p in cfg["rules"]]
     cfg["task_definitions"] = [os.path.join(ROOT, p) for p in cfg["task_definitions"]]
+    cfg["services"] = [os.path.join(ROOT, p) for p in cfg["services"]]
     return cfg
 
 
-def test_example_configuration_runs_hello(daemon):
+def ecs(port, op, body):
+    req = urllib.request.Request("http://127.0.0.1:%d/" % port, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/x-amz-json-1.1")
+    req.add_header("X-Amz-Target", ECS + op)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def drop_workers(port):
+    """Deletes the example workers service and waits until its tasks are
+    STOPPED: the daemon leaves tasks running when it stops, by design."""
+    arns = ecs(port, "ListTasks", {"serviceName": "workers"})["taskArns"]
+    ecs(port, "DeleteService", {"service": "workers", "force": True})
+    if arns:
+        wait_for(lambda: all(t["lastStatus"] == "STOPPED" for t in ecs(port, "DescribeTasks", {"tasks": arns})["tasks"]),
+                 "the workers' tasks STOPPED")
+
+
+@contextlib.contextmanager
+def example_daemon(daemon):
     d = daemon(run_sh_config())
-    fams = d.call("ListTaskDefinitionFamilies", {})["families"]
-    assert fams == ["hello", "ticker"]
-    t = d.call("RunTask", {"taskDefinition": "hello"})["tasks"][0]
-    t = d.wait_task(t["taskArn"], "STOPPED")
-    assert t["containers"][0]["exitCode"] == 0
-    log = d.call(None, {"task": t["taskArn"]}, target="Tripline.GetTaskLogs")["containers"][0]["log"]
-    assert log == "hello from a tripline task\n"
-    # a restart does not register the unchanged file again
-    assert d.stop() == 0
-    d.start()
-    assert d.call("ListTaskDefinitions", {})["taskDefinitionArns"] == [
-        "arn:aws:ecs:local:000000000000:task-definition/hello:1",
-        "arn:aws:ecs:local:000000000000:task-definition/ticker:1"]
+    try:
+        yield d
+    finally:
+        if d.proc.poll() is None:
+            drop_workers(d.port)
+
+
+def example_rules():
+    rules = []
+    for path in sorted(glob.glob(os.path.join(EXAMPLES, "rules", "*.json"))):
+        with open(path) as f:
+            doc = json.load(f)
+        rules += doc["Rules"] if "Rules" in doc else [doc]
+    return rules
+
+
+def test_example_configuration_runs_hello(daemon):
+    with example_daemon(daemon) as d:
+        fams = d.call("ListTaskDefinitionFamilies", {})["families"]
+        assert fams == FAMILIES
+        t = d.call("RunTask", {"taskDefinition": "hello"})["tasks"][0]
+        t = d.wait_task(t["taskArn"], "STOPPED")
+        assert t["containers"][0]["exitCode"] == 0
+        log = d.call(None, {"task": t["taskArn"]}, target="Tripline.GetTaskLogs")["containers"][0]["log"]
+        assert log == "hello from a tripline task\n"
+        # a restart does not register the unchanged files again
+        assert d.stop() == 0
+        d.start()
+        assert d.call("ListTaskDefinitions", {})["taskDefinitionArns"] == [
+            "arn:aws:ecs:local:000000000000:task-definition/%s:1" % f for f in FAMILIES]
+
+
+def test_example_rules_name_what_exists(daemon):
+    """Every task an example rule runs has an example task definition, every
+    service it rescales an example service file (so the example workers
+    service is there for scale-workers-on-backlog), and no target or dead
+    letter is a kind that is not implemented (kafka:) or a path a non-root
+    user cannot create."""
+    runs, scales, arns = set(), set(), []
+    for rule in example_rules():
+        for t in rule["Targets"]:
+            arns.append(t["Arn"])
+            if "DeadLetterConfig" in t:
+                arns.append(t["DeadLetterConfig"]["Arn"])
+            ecs_params = t.get("EcsParameters")
+            if ecs_params and ecs_params.get("Action", "RunTask") == "RunTask":
+                runs.add(ecs_params["TaskDefinitionArn"])
+            elif ecs_params and ecs_params["Action"] == "UpdateService":
+                scales.add(ecs_params["Service"])
+    assert runs == {"ingest", "report", "thumbnailer"}
+    assert scales == {"workers"}
+    for arn in arns:
+        assert not arn.startswith("kafka:"), arn
+        if arn.startswith("file:"):
+            assert not arn.startswith("file:/"), "%s: an absolute path a non-root user may not create" % arn
+    with example_daemon(daemon) as d:
+        families = set(d.call("ListTaskDefinitionFamilies", {})["families"])
+        assert runs <= families
+        for name in scales:
+            s = d.service(name)
+            assert (s["status"], s["desiredCount"]) == ("ACTIVE", 1)
+        # the thumbnailer takes the object key the rule's transformer gives it
+        over = {"containerOverrides": [{"name": "main", "environment": [{"name": "OBJECT_KEY", "value": "a/b.jpg"}]}]}
+        t = d.call("RunTask", {"taskDefinition": "thumbnailer", "overrides": over})["tasks"][0]
+        t = d.wait_task(t["taskArn"], "STOPPED")
+        assert t["containers"][0]["exitCode"] == 0
+        log = d.call(None, {"task": t["taskArn"]}, target="Tripline.GetTaskLogs")["containers"][0]["log"]
+        assert log == "thumbnail for a/b.jpg\n"
 
 
 def test_example_service_keeps_running(daemon):
     """The quick start's service: ticker stays RUNNING, scales, and logs."""
-    d = daemon(run_sh_config())
-    d.call("CreateService", {"serviceName": "ticker", "taskDefinition": "ticker", "desiredCount": 2})
+    with example_daemon(daemon) as d:
+        d.call("CreateService", {"serviceName": "ticker", "taskDefinition": "ticker", "desiredCount": 2})
 
-    def running():
-        arns = d.call("ListTasks", {"serviceName": "ticker", "desiredStatus": "RUNNING"})["taskArns"]
-        if not arns:
-            return []
-        return [t for t in d.call("DescribeTasks", {"tasks": arns})["tasks"] if t["lastStatus"] == "RUNNING"]
+        def running():
+            arns = d.call("ListTasks", {"serviceName": "ticker", "desiredStatus": "RUNNING"})["taskArns"]
+            if not arns:
+                return []
+            return [t for t in d.call("DescribeTasks", {"tasks": arns})["tasks"] if t["lastStatus"] == "RUNNING"]
 
-    wait_for(lambda: len(running()) == 2, "two ticker tasks RUNNING")
-    arn = running()[0]["taskArn"]
-    wait_for(lambda: "tick " in d.call(None, {"task": arn}, target="Tripline.GetTaskLogs")["containers"][0]["log"],
-             "a tick in the task's log")
-    d.call("UpdateService", {"service": "ticker", "desiredCount": 1})
-    wait_for(lambda: len(running()) == 1, "one ticker task RUNNING")
-    d.call("DeleteService", {"service": "ticker", "force": True})
-    wait_for(lambda: not running(), "no ticker task RUNNING")
-    svc = d.call("DescribeServices", {"services": ["ticker"]})["services"]
-    assert not svc or svc[0]["status"] in ("DRAINING", "INACTIVE")
+        wait_for(lambda: len(running()) == 2, "two ticker tasks RUNNING")
+        arn = running()[0]["taskArn"]
+        wait_for(lambda: "tick " in d.call(None, {"task": arn}, target="Tripline.GetTaskLogs")["containers"][0]["log"],
+                 "a tick in the task's log")
+        d.call("UpdateService", {"service": "ticker", "desiredCount": 1})
+        wait_for(lambda: len(running()) == 1, "one ticker task RUNNING")
+        d.call("DeleteService", {"service": "ticker", "force": True})
+        wait_for(lambda: not running(), "no ticker task RUNNING")
+        svc = d.call("DescribeServices", {"services": ["ticker"]})["services"]
+        assert not svc or svc[0]["status"] in ("DRAINING", "INACTIVE")
 
 
 def test_example_config_starts_as_shipped(tripline_bin, tmp_path):
@@ -80,8 +165,12 @@ def test_example_config_starts_as_shipped(tripline_bin, tmp_path):
             assert p.poll() is None, log_path.read_text()
             text = log_path.read_text()
             assert "loaded 7 rules" in text
-            assert "task-definition/hello:1" in text and "task-definition/ticker:1" in text
+            for family in FAMILIES:
+                assert "task-definition/%s:1" % family in text
+            assert "created arn:aws:ecs:local:000000000000:service/default/workers" in text
             assert " warn " not in text and " error " not in text, text
         finally:
+            if p.poll() is None:
+                drop_workers(port)
             p.send_signal(signal.SIGTERM)
             assert p.wait(timeout=DEADLINE) == 0

@@ -122,6 +122,21 @@ static void assert_hardening_defaults(const struct tripline_config *c)
 	assert_int_equal(c->secrets_env_allow.n, 0);
 }
 
+/* The defaults of the keys for events and their delivery (services aside). */
+static void assert_delivery_defaults(const struct tripline_config *c)
+{
+	assert_int_equal(c->buses.n, 0);
+	assert_int_equal(c->n_connections, 0);
+	assert_true(c->journal.fsync);
+	assert_int_equal(c->journal.max_bytes, 268435456);
+	assert_int_equal(c->delivery.max_concurrency, 64);
+	assert_int_equal(c->delivery.http_timeout_s, 10);
+	assert_false(c->delivery.file_fsync);
+	assert_int_equal(c->delivery.max_client_tokens, 100000);
+	assert_int_equal(c->limits.bus_queue, 10000);
+	assert_int_equal(c->limits.max_event_depth, 8);
+}
+
 static void test_empty_is_all_defaults(void **state)
 {
 	struct tripline_config *c;
@@ -191,6 +206,8 @@ static void test_example_loads(void **state)
 	/* the example runs from the repository root as shipped */
 	assert_string_equal(c->rules.v[0], "deploy/examples/rules");
 	assert_string_equal(c->task_definitions.v[0], "deploy/examples/taskdefs");
+	assert_int_equal(c->services.n, 1);
+	assert_string_equal(c->services.v[0], "deploy/examples/services");
 	assert_string_equal(c->cluster.name, "default");
 	assert_int_equal(c->cluster.cpu, 2048);
 	assert_int_equal(c->cluster.memory_mib, 4096);
@@ -206,6 +223,8 @@ static void test_example_loads(void **state)
 	assert_null(c->secrets_file);
 	assert_int_equal(c->n_auth_keys, 0);
 	assert_int_equal(c->sources.n_files + c->sources.n_kafka + c->sources.n_webhooks, 0);
+	/* the event keys are written out at their defaults */
+	assert_delivery_defaults(c);
 	config_free(c);
 	errlist_clear(&e);
 }
@@ -249,6 +268,18 @@ static void test_optional_sections(void **state)
 	assert_string_equal(c->sources.webhooks[0].secret_ref, "env:GITHUB_WEBHOOK_SECRET");
 	assert_string_equal(c->sources.webhooks[0].detail_type_header, "X-GitHub-Event");
 	assert_string_equal(c->sources.webhooks[0].id_header, "X-GitHub-Delivery");
+	assert_int_equal(c->n_connections, 3);
+	assert_string_equal(c->connections[0].name, "ops");
+	assert_int_equal(c->connections[0].auth, CONFIG_CONNECTION_BEARER);
+	assert_string_equal(c->connections[0].secret_ref, "env:OPS_HOOK_TOKEN");
+	assert_string_equal(c->connections[1].name, "crm");
+	assert_int_equal(c->connections[1].auth, CONFIG_CONNECTION_BASIC);
+	assert_string_equal(c->connections[1].username, "tripline");
+	assert_string_equal(c->connections[1].secret_ref, "file:/etc/tripline/crm-password");
+	assert_string_equal(c->connections[2].name, "metrics");
+	assert_int_equal(c->connections[2].auth, CONFIG_CONNECTION_API_KEY);
+	assert_string_equal(c->connections[2].header, "X-Api-Key");
+	assert_string_equal(c->connections[2].secret_ref, "env:METRICS_API_KEY");
 	config_free(c);
 	errlist_clear(&e);
 }
@@ -717,6 +748,207 @@ static void test_example_prefixes(void **state)
 	config_free(NULL);
 }
 
+/* ------------------------------------------------------------ events and delivery */
+
+static void test_delivery_defaults(void **state)
+{
+	struct tripline_config *c;
+
+	(void)state;
+	c = load_ok("{}");
+	assert_delivery_defaults(c);
+	assert_int_equal(c->services.n, 0);
+	config_free(c);
+	c = load_ok("{\"buses\": [], \"services\": [], \"connections\": {}, \"journal\": {},"
+		    " \"delivery\": {}, \"limits\": {}}");
+	assert_delivery_defaults(c);
+	assert_int_equal(c->services.n, 0);
+	config_free(c);
+}
+
+static void test_delivery_values(void **state)
+{
+	struct tripline_config *c;
+
+	(void)state;
+	c = load_ok("{\"buses\": [\"orders\", \"a.b_c-D9\"], \"services\": [\"svc\", \"more/one.json\"],"
+		    " \"journal\": {\"fsync\": false, \"max_bytes\": 1048576},"
+		    " \"delivery\": {\"max_concurrency\": 1, \"http_timeout_s\": 300, \"file_fsync\": true,"
+		    " \"max_client_tokens\": 1},"
+		    " \"limits\": {\"bus_queue\": 10, \"max_event_depth\": 64},"
+		    " \"connections\": {\"ops\": {\"auth\": \"basic\", \"username\": \"bot user\", \"secret\": \"env:OPS_PW\"},"
+		    " \"tok.en_1-x\": {\"auth\": \"bearer\", \"secret\": \"file:/etc/tripline/token\"},"
+		    " \"key\": {\"auth\": \"api_key\", \"header\": \"X-Api-Key\", \"secret\": \"value:k\"}}}");
+	assert_int_equal(c->buses.n, 2);
+	assert_string_equal(c->buses.v[0], "orders");
+	assert_string_equal(c->buses.v[1], "a.b_c-D9");
+	assert_int_equal(c->services.n, 2);
+	assert_string_equal(c->services.v[1], "more/one.json");
+	assert_false(c->journal.fsync);
+	assert_int_equal(c->journal.max_bytes, 1048576);
+	assert_int_equal(c->delivery.max_concurrency, 1);
+	assert_int_equal(c->delivery.http_timeout_s, 300);
+	assert_true(c->delivery.file_fsync);
+	assert_int_equal(c->delivery.max_client_tokens, 1);
+	assert_int_equal(c->limits.bus_queue, 10);
+	assert_int_equal(c->limits.max_event_depth, 64);
+	assert_int_equal(c->n_connections, 3);
+	assert_string_equal(c->connections[0].name, "ops");
+	assert_int_equal(c->connections[0].auth, CONFIG_CONNECTION_BASIC);
+	assert_string_equal(c->connections[0].username, "bot user");
+	assert_null(c->connections[0].header);
+	assert_string_equal(c->connections[0].secret_ref, "env:OPS_PW");
+	assert_string_equal(c->connections[1].name, "tok.en_1-x");
+	assert_int_equal(c->connections[1].auth, CONFIG_CONNECTION_BEARER);
+	assert_null(c->connections[1].username);
+	assert_null(c->connections[1].header);
+	assert_string_equal(c->connections[1].secret_ref, "file:/etc/tripline/token");
+	assert_int_equal(c->connections[2].auth, CONFIG_CONNECTION_API_KEY);
+	assert_string_equal(c->connections[2].header, "X-Api-Key");
+	config_free(c);
+
+	/* the other ends of the ranges */
+	c = load_ok("{\"journal\": {\"max_bytes\": 1099511627776},"
+		    " \"delivery\": {\"max_concurrency\": 10000, \"http_timeout_s\": 1, \"max_client_tokens\": 10000000},"
+		    " \"limits\": {\"bus_queue\": 1000000, \"max_event_depth\": 1}}");
+	assert_int_equal(c->journal.max_bytes, 1099511627776ull);
+	assert_int_equal(c->delivery.max_concurrency, 10000);
+	assert_int_equal(c->delivery.http_timeout_s, 1);
+	assert_int_equal(c->delivery.max_client_tokens, 10000000);
+	assert_int_equal(c->limits.bus_queue, 1000000);
+	assert_int_equal(c->limits.max_event_depth, 1);
+	config_free(c);
+}
+
+static void test_delivery_errors(void **state)
+{
+	(void)state;
+	expect_errors("{\"buses\": \"orders\", \"services\": {}, \"connections\": [], \"journal\": true,"
+		      " \"delivery\": 1}",
+		      MSGS("t.json: /buses: must be an array",
+			   "t.json: /services: must be an array",
+			   "t.json: /connections: must be an object",
+			   "t.json: /journal: must be an object",
+			   "t.json: /delivery: must be an object"));
+	expect_errors("{\"journal\": {\"fsync\": 1, \"max_bytes\": 1048575, \"sync\": true},"
+		      " \"delivery\": {\"max_concurrency\": 0, \"http_timeout_s\": 301, \"file_fsync\": \"no\","
+		      " \"max_client_tokens\": 10000001, \"concurrency\": 1},"
+		      " \"limits\": {\"bus_queue\": 9, \"max_event_depth\": 65, \"queue\": 1}}",
+		      MSGS("t.json: /limits/queue: unknown field",
+			   "t.json: /limits/bus_queue: must be an integer from 10 to 1000000",
+			   "t.json: /limits/max_event_depth: must be an integer from 1 to 64",
+			   "t.json: /journal/sync: unknown field",
+			   "t.json: /journal/fsync: must be true or false",
+			   "t.json: /journal/max_bytes: must be an integer from 1048576 to 1099511627776",
+			   "t.json: /delivery/concurrency: unknown field",
+			   "t.json: /delivery/max_concurrency: must be an integer from 1 to 10000",
+			   "t.json: /delivery/http_timeout_s: must be an integer from 1 to 300",
+			   "t.json: /delivery/file_fsync: must be true or false",
+			   "t.json: /delivery/max_client_tokens: must be an integer from 1 to 10000000"));
+	expect_errors("{\"limits\": {\"max_event_depth\": 0, \"bus_queue\": 1e4}, \"journal\": {\"max_bytes\": 2.5e6}}",
+		      MSGS("t.json: /limits/bus_queue: must be an integer from 10 to 1000000",
+			   "t.json: /limits/max_event_depth: must be an integer from 1 to 64",
+			   "t.json: /journal/max_bytes: must be an integer from 1048576 to 1099511627776"));
+	/* the journal holds at least the largest event */
+	expect_errors("{\"limits\": {\"max_request_bytes\": 4194304, \"max_event_bytes\": 2097152},"
+		      " \"journal\": {\"max_bytes\": 1048576}}",
+		      MSGS("t.json: /journal/max_bytes: must be at least limits.max_event_bytes (2097152)"));
+	expect_errors("{\"services\": [\"\", 2], \"journal\": {\"fsync\": true, \"fsync\": false}}",
+		      MSGS("t.json: /services/0: must be a non-empty string",
+			   "t.json: /services/1: must be a non-empty string",
+			   "t.json: /journal/fsync: duplicate field"));
+}
+
+static void test_buses_errors(void **state)
+{
+	char text[400], want[200];
+
+	(void)state;
+	expect_errors("{\"buses\": [\"default\", \"a/b\", \"\", 7, \"ok\"]}",
+		      MSGS("t.json: /buses/1: must be an event bus name: 1 to 256 characters of A-Z, a-z, 0-9, ., _ and -",
+			   "t.json: /buses/2: must be an event bus name: 1 to 256 characters of A-Z, a-z, 0-9, ., _ and -",
+			   "t.json: /buses/3: must be an event bus name: 1 to 256 characters of A-Z, a-z, 0-9, ., _ and -"));
+	expect_errors("{\"buses\": [\"default\", \"orders\", \"x\", \"orders\"]}",
+		      MSGS("t.json: /buses/0: must not be \"default\": the default bus always exists",
+			   "t.json: /buses/3: duplicate name \"orders\""));
+	/* 256 characters are a name, 257 are not */
+	snprintf(text, sizeof(text), "{\"buses\": [\"%0256d\"]}", 0);
+	config_free(load_ok(text));
+	snprintf(text, sizeof(text), "{\"buses\": [\"%0257d\"]}", 0);
+	snprintf(want, sizeof(want),
+		 "t.json: /buses/0: must be an event bus name: 1 to 256 characters of A-Z, a-z, 0-9, ., _ and -");
+	expect_errors(text, MSGS(want));
+}
+
+static void test_connections_errors(void **state)
+{
+	(void)state;
+	expect_errors("{\"connections\": {\"a\": {}, \"b\": {\"auth\": \"oauth\", \"secret\": \"env:S\"},"
+		      " \"c\": {\"auth\": \"bearer\", \"secret\": \"plain\", \"user\": \"u\"}}}",
+		      MSGS("t.json: /connections/a/auth: is required",
+			   "t.json: /connections/a/secret: is required",
+			   "t.json: /connections/b/auth: must be one of basic, bearer, api_key",
+			   "t.json: /connections/c/user: unknown field",
+			   "t.json: /connections/c/secret: must be env:NAME, file:PATH or value:SECRET"));
+	expect_errors("{\"connections\": {\"basic\": {\"auth\": \"basic\", \"secret\": \"env:S\", \"header\": \"X-K\"},"
+		      " \"bearer\": {\"auth\": \"bearer\", \"secret\": \"env:S\", \"username\": \"u\"},"
+		      " \"key\": {\"auth\": \"api_key\", \"secret\": \"env:S\", \"username\": \"u\"}}}",
+		      MSGS("t.json: /connections/basic/username: is required when auth is basic",
+			   "t.json: /connections/basic/header: is only used when auth is api_key",
+			   "t.json: /connections/bearer/username: is only used when auth is basic",
+			   "t.json: /connections/key/username: is only used when auth is basic",
+			   "t.json: /connections/key/header: is required when auth is api_key"));
+	expect_errors("{\"connections\": {\"u\": {\"auth\": \"basic\", \"username\": \"a:b\", \"secret\": \"env:S\"},"
+		      " \"v\": {\"auth\": \"basic\", \"username\": 1, \"secret\": \"env:S\"},"
+		      " \"h\": {\"auth\": \"api_key\", \"header\": \"X Key\", \"secret\": 3}}}",
+		      MSGS("t.json: /connections/u/username: must be 1 to 512 characters without \":\" or control characters",
+			   "t.json: /connections/v/username: must be a string",
+			   "t.json: /connections/h/header: must be an HTTP header name",
+			   "t.json: /connections/h/secret: must be a string"));
+	expect_errors("{\"connections\": {\"a b\": {\"auth\": \"bearer\", \"secret\": \"env:S\"}, \"ok\": [],"
+		      " \"ok\": {\"auth\": \"bearer\", \"secret\": \"env:S\"}}}",
+		      MSGS("t.json: /connections/ok: duplicate field",
+			   "t.json: /connections/a b: a connection name must be 1 to 64 characters of A-Z, a-z, 0-9, ., _ and -"));
+	expect_errors("{\"connections\": {\"x\": 1}}", MSGS("t.json: /connections/x: must be an object"));
+}
+
+/* Connection secrets are resolved all at once when the daemon starts:
+ * each one that fails is named; a config validates without them. */
+static void test_connection_secrets(void **state)
+{
+	struct tripline_config *c;
+	struct errlist e = ERRLIST_INIT;
+	char **v = (char **)1;
+
+	(void)state;
+	c = load_ok("{}");
+	assert_int_equal(config_resolve_connection_secrets(c, &v, &e), 0);
+	assert_null(v);
+	config_free(c);
+
+	unsetenv("TRIPLINE_TEST_CONN");
+	c = load_ok("{\"connections\": {\"a\": {\"auth\": \"bearer\", \"secret\": \"value:tok\"},"
+		    " \"b\": {\"auth\": \"basic\", \"username\": \"u\", \"secret\": \"env:TRIPLINE_TEST_CONN\"},"
+		    " \"c\": {\"auth\": \"bearer\", \"secret\": \"file:/nonexistent/tripline-secret\"}}}");
+	assert_int_equal(config_resolve_connection_secrets(c, &v, &e), -EINVAL);
+	assert_null(v);
+	expect_messages(&e, MSGS("connection b: env:TRIPLINE_TEST_CONN: environment variable TRIPLINE_TEST_CONN is not set",
+				 "connection c: file:/nonexistent/tripline-secret: No such file or directory"));
+	errlist_clear(&e);
+	config_free(c);
+
+	assert_int_equal(setenv("TRIPLINE_TEST_CONN", "pw", 1), 0);
+	c = load_ok("{\"connections\": {\"a\": {\"auth\": \"bearer\", \"secret\": \"value:tok\"},"
+		    " \"b\": {\"auth\": \"basic\", \"username\": \"u\", \"secret\": \"env:TRIPLINE_TEST_CONN\"}}}");
+	assert_int_equal(config_resolve_connection_secrets(c, &v, &e), 0);
+	assert_false(errlist_any(&e));
+	assert_string_equal(v[0], "tok");
+	assert_string_equal(v[1], "pw");
+	config_secrets_free(v, c->n_connections);
+	config_free(c);
+	unsetenv("TRIPLINE_TEST_CONN");
+}
+
 /* ------------------------------------------------------------ secrets */
 
 static char tmpdir[64];
@@ -867,6 +1099,12 @@ int main(void)
 		cmocka_unit_test(test_secret_refs),
 		cmocka_unit_test(test_secret_env),
 		cmocka_unit_test(test_secret_file),
+		cmocka_unit_test(test_delivery_defaults),
+		cmocka_unit_test(test_delivery_values),
+		cmocka_unit_test(test_delivery_errors),
+		cmocka_unit_test(test_buses_errors),
+		cmocka_unit_test(test_connections_errors),
+		cmocka_unit_test(test_connection_secrets),
 	};
 
 	if (chdir(src && *src ? src : TRIPLINE_SOURCE_DIR) != 0) {

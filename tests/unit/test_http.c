@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,9 +30,11 @@
 #include <uv.h>
 
 #include "http.h"
+#include "metrics.h"
 
 #define CLIENT_TIMEOUT_MS 10000L
 #define MAX_SEEN 4
+#define MAX_DEFERRED 40
 
 /* What the handler saw, copied out of the request. */
 struct seen {
@@ -48,6 +51,7 @@ struct reply {
 	char *body;
 	size_t body_len;
 	long num_connects;
+	char retry_after[64];           /* the Retry-After header, if any */
 };
 
 struct fixture;
@@ -73,11 +77,71 @@ struct fixture {
 	const char *upload;             /* client body */
 	size_t upload_len;
 	size_t upload_off;
+
+	/* deferred answers: paths under /defer are deferred, /now is deferred
+	 * and answered inside the handler */
+	struct http_limits limits;
+	struct http_pending *pending[MAX_DEFERRED];
+	char pending_path[MAX_DEFERRED][32];
+	int n_pending;
+	int answer_rc[MAX_DEFERRED];
+	int answer_after;               /* answer every pending once this many are deferred */
+	uint64_t answer_delay_ms;
+	uv_timer_t answer_timer;
+	bool manual_stop;               /* the client's end does not stop the server */
+	bool wait_gone;                 /* answer once the server holds no connection */
+	int deferred;                   /* read by the client thread (atomic) */
+	int sock;                       /* a raw client socket, or -1 */
+	struct reply many[MAX_DEFERRED];
 };
 
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+/* The server holds no open connection (its metrics say so). */
+static bool no_connection(struct http_server *s)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct metrics *m = metrics_new();
+	bool none;
+
+	assert_non_null(out);
+	assert_non_null(m);
+	http_server_metrics(s, m);
+	assert_int_equal(metrics_render(m, out), 0);
+	fclose(out);
+	metrics_free(m);
+	none = strstr(text, "\ntripline_http_connections 0\n") != NULL;
+	free(text);
+	return none;
+}
+
+/* Answer every deferred request, the last deferred first, each with its path. */
+static void on_answer_timer(uv_timer_t *t)
+{
+	struct fixture *f = t->data;
+	static const struct http_header hdr[] = {{"Retry-After", "7"}};
+
+	if (f->wait_gone && !no_connection(f->server))
+		return; /* the repeating timer looks again */
+	uv_timer_stop(t);
+	for (int i = f->n_pending - 1; i >= 0; i--) {
+		struct http_response a = {.status = 202, .content_type = "text/plain", .headers = hdr, .n_headers = 1};
+
+		a.body = strdup(f->pending_path[i]);
+		a.body_len = strlen(a.body);
+		f->answer_rc[i] = http_pending_answer(f->pending[i], &a);
+		assert_null(a.body);
+		f->pending[i] = NULL;
+	}
+	if (f->manual_stop) {
+		http_server_stop(f->server);
+		f->stopped = true;
+	}
 }
 
 static void handler(void *ctx, const struct http_request *req, struct http_response *ret)
@@ -98,6 +162,38 @@ static void handler(void *ctx, const struct http_request *req, struct http_respo
 		s->n_headers = req->n_headers;
 	}
 	f->calls++;
+	if (strncmp(req->path, "/defer", 6) == 0 || strcmp(req->path, "/now") == 0) {
+		struct http_pending *p = http_response_defer(ret);
+		static const struct http_header hdr[] = {{"Retry-After", "7"}};
+
+		assert_non_null(p);
+		assert_ptr_equal(http_response_defer(ret), p); /* the same handle again */
+		ret->body = strdup("ignored"); /* a deferred request's own response is dropped */
+		ret->body_len = 7;
+		if (strcmp(req->path, "/now") == 0) {
+			struct http_response a = {.status = 201, .content_type = "text/plain",
+						  .body = strdup("now"), .body_len = 3,
+						  .headers = hdr, .n_headers = 1};
+
+			assert_int_equal(http_pending_answer(p, &a), 0);
+			assert_null(a.body); /* taken */
+			return;
+		}
+		assert_true(f->n_pending < MAX_DEFERRED);
+		snprintf(f->pending_path[f->n_pending], sizeof(f->pending_path[0]), "%s", req->path);
+		f->pending[f->n_pending++] = p;
+		__atomic_store_n(&f->deferred, f->n_pending, __ATOMIC_SEQ_CST);
+		if (f->n_pending == f->answer_after)
+			uv_timer_start(&f->answer_timer, on_answer_timer, f->answer_delay_ms,
+				       f->wait_gone ? 10 : 0);
+		return;
+	}
+	if (strcmp(req->path, "/headers") == 0) {
+		static const struct http_header hdr[] = {{"Retry-After", "7"}, {"X-Two", "b"}};
+
+		ret->headers = hdr;
+		ret->n_headers = 2;
+	}
 	if (strcmp(req->path, "/stop") == 0) {
 		http_server_stop(f->server);
 		f->stopped = true;
@@ -124,7 +220,7 @@ static void on_done(uv_async_t *a)
 {
 	struct fixture *f = a->data;
 
-	if (!f->stopped)
+	if (!f->stopped && !f->manual_stop)
 		http_server_stop(f->server);
 	f->stopped = true;
 	uv_close((uv_handle_t *)a, on_async_closed);
@@ -148,6 +244,7 @@ static int setup(void **state)
 	f->host = "127.0.0.1";
 	f->reply_status = 200;
 	f->reply_type = "application/json";
+	f->sock = -1;
 	*state = f;
 	return 0;
 }
@@ -167,6 +264,10 @@ static int teardown(void **state)
 		free(s->remote_addr);
 		free(f->replies[i].body);
 	}
+	for (int i = 0; i < MAX_DEFERRED; i++)
+		free(f->many[i].body);
+	if (f->sock >= 0)
+		close(f->sock);
 	free(f);
 	return 0;
 }
@@ -174,8 +275,10 @@ static int teardown(void **state)
 /* Start a server on host (an address literal), run `client` against it, stop. */
 static void run_with(struct fixture *f, const char *bind_host, size_t max_body, client_fn client)
 {
-	assert_int_equal(http_server_start(&f->loop, bind_host, 0, &(struct http_limits){.max_body = max_body},
-					   handler, f, &f->server), 0);
+	f->limits.max_body = max_body;
+	assert_int_equal(uv_timer_init(&f->loop, &f->answer_timer), 0);
+	f->answer_timer.data = f;
+	assert_int_equal(http_server_start(&f->loop, bind_host, 0, &f->limits, handler, f, &f->server), 0);
 	f->port = http_server_port(f->server);
 	assert_true(f->port > 0);
 	f->client = client;
@@ -184,6 +287,8 @@ static void run_with(struct fixture *f, const char *bind_host, size_t max_body, 
 	assert_int_equal(pthread_create(&f->thread, NULL, client_main, f), 0);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(pthread_join(f->thread, NULL), 0);
+	uv_close((uv_handle_t *)&f->answer_timer, NULL); /* stopped by now: it kept no run going */
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 }
 
@@ -219,6 +324,21 @@ static size_t on_read(char *buf, size_t size, size_t n, void *userp)
 	return k;
 }
 
+static size_t on_header(char *data, size_t size, size_t n, void *userp)
+{
+	struct reply *r = userp;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+		size_t k = len - 12;
+
+		while (k && (data[12 + k - 1] == '\r' || data[12 + k - 1] == '\n'))
+			k--;
+		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)k, data + 12);
+	}
+	return len;
+}
+
 static CURL *easy(void)
 {
 	CURL *c = curl_easy_init();
@@ -239,6 +359,8 @@ static void perform(CURL *c, struct fixture *f, const char *target, struct reply
 	snprintf(url, sizeof(url), "http://%s:%u%s", f->host, (unsigned)f->port, target);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	r->rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
@@ -316,6 +438,75 @@ static void client_stop_in_handler(struct fixture *f)
 
 	perform(c, f, "/stop", &f->replies[0]);
 	curl_easy_cleanup(c);
+}
+
+static void client_deferred(struct fixture *f)
+{
+	CURL *c = easy();
+
+	perform(c, f, "/defer/a", &f->replies[0]);
+	perform(c, f, "/now", &f->replies[1]);
+	perform(c, f, "/headers", &f->replies[2]);
+	curl_easy_cleanup(c);
+}
+
+/* MAX_DEFERRED requests at once, each on its own connection. */
+static void client_many(struct fixture *f)
+{
+	CURLM *m = curl_multi_init();
+	CURL *c[MAX_DEFERRED];
+	char url[MAX_DEFERRED][128];
+	int running = 0;
+
+	for (int i = 0; i < MAX_DEFERRED; i++) {
+		c[i] = easy();
+		snprintf(url[i], sizeof(url[i]), "http://%s:%u/defer/%d", f->host, (unsigned)f->port, i);
+		curl_easy_setopt(c[i], CURLOPT_URL, url[i]);
+		curl_easy_setopt(c[i], CURLOPT_WRITEDATA, &f->many[i]);
+		curl_multi_add_handle(m, c[i]);
+	}
+	do {
+		curl_multi_perform(m, &running);
+		if (running)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	} while (running);
+	for (int i = 0; i < MAX_DEFERRED; i++) {
+		curl_easy_getinfo(c[i], CURLINFO_RESPONSE_CODE, &f->many[i].status);
+		curl_multi_remove_handle(m, c[i]);
+		curl_easy_cleanup(c[i]);
+	}
+	curl_multi_cleanup(m);
+}
+
+/* A raw connection that has sent GET path and whose request the server has
+ * deferred (waited for, at most CLIENT_TIMEOUT_MS). */
+static int raw_deferred_request(struct fixture *f, const char *path)
+{
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(f->port)};
+	char req[256];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), n;
+
+	assert_true(fd >= 0);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	assert_int_equal(send(fd, req, (size_t)n, 0), n);
+	for (int i = 0; i < (int)CLIENT_TIMEOUT_MS && __atomic_load_n(&f->deferred, __ATOMIC_SEQ_CST) == 0; i++)
+		usleep(1000);
+	assert_int_equal(__atomic_load_n(&f->deferred, __ATOMIC_SEQ_CST), 1);
+	return fd;
+}
+
+/* The client goes away while its answer is deferred. */
+static void client_gone(struct fixture *f)
+{
+	close(raw_deferred_request(f, "/defer/gone"));
+}
+
+/* The server stops while the request is deferred; the socket stays open. */
+static void client_stays(struct fixture *f)
+{
+	f->sock = raw_deferred_request(f, "/defer/stays");
 }
 
 /* ---- tests ---- */
@@ -557,6 +748,94 @@ static void test_port_free_after_stop(void **state)
 	}
 }
 
+/* A deferred answer given later from a timer, past the head timeout: the
+ * connection waited and got it, then served a request answered inside the
+ * handler and one with plain extra headers. */
+static void test_deferred_answer_from_timer(void **state)
+{
+	struct fixture *f = *state;
+
+	f->limits.request_head_timeout_s = 1;
+	f->answer_after = 1;
+	f->answer_delay_ms = 1500; /* longer than the head timeout, which must not apply */
+	run(f, 1024, client_deferred);
+	assert_int_equal(f->calls, 3);
+	assert_int_equal(f->answer_rc[0], 0);
+	assert_int_equal(f->replies[0].rc, CURLE_OK);
+	assert_int_equal(f->replies[0].status, 202);
+	assert_string_equal(f->replies[0].body, "/defer/a");
+	assert_string_equal(f->replies[0].content_type, "text/plain");
+	assert_string_equal(f->replies[0].retry_after, " 7");
+	assert_int_equal(f->replies[1].status, 201);
+	assert_string_equal(f->replies[1].body, "now");
+	assert_string_equal(f->replies[1].retry_after, " 7");
+	assert_int_equal(f->replies[1].num_connects, 0); /* the same connection */
+	assert_int_equal(f->replies[2].status, 200);
+	assert_string_equal(f->replies[2].retry_after, " 7");
+}
+
+/* Many requests deferred at once, each answered with its own path. */
+static void test_many_deferred(void **state)
+{
+	struct fixture *f = *state;
+
+	f->limits.max_connections = 2 * MAX_DEFERRED;
+	f->limits.max_connections_per_client = 2 * MAX_DEFERRED;
+	f->answer_after = MAX_DEFERRED;
+	run(f, 1024, client_many);
+	assert_int_equal(f->n_pending, MAX_DEFERRED);
+	for (int i = 0; i < MAX_DEFERRED; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "/defer/%d", i);
+		assert_int_equal(f->answer_rc[i], 0);
+		assert_int_equal(f->many[i].status, 202);
+		assert_non_null(f->many[i].body);
+		assert_string_equal(f->many[i].body, want);
+	}
+}
+
+/* The client closes before the answer: its connection is let go (the
+ * server holds none), and the answer is refused with -ECONNRESET. */
+static void test_deferred_client_gone(void **state)
+{
+	struct fixture *f = *state;
+
+	f->answer_after = 1;
+	f->manual_stop = true;
+	f->wait_gone = true;
+	run(f, 1024, client_gone);
+	assert_int_equal(f->n_pending, 1);
+	assert_int_equal(f->answer_rc[0], -ECONNRESET);
+}
+
+/* The server stops with a request deferred: the connection is closed, and
+ * the answer given afterwards is refused and freed (ASan: nothing leaks). */
+static void test_stop_with_deferred(void **state)
+{
+	struct fixture *f = *state;
+	struct http_response a = {.status = 200};
+	char b;
+
+	run(f, 1024, client_stays);
+	assert_int_equal(f->n_pending, 1);
+	assert_true(recv(f->sock, &b, 1, 0) <= 0); /* closed without an answer */
+	a.body = strdup("late");
+	a.body_len = 4;
+	assert_int_equal(http_pending_answer(f->pending[0], &a), -ECONNRESET);
+	assert_null(a.body);
+}
+
+/* Outside a handler call, or for another response, nothing is deferred. */
+static void test_defer_outside_handler(void **state)
+{
+	struct fixture *f = *state;
+	struct http_response r = {0};
+
+	assert_null(http_response_defer(&r));
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +851,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_free_after_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_answer_from_timer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_client_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_with_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_outside_handler, setup, teardown),
 	};
 	int r;
 

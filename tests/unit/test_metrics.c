@@ -2,7 +2,7 @@
  * test_metrics.c — the Prometheus registry: counters, gauges and histograms
  * with and without labels rendered as exact text, label and help escaping,
  * number formatting, render callbacks, re-registration, refused
- * registrations, the per-family series bound and NULL safety.
+ * registrations, clearing a family, the per-family series bound and NULL safety.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -364,6 +364,31 @@ static void test_long_values(void **state)
 	metrics_free(m);
 }
 
+/* a family rebuilt on each render: what is gone no longer renders */
+static void test_clear(void **state)
+{
+	static const double b[] = {1};
+	struct metrics *m = metrics_new();
+	struct metric *g = metrics_gauge(m, "svc", NULL, "service");
+	struct metric *u = metrics_gauge(m, "u", NULL, NULL);
+	struct metric *h = metrics_histogram(m, "h", NULL, NULL, b, 1);
+
+	(void)state;
+	metric_set(g, (const char *[]){"web"}, 5);
+	metric_set(g, (const char *[]){"db"}, 1);
+	metric_set(u, NULL, 3);
+	metric_observe(h, NULL, 0.5);
+	metric_clear(g);
+	metric_clear(u);
+	metric_clear(h);
+	metric_set(g, (const char *[]){"db"}, 2);
+	metric_clear(NULL);
+	assert_text(m, "# TYPE svc gauge\nsvc{service=\"db\"} 2\n# TYPE u gauge\nu 0\n"
+		       "# TYPE h histogram\nh_bucket{le=\"1\"} 0\nh_bucket{le=\"+Inf\"} 0\nh_sum 0\nh_count 0\n"
+		       DROPPED(0));
+	metrics_free(m);
+}
+
 static void test_null_safety(void **state)
 {
 	struct metrics *m = metrics_new();
@@ -421,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_registration),
 		cmocka_unit_test(test_series_bound),
 		cmocka_unit_test(test_long_values),
+		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_null_safety),
 		cmocka_unit_test(test_stream_error),
 	};
