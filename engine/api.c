@@ -206,6 +206,7 @@ static const struct {
 } op_tables[] = {
 	{api_ecs_ops, &api_ecs_n_ops},
 	{api_events_ops, &api_events_n_ops},
+	{api_dlq_ops, &api_dlq_n_ops},
 };
 
 static size_t n_ops(void)

@@ -16,6 +16,7 @@
 #include "ingest.h"
 
 struct api;
+struct dispatch;
 struct event;
 struct ingest;
 struct metrics;
@@ -43,6 +44,7 @@ struct api_events_env {
 	int (*bus_exists)(const struct ingest *in, const char *bus);
 	struct rulegen *(*rules)(void *arg);
 	void *rules_arg;
+	struct dispatch *dispatch;   /* Tripline.RedriveDeadLetter (api_dlq.c); NULL: 503 */
 };
 void api_set_events(struct api *a, const struct api_events_env *env);
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);

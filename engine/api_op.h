@@ -71,4 +71,8 @@ extern const size_t api_ecs_n_ops;
 extern const struct api_op api_events_ops[];
 extern const size_t api_events_n_ops;
 
+/* api_dlq.c: Tripline.RedriveDeadLetter. */
+extern const struct api_op api_dlq_ops[];
+extern const size_t api_dlq_n_ops;
+
 #endif
