@@ -2,9 +2,12 @@
  * target.c — the Targets of a rule: which kind an Arn names (an ECS
  * cluster, an http(s) URL, kafka:TOPIC, file:PATH, an event bus), and the
  * validation of every member of a target object into a struct rule_target:
- * Input / InputPath / InputTransformer, EcsParameters with tripline's Action
- * (RunTask, StopTask, UpdateService), HttpParameters, KafkaParameters,
- * RetryPolicy, DeadLetterConfig, and tripline's Dedup and RateLimit.
+ * Input / InputPath / InputTransformer (then compiled, transform.h),
+ * EcsParameters with tripline's Action (RunTask, StopTask with a Reason,
+ * UpdateService with MinCapacity, MaxCapacity and ForceNewDeployment),
+ * HttpParameters (with tripline's Method), KafkaParameters, RetryPolicy,
+ * DeadLetterConfig (file: and http(s):; kafka: is refused until it is
+ * implemented), and tripline's Dedup, RateLimit and MaxConcurrency.
  *
  * Messages follow ruleset.c's conventions ("<pointer>: is required", "must
  * be …", "unknown field"); nothing logs.

@@ -147,7 +147,7 @@ static bool buf_reserve(struct buf *b, size_t n)
 
 static void buf_put(struct buf *b, const char *s, size_t n)
 {
-	if (!buf_reserve(b, n))
+	if (n == 0 || !buf_reserve(b, n))
 		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
@@ -701,6 +701,7 @@ enum transform_shape transform_shape(const struct transform *t)
 
 struct span {
 	const char *p, *end;   /* p NULL: not found */
+	bool seen;             /* the walk reached the node's value */
 };
 
 struct walker {
@@ -791,19 +792,33 @@ static const char *walk_container(struct walker *w, int32_t node, const char *p,
 	}
 }
 
+/* Forgets what was found below node (an object repeated its key: the last one counts). */
+static void forget_below(struct walker *w, int32_t node)
+{
+	for (int32_t c = w->t->nodes[node].first_child; c >= 0; c = w->t->nodes[c].next) {
+		w->spans[c].p = NULL;
+		forget_below(w, c);
+	}
+}
+
 static const char *walk_value(struct walker *w, int32_t node, const char *p, const char *end,
 			      uint32_t depth)
 {
 	const struct tnode *tn = &w->t->nodes[node];
 	const char *start;
 
+	if (w->spans[node].seen)
+		forget_below(w, node);
+	w->spans[node].seen = true;
 	p = start = ws(p, end);
 	if (tn->first_child >= 0 && p < end && (*p == '{' || *p == '['))
 		p = walk_container(w, node, p, end, depth);
 	else
 		p = json_lex_skip(p, end, RENDER_MAX_DEPTH - depth, &w->lx);
-	if (p && tn->terminal)
-		w->spans[node] = (struct span){start, p};
+	if (p && tn->terminal) {
+		w->spans[node].p = start;
+		w->spans[node].end = p;
+	}
 	return p;
 }
 
@@ -815,7 +830,7 @@ static void put_compact(struct buf *b, const char *s, const char *end, bool esc)
 {
 	bool in_str = false;
 
-	if (!buf_reserve(b, (size_t)(end - s) * (esc ? 2 : 1)))
+	if (s == end || !buf_reserve(b, (size_t)(end - s) * (esc ? 2 : 1)))
 		return;
 	char *o = b->p + b->len;
 	for (; s < end; s++) {
@@ -1002,7 +1017,8 @@ int transform_render(const struct transform *t, const struct transform_ctx *ctx,
 	case MODE_JSON:
 	case MODE_TEXT:
 		for (size_t i = 0; i < t->npieces; i++) {
-			buf_put(&b, t->text + t->pieces[i].lit_off, t->pieces[i].lit_len);
+			if (t->pieces[i].lit_len)
+				buf_put(&b, t->text + t->pieces[i].lit_off, t->pieces[i].lit_len);
 			put_var(&b, &t->pieces[i], ctx, w.spans);
 		}
 		break;

@@ -29,7 +29,8 @@ struct transform;
 
 /* What a transform yields, known when it is compiled. */
 enum transform_shape {
-	TRANSFORM_SHAPE_OBJECT,      /* always a JSON object */
+	TRANSFORM_SHAPE_OBJECT,      /* always a JSON object (for an event that is one,
+					as every envelope is) */
 	TRANSFORM_SHAPE_JSON,        /* always JSON, not always an object */
 	TRANSFORM_SHAPE_TEXT,        /* plain text */
 	TRANSFORM_SHAPE_DEPENDS,     /* whatever the event holds there (InputPath) */
