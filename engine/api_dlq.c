@@ -23,7 +23,6 @@
 
 #include "api.h"
 #include "api_op.h"
-#include "dispatch.h"
 #include "event.h"
 #include "json.h"
 #include "rulegen.h"
@@ -62,7 +61,7 @@ static void op_redrive(const struct api_ctx *x, const char *body, size_t len, co
 	int r;
 
 	(void)body, (void)len;
-	if (!x->events->dispatch) {
+	if (!x->dlq->redrive || !x->dlq->dispatch) {
 		api_answer_error(ret, 503, "ServiceUnavailableException", "the dispatcher is not running");
 		return;
 	}
@@ -86,7 +85,7 @@ static void op_redrive(const struct api_ctx *x, const char *body, size_t len, co
 		return;
 	}
 	gen = x->events->rules ? x->events->rules(x->events->rules_arg) : NULL;
-	r = dispatch_redrive(x->events->dispatch, gen, ev, rule, target);
+	r = x->dlq->redrive(x->dlq->dispatch, gen, ev, rule, target);
 	if (r == -ENOENT) {
 		const struct rule *ru = gen && gen->rs ? ruleset_find(gen->rs, rule) : NULL;
 		if (ru && ru->enabled)
