@@ -246,6 +246,7 @@ int pipeline_attach_orch(struct pipeline *p, struct orch *orch, char *err, size_
 		.orch = orch,
 		.http = p->http,
 		.bus = p->bus,
+		.ingest = p->ingest,
 		.metrics = p->metrics,
 		.data_dir = p->cfg->data_dir,
 	};
@@ -275,9 +276,9 @@ void pipeline_free(struct pipeline *p)
 	reload_free(p->reload);
 	dispatch_free(p->dispatch);
 	curl_uv_free(p->http);
+	ingest_free(p->ingest);
 	bus_free(p->bus);
 	store_free(p->store);
-	ingest_free(p->ingest);
 	journal_free(p->journal);
 	free(p);
 }

@@ -311,3 +311,19 @@ def test_a_bad_reload_keeps_the_rules(daemon, tmp_path):
     os.kill(d.proc.pid, signal.SIGHUP)
     wait_for(lambda: d.metric('tripline_rule_reloads_total{result="failed"}') == 2, "SIGHUP's reload")
     d.wait_ready()   # still serving
+
+
+def test_a_bus_target_forwards_the_event_to_the_other_bus(daemon, tmp_path):
+    out = tmp_path / "orders.jsonl"
+    fwd = {"Name": "forward", "EventPattern": {"source": ["shop"]},
+           "Targets": [{"Id": "to-orders", "Arn": "arn:aws:events:local:000000000000:event-bus/orders"}]}
+    there = dict(file_rule("on-orders", out, {"source": ["shop"]}), EventBusName="orders")
+    d = daemon(config={"buses": ["orders"]}, rules={"f.json": fwd, "o.json": there})
+    ids = [e["EventId"] for e in put(d, ("shop", "Order Placed", {"n": 1}))["Entries"]]
+    wait_for(lambda: lines(out), "the forwarded event")
+    got = lines(out)
+    assert len(got) == 1 and got[0]["id"] == ids[0] and got[0]["detail"] == {"n": 1}
+    # journalled like any accepted event: one for PutEvents, one for the forward
+    wait_for(lambda: d.metric("tripline_journal_events") == 0, "both events complete")
+    assert labelled(d, "tripline_journal_appends_total", result="ok") == 2
+    assert labelled(d, "tripline_events_total", bus="orders", source="shop") == 1
