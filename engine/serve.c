@@ -464,6 +464,20 @@ int serve_main(const struct serve_options *opt)
 		rc = EXIT_FAILURE_OTHER;
 		goto out_config;
 	}
+	{
+		/* a connection's secret that cannot be read stops the start here,
+		 * not a delivery later (the HTTP targets read them again when used) */
+		char **secrets = NULL;
+		if ((r = config_resolve_connection_secrets(d.cfg, &secrets, &errs)) < 0) {
+			for (size_t i = 0; i < errs.n; i++)
+				log_error("serve", "%s", errs.msgs[i]);
+			errlist_clear(&errs);
+			log_error("serve", "not starting: a connection's secret cannot be read");
+			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			goto out_config;
+		}
+		config_secrets_free(secrets, d.cfg->n_connections);
+	}
 	if ((r = load_rules(&d)) < 0) {
 		log_error("serve", "not starting: the rules are invalid");
 		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;

@@ -93,6 +93,16 @@ def test_invalid_rules_refuse_to_start(tripline_bin, tmp_path):
     d.log.close()
 
 
+def test_a_connection_secret_that_cannot_be_read_refuses_to_start(tripline_bin, tmp_path):
+    cfg = {"connections": {"hook": {"auth": "bearer", "secret": "env:TRIPLINE_TEST_NO_SUCH_VARIABLE"}}}
+    d = Daemon(tripline_bin, tmp_path, config=cfg, wait=False)
+    assert d.proc.wait(timeout=DEADLINE) == 2
+    text = d.log_text()
+    assert "connection hook: " in text and "TRIPLINE_TEST_NO_SUCH_VARIABLE" in text
+    assert "not starting: a connection's secret cannot be read" in text
+    d.log.close()
+
+
 def test_rule_and_taskdef_paths(tripline_bin, tmp_path):
     """A path written in the config must exist; only the defaults may be
     missing (with a warning), and paths that give no files are named."""
