@@ -147,7 +147,8 @@ def main():
     port = free_port()
     cfg = {"listen": "127.0.0.1:%d" % port, "data_dir": os.path.join(tmp, "var"), "rules": [rules_dir],
            "task_definitions": [], "log_level": "warn", "auth": {"keys": {AKID: "value:" + SECRET}},
-           "journal": {"fsync": not a.no_fsync}, "limits": {"bus_queue": 100000}}
+           "journal": {"fsync": not a.no_fsync},
+           "limits": {"bus_queue": 100000, "max_connections": 1024, "max_connections_per_client": 1000}}
     cfg_path = os.path.join(tmp, "tripline.json")
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
@@ -218,7 +219,9 @@ def main():
         print("   file targets: %d of %.0f lines written %.1f s after the load ended"
               % (count_lines(outs), accepted, time.monotonic() - t0))
 
-        # 3. task launches
+        # 3. task launches (a new connection: the first one idled through the load)
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         req = json.dumps({"family": "touch", "containerDefinitions": [
             {"name": "main", "image": "local", "command": ["/usr/bin/touch", "/dev/null"]}]}).encode()
         conn.request("POST", "/", req, signed(port, "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition",

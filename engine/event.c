@@ -153,16 +153,29 @@ static void uuid_shape(const unsigned char b[16], unsigned version, char out[37]
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
+/* Random bytes drawn from getrandom() 4 KiB at a time (one system call per
+ * 256 ids); thread-local, so any thread may make ids. */
 void event_uuid4(char out[37])
 {
+	static _Thread_local unsigned char pool[4096];
+	static _Thread_local size_t used = sizeof(pool);
 	unsigned char b[16];
 
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		/* not before the pool is ready at boot; a clock-derived id then */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
+	if (used + sizeof(b) > sizeof(pool)) {
+		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
+			/* not before the kernel's pool is ready at boot: a clock-derived id */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			memset(b, 0, sizeof(b));
+			memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
+			uuid_shape(b, 4, out);
+			return;
+		}
+		used = 0;
 	}
+	memcpy(b, pool + used, sizeof(b));
+	explicit_bzero(pool + used, sizeof(b));
+	used += sizeof(b);
 	uuid_shape(b, 4, out);
 }
 
