@@ -55,8 +55,7 @@ def test_sighup_reload_is_all_or_nothing(daemon):
     d.wait_ready()
     (d.rules_dir / "b.json").write_text(json.dumps({"Name": "bad", "EventPattern": {"x": []}}))
     d.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: d.metric('tripline_rule_reloads_total{result="failed"}') is not None or
-             "reload failed" in d.log_text(), "a failed reload")
+    wait_for(lambda: d.metric('tripline_rule_reloads_total{result="failed"}') >= 1, "a failed reload")
     assert "b.json: /EventPattern/x: Empty arrays are not allowed" in d.log_text()
     assert d.metric("tripline_rules") == 1          # the old set stays
     (d.rules_dir / "b.json").write_text(json.dumps({"Name": "good", "EventPattern": {"x": [1]}}))
