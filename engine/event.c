@@ -10,6 +10,7 @@
 #include "event.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,11 +135,18 @@ static bool valid_utf8_text(const char *s)
 
 void event_time_text(int64_t s, char buf[32])
 {
+	/* most events of a second share its text: the last one is kept */
+	static _Thread_local int64_t last_s = INT64_MIN;
+	static _Thread_local char last[32];
 	time_t t = (time_t)s;
 	struct tm tm;
 
-	if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, 32, "1970-01-01T00:00:00Z");
+	if (s != last_s) {
+		if (!gmtime_r(&t, &tm) || strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(last, sizeof(last), "1970-01-01T00:00:00Z");
+		last_s = s;
+	}
+	memcpy(buf, last, sizeof(last));
 }
 
 static void uuid_shape(const unsigned char b[16], unsigned version, char out[37])
