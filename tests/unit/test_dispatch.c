@@ -32,9 +32,11 @@
 #include <uv.h>
 
 #include "config.h"
+#include "curl_uv.h"
 #include "digest.h"
 #include "dispatch.h"
 #include "event.h"
+#include "http.h"
 #include "metrics.h"
 #include "rulegen.h"
 #include "ruleset.h"
@@ -786,6 +788,59 @@ static void test_redrive(void **state)
 	rulegen_unref(g);
 }
 
+/* ------------------------------------------------------------ http dead letters */
+
+static unsigned dlq_http_calls, dlq_http_status = 503;
+static char *dlq_http_body;
+
+static void dlq_http_handler(void *ctx, const struct http_request *req, struct http_response *ret)
+{
+	(void)ctx;
+	dlq_http_calls++;
+	free(dlq_http_body);
+	dlq_http_body = strndup(req->body, req->body_len);
+	ret->status = dlq_http_calls == 1 ? dlq_http_status : 200;
+	ret->content_type = "application/json";
+	ret->body = strdup("{}");
+	ret->body_len = 2;
+}
+
+static void test_dead_letter_http(void **state)
+{
+	struct world *w = *state;
+	struct http_limits limits = {.max_body = 1 << 20, .max_connections_per_client = 8};
+	struct http_server *server = NULL;
+	struct curl_uv *cu = NULL;
+	struct rulegen *g;
+	struct event *ev;
+	json_t *l;
+
+	assert_int_equal(curl_uv_new(&w->loop, &cu), 0);
+	w->env.http = cu;
+	assert_int_equal(http_server_start(&w->loop, "127.0.0.1", 0, &limits, dlq_http_handler, NULL, &server), 0);
+	g = gen_from(rules_text("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},\"Targets\":[{\"Id\":\"t1\","
+				"\"Arn\":\"file:/tmp/out.jsonl\",\"DeadLetterConfig\":{\"Arn\":\"http://127.0.0.1:%u/dlq\"}}]}",
+				(unsigned)http_server_port(server)));
+	ev = make("e-1", "{\"k\":1}");
+	script = SCRIPT_FAIL;
+	submit(w, ev, g, 0, 0);
+	run_until(w, idle);
+	/* the first POST answered 503: counted, retried, then written */
+	assert_int_equal(dlq_http_calls, 2);
+	assert_true(metric(w, "tripline_dead_letter_failures_total{kind=\"http\"}") == 1);
+	assert_non_null(l = json_loads(dlq_http_body, 0, NULL));
+	check_dlq_line(l, ev, "INVALID_PARAMETER", "no such task definition", NULL, 0);
+	json_decref(l);
+	assert_int_equal(n_final, 1);
+	event_unref(ev);
+	rulegen_unref(g);
+	curl_uv_free(cu);
+	w->env.http = NULL;
+	http_server_stop(server);
+	free(dlq_http_body);
+	dlq_http_body = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -805,6 +860,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dead_letter_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_never_written_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_letter_http, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
