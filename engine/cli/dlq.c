@@ -108,8 +108,7 @@ static void file_clear(struct dlq_file *f)
 	free(f->redriven_path);
 }
 
-/* Opens the file and reads FILE.redriven. The stream, or NULL with the exit code in *rc_. */
-static FILE *file_open(const struct remote *rc, struct dlq_file *f, const char *path, int *rc_)
+static FILE *open_letters(const struct remote *rc, struct dlq_file *f, const char *path, int *rc_)
 {
 	FILE *in, *rd;
 	char *line = NULL;
@@ -148,6 +147,17 @@ static FILE *file_open(const struct remote *rc, struct dlq_file *f, const char *
 		return NULL;
 	}
 	free(line);
+	return in;
+}
+
+/* Opens the file and reads FILE.redriven. The stream, or NULL with the exit
+ * code in *rc_ (f then cleared). */
+static FILE *file_open(const struct remote *rc, struct dlq_file *f, const char *path, int *rc_)
+{
+	FILE *in = open_letters(rc, f, path, rc_);
+
+	if (!in)
+		file_clear(f);
 	return in;
 }
 
@@ -250,10 +260,8 @@ static int dlq_list(struct remote *rc, const struct remote_args *a)
 	int rc_ = 0;
 	FILE *in = file_open(rc, &f, a->pos[0], &rc_);
 
-	if (!in) {
-		file_clear(&f);
+	if (!in)
 		return rc_;
-	}
 	if (rc->output == OUTPUT_JSON) {
 		if (!(o.all = json_array())) {
 			rc_ = remote_nomem(rc);
@@ -375,10 +383,8 @@ static int dlq_redrive(struct remote *rc, const struct remote_args *a)
 	int rc_ = 0;
 	FILE *in = file_open(rc, &f, a->pos[0], &rc_);
 
-	if (!in) {
-		file_clear(&f);
+	if (!in)
 		return rc_;
-	}
 	rc_ = each_letter(rc, &f, in, redrive_one, &st);
 	fclose(in);
 	if (st.record_fd >= 0)
