@@ -606,13 +606,19 @@ static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rul
 static void http_parameters(struct jcheck *c, const struct jnode *hp)
 {
 	static const char *const fields[] = {"HeaderParameters", "QueryStringParameters",
-					     "PathParameterValues", "Method", NULL};
+					     "PathParameterValues", "Method", "Connection", NULL};
 	static const char *const methods[] = {"POST", "GET", "PUT", "PATCH", "DELETE", NULL};
 	static const char *const maps[] = {"HeaderParameters", "QueryStringParameters"};
 	const struct jnode *n;
 
 	jcheck_fields(c, hp, fields, NULL);
 	jcheck_enum(c, hp, "Method", 0, methods, 0);
+	/* Connection (extension): a name of the config's connections (the
+	 * targets check that it exists when the rules load) */
+	size_t clen;
+	const char *conn = jcheck_string(c, hp, "Connection", 0, &clen);
+	if (conn && (clen < 1 || clen > 64 || !jtext_chars_in(conn, clen, "._-")))
+		jcheck_err_at(c, "Connection", "must be a connection's name: 1 to 64 characters of A-Z a-z 0-9 . _ -");
 	for (size_t k = 0; k < 2; k++) {
 		if (!(n = jcheck_member(c, hp, maps[k], JNODE_OBJECT, 0)))
 			continue;

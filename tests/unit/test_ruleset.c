@@ -826,6 +826,11 @@ static void test_target_extensions(void **state)
 	ruleset_unref(rs);
 	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Method\": \"post\"}"), NULL,
 			     MSGS("mem.json: /Targets/0/HttpParameters/Method: must be one of POST, GET, PUT, PATCH, DELETE"));
+	/* HttpParameters.Connection: a connection's name */
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Connection\": \"ops.hook-1\"}"));
+	ruleset_unref(rs);
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Connection\": \"a b\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/HttpParameters/Connection: must be a connection's name: 1 to 64 characters of A-Z a-z 0-9 . _ -"));
 
 	/* StopTask's Reason */
 	rs = text_ok(TASK_TARGET("\"Action\": \"StopTask\", \"Group\": \"g\", \"Reason\": \"rule said so\""));
