@@ -8,7 +8,9 @@
  * by the event's age; the concurrency bound and its FIFO order; a replay's
  * skip; the hooks called exactly once; a dispatch without a dead-letter
  * destination dropped and counted; a dead letter that cannot be written
- * retried and not final until it is; a redrive.
+ * retried and not final until it is; http dead letters against a real
+ * listener; a redrive, and Tripline.RedriveDeadLetter (engine/api_dlq.c)
+ * run on this dispatcher with its answers and errors.
  *
  * The loop runs until a condition holds (never for a fixed time); backoffs
  * are a few milliseconds (backoff_base_ms).
@@ -31,12 +33,15 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "api.h"
+#include "api_op.h"
 #include "config.h"
 #include "curl_uv.h"
 #include "digest.h"
 #include "dispatch.h"
 #include "event.h"
 #include "http.h"
+#include "json.h"
 #include "metrics.h"
 #include "rulegen.h"
 #include "ruleset.h"
@@ -841,6 +846,86 @@ static void test_dead_letter_http(void **state)
 	dlq_http_body = NULL;
 }
 
+/* ------------------------------------------------------------ Tripline.RedriveDeadLetter */
+
+static struct rulegen *current_gen;
+
+static struct rulegen *current_rules(void *arg)
+{
+	(void)arg;
+	return current_gen;
+}
+
+/* Runs the operation on body; the answer's status, its body in *ret. */
+static unsigned redrive_op(struct world *w, bool with_dispatcher, const char *body, json_t **ret)
+{
+	struct api_events_env events = {.rules = current_rules};
+	struct api_dlq_env dlq = {.redrive = dispatch_redrive, .dispatch = w->d};
+	struct api_dlq_env none = {0};
+	struct api_ctx x = {.cfg = &cfg, .events = &events, .dlq = with_dispatcher ? &dlq : &none};
+	struct api_answer a = {0};
+	struct jdoc *doc = NULL;
+
+	assert_int_equal(jdoc_parse(body, strlen(body), NULL, &doc, NULL), 0);
+	assert_string_equal(api_dlq_ops[0].target, "Tripline.RedriveDeadLetter");
+	api_dlq_ops[0].run(&x, body, strlen(body), jdoc_root(doc), &a);
+	jdoc_free(doc);
+	*ret = a.body;
+	return a.status;
+}
+
+static void expect_error(struct world *w, const char *body, unsigned status, const char *type, const char *message)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(redrive_op(w, true, body, &j), status);
+	assert_string_equal(json_string_value(json_object_get(j, "__type")), type);
+	assert_string_equal(json_string_value(json_object_get(j, "message")), message);
+	json_decref(j);
+}
+
+static void test_redrive_operation(void **state)
+{
+	struct world *w = *state;
+	json_t *j = NULL;
+	const char *good = "{\"Event\":\"{\\\"version\\\":\\\"0\\\",\\\"id\\\":\\\"orig-id\\\","
+			   "\\\"source\\\":\\\"app\\\",\\\"detail\\\":{\\\"n\\\":1.50e2}}\","
+			   "\"RuleName\":\"r1\",\"TargetId\":\"t1\",\"EventBusName\":\"default\"}";
+
+	current_gen = gen_from("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},"
+			       "\"Targets\":[{\"Id\":\"t1\",\"Arn\":\"file:/tmp/out.jsonl\"}]}");
+	assert_int_equal(redrive_op(w, true, good, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "EventId")), "orig-id");
+	assert_string_equal(json_string_value(json_object_get(j, "RuleName")), "r1");
+	assert_string_equal(json_string_value(json_object_get(j, "TargetId")), "t1");
+	json_decref(j);
+	run_until(w, idle);
+	assert_int_equal(n_calls, 1);
+	assert_string_equal(calls[0].event_id, "orig-id");
+	/* the envelope as it was sent (numbers as written) */
+	assert_string_equal(calls[0].input, "{\"version\":\"0\",\"id\":\"orig-id\",\"source\":\"app\","
+					    "\"detail\":{\"n\":1.50e2}}");
+
+	expect_error(w, "{\"Event\":\"{\\\"id\\\":\\\"x\\\"}\",\"RuleName\":\"nope\",\"TargetId\":\"t1\"}", 400,
+		     "ResourceNotFoundException", "Rule nope does not exist.");
+	expect_error(w, "{\"Event\":\"{\\\"id\\\":\\\"x\\\"}\",\"RuleName\":\"r1\",\"TargetId\":\"t9\"}", 400,
+		     "ResourceNotFoundException", "Target t9 does not exist on rule r1.");
+	expect_error(w, "{\"Event\":\"[1]\",\"RuleName\":\"r1\",\"TargetId\":\"t1\"}", 400,
+		     "ValidationException", "Parameter Event is not valid.");
+	expect_error(w, "{\"Event\":\"{\\\"source\\\":\\\"app\\\"}\",\"RuleName\":\"r1\",\"TargetId\":\"t1\"}",
+		     400, "ValidationException", "Parameter Event is not valid.");
+	expect_error(w, "{\"Event\":{\"id\":\"x\"},\"RuleName\":\"r1\",\"TargetId\":\"t1\"}", 400,
+		     "ValidationException", "Event is required and must be a non-empty string.");
+	expect_error(w, "{\"Event\":\"{\\\"id\\\":\\\"x\\\"}\",\"TargetId\":\"t1\"}", 400,
+		     "ValidationException", "RuleName is required and must be a non-empty string.");
+	assert_int_equal(redrive_op(w, false, good, &j), 503);
+	json_decref(j);
+	run_until(w, idle);
+	assert_int_equal(n_calls, 1);   /* nothing refused was dispatched */
+	rulegen_unref(current_gen);
+	current_gen = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -861,6 +946,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dead_letter_never_written_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redrive_operation, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
