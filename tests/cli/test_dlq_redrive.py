@@ -4,6 +4,9 @@ write a dead-letter line with every attribute of EventBridge's; once the
 server recovers, `tripline dlq redrive` delivers the event once (its own
 rule and target only, its original id), and a second redrive sends
 nothing. An unknown rule is refused with ResourceNotFoundException.
+Dedup and RateLimit in the in-memory store, through PutEvents.
+
+These need the dispatcher wired into `tripline serve` (serve.c).
 """
 import http.server
 import json
@@ -59,7 +62,7 @@ def put(d, detail):
     return answer["Entries"][0]["EventId"]
 
 
-def dlq_lines(path):
+def file_lines(path):
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -78,7 +81,7 @@ def test_http_target_500_dead_letter_then_redrive_once(daemon, hook, cli, tmp_pa
     d = daemon(rules=rules)
     event_id = put(d, {"order": 7})
 
-    (line,) = wait_for(lambda: dlq_lines(dlq), "the dead-letter line")
+    (line,) = wait_for(lambda: file_lines(dlq), "the dead-letter line")
     assert len(hook.received) == 3   # the first attempt and 2 retries, each answered 500
     assert line["event"]["id"] == event_id
     assert line["event"]["detail"] == {"order": 7}
@@ -133,4 +136,37 @@ def test_redrive_unknown_rule_refused(daemon, tmp_path):
     assert answer == {"EventId": "ev-1", "RuleName": "r", "TargetId": "t"}
     wait_for(lambda: (tmp_path / "out.jsonl").exists() and "ev-1" in (tmp_path / "out.jsonl").read_text(),
              "the redriven event in the file target")
+    assert d.stop() == 0
+
+
+
+def test_dedup_and_rate_limit_in_memory(daemon, tmp_path):
+    out, limited, dlq = tmp_path / "out.jsonl", tmp_path / "limited.jsonl", tmp_path / "dlq.jsonl"
+    rules = {"r.json": {"Rules": [
+        {"Name": "dedup", "EventPattern": {"source": ["shop"], "detail-type": ["Order Placed"]},
+         "Targets": [{"Id": "once", "Arn": "file:" + str(out), "InputPath": "$.detail",
+                      "Dedup": {"Key": "$.detail.order", "WindowSeconds": 600}}]},
+        # one token per 1000 s: the first event passes, the next are THROTTLING with no retries left
+        {"Name": "limited", "EventPattern": {"source": ["shop"], "detail-type": ["Tick"]},
+         "Targets": [{"Id": "slow", "Arn": "file:" + str(limited), "InputPath": "$.detail",
+                      "RateLimit": {"PerSecond": 0.001, "Burst": 1},
+                      "RetryPolicy": {"MaximumRetryAttempts": 0},
+                      "DeadLetterConfig": {"Arn": "file:" + str(dlq)}}]},
+    ]}}
+    d = daemon(rules=rules)
+    for order in (1, 1, 2, 1):
+        put(d, {"order": order})
+    for n in range(3):
+        d.call(None, {"Entries": [{"Source": "shop", "DetailType": "Tick", "Detail": json.dumps({"n": n})}]},
+               target="AWSEvents.PutEvents")
+    wait_for(lambda: d.metric('tripline_target_invocations_total{rule="dedup",target="once",result="dedup"}') == 2,
+             "two duplicates")
+    wait_for(lambda: len(file_lines(out)) == 2, "two deliveries")
+    assert sorted(o["order"] for o in file_lines(out)) == [1, 2]
+    wait_for(lambda: len(file_lines(dlq)) == 2, "two throttled dead letters")
+    assert len(file_lines(limited)) == 1
+    for line in file_lines(dlq):
+        assert line["ERROR_CODE"] == "THROTTLING"
+        assert line["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert d.metric('tripline_target_invocations_total{rule="limited",target="slow",result="throttled"}') == 2
     assert d.stop() == 0
