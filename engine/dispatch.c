@@ -350,7 +350,7 @@ static void dlq_done(void *arg, int result, const char *why)
 		return;
 	}
 	count(j, "dead_letter");
-	log_info(COMPONENT, "rule %s target %s: event %s dead-lettered to %s: %s: %s", j->rule->name, j->rt->id,
+	log_warn(COMPONENT, "rule %s target %s: event %s dead-lettered to %s: %s: %s", j->rule->name, j->rt->id,
 		 j->ev->id, j->rt->dead_letter_arn, j->code, j->message);
 	finish(j, END_DEAD_LETTER);
 }
