@@ -1,7 +1,7 @@
 /*
  * dlq.c — `tripline dlq list FILE` and `tripline dlq redrive FILE`: a
  * dead-letter file (engine/dlq.h; its line format is in engine/README.md,
- * "Dead letters") read locally, and its dead letters dispatched again
+ * "Dispatch and dead letters") read locally, and its dead letters dispatched
  * through the daemon's Tripline.RedriveDeadLetter, each to its own rule and
  * target only, with its original event id.
  *
@@ -38,7 +38,8 @@ const char cli_remote_dlq_usage[] =
 	"       tripline dlq redrive FILE [--rule NAME]\n"
 	"\n"
 	"A dead-letter file (a target's DeadLetterConfig \"file:PATH\": one JSON line\n"
-	"per dead letter; the format is in engine/README.md, \"Dead letters\").\n"
+	"per dead letter; the format is in engine/README.md, \"Dispatch and dead\n"
+	"letters\").\n"
 	"\n"
 	"  list     prints the dead letters (read locally, no daemon): TIME, RULE,\n"
 	"           TARGET, EVENT ID, ERROR CODE, RETRIES, EXHAUSTED, REDRIVEN,\n"

@@ -1,5 +1,5 @@
 """`tripline dlq list|redrive`: a dead-letter file (the line format of
-engine/README.md, "Dead letters") read locally, and its dead letters
+engine/README.md, "Dispatch and dead letters") read locally, and its dead letters
 redriven through Tripline.RedriveDeadLetter.
 
 `list` reads the file alone (no daemon). `redrive` runs against a
