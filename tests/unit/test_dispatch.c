@@ -927,6 +927,79 @@ static void test_redrive_operation(void **state)
 	current_gen = NULL;
 }
 
+/* ------------------------------------------------------------ a store that answers later */
+
+struct later_store {
+	struct store base;
+	store_claim_fn done;
+	void *arg;
+};
+
+static void later_claim(struct store *s, const char *key, uint32_t window_s, store_claim_fn done, void *arg)
+{
+	struct later_store *ls = (struct later_store *)(void *)s;
+	(void)key, (void)window_s;
+	ls->done = done;
+	ls->arg = arg;
+}
+
+static void later_release(struct store *s, const char *key)
+{
+	(void)s, (void)key;
+}
+
+static void later_take(struct store *s, const char *key, double per_second, uint32_t burst, store_take_fn done,
+		       void *arg)
+{
+	(void)s, (void)key, (void)per_second, (void)burst;
+	done(arg, 0, 0);
+}
+
+static void later_free(struct store *s)
+{
+	(void)s;
+}
+
+static const struct store_ops later_ops = {"later", later_claim, later_release, later_take, later_free};
+
+static void test_async_store(void **state)
+{
+	struct world *w = *state;
+	struct later_store ls = {.base = {&later_ops}};
+	struct dispatch *d2 = NULL;
+	struct rulegen *g = gen_from("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},"
+				     "\"Targets\":[{\"Id\":\"t1\",\"Arn\":\"file:/tmp/out.jsonl\","
+				     "\"Dedup\":{\"Key\":\"$.detail.k\"}}]}");
+	struct event *a = make("e-1", "{\"k\":1}"), *b = make("e-2", "{\"k\":2}");
+
+	assert_int_equal(dispatch_new(&w->loop, &(struct dispatch_config){.env = &w->env, .store = &ls.base}, &d2), 0);
+	event_pending_get(a);
+	dispatch_submit(d2, a, g, 0, 0);
+	for (int k = 0; k < 100 && !ls.done; k++)
+		uv_run(&w->loop, UV_RUN_ONCE);
+	assert_non_null(ls.done);
+	assert_int_equal(n_calls, 0);   /* waiting for the store */
+	store_claim_fn done = ls.done;
+	ls.done = NULL;
+	done(ls.arg, 1);   /* the answer comes later: claimed */
+	assert_int_equal(n_calls, 1);
+	assert_int_equal(n_final, 1);
+	assert_int_equal(dispatch_in_flight(d2), 0);
+
+	/* freed while the store has not answered: the answer still comes, into nothing */
+	event_pending_get(b);
+	dispatch_submit(d2, b, g, 0, 0);
+	for (int k = 0; k < 100 && !ls.done; k++)
+		uv_run(&w->loop, UV_RUN_ONCE);
+	assert_non_null(ls.done);
+	dispatch_free(d2);
+	ls.done(ls.arg, 1);
+	assert_int_equal(n_calls, 1);
+	assert_int_equal(n_final, 1);   /* no hook for a dispatch dropped at shutdown */
+	event_unref(a), event_unref(b);
+	rulegen_unref(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -948,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redrive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive_operation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_async_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
