@@ -350,7 +350,7 @@ static void dlq_done(void *arg, int result, const char *why)
 		return;
 	}
 	count(j, "dead_letter");
-	log_info(COMPONENT, "rule %s target %s: event %s dead-lettered to %s: %s: %s", j->rule->name, j->rt->id,
+	log_warn(COMPONENT, "rule %s target %s: event %s dead-lettered to %s: %s: %s", j->rule->name, j->rt->id,
 		 j->ev->id, j->rt->dead_letter_arn, j->code, j->message);
 	finish(j, END_DEAD_LETTER);
 }
@@ -510,20 +510,30 @@ static void proceed(struct job *j)
 
 /* ------------------------------------------------------------ dedup and rate limits */
 
+/* The store's answer came: false when the job is orphaned (now freed) or
+ * the store failed (a retryable failure, handled). */
+static bool store_answered(struct job *j, int result, const char *what)
+{
+	char msg[160];
+
+	if (!j->d) {
+		job_destroy(j);
+		return false;
+	}
+	if (result >= 0)
+		return true;
+	snprintf(msg, sizeof(msg), "the state store could not %s: %s", what, strerror(-result));
+	failure(j, true, result == -ENOSPC ? "STATE_STORE_FULL" : "STATE_STORE_ERROR", msg, 0, false);
+	return false;
+}
+
 static void take_done(void *arg, int result, uint64_t wait_ms)
 {
 	struct job *j = arg;
 	char msg[160];
 
-	if (!j->d) {
-		job_destroy(j);
+	if (!store_answered(j, result, "take a rate-limit token"))
 		return;
-	}
-	if (result < 0) {
-		snprintf(msg, sizeof(msg), "the state store could not take a rate-limit token: %s", strerror(-result));
-		failure(j, true, result == -ENOSPC ? "STATE_STORE_FULL" : "STATE_STORE_ERROR", msg, 0, false);
-		return;
-	}
 	if (wait_ms) {
 		snprintf(msg, sizeof(msg), "RateLimit of %g per second (burst %" PRIu32 ") exceeded",
 			 j->rt->rate.per_second, j->rt->rate.burst);
@@ -536,19 +546,13 @@ static void take_done(void *arg, int result, uint64_t wait_ms)
 static void claim_done(void *arg, int result)
 {
 	struct job *j = arg;
-	char msg[160];
 
-	if (!j->d) {
-		job_destroy(j);
-		return;
-	}
-	if (result < 0) {
-		free(j->claim_key);
+	if (result < 0 && j->d) {
+		free(j->claim_key);   /* not ours: nothing to give back */
 		j->claim_key = NULL;
-		snprintf(msg, sizeof(msg), "the state store could not record the dedup key: %s", strerror(-result));
-		failure(j, true, result == -ENOSPC ? "STATE_STORE_FULL" : "STATE_STORE_ERROR", msg, 0, false);
-		return;
 	}
+	if (!store_answered(j, result, "record the dedup key"))
+		return;
 	j->dedup_done = true;
 	if (result == 0) {
 		free(j->claim_key);

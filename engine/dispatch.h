@@ -54,9 +54,12 @@
  *
  * Lifecycle: dispatch_new() → dispatch_submit()… → dispatch_free(). Loop
  * thread only. dispatch_free() drops every dispatch not final without
- * calling its hooks (a journalled event is replayed by the next daemon); it
- * must come after the targets stopped answering (curl_uv freed, the core
- * stopped: target.h), and the loop must run once more.
+ * calling its hooks (a journalled event is replayed by the next daemon) and
+ * cancels the dead letters being written (an http one through curl_uv, so
+ * the shared curl_uv must still exist: free the dispatcher, then at once —
+ * without a loop turn between, so no invocation answers into a freed
+ * dispatch — the curl_uv and the core, as target.h says); the loop must run
+ * once more (the jobs' timers close).
  */
 #ifndef TRIPLINE_ENGINE_DISPATCH_H
 #define TRIPLINE_ENGINE_DISPATCH_H

@@ -2,8 +2,8 @@
  * dlq.h — dead letters: the line that records one undeliverable dispatch,
  * and writing it to its destination (a rule target's DeadLetterConfig.Arn).
  *
- * The line (engine/README.md, "Dead letters", is the contract) is one
- * compact JSON object per line: the original envelope, verbatim, as "event";
+ * The line (the contract is engine/README.md, "Dispatch and dead letters")
+ * is one compact JSON object per line: the original envelope, verbatim, as "event";
  * EventBridge's dead-letter message attributes RULE_ARN, TARGET_ARN,
  * ERROR_CODE, ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION (only when retries
  * were exhausted) and RETRY_ATTEMPTS (a number); and tripline's "rule",

@@ -86,6 +86,11 @@ struct ingest *pipeline_ingest(struct pipeline *p)
 	return p->ingest;
 }
 
+struct dispatch *pipeline_dispatch(struct pipeline *p)
+{
+	return p->dispatch;
+}
+
 /* ------------------------------------------------------------ the core's events */
 
 static const char *str_member(const struct jnode *obj, const char *key)

@@ -36,6 +36,7 @@ void pipeline_core_event(void *p, const char *json, size_t len);
 void pipeline_reload(struct pipeline *p, const char *why);
 
 struct ingest *pipeline_ingest(struct pipeline *p);
+struct dispatch *pipeline_dispatch(struct pipeline *p);
 struct rulegen *pipeline_rules(void *p);   /* borrowed; the current generation */
 
 /* Stops everything in flight (the journal replays what was not final);

@@ -35,6 +35,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "dispatch.h"
 #include "dirwalk.h"
 #include "http.h"
 #include "ingest.h"
@@ -586,6 +587,10 @@ int serve_main(const struct serve_options *opt)
 			.bus_exists = ingest_bus_exists,
 			.rules = pipeline_rules,
 			.rules_arg = d.pipeline,
+		});
+		api_set_dlq(d.api, &(struct api_dlq_env){
+			.redrive = dispatch_redrive,
+			.dispatch = pipeline_dispatch(d.pipeline),
 		});
 	}
 	d.started = time(NULL);

@@ -8,7 +8,9 @@
  * by the event's age; the concurrency bound and its FIFO order; a replay's
  * skip; the hooks called exactly once; a dispatch without a dead-letter
  * destination dropped and counted; a dead letter that cannot be written
- * retried and not final until it is; a redrive.
+ * retried and not final until it is; http dead letters against a real
+ * listener; a redrive, and Tripline.RedriveDeadLetter (engine/api_dlq.c)
+ * run on this dispatcher with its answers and errors.
  *
  * The loop runs until a condition holds (never for a fixed time); backoffs
  * are a few milliseconds (backoff_base_ms).
@@ -31,10 +33,15 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "api.h"
+#include "api_op.h"
 #include "config.h"
+#include "curl_uv.h"
 #include "digest.h"
 #include "dispatch.h"
 #include "event.h"
+#include "http.h"
+#include "json.h"
 #include "metrics.h"
 #include "rulegen.h"
 #include "ruleset.h"
@@ -186,8 +193,9 @@ static int teardown(void **state)
 
 	dispatch_free(w->d);
 	store_free(w->store);
-	for (int i = 0; i < 100; i++)
-		uv_run(&w->loop, UV_RUN_NOWAIT);
+	/* until every job's timer is closed and a dead letter still being
+	 * written on the threadpool has finished */
+	assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&w->loop), 0);
 	metrics_free(w->m);
 	rm_tree(w->dir);
@@ -786,6 +794,212 @@ static void test_redrive(void **state)
 	rulegen_unref(g);
 }
 
+/* ------------------------------------------------------------ http dead letters */
+
+static unsigned dlq_http_calls, dlq_http_status = 503;
+static char *dlq_http_body;
+
+static void dlq_http_handler(void *ctx, const struct http_request *req, struct http_response *ret)
+{
+	(void)ctx;
+	dlq_http_calls++;
+	free(dlq_http_body);
+	dlq_http_body = strndup(req->body, req->body_len);
+	ret->status = dlq_http_calls == 1 ? dlq_http_status : 200;
+	ret->content_type = "application/json";
+	ret->body = strdup("{}");
+	ret->body_len = 2;
+}
+
+static void test_dead_letter_http(void **state)
+{
+	struct world *w = *state;
+	struct http_limits limits = {.max_body = 1 << 20, .max_connections_per_client = 8};
+	struct http_server *server = NULL;
+	struct curl_uv *cu = NULL;
+	struct rulegen *g;
+	struct event *ev;
+	json_t *l;
+
+	assert_int_equal(curl_uv_new(&w->loop, &cu), 0);
+	w->env.http = cu;
+	assert_int_equal(http_server_start(&w->loop, "127.0.0.1", 0, &limits, dlq_http_handler, NULL, &server), 0);
+	g = gen_from(rules_text("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},\"Targets\":[{\"Id\":\"t1\","
+				"\"Arn\":\"file:/tmp/out.jsonl\",\"DeadLetterConfig\":{\"Arn\":\"http://127.0.0.1:%u/dlq\"}}]}",
+				(unsigned)http_server_port(server)));
+	ev = make("e-1", "{\"k\":1}");
+	script = SCRIPT_FAIL;
+	submit(w, ev, g, 0, 0);
+	run_until(w, idle);
+	/* the first POST answered 503: counted, retried, then written */
+	assert_int_equal(dlq_http_calls, 2);
+	assert_true(metric(w, "tripline_dead_letter_failures_total{kind=\"http\"}") == 1);
+	assert_non_null(l = json_loads(dlq_http_body, 0, NULL));
+	check_dlq_line(l, ev, "INVALID_PARAMETER", "no such task definition", NULL, 0);
+	json_decref(l);
+	assert_int_equal(n_final, 1);
+	event_unref(ev);
+	rulegen_unref(g);
+	curl_uv_free(cu);
+	w->env.http = NULL;
+	http_server_stop(server);
+	free(dlq_http_body);
+	dlq_http_body = NULL;
+}
+
+/* ------------------------------------------------------------ Tripline.RedriveDeadLetter */
+
+static struct rulegen *current_gen;
+
+static struct rulegen *current_rules(void *arg)
+{
+	(void)arg;
+	return current_gen;
+}
+
+/* Runs the operation on body; the answer's status, its body in *ret. */
+static unsigned redrive_op(struct world *w, bool with_dispatcher, const char *body, json_t **ret)
+{
+	struct api_events_env events = {.rules = current_rules};
+	struct api_dlq_env dlq = {.redrive = dispatch_redrive, .dispatch = w->d};
+	struct api_dlq_env none = {0};
+	struct api_ctx x = {.cfg = &cfg, .events = &events, .dlq = with_dispatcher ? &dlq : &none};
+	struct api_answer a = {0};
+	struct jdoc *doc = NULL;
+
+	assert_int_equal(jdoc_parse(body, strlen(body), NULL, &doc, NULL), 0);
+	assert_string_equal(api_dlq_ops[0].target, "Tripline.RedriveDeadLetter");
+	api_dlq_ops[0].run(&x, body, strlen(body), jdoc_root(doc), &a);
+	jdoc_free(doc);
+	*ret = a.body;
+	return a.status;
+}
+
+static void expect_error(struct world *w, const char *body, unsigned status, const char *type, const char *message)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(redrive_op(w, true, body, &j), status);
+	assert_string_equal(json_string_value(json_object_get(j, "__type")), type);
+	assert_string_equal(json_string_value(json_object_get(j, "message")), message);
+	json_decref(j);
+}
+
+static void test_redrive_operation(void **state)
+{
+	struct world *w = *state;
+	json_t *j = NULL;
+	const char *good = "{\"Event\":\"{\\\"version\\\":\\\"0\\\",\\\"id\\\":\\\"orig-id\\\","
+			   "\\\"source\\\":\\\"app\\\",\\\"detail\\\":{\\\"n\\\":1.50e2}}\","
+			   "\"RuleName\":\"r1\",\"TargetId\":\"t1\",\"EventBusName\":\"default\"}";
+
+	current_gen = gen_from("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},"
+			       "\"Targets\":[{\"Id\":\"t1\",\"Arn\":\"file:/tmp/out.jsonl\"}]}");
+	assert_int_equal(redrive_op(w, true, good, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "EventId")), "orig-id");
+	assert_string_equal(json_string_value(json_object_get(j, "RuleName")), "r1");
+	assert_string_equal(json_string_value(json_object_get(j, "TargetId")), "t1");
+	json_decref(j);
+	run_until(w, idle);
+	assert_int_equal(n_calls, 1);
+	assert_string_equal(calls[0].event_id, "orig-id");
+	/* the envelope as it was sent (numbers as written) */
+	assert_string_equal(calls[0].input, "{\"version\":\"0\",\"id\":\"orig-id\",\"source\":\"app\","
+					    "\"detail\":{\"n\":1.50e2}}");
+
+	expect_error(w, "{\"Event\":\"{\\\"id\\\":\\\"x\\\"}\",\"RuleName\":\"nope\",\"TargetId\":\"t1\"}", 400,
+		     "ResourceNotFoundException", "Rule nope does not exist.");
+	expect_error(w, "{\"Event\":\"{\\\"id\\\":\\\"x\\\"}\",\"RuleName\":\"r1\",\"TargetId\":\"t9\"}", 400,
+		     "ResourceNotFoundException", "Target t9 does not exist on rule r1.");
+	expect_error(w, "{\"Event\":\"[1]\",\"RuleName\":\"r1\",\"TargetId\":\"t1\"}", 400,
+		     "ValidationException", "Parameter Event is not valid.");
+	expect_error(w, "{\"Event\":\"{\\\"source\\\":\\\"app\\\"}\",\"RuleName\":\"r1\",\"TargetId\":\"t1\"}",
+		     400, "ValidationException", "Parameter Event is not valid.");
+	expect_error(w, "{\"Event\":{\"id\":\"x\"},\"RuleName\":\"r1\",\"TargetId\":\"t1\"}", 400,
+		     "ValidationException", "Event is required and must be a non-empty string.");
+	expect_error(w, "{\"Event\":\"{\\\"id\\\":\\\"x\\\"}\",\"TargetId\":\"t1\"}", 400,
+		     "ValidationException", "RuleName is required and must be a non-empty string.");
+	assert_int_equal(redrive_op(w, false, good, &j), 503);
+	json_decref(j);
+	run_until(w, idle);
+	assert_int_equal(n_calls, 1);   /* nothing refused was dispatched */
+	rulegen_unref(current_gen);
+	current_gen = NULL;
+}
+
+/* ------------------------------------------------------------ a store that answers later */
+
+struct later_store {
+	struct store base;
+	store_claim_fn done;
+	void *arg;
+};
+
+static void later_claim(struct store *s, const char *key, uint32_t window_s, store_claim_fn done, void *arg)
+{
+	struct later_store *ls = (struct later_store *)(void *)s;
+	(void)key, (void)window_s;
+	ls->done = done;
+	ls->arg = arg;
+}
+
+static void later_release(struct store *s, const char *key)
+{
+	(void)s, (void)key;
+}
+
+static void later_take(struct store *s, const char *key, double per_second, uint32_t burst, store_take_fn done,
+		       void *arg)
+{
+	(void)s, (void)key, (void)per_second, (void)burst;
+	done(arg, 0, 0);
+}
+
+static void later_free(struct store *s)
+{
+	(void)s;
+}
+
+static const struct store_ops later_ops = {"later", later_claim, later_release, later_take, later_free};
+
+static void test_async_store(void **state)
+{
+	struct world *w = *state;
+	struct later_store ls = {.base = {&later_ops}};
+	struct dispatch *d2 = NULL;
+	struct rulegen *g = gen_from("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},"
+				     "\"Targets\":[{\"Id\":\"t1\",\"Arn\":\"file:/tmp/out.jsonl\","
+				     "\"Dedup\":{\"Key\":\"$.detail.k\"}}]}");
+	struct event *a = make("e-1", "{\"k\":1}"), *b = make("e-2", "{\"k\":2}");
+
+	assert_int_equal(dispatch_new(&w->loop, &(struct dispatch_config){.env = &w->env, .store = &ls.base}, &d2), 0);
+	event_pending_get(a);
+	dispatch_submit(d2, a, g, 0, 0);
+	for (int k = 0; k < 100 && !ls.done; k++)
+		uv_run(&w->loop, UV_RUN_ONCE);
+	assert_non_null(ls.done);
+	assert_int_equal(n_calls, 0);   /* waiting for the store */
+	store_claim_fn done = ls.done;
+	ls.done = NULL;
+	done(ls.arg, 1);   /* the answer comes later: claimed */
+	assert_int_equal(n_calls, 1);
+	assert_int_equal(n_final, 1);
+	assert_int_equal(dispatch_in_flight(d2), 0);
+
+	/* freed while the store has not answered: the answer still comes, into nothing */
+	event_pending_get(b);
+	dispatch_submit(d2, b, g, 0, 0);
+	for (int k = 0; k < 100 && !ls.done; k++)
+		uv_run(&w->loop, UV_RUN_ONCE);
+	assert_non_null(ls.done);
+	dispatch_free(d2);
+	ls.done(ls.arg, 1);
+	assert_int_equal(n_calls, 1);
+	assert_int_equal(n_final, 1);   /* no hook for a dispatch dropped at shutdown */
+	event_unref(a), event_unref(b);
+	rulegen_unref(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -805,6 +1019,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dead_letter_write_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_never_written_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redrive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_letter_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redrive_operation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_async_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
