@@ -482,7 +482,7 @@ int serve_main(const struct serve_options *opt)
 	if ((r = load_rules(&d)) < 0) {
 		log_error("serve", "not starting: the rules are invalid");
 		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-		goto out_config;
+		goto out_rules;
 	}
 	log_info("rules", "loaded %zu rules", d.gen->rs->n);
 	{

@@ -152,7 +152,7 @@ static void handle(struct api *a, bool authed, const uint8_t *req, size_t len)
 {
 	struct http_header headers[4];
 	struct http_request r;
-	struct http_response resp = { 500, NULL, NULL, 0 };
+	struct http_response resp = {.status = 500};
 	size_t sel, n = 0, body_len;
 	bool get;
 	char *body, *auth = NULL, *raw = NULL;

@@ -65,7 +65,7 @@ static void test_counter_and_gauge(void **state)
 	metric_add(c, NULL, 2);
 	metric_add(c, NULL, 3);
 	metric_add(c, NULL, -1);        /* a counter never goes down */
-	metric_add(c, NULL, NAN);
+	metric_add(c, NULL, (double)NAN);
 	metric_set(g, (const char *[]){"offered"}, 4096);
 	metric_set(g, (const char *[]){"reserved"}, 512);
 	metric_add(g, (const char *[]){"reserved"}, -12);
@@ -166,7 +166,7 @@ static void test_histogram(void **state)
 	metric_observe(h, NULL, 0.02);
 	metric_observe(h, NULL, 0.75);
 	metric_observe(h, NULL, 9);
-	metric_observe(h, NULL, NAN);     /* ignored */
+	metric_observe(h, NULL, (double)NAN);     /* ignored */
 	metric_add(h, NULL, 1);           /* not a counter: nothing */
 	metric_set(h, NULL, 1);
 	assert_text(m, "# HELP tripline_task_launch_seconds From RunTask to RUNNING.\n"
@@ -218,9 +218,9 @@ static void test_numbers(void **state)
 	metric_set(g, (const char *[]){"a"}, 0.1);
 	metric_set(g, (const char *[]){"b"}, -0.0);
 	metric_set(g, (const char *[]){"c"}, 1.0 / 3);
-	metric_set(g, (const char *[]){"d"}, INFINITY);
-	metric_set(g, (const char *[]){"e"}, -INFINITY);
-	metric_set(g, (const char *[]){"f"}, NAN);
+	metric_set(g, (const char *[]){"d"}, (double)INFINITY);
+	metric_set(g, (const char *[]){"e"}, -(double)INFINITY);
+	metric_set(g, (const char *[]){"f"}, (double)NAN);
 	metric_set(g, (const char *[]){"g"}, -42);
 	metric_set(g, (const char *[]){"h"}, 1e300);
 	metric_set(g, (const char *[]){"i"}, 1.5e-7);
@@ -275,7 +275,7 @@ static void test_render_callbacks(void **state)
 static void test_registration(void **state)
 {
 	static const double b[] = {1, 2}, b_desc[] = {2, 1}, b_other[] = {1, 3};
-	static const double b_inf[] = {1, INFINITY};
+	static const double b_inf[] = {1, (double)INFINITY};
 	struct metrics *m = metrics_new();
 	struct metric *c = metrics_counter(m, "c_total", "C.", "a,b");
 	struct metric *h = metrics_histogram(m, "h", "H.", NULL, b, 2);
