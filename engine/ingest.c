@@ -253,12 +253,16 @@ void ingest_free(struct ingest *in)
 {
 	if (!in)
 		return;
-	/* batches not answered: dropped without their callbacks (the journal
-	 * being freed next calls none either) */
+	/* batches not answered: answered now with -ECANCELED (the journal,
+	 * freed next, calls nothing; what was written is replayed) */
 	while (in->batches) {
 		struct batch *bt = in->batches;
 		unlink_batch(bt);
 		bus_unreserve(in->bus, bt->n_reserved);
+		for (size_t i = 0; i < bt->n; i++)
+			if (bt->results[i] == 0)
+				bt->results[i] = -ECANCELED;
+		bt->done(bt->arg, bt->results, bt->n);
 		uv_close((uv_handle_t *)&bt->timer, on_abandoned);
 	}
 	free(in);

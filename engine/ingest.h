@@ -13,6 +13,7 @@
  *              entry; a webhook: 503 with Retry-After);
  *   -ENOSPC    the journal is full;
  *   -EIO       the journal could not be written;
+ *   -ECANCELED the daemon is stopping (ingest_free());
  *   -ENOMEM.
  * Room on the bus is reserved when an event is submitted, so an event that
  * was journalled is never refused by the bus afterwards.

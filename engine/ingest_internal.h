@@ -23,8 +23,10 @@ struct ingest {
 
 /* 0 and *ret, or -ENOMEM. bus and journal are borrowed. */
 int ingest_new(uv_loop_t *loop, struct bus *bus, struct journal *journal, struct ingest **ret);
-/* Batches not answered yet are dropped without their callbacks; the loop
- * must run once more. Before the journal is freed. NULL is fine. */
+/* Batches not answered yet are answered at once, their events -ECANCELED
+ * (what the journal already holds is replayed by the next daemon); the loop
+ * must run once more. Before the journal and before whoever its callbacks
+ * reach (the dispatcher, through bus targets) are freed. NULL is fine. */
 void ingest_free(struct ingest *in);
 
 /* The orchestration core's own events: journalled, then put on the bus

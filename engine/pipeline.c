@@ -279,9 +279,9 @@ void pipeline_free(struct pipeline *p)
 	if (!p)
 		return;
 	reload_free(p->reload);
+	ingest_free(p->ingest);   /* answers what waits for the journal, bus targets' forwards too */
 	dispatch_free(p->dispatch);
 	curl_uv_free(p->http);
-	ingest_free(p->ingest);
 	bus_free(p->bus);
 	store_free(p->store);
 	journal_free(p->journal);
