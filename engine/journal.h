@@ -48,7 +48,7 @@ struct journal_config {
 	uint64_t max_bytes;          /* 0: JOURNAL_DEFAULT_MAX_BYTES */
 	uint64_t segment_bytes;      /* 0: JOURNAL_DEFAULT_SEGMENT_BYTES */
 	bool no_fsync;               /* tests and benchmarks of the rest: never fsync */
-	struct metrics *metrics;     /* may be NULL */
+	struct metrics *metrics;     /* may be NULL; free the journal after its last render */
 };
 
 /* One event as the journal keeps it; strings borrowed for the call. */
@@ -89,8 +89,9 @@ typedef void (*journal_done_fn)(void *arg, int result);
 /*
  * Appends n events (one write) and assigns their sequence numbers to
  * seqs[]. 0: done() follows from the loop once they are durable (never
- * from inside this call); -ENOSPC past max_bytes, -EIO the write failed,
- * -ENOMEM: nothing was appended, no callback.
+ * from inside this call); -ENOSPC past max_bytes, -EIO the write failed
+ * (or an earlier fsync did: then every append fails until the journal is
+ * reopened), -ENOMEM: nothing was appended, no callback.
  */
 int journal_append(struct journal *j, const struct journal_event *evs, size_t n, uint64_t *seqs,
 		   journal_done_fn done, void *arg);

@@ -47,6 +47,9 @@ struct transform;
 #define RULESET_DEFAULT_MAX_TARGETS 100u
 #define RULESET_DEFAULT_MAX_PATTERN_BYTES ((size_t)64 << 10)
 #define RULESET_DEFAULT_MAX_FILE_BYTES ((size_t)16 << 20)
+/* UpdateService's DesiredCount, MinCapacity and MaxCapacity: at most the
+ * core's ORCH_MAX_SERVICE_DESIRED (engine/orch/orch.h; a unit test checks). */
+#define RULESET_MAX_DESIRED_COUNT 1000u
 
 /* Loading options; a zeroed struct (or NULL) means the defaults. */
 struct ruleset_options {

@@ -2,9 +2,12 @@
  * target.c — the Targets of a rule: which kind an Arn names (an ECS
  * cluster, an http(s) URL, kafka:TOPIC, file:PATH, an event bus), and the
  * validation of every member of a target object into a struct rule_target:
- * Input / InputPath / InputTransformer, EcsParameters with tripline's Action
- * (RunTask, StopTask, UpdateService), HttpParameters, KafkaParameters,
- * RetryPolicy, DeadLetterConfig, and tripline's Dedup and RateLimit.
+ * Input / InputPath / InputTransformer (then compiled, transform.h),
+ * EcsParameters with tripline's Action (RunTask, StopTask with a Reason,
+ * UpdateService with MinCapacity, MaxCapacity and ForceNewDeployment),
+ * HttpParameters (with tripline's Method), KafkaParameters, RetryPolicy,
+ * DeadLetterConfig (file: and http(s):; kafka: is refused until it is
+ * implemented), and tripline's Dedup, RateLimit and MaxConcurrency.
  *
  * Messages follow ruleset.c's conventions ("<pointer>: is required", "must
  * be …", "unknown field"); nothing logs.
@@ -22,11 +25,15 @@
 #include "json.h"
 #include "jtext.h"
 #include "rulefield.h"
+#include "transform.h"
 
 #define RETRY_DEFAULT_ATTEMPTS 185u
 #define RETRY_DEFAULT_AGE_S 86400u
 #define DEDUP_DEFAULT_WINDOW_S 600u
-#define DESIRED_COUNT_MAX 1000000
+/* The core's ORCH_MAX_SERVICE_DESIRED (engine/orch/orch.h), which rules/ may
+ * not include; tests/unit/test_ruleset.c checks that they agree. */
+#define DESIRED_COUNT_MAX ((int)RULESET_MAX_DESIRED_COUNT)
+#define MAX_CONCURRENCY_MAX 1000
 
 /* ------------------------------------------------------------ target kinds */
 
@@ -201,19 +208,11 @@ static void input_transformer(struct jcheck *c, const struct jnode *it)
 		for (size_t i = 0; i < map->len; i++) {
 			const struct jmember *m = &map->u.members[i];
 			const char *why;
-			if (rulefield_has_prefix_ci(m->key, m->key_len, "aws.")) {
-				jcheck_err_at_n(c, m->key, m->key_len,
-						"names starting with \"aws.\" are reserved for the predefined placeholders");
-				continue;
-			}
-			if (m->key_len == 0 || !jtext_chars_in(m->key, m->key_len, "_-")) {
-				jcheck_err_at_n(c, m->key, m->key_len,
-						"a name must be letters, digits, '_' and '-'");
-				continue;
-			}
-			if (m->value->type != JNODE_STRING)
+			if ((why = transform_name_problem(m->key, m->key_len)))
+				jcheck_err_at_n(c, m->key, m->key_len, "%s", why);
+			else if (m->value->type != JNODE_STRING)
 				jcheck_err_at_n(c, m->key, m->key_len, "must be a string");
-			else if ((why = rulefield_jsonpath_problem(m->value->u.str, m->value->len)))
+			else if ((why = transform_path_problem(m->value->u.str, m->value->len)))
 				jcheck_err_at_n(c, m->key, m->key_len, "invalid JSONPath: %s", why);
 		}
 		jcheck_pop(c, old);
@@ -221,7 +220,7 @@ static void input_transformer(struct jcheck *c, const struct jnode *it)
 	tpl = jcheck_string(c, it, "InputTemplate", JCHECK_REQUIRED, &tlen);
 	if (!tpl)
 		return;
-	if (tlen == 0 || rulefield_utf8_chars(tpl, tlen) > 8192) {
+	if (tlen == 0 || rulefield_utf8_chars(tpl, tlen) > TRANSFORM_MAX_TEMPLATE) {
 		jcheck_err_at(c, "InputTemplate", "must be 1 to 8192 characters");
 		return;
 	}
@@ -249,11 +248,70 @@ static void input_transformer(struct jcheck *c, const struct jnode *it)
 	}
 }
 
+/*
+ * Compiles the target's validated input into t->transform (transform.h);
+ * what the compiler refuses is reported at the member it came from.
+ */
+static void target_compile_input(struct jcheck *c, const struct jnode *obj, struct rule_target *t)
+{
+	struct transform_spec spec = {0};
+	const struct jnode *n, *map;
+	const char **names = NULL, **paths = NULL;
+	const char *at = NULL;
+	bool in_transformer = false;
+	char why[256];
+	int r;
+
+	if ((n = jnode_get(obj, "Input"))) {
+		spec.input = n->u.str;
+		spec.input_len = n->len;
+		at = "Input";
+	} else if ((n = jnode_get(obj, "InputPath"))) {
+		spec.input_path = n->u.str;
+		at = "InputPath";
+	} else if ((n = jnode_get(obj, "InputTransformer"))) {
+		const struct jnode *tpl = jnode_get(n, "InputTemplate");
+		spec.template_text = tpl->u.str;
+		spec.template_len = tpl->len;
+		if ((map = jnode_get(n, "InputPathsMap")) && map->len) {
+			names = calloc(map->len, sizeof(*names));
+			paths = calloc(map->len, sizeof(*paths));
+			if (!names || !paths) {
+				c->nomem = true;
+				goto out;
+			}
+			for (size_t i = 0; i < map->len; i++) {
+				names[i] = map->u.members[i].key;
+				paths[i] = map->u.members[i].value->u.str;
+			}
+			spec.n_paths = map->len;
+		}
+		spec.names = names;
+		spec.paths = paths;
+		at = "InputTemplate";
+		in_transformer = true;
+	}
+	r = transform_compile(&spec, &t->transform, why, sizeof(why));
+	if (r == -ENOMEM) {
+		c->nomem = true;
+	} else if (r < 0 && !at) {
+		jcheck_err(c, "%s", why);
+	} else if (r < 0) {
+		size_t old = in_transformer ? jcheck_push(c, "InputTransformer") : c->ptr.len;
+		jcheck_err_at(c, at, "%s", why);
+		jcheck_pop(c, old);
+	}
+out:
+	free(names);
+	free(paths);
+}
+
 static void target_input(struct jcheck *c, const struct jnode *obj, struct rule_target *t)
 {
 	static const char *const kinds[] = {"Input", "InputPath", "InputTransformer", NULL};
 	const char *first = NULL;
 	const struct jnode *n;
+	size_t errs_before = c->errs->n + c->errs->dropped;
 	size_t len;
 
 	for (size_t i = 0; i < obj->len; i++) {
@@ -271,8 +329,10 @@ static void target_input(struct jcheck *c, const struct jnode *obj, struct rule_
 		check_json_string(c, obj, "Input");
 	}
 	if (jnode_get(obj, "InputPath")) {
+		const char *s = jcheck_string(c, obj, "InputPath", 0, &len), *why;
 		t->input = TARGET_INPUT_PATH;
-		rulefield_jsonpath(c, obj, "InputPath", 0, &len);
+		if (s && (why = transform_path_problem(s, len)))
+			jcheck_err_at(c, "InputPath", "invalid JSONPath: %s", why);
 	}
 	if ((n = jcheck_member(c, obj, "InputTransformer", JNODE_OBJECT, 0))) {
 		size_t old = jcheck_push(c, "InputTransformer");
@@ -280,6 +340,8 @@ static void target_input(struct jcheck *c, const struct jnode *obj, struct rule_
 		input_transformer(c, n);
 		jcheck_pop(c, old);
 	}
+	if (!c->nomem && c->errs->n + c->errs->dropped == errs_before)
+		target_compile_input(c, obj, t);
 }
 
 /* ------------------------------------------------------------ targets: ECS */
@@ -295,7 +357,8 @@ static const char *const ecs_fields[] = {
 	"Action", "TaskDefinitionArn", "TaskCount", "LaunchType", "Group", "PlatformVersion",
 	"EnableECSManagedTags", "EnableExecuteCommand", "PropagateTags", "ReferenceId", "Tags",
 	"NetworkConfiguration", "CapacityProviderStrategy", "PlacementConstraints",
-	"PlacementStrategy", "TaskId", "StartedBy", "Service", "DesiredCount", NULL,
+	"PlacementStrategy", "TaskId", "StartedBy", "Reason", "Service", "DesiredCount",
+	"MinCapacity", "MaxCapacity", "ForceNewDeployment", NULL,
 };
 static const char *const ecs_run_fields[] = {
 	"Action", "TaskDefinitionArn", "TaskCount", "LaunchType", "Group", "PlatformVersion",
@@ -303,8 +366,10 @@ static const char *const ecs_run_fields[] = {
 	"NetworkConfiguration", "CapacityProviderStrategy", "PlacementConstraints",
 	"PlacementStrategy", NULL,
 };
-static const char *const ecs_stop_fields[] = {"Action", "TaskId", "Group", "StartedBy", NULL};
-static const char *const ecs_update_fields[] = {"Action", "Service", "DesiredCount", NULL};
+static const char *const ecs_stop_fields[] = {"Action", "TaskId", "Group", "StartedBy", "Reason",
+					      NULL};
+static const char *const ecs_update_fields[] = {"Action", "Service", "DesiredCount", "MinCapacity",
+						"MaxCapacity", "ForceNewDeployment", NULL};
 static const char *const ecs_actions[] = {"RunTask", "StopTask", "UpdateService", NULL};
 
 static void ecs_tag(struct jcheck *c, const struct jnode *o)
@@ -449,6 +514,17 @@ static void ecs_desired_count(struct jcheck *c, const struct jnode *obj)
 		      DESIRED_COUNT_MAX);
 }
 
+/* MinCapacity and MaxCapacity (extension): the bounds DesiredCount is clamped to. */
+static void ecs_capacity(struct jcheck *c, const struct jnode *ecs)
+{
+	int64_t lo = 0, hi = DESIRED_COUNT_MAX;
+	int rlo = jcheck_int(c, ecs, "MinCapacity", 0, 0, DESIRED_COUNT_MAX, &lo);
+	int rhi = jcheck_int(c, ecs, "MaxCapacity", 0, 0, DESIRED_COUNT_MAX, &hi);
+
+	if (rlo > 0 && rhi > 0 && lo > hi)
+		jcheck_err_at(c, "MinCapacity", "must not be more than MaxCapacity (%lld)", (long long)hi);
+}
+
 static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rule_target *t)
 {
 	static const char *const launch_types[] = {"EC2", "FARGATE", "EXTERNAL", NULL};
@@ -502,6 +578,7 @@ static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rul
 	s = jcheck_string(c, ecs, "StartedBy", 0, &len);
 	if (s && (len < 1 || len > 128 || !jtext_chars_in(s, len, "-_/")))
 		jcheck_err_at(c, "StartedBy", "must be 1 to 128 characters of A-Z a-z 0-9 - _ /");
+	rulefield_string_max(c, ecs, "Reason", 0, false, 255, &len);
 	if (action == TARGET_ACTION_STOP_TASK) {
 		bool id = jnode_get(ecs, "TaskId") != NULL;
 		if (!id && !jnode_get(ecs, "Group") && !jnode_get(ecs, "StartedBy"))
@@ -520,6 +597,8 @@ static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rul
 	if (action == TARGET_ACTION_UPDATE_SERVICE && !jnode_get(ecs, "DesiredCount"))
 		jcheck_err_at(c, "DesiredCount", "is required");
 	ecs_desired_count(c, ecs);
+	ecs_capacity(c, ecs);
+	jcheck_bool(c, ecs, "ForceNewDeployment", 0, NULL);
 }
 
 /* ------------------------------------------------------------ targets: the rest */
@@ -527,11 +606,19 @@ static void ecs_parameters(struct jcheck *c, const struct jnode *ecs, struct rul
 static void http_parameters(struct jcheck *c, const struct jnode *hp)
 {
 	static const char *const fields[] = {"HeaderParameters", "QueryStringParameters",
-					     "PathParameterValues", NULL};
+					     "PathParameterValues", "Method", "Connection", NULL};
+	static const char *const methods[] = {"POST", "GET", "PUT", "PATCH", "DELETE", NULL};
 	static const char *const maps[] = {"HeaderParameters", "QueryStringParameters"};
 	const struct jnode *n;
 
 	jcheck_fields(c, hp, fields, NULL);
+	jcheck_enum(c, hp, "Method", 0, methods, 0);
+	/* Connection (extension): a name of the config's connections (the
+	 * targets check that it exists when the rules load) */
+	size_t clen;
+	const char *conn = jcheck_string(c, hp, "Connection", 0, &clen);
+	if (conn && (clen < 1 || clen > 64 || !jtext_chars_in(conn, clen, "._-")))
+		jcheck_err_at(c, "Connection", "must be a connection's name: 1 to 64 characters of A-Z a-z 0-9 . _ -");
 	for (size_t k = 0; k < 2; k++) {
 		if (!(n = jcheck_member(c, hp, maps[k], JNODE_OBJECT, 0)))
 			continue;
@@ -600,8 +687,10 @@ static void dead_letter(struct jcheck *c, const struct jnode *dl, struct rule_ta
 	if (!(s = jcheck_string(c, dl, "Arn", JCHECK_REQUIRED, &len)))
 		return;
 	why = target_classify(s, len, &kind, &res);
-	if (!why && kind != TARGET_FILE && kind != TARGET_KAFKA && kind != TARGET_HTTP)
-		why = "a dead-letter destination must be file:PATH, kafka:TOPIC or an http(s):// URL";
+	if (!why && kind == TARGET_KAFKA)
+		why = "kafka dead-letter destinations are not implemented yet: use file:PATH or an http(s):// URL";
+	else if (!why && kind != TARGET_FILE && kind != TARGET_HTTP)
+		why = "a dead-letter destination must be file:PATH or an http(s):// URL";
 	if (why)
 		jcheck_err_at(c, "Arn", "%s", why);
 	else
@@ -652,7 +741,7 @@ static void rate_limit(struct jcheck *c, const struct jnode *rl, struct rule_tar
 static const char *const target_fields[] = {
 	"Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "RetryPolicy",
 	"DeadLetterConfig", "EcsParameters", "HttpParameters", "KafkaParameters", "Dedup",
-	"RateLimit", NULL,
+	"RateLimit", "MaxConcurrency", NULL,
 };
 /* EventBridge target fields for AWS services tripline does not have. */
 static const char *const target_unsupported[] = {
@@ -716,6 +805,7 @@ void rule_target_parse(struct jcheck *c, const struct jnode *obj, struct rule_ta
 	struct rulefield_span res;
 	const char *s, *why;
 	size_t len;
+	int64_t v;
 
 	t->task_count = 1;
 	t->retry.max_attempts = RETRY_DEFAULT_ATTEMPTS;
@@ -757,6 +847,8 @@ void rule_target_parse(struct jcheck *c, const struct jnode *obj, struct rule_ta
 			"a kafka: target", kafka_parameters_fn);
 	with_object(c, obj, "Dedup", t, dedup);
 	with_object(c, obj, "RateLimit", t, rate_limit);
+	if (jcheck_int(c, obj, "MaxConcurrency", 0, 1, MAX_CONCURRENCY_MAX, &v) > 0)
+		t->max_concurrency = (uint32_t)v;
 }
 
 void rule_target_free_fields(struct rule_target *t)
@@ -767,6 +859,7 @@ void rule_target_free_fields(struct rule_target *t)
 	free(t->json);
 	free(t->dead_letter_arn);
 	free(t->dedup.key);
+	transform_free(t->transform);
 }
 
 const char *target_kind_name(enum target_kind k)

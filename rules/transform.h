@@ -29,7 +29,8 @@ struct transform;
 
 /* What a transform yields, known when it is compiled. */
 enum transform_shape {
-	TRANSFORM_SHAPE_OBJECT,      /* always a JSON object */
+	TRANSFORM_SHAPE_OBJECT,      /* always a JSON object (for an event that is one,
+					as every envelope is) */
 	TRANSFORM_SHAPE_JSON,        /* always JSON, not always an object */
 	TRANSFORM_SHAPE_TEXT,        /* plain text */
 	TRANSFORM_SHAPE_DEPENDS,     /* whatever the event holds there (InputPath) */
@@ -47,6 +48,19 @@ struct transform_spec {
 	size_t template_len;
 };
 
+/* Limits of a spec (EventBridge's) and of a rendering's output. */
+#define TRANSFORM_MAX_PATHS 100u          /* InputPathsMap entries */
+#define TRANSFORM_MAX_NAME 256u           /* an InputPathsMap name, characters */
+#define TRANSFORM_MAX_TEMPLATE 8192u      /* InputTemplate, characters */
+#define TRANSFORM_MAX_OUTPUT ((size_t)1 << 20) /* see transform_render() */
+
+/* NULL when s[0..n) is a JSONPath a transform can follow (rulefield.h's
+ * restricted form, no "*" segment), else what is wrong. */
+const char *transform_path_problem(const char *s, size_t n);
+/* NULL when s[0..n) may name an InputPathsMap entry: 1 to 256 characters
+ * of A-Z a-z 0-9 _ -, not starting with "aws." (any case), else what is wrong. */
+const char *transform_name_problem(const char *s, size_t n);
+
 /* 0 and *ret; -EINVAL with a reason in why (e.g. a placeholder not in the
  * map); -ENOMEM. A spec with nothing set gives the whole event. */
 int transform_compile(const struct transform_spec *spec, struct transform **ret, char *why, size_t whylen);
@@ -62,8 +76,10 @@ struct transform_ctx {
 	const char *ingestion_time;  /* "2026-12-07T08:47:06Z" */
 };
 
-/* The target's input, malloc'd and NUL-terminated, in *ret/*ret_len. 0;
- * -EINVAL (the event is not valid JSON); -ENOMEM. */
+/* The target's input, malloc'd and NUL-terminated, in *ret and *ret_len. 0;
+ * -EINVAL (the event is not valid JSON); -E2BIG (the output would pass
+ * TRANSFORM_MAX_OUTPUT bytes or twice the event's length, whichever is
+ * more); -ENOMEM. NULL rule_name, rule_arn, ingestion_time render as "". */
 int transform_render(const struct transform *t, const struct transform_ctx *ctx, char **ret, size_t *ret_len);
 
 #endif

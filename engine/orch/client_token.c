@@ -1,23 +1,29 @@
 /*
- * client_token.c — RunTask's clientToken memory: the tasks a token started
- * and a digest of the request's parameters, for ORCH_CLIENT_TOKEN_TTL_S, so
+ * client_token.c — the core's idempotency tokens: RunTask's clientToken
+ * (the tasks a token started and a digest of the request's parameters), so
  * that a retried RunTask with the same token and parameters returns the
  * same tasks and launches nothing, and the same token with other parameters
- * is refused (ECS's ConflictException).
+ * is refused (ECS's ConflictException); and UpdateService's (a tripline
+ * extension, used by rules for relative changes): a known token applies
+ * nothing again.
  *
- * A hash table of tokens (FNV-1a, chained, doubled when it holds more
- * entries than buckets) and a doubly linked queue in insertion order. Every
- * entry lives for the same time, so the oldest is always at the head of the
- * queue and expiry pops from there: O(expired) per tick. At most
- * ORCH_MAX_CLIENT_TOKENS entries are kept.
+ * Each token lives for its own time: ORCH_CLIENT_TOKEN_TTL_S, or longer
+ * when the caller asks (a rule keeps its tokens as long as it may redeliver
+ * an event: its MaximumEventAgeInSeconds). A hash table of tokens (FNV-1a,
+ * chained, doubled when it holds more entries than buckets) and a binary
+ * min-heap by expiry time: expiry pops from the heap, O(log n) each. The
+ * store is bounded (orch_config.max_client_tokens): when it is full a new
+ * token is refused by the caller (client_tokens_full()), never a remembered
+ * one forgotten early.
  *
  * Persistence: each token is a file data_dir/tokens/<token in hex>.json
- * ({"token", "at" (wall-clock ms), "params" (hex digest), "tasks"}), written
- * (temp + rename, like task state) before RunTask answers and removed when
- * it expires. While the daemon runs, the hour follows the monotonic clock;
- * across a restart it can only follow the wall clock: a loaded token's
- * monotonic time comes from the age of its wall-clock time, and one older
- * than the hour by the wall clock is dropped.
+ * ({"token", "at" (wall-clock ms), "ttl" (ms), "params" (hex digest),
+ * "tasks"}), written (temp + rename, like task state) before the operation
+ * answers and removed when it expires. While the daemon runs, the lifetime
+ * follows the monotonic clock; across a restart it can only follow the wall
+ * clock: a loaded token's monotonic time comes from the age of its
+ * wall-clock time, and one older than its lifetime by the wall clock is
+ * dropped. A file without "ttl" lives ORCH_CLIENT_TOKEN_TTL_S.
  */
 #include "orch_internal.h"
 
@@ -30,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "digest.h"
 #include "logger.h"
 #include "orch_state.h"
 #include "statefile.h"
@@ -38,8 +45,9 @@
 
 struct token_entry {
 	struct token_entry *hnext;     /* hash chain */
-	struct token_entry *qprev, *qnext;   /* queue, oldest first */
+	size_t heap_index;             /* where it is in the heap */
 	uint64_t at_mono_ms;
+	uint64_t ttl_ms;
 	char params[CLIENT_TOKEN_PARAMS_LEN + 1];
 	size_t n;
 	char ids[ORCH_MAX_RUN_COUNT][33];
@@ -50,8 +58,9 @@ struct client_tokens {
 	char *dir;                     /* the token files; NULL: memory only */
 	struct token_entry **buckets;
 	size_t nbuckets;               /* a power of two */
-	size_t n;
-	struct token_entry *head, *tail;
+	size_t n, max;
+	struct token_entry **heap;     /* by at_mono_ms + ttl_ms, soonest first */
+	size_t heap_cap;
 };
 
 static uint64_t hash(const char *s)
@@ -62,11 +71,50 @@ static uint64_t hash(const char *s)
 	return h;
 }
 
-struct client_tokens *client_tokens_new(const char *dir)
+static uint64_t expiry(const struct token_entry *e)
+{
+	return e->at_mono_ms + e->ttl_ms;
+}
+
+static void heap_set(struct client_tokens *ct, size_t i, struct token_entry *e)
+{
+	ct->heap[i] = e;
+	e->heap_index = i;
+}
+
+static void heap_up(struct client_tokens *ct, size_t i)
+{
+	struct token_entry *e = ct->heap[i];
+	while (i > 0 && expiry(ct->heap[(i - 1) / 2]) > expiry(e)) {
+		heap_set(ct, i, ct->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(ct, i, e);
+}
+
+static void heap_down(struct client_tokens *ct, size_t i)
+{
+	struct token_entry *e = ct->heap[i];
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= ct->n)
+			break;
+		if (c + 1 < ct->n && expiry(ct->heap[c + 1]) < expiry(ct->heap[c]))
+			c++;
+		if (expiry(ct->heap[c]) >= expiry(e))
+			break;
+		heap_set(ct, i, ct->heap[c]);
+		i = c;
+	}
+	heap_set(ct, i, e);
+}
+
+struct client_tokens *client_tokens_new(const char *dir, size_t max)
 {
 	struct client_tokens *ct = calloc(1, sizeof(*ct));
 	if (!ct)
 		return NULL;
+	ct->max = max ? max : ORCH_MAX_CLIENT_TOKENS;
 	ct->nbuckets = 64;
 	ct->buckets = calloc(ct->nbuckets, sizeof(*ct->buckets));
 	ct->dir = dir ? strdup(dir) : NULL;
@@ -107,8 +155,8 @@ static int write_file(const struct client_tokens *ct, const struct token_entry *
 	json_t *tasks = json_array();
 	for (size_t i = 0; tasks && i < e->n; i++)
 		json_array_append_new(tasks, json_string(e->ids[i]));
-	json_t *j = tasks ? json_pack("{s:s,s:I,s:s,s:o}", "token", e->token, "at", (json_int_t)at_wall_ms,
-				      "params", e->params, "tasks", tasks)
+	json_t *j = tasks ? json_pack("{s:s,s:I,s:I,s:s,s:o}", "token", e->token, "at", (json_int_t)at_wall_ms,
+				      "ttl", (json_int_t)e->ttl_ms, "params", e->params, "tasks", tasks)
 			  : NULL;
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -124,10 +172,9 @@ void client_tokens_free(struct client_tokens *ct)
 {
 	if (!ct)
 		return;
-	for (struct token_entry *e = ct->head, *next; e; e = next) {
-		next = e->qnext;
-		free(e);
-	}
+	for (size_t i = 0; i < ct->n; i++)
+		free(ct->heap[i]);
+	free(ct->heap);
 	free(ct->buckets);
 	free(ct->dir);
 	free(ct);
@@ -146,37 +193,54 @@ static void drop(struct client_tokens *ct, struct token_entry *e)
 {
 	struct token_entry **pp = chain_slot(ct, e->token);
 	*pp = e->hnext;
-	if (e->qprev)
-		e->qprev->qnext = e->qnext;
-	else
-		ct->head = e->qnext;
-	if (e->qnext)
-		e->qnext->qprev = e->qprev;
-	else
-		ct->tail = e->qprev;
+	size_t i = e->heap_index;
 	ct->n--;
+	if (i < ct->n) {
+		struct token_entry *last = ct->heap[ct->n];
+		heap_set(ct, i, last);
+		heap_up(ct, i);
+		heap_down(ct, last->heap_index);
+	}
 	free(e);
+}
+
+static bool expired(const struct token_entry *e, uint64_t now_mono_ms)
+{
+	return now_mono_ms > e->at_mono_ms && now_mono_ms - e->at_mono_ms > e->ttl_ms;
 }
 
 void client_tokens_expire(struct client_tokens *ct, uint64_t now_mono_ms)
 {
-	while (ct->head && now_mono_ms - ct->head->at_mono_ms > TTL_MS) {
-		remove_file(ct, ct->head->token);
-		drop(ct, ct->head);
+	while (ct->n && expired(ct->heap[0], now_mono_ms)) {
+		remove_file(ct, ct->heap[0]->token);
+		drop(ct, ct->heap[0]);
 	}
 }
 
-size_t client_tokens_get(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
-			 char ids[][33], size_t max, bool *ret_mismatch)
+bool client_tokens_full(struct client_tokens *ct, uint64_t now_mono_ms)
+{
+	client_tokens_expire(ct, now_mono_ms);
+	return ct->n >= ct->max;
+}
+
+size_t client_tokens_count(const struct client_tokens *ct)
+{
+	return ct->n;
+}
+
+bool client_tokens_get(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
+		       char ids[][33], size_t max, size_t *ret_n, bool *ret_mismatch)
 {
 	const struct token_entry *e = *chain_slot(ct, token);
 	*ret_mismatch = false;
-	if (!e || now_mono_ms - e->at_mono_ms > TTL_MS)
-		return 0;
+	*ret_n = 0;
+	if (!e || expired(e, now_mono_ms))
+		return false;
 	*ret_mismatch = strcmp(e->params, params) != 0;
 	size_t n = e->n < max ? e->n : max;
 	memcpy(ids, e->ids, n * sizeof(e->ids[0]));
-	return n;
+	*ret_n = n;
+	return true;
 }
 
 static void grow(struct client_tokens *ct)
@@ -185,7 +249,8 @@ static void grow(struct client_tokens *ct)
 	struct token_entry **b = calloc(nb, sizeof(*b));
 	if (!b)
 		return;   /* longer chains, still correct */
-	for (struct token_entry *e = ct->head; e; e = e->qnext) {
+	for (size_t i = 0; i < ct->n; i++) {
+		struct token_entry *e = ct->heap[i];
 		struct token_entry **slot = &b[hash(e->token) & (nb - 1)];
 		e->hnext = *slot;
 		*slot = e;
@@ -197,13 +262,21 @@ static void grow(struct client_tokens *ct)
 
 /* Adds an entry (replacing an expired one of the same token). */
 static int add(struct client_tokens *ct, const char *token, const char *params, uint64_t at_mono_ms,
-	       const char (*ids)[33], size_t n, struct token_entry **ret)
+	       uint64_t ttl_ms, const char (*ids)[33], size_t n, bool over_max, struct token_entry **ret)
 {
 	struct token_entry *old = *chain_slot(ct, token);
 	if (old)
 		drop(ct, old);   /* expired, not yet forgotten: the new call replaces it */
-	if (ct->n >= ORCH_MAX_CLIENT_TOKENS)
+	if (ct->n >= ct->max && !over_max)
 		return -ENOSPC;
+	if (ct->n == ct->heap_cap) {
+		size_t cap = ct->heap_cap ? 2 * ct->heap_cap : 64;
+		struct token_entry **h = realloc(ct->heap, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		ct->heap = h;
+		ct->heap_cap = cap;
+	}
 	size_t len = strlen(token);
 	struct token_entry *e = calloc(1, sizeof(*e) + len + 1);
 	if (!e)
@@ -211,29 +284,29 @@ static int add(struct client_tokens *ct, const char *token, const char *params, 
 	memcpy(e->token, token, len + 1);
 	snprintf(e->params, sizeof(e->params), "%s", params);
 	e->at_mono_ms = at_mono_ms;
+	e->ttl_ms = ttl_ms;
 	e->n = n < ORCH_MAX_RUN_COUNT ? n : ORCH_MAX_RUN_COUNT;
-	memcpy(e->ids, ids, e->n * sizeof(e->ids[0]));
+	if (e->n)
+		memcpy(e->ids, ids, e->n * sizeof(e->ids[0]));
 	if (ct->n >= ct->nbuckets)
 		grow(ct);
 	struct token_entry **slot = &ct->buckets[hash(token) & (ct->nbuckets - 1)];
 	e->hnext = *slot;
 	*slot = e;
-	e->qprev = ct->tail;
-	if (ct->tail)
-		ct->tail->qnext = e;
-	else
-		ct->head = e;
-	ct->tail = e;
+	ct->heap[ct->n] = e;
+	e->heap_index = ct->n;
 	ct->n++;
+	heap_up(ct, e->heap_index);
 	*ret = e;
 	return 0;
 }
 
 int client_tokens_put(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
-		      uint64_t now_wall_ms, const char (*ids)[33], size_t n)
+		      uint64_t now_wall_ms, uint32_t ttl_s, const char (*ids)[33], size_t n)
 {
 	struct token_entry *e;
-	int r = add(ct, token, params, now_mono_ms, ids, n, &e);
+	uint64_t ttl_ms = ttl_s > ORCH_CLIENT_TOKEN_TTL_S ? (uint64_t)ttl_s * 1000u : TTL_MS;
+	int r = add(ct, token, params, now_mono_ms, ttl_ms, ids, n, false, &e);
 	if (r < 0 || !ct->dir)
 		return r;
 	if ((r = write_file(ct, e, now_wall_ms)) < 0)
@@ -242,7 +315,7 @@ int client_tokens_put(struct client_tokens *ct, const char *token, const char *p
 }
 
 /*
- * One token file: loaded when valid and younger than the hour; an expired
+ * One token file: loaded when valid and younger than its lifetime; an expired
  * one is removed; one that cannot be loaded is set aside (the policy for
  * every state file, orch_state.h). A read error of the disk is returned.
  */
@@ -255,6 +328,7 @@ static int load_one(struct orch *o, struct client_tokens *ct, const char *path, 
 	const char *token = json_string_value(json_object_get(j, "token"));
 	const char *params = json_string_value(json_object_get(j, "params"));
 	json_t *tasks = json_object_get(j, "tasks"), *at = json_object_get(j, "at");
+	json_t *ttl = json_object_get(j, "ttl");
 	char ids[ORCH_MAX_RUN_COUNT][33];
 	size_t n = 0;
 	struct token_entry *e;
@@ -268,22 +342,19 @@ static int load_one(struct orch *o, struct client_tokens *ct, const char *path, 
 	}
 	uint64_t at_wall = json_is_integer(at) ? (uint64_t)json_integer_value(at) : 0;
 	uint64_t age = now_wall_ms > at_wall ? now_wall_ms - at_wall : 0;
-	if (!token || !params || strlen(params) != CLIENT_TOKEN_PARAMS_LEN || !n ||
-	    strlen(token) > ORCH_MAX_CLIENT_TOKEN || !at_wall)
+	uint64_t ttl_ms = json_is_integer(ttl) && json_integer_value(ttl) > 0 ? (uint64_t)json_integer_value(ttl)
+									      : TTL_MS;
+	int r;
+	if (!token || !params || strlen(params) != CLIENT_TOKEN_PARAMS_LEN || !json_is_array(tasks) ||
+	    json_array_size(tasks) != n || strlen(token) > ORCH_MAX_CLIENT_TOKEN || !at_wall)
 		orch_state_set_aside(o, path, why);
-	else if (age > TTL_MS)
+	else if (age > ttl_ms)
 		unlink(path);
-	else if (add(ct, token, params, now_mono_ms > age ? now_mono_ms - age : 0, (const char(*)[33])ids, n,
-		     &e) < 0)
-		err = -ENOMEM;
+	else if ((r = add(ct, token, params, now_mono_ms > age ? now_mono_ms - age : 0, ttl_ms,
+			  (const char(*)[33])ids, n, true, &e)) < 0)
+		err = r;   /* over a bound made smaller meanwhile they are all kept: new ones wait */
 	json_decref(j);
 	return err;
-}
-
-static int older_first(const void *a, const void *b)
-{
-	const struct token_entry *x = *(struct token_entry *const *)a, *y = *(struct token_entry *const *)b;
-	return x->at_mono_ms < y->at_mono_ms ? -1 : x->at_mono_ms > y->at_mono_ms;
 }
 
 int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms)
@@ -306,23 +377,33 @@ int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wa
 			r = load_one(o, ct, path, now_wall_ms, now_mono_ms);
 	}
 	closedir(d);
+	return r;
+}
+
+bool orch_client_token_room(struct orch *o, struct orch_error *e)
+{
+	if (!client_tokens_full(o->tokens, orch_mono_ms(o)))
+		return true;
+	o->m.client_tokens_refused++;
+	log_warn("orch", "a new clientToken is refused: %zu are remembered, the most kept at once",
+		 client_tokens_count(o->tokens));
+	orch_set_error(e, "LimitExceededException",
+		       "too many clientTokens remembered (%zu, delivery.max_client_tokens); a new one is "
+		       "accepted once older ones expire", client_tokens_count(o->tokens));
+	return false;
+}
+
+int client_token_digest(const char *text, size_t len, char out[CLIENT_TOKEN_PARAMS_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[DIGEST_SHA256_LEN];
+	int r = digest_sha256(text, len, md);
 	if (r < 0)
 		return r;
-	/* files are read in directory order: the queue must be oldest first */
-	struct token_entry **v = ct->n ? malloc(ct->n * sizeof(*v)) : NULL;
-	size_t k = 0;
-	if (ct->n && !v)
-		return -ENOMEM;
-	for (struct token_entry *e = ct->head; e; e = e->qnext)
-		v[k++] = e;
-	if (k)
-		qsort(v, k, sizeof(*v), older_first);
-	ct->head = k ? v[0] : NULL;
-	ct->tail = k ? v[k - 1] : NULL;
-	for (size_t i = 0; i < k; i++) {
-		v[i]->qprev = i ? v[i - 1] : NULL;
-		v[i]->qnext = i + 1 < k ? v[i + 1] : NULL;
+	for (size_t i = 0; i < DIGEST_SHA256_LEN; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
 	}
-	free(v);
+	out[2 * DIGEST_SHA256_LEN] = '\0';
 	return 0;
 }

@@ -412,6 +412,7 @@ void orch_metrics(const struct orch *o, struct orch_metrics *m)
 		m->tasks_by_state[t->last]++;
 	m->cpu_used = o->cpu_used;
 	m->memory_used_mib = o->memory_used;
+	m->client_tokens = client_tokens_count(o->tokens);
 	service_metrics(o, m);
 }
 
@@ -436,6 +437,10 @@ void orch_metrics_update(struct orch *o, struct metrics *m)
 	service_metrics_update(o, m);
 	struct metric *events = metrics_counter(m, "tripline_ecs_events_total",
 						"ECS state-change events put on the bus.", NULL);
+	struct metric *tokens = metrics_gauge(m, "tripline_client_tokens",
+					      "clientTokens remembered (RunTask, UpdateService).", NULL);
+	struct metric *refused = metrics_counter(m, "tripline_client_tokens_refused_total",
+						 "Calls with a new clientToken refused: the store was full.", NULL);
 	struct orch_metrics om;
 
 	if (!o)
@@ -456,6 +461,8 @@ void orch_metrics_update(struct orch *o, struct metrics *m)
 	metric_set(mem, (const char *[]){"offered"}, (double)o->cfg.memory_mib);
 	metric_set(mem, (const char *[]){"reserved"}, (double)om.memory_used_mib);
 	metric_set(events, NULL, (double)om.events_emitted);
+	metric_set(tokens, NULL, (double)om.client_tokens);
+	metric_set(refused, NULL, (double)om.client_tokens_refused);
 }
 
 /* ------------------------------------------------------------ life */
@@ -551,7 +558,7 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 	o->instance_arn = orch_strdupf("arn:aws:ecs:%s:%s:container-instance/%s/local", cfg->region, cfg->account,
 				       cfg->cluster_name);
 	snprintf(path, sizeof(path), "%s/tokens", cfg->data_dir);
-	o->tokens = client_tokens_new(path);
+	o->tokens = client_tokens_new(path, cfg->max_client_tokens);
 	if ((r = copy_privilege_config(o, cfg)) < 0) {
 		snprintf(err, errlen, r == -EINVAL ? "drivers.process.uid_range: at most 16777216 uids" : "out of memory");
 		goto fail;

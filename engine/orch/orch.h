@@ -75,7 +75,7 @@ struct metrics;
 #define ORCH_UID_MIN 61184u              /* dynamic uids by default, as systemd's */
 #define ORCH_UID_MAX 65519u
 #define ORCH_MAX_CLIENT_TOKEN 64         /* bytes, as ECS */
-#define ORCH_MAX_CLIENT_TOKENS 100000u   /* remembered at once (each for ORCH_CLIENT_TOKEN_TTL_S) */
+#define ORCH_MAX_CLIENT_TOKENS 100000u   /* remembered at once, by default (orch_config) */
 #define ORCH_LOG_MAX_BYTES ((uint64_t)10 << 20)  /* per container log file before rotation */
 #define ORCH_LOG_KEEP 3u                 /* rotated files kept: .1 … .3 */
 #define ORCH_MAX_TAIL_BYTES ((size_t)1 << 20)
@@ -140,6 +140,9 @@ struct orch_config {
 	const char *log_monitor;   /* process driver: the log monitor's program (logmon.h;
 				      the daemon's: logmon_program()); NULL: none, each
 				      container writes its file unbounded (unit tests) */
+	uint32_t max_client_tokens;   /* clientTokens remembered at once (RunTask, UpdateService);
+					 0: ORCH_MAX_CLIENT_TOKENS; when full a new one is refused
+					 (LimitExceededException), none forgotten early */
 	unsigned backoff_base_ms;  /* service restart backoff; 0: 1000 */
 	unsigned backoff_max_ms;   /* 0: 300000 */
 	struct orch_clock clock;
@@ -192,6 +195,8 @@ struct run_task_request {
 	const char *started_by;
 	const char *client_token;          /* idempotency for ORCH_CLIENT_TOKEN_TTL_S, across restarts;
 					      other parameters: ConflictException */
+	uint32_t client_token_ttl_s;       /* keep the token this long when longer than
+					      ORCH_CLIENT_TOKEN_TTL_S (a rule: its MaximumEventAgeInSeconds) */
 	enum orch_launch_type launch_type;
 	struct orch_overrides overrides;
 };
@@ -264,6 +269,10 @@ struct update_service_request {
 	int64_t desired_count;
 	bool force_new_deployment;
 	struct orch_deployment_config config;
+	/* tripline's: applied once per token (a rule's relative change); a known
+	 * token changes nothing and answers with the service as it is */
+	const char *client_token;
+	uint32_t client_token_ttl_s;       /* as RunTask's */
 };
 
 struct delete_service_request {
@@ -398,6 +407,7 @@ struct orch_metrics {
 	uint64_t task_starts, task_stops, task_failures;  /* failures: TaskFailedToStart */
 	uint64_t services, services_desired, services_running, services_pending;
 	uint64_t events_emitted;
+	uint64_t client_tokens, client_tokens_refused;   /* remembered now; refused: the store was full */
 	uint64_t cpu_used, memory_used_mib;
 };
 #define ORCH_LAUNCH_BUCKETS {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}

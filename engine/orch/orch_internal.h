@@ -230,22 +230,33 @@ void orch_secrets_close(struct secret_store *st);
 
 /* client_token.c */
 #define CLIENT_TOKEN_PARAMS_LEN 64     /* hex digits of a SHA-256 */
-/* dir: where each token is kept as a file (NULL: memory only). */
-struct client_tokens *client_tokens_new(const char *dir);
+/* dir: where each token is kept as a file (NULL: memory only); max: how
+ * many are kept at once (0: ORCH_MAX_CLIENT_TOKENS). */
+struct client_tokens *client_tokens_new(const char *dir, size_t max);
 void client_tokens_free(struct client_tokens *ct);
-/* Reads the token files younger than the TTL by the wall clock (removes the
- * older ones; sets aside those that cannot be loaded). 0 or -errno. */
+/* Reads the token files younger than their lifetime by the wall clock
+ * (removes the older ones; sets aside those that cannot be loaded; keeps
+ * them all even over max). 0 or -errno. */
 int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms);
-/* The task ids remembered for token (not older than the TTL), or 0;
- * *ret_mismatch: it was remembered with other params (a digest). */
-size_t client_tokens_get(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
-			 char ids[][33], size_t max, bool *ret_mismatch);
-/* Remembers token (and writes its file). -ENOSPC when ORCH_MAX_CLIENT_TOKENS
- * are remembered already; -errno when the file cannot be written (it is
- * remembered still). */
+/* Whether token is remembered (not older than its lifetime): true, its task
+ * ids in ids (*ret_n of them; none for an UpdateService token) and
+ * *ret_mismatch when it was remembered with other params (a digest). */
+bool client_tokens_get(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
+		       char ids[][33], size_t max, size_t *ret_n, bool *ret_mismatch);
+/* Whether a new token would be refused now (expired ones forgotten first). */
+bool client_tokens_full(struct client_tokens *ct, uint64_t now_mono_ms);
+size_t client_tokens_count(const struct client_tokens *ct);
+/* Remembers token for max(ttl_s, ORCH_CLIENT_TOKEN_TTL_S) seconds (and
+ * writes its file). -ENOSPC when the store is full; -errno when the file
+ * cannot be written (it is remembered still). */
 int client_tokens_put(struct client_tokens *ct, const char *token, const char *params, uint64_t now_mono_ms,
-		      uint64_t now_wall_ms, const char (*ids)[33], size_t n);
+		      uint64_t now_wall_ms, uint32_t ttl_s, const char (*ids)[33], size_t n);
 void client_tokens_expire(struct client_tokens *ct, uint64_t now_mono_ms);
+/* Whether a new token may be remembered now; false (counted, logged) with
+ * e filled (LimitExceededException) when the store is full. */
+bool orch_client_token_room(struct orch *o, struct orch_error *e);
+/* The hex SHA-256 of text, a token's params. 0 or -ENOMEM. */
+int client_token_digest(const char *text, size_t len, char out[CLIENT_TOKEN_PARAMS_LEN + 1]);
 
 /* task_logs.c */
 int orch_task_log_read(const struct tcontainer *c, size_t tail, struct orch_task_log *ret);

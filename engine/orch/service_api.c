@@ -6,6 +6,10 @@
  * fails. A change is written to the service's state file before the call
  * returns and the scheduler converges at the end of the loop turn (a
  * deletion converges at once, so its answer shows DRAINING tasks stopping).
+ * UpdateService with a clientToken (tripline's: a rule's relative change)
+ * applies once: a token remembered (client_token.c, across restarts) answers
+ * with the service as it is and changes nothing; one remembered for another
+ * kind of call or service is a ConflictException.
  */
 #include "service_internal.h"
 
@@ -129,6 +133,33 @@ int orch_create_service(struct orch *o, const struct create_service_request *req
 	return 0;
 }
 
+/* An UpdateService token: 1 remembered (nothing to do), 0 new (params set),
+ * -1 with e filled (a token of another call, the store full). */
+static int token_check(struct orch *o, const struct service *s, const char *token,
+		       char params[CLIENT_TOKEN_PARAMS_LEN + 1], struct orch_error *e)
+{
+	char text[ORCH_MAX_NAME + 32], ids[1][33];
+	size_t n;
+	bool mismatch;
+	int len = snprintf(text, sizeof(text), "UpdateService\n%s", s->name);
+
+	if (!orch_check_string("clientToken", token, ORCH_MAX_CLIENT_TOKEN, e))
+		return -1;
+	if (client_token_digest(text, (size_t)len, params) < 0) {
+		orch_set_error(e, "ServerException", "out of memory");
+		return -1;
+	}
+	if (client_tokens_get(o->tokens, token, params, orch_mono_ms(o), ids, 0, &n, &mismatch)) {
+		if (!mismatch)
+			return 1;
+		orch_set_error(e, "ConflictException",
+			       "The provided clientToken is already in use with a different request. "
+			       "Use a unique clientToken.");
+		return -1;
+	}
+	return orch_client_token_room(o, e) ? 0 : -1;
+}
+
 int orch_update_service(struct orch *o, const struct update_service_request *req, struct service **ret_service,
 			struct orch_error *e)
 {
@@ -152,6 +183,16 @@ int orch_update_service(struct orch *o, const struct update_service_request *req
 	if (s->status != SVC_ACTIVE) {
 		orch_set_error(e, "ServiceNotActiveException", "Service was not ACTIVE.");
 		return -1;
+	}
+	char params[CLIENT_TOKEN_PARAMS_LEN + 1];
+	if (req->client_token) {
+		int k = token_check(o, s, req->client_token, params, e);
+		if (k < 0)
+			return -1;
+		if (k > 0) {
+			*ret_service = s;   /* applied already */
+			return 0;
+		}
 	}
 	if (req->task_definition && (!orch_active_taskdef(o, req->task_definition, &td, e) ||
 				     !orch_taskdef_allowed(o, td, s->launch_type, e)))
@@ -181,6 +222,9 @@ int orch_update_service(struct orch *o, const struct update_service_request *req
 	}
 	int r = service_write(s);
 	orch_want_converge(o);
+	if (req->client_token)
+		client_tokens_put(o->tokens, req->client_token, params, orch_mono_ms(o), orch_wall_ms(o),
+				  req->client_token_ttl_s, NULL, 0);
 	if (r < 0) {
 		/* in effect, and written once the disk allows (the tick retries) */
 		orch_set_error(e, "ServerException", "the update is in effect but cannot be stored yet: %s",

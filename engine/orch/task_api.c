@@ -6,10 +6,13 @@
  * and limits), then acts; nothing is changed by a request that fails a
  * check. RunTask places up to ORCH_MAX_RUN_COUNT tasks; one that does not
  * fit is a failures[] entry (RESOURCE:CPU, RESOURCE:MEMORY, RESOURCE:TASKS),
- * not an error. A clientToken seen within ORCH_CLIENT_TOKEN_TTL_S answers
+ * not an error. A clientToken seen within its lifetime (ORCH_CLIENT_TOKEN_TTL_S,
+ * or the longer client_token_ttl_s the request asked for) answers
  * with the tasks of the first call and launches nothing when the request's
  * parameters are the same (a SHA-256 of their JSON form, clientToken and
  * cluster left out); with other parameters it is ECS's ConflictException.
+ * A new clientToken when the token store is full is refused
+ * (LimitExceededException, counted) before anything is launched.
  * Every task RunTask answers with is on disk already (task.c), and so is
  * its clientToken (client_token.c). List operations
  * page with nextToken (the index of the next item, as text).
@@ -23,7 +26,6 @@
 
 #include <jansson.h>
 
-#include "digest.h"
 #include "logger.h"
 #include "orch_state.h"
 
@@ -47,25 +49,16 @@ static struct task *required_task(struct orch *o, const char *ref, struct orch_e
 static int request_digest(const struct run_task_request *req, int64_t count,
 			  char out[CLIENT_TOKEN_PARAMS_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[DIGEST_SHA256_LEN];
 	json_t *j = json_pack("{s:s,s:I,s:s?,s:s?,s:i,s:o?}", "taskDefinition", req->task_definition, "count",
 			      (json_int_t)count, "group", req->group, "startedBy", req->started_by,
 			      "launchType", (int)req->launch_type, "overrides",
 			      orch_overrides_json(&req->overrides));
 	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int r = text ? digest_sha256(text, strlen(text), md) : -ENOMEM;
+	int r = text ? client_token_digest(text, strlen(text), out) : -ENOMEM;
 
 	json_decref(j);
 	free(text);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < DIGEST_SHA256_LEN; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * DIGEST_SHA256_LEN] = '\0';
-	return 0;
+	return r;
 }
 
 int orch_run_task(struct orch *o, const struct run_task_request *req, struct run_task_result *ret,
@@ -91,17 +84,19 @@ int orch_run_task(struct orch *o, const struct run_task_request *req, struct run
 
 	char ids[ORCH_MAX_RUN_COUNT][33], params[CLIENT_TOKEN_PARAMS_LEN + 1] = "";
 	uint64_t now = orch_mono_ms(o);
-	bool mismatch = false;
+	bool mismatch = false, seen = false;
 	size_t known = 0;
 	if (req->client_token) {
 		if (request_digest(req, count, params) < 0) {
 			orch_set_error(e, "ServerException", "out of memory");
 			return -1;
 		}
-		known = client_tokens_get(o->tokens, req->client_token, params, now, ids, ORCH_MAX_RUN_COUNT,
-					  &mismatch);
+		seen = client_tokens_get(o->tokens, req->client_token, params, now, ids, ORCH_MAX_RUN_COUNT,
+					 &known, &mismatch);
+		if (!seen && !orch_client_token_room(o, e))
+			return -1;
 	}
-	if (known && mismatch) {
+	if (seen && mismatch) {
 		char list[400] = "";
 		size_t len = 0;
 		for (size_t i = 0; i < known && len + 40 < sizeof(list); i++)
@@ -111,8 +106,8 @@ int orch_run_task(struct orch *o, const struct run_task_request *req, struct run
 			       "(its tasks: %s). Use a unique clientToken, or the original parameters.", list);
 		return -1;
 	}
-	if (known) {
-		/* the same token within the hour: the same tasks, nothing new */
+	if (seen) {
+		/* the same token within its lifetime: the same tasks, nothing new */
 		for (size_t i = 0; i < known; i++) {
 			struct task *t = orch_task_find(o, ids[i]);
 			if (t)
@@ -135,10 +130,8 @@ int orch_run_task(struct orch *o, const struct run_task_request *req, struct run
 		ret->tasks[ret->n_tasks++] = t;
 	}
 	if (req->client_token && ret->n_tasks) {
-		int r = client_tokens_put(o->tokens, req->client_token, params, now, orch_wall_ms(o),
-					  (const char(*)[33])ids, ret->n_tasks);
-		if (r == -ENOSPC)
-			log_warn("orch", "%u client tokens remembered already; this one is not", ORCH_MAX_CLIENT_TOKENS);
+		client_tokens_put(o->tokens, req->client_token, params, now, orch_wall_ms(o),
+				  req->client_token_ttl_s, (const char(*)[33])ids, ret->n_tasks);
 	}
 	return 0;
 }

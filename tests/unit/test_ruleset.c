@@ -25,7 +25,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "orch.h"
 #include "ruleset.h"
+#include "transform.h"
+
+/* rules/ may not include the core's headers, so it keeps its own copy of
+ * the core's service size limit: they must agree. */
+_Static_assert(RULESET_MAX_DESIRED_COUNT == ORCH_MAX_SERVICE_DESIRED,
+	       "RULESET_MAX_DESIRED_COUNT (rules/ruleset.h) must equal ORCH_MAX_SERVICE_DESIRED (engine/orch/orch.h)");
 
 #ifndef TRIPLINE_SOURCE_DIR
 #define TRIPLINE_SOURCE_DIR "."
@@ -284,10 +291,10 @@ static const struct bad_case bad_cases[] = {
 		BAD "retry-policy.json: /Targets/2/RetryPolicy/MaximumEventAgeInSeconds: must be an integer from 60 to 86400",
 		BAD "retry-policy.json: /Targets/3/RetryPolicy: must be an object")},
 	{"dead-letter.json", MSGS(
-		BAD "dead-letter.json: /Targets/0/DeadLetterConfig/Arn: a dead-letter destination must be file:PATH, kafka:TOPIC or an http(s):// URL",
+		BAD "dead-letter.json: /Targets/0/DeadLetterConfig/Arn: a dead-letter destination must be file:PATH or an http(s):// URL",
 		BAD "dead-letter.json: /Targets/1/DeadLetterConfig/Arn: is required",
 		BAD "dead-letter.json: /Targets/2/DeadLetterConfig/Arn: unsupported ARN: tripline targets are ECS clusters, event buses, http(s):// URLs, kafka:TOPIC and file:PATH",
-		BAD "dead-letter.json: /Targets/3/DeadLetterConfig/Arn: a dead-letter destination must be file:PATH, kafka:TOPIC or an http(s):// URL")},
+		BAD "dead-letter.json: /Targets/3/DeadLetterConfig/Arn: a dead-letter destination must be file:PATH or an http(s):// URL")},
 	{"ecs-required.json", MSGS(
 		BAD "ecs-required.json: /Targets/0/EcsParameters: is required for an ECS cluster target",
 		BAD "ecs-required.json: /Targets/1/EcsParameters: only allowed for an ECS cluster target",
@@ -326,9 +333,9 @@ static const struct bad_case bad_cases[] = {
 		BAD "ecs-actions.json: /Targets/4/EcsParameters/StartedBy: must be 1 to 128 characters of A-Z a-z 0-9 - _ /",
 		BAD "ecs-actions.json: /Targets/5/EcsParameters/Service: is required",
 		BAD "ecs-actions.json: /Targets/5/EcsParameters/DesiredCount: is required",
-		BAD "ecs-actions.json: /Targets/6/EcsParameters/DesiredCount: must be an integer from 0 to 1000000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
-		BAD "ecs-actions.json: /Targets/7/EcsParameters/DesiredCount: must be an integer from 0 to 1000000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
-		BAD "ecs-actions.json: /Targets/8/EcsParameters/DesiredCount: must be an integer from 0 to 1000000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
+		BAD "ecs-actions.json: /Targets/6/EcsParameters/DesiredCount: must be an integer from 0 to 1000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
+		BAD "ecs-actions.json: /Targets/7/EcsParameters/DesiredCount: must be an integer from 0 to 1000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
+		BAD "ecs-actions.json: /Targets/8/EcsParameters/DesiredCount: must be an integer from 0 to 1000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\"",
 		BAD "ecs-actions.json: /Targets/9/EcsParameters/DesiredCount: invalid JSONPath: empty name after '.'",
 		BAD "ecs-actions.json: /Targets/10/EcsParameters/TaskDefinitionArn: cannot be used with Action UpdateService",
 		BAD "ecs-actions.json: /Targets/10/EcsParameters/Service: must be 1 to 255 characters of A-Z a-z 0-9 - _",
@@ -572,7 +579,7 @@ static void test_all_fields(void **state)
 	assert_int_equal(t->task_count, 10);
 	assert_int_equal(t->retry.max_attempts, 0);
 	assert_int_equal(t->retry.max_age_s, 60);
-	assert_string_equal(t->dead_letter_arn, "kafka:dlq");
+	assert_string_equal(t->dead_letter_arn, "file:dlq/run.jsonl");
 	assert_int_equal(t->dedup.window_s, 600);
 	assert_true(t->rate.per_second == 0.5);
 	assert_int_equal(t->rate.burst, 1);
@@ -791,6 +798,132 @@ static void test_limits(void **state)
 	expect_text_rejected(big, &o, MSGS(want));
 }
 
+/* A rule document with one target, the target object's members given. */
+#define ONE_TARGET(members) \
+	"{\"Name\": \"r\", \"EventPattern\": {\"source\": [\"s\"]}, \"Targets\": [{" members "}]}"
+#define TASK_TARGET(ecs) ONE_TARGET("\"Id\": \"t\", \"Arn\": \"cluster/default\", \"EcsParameters\": {" ecs "}")
+
+static void test_target_extensions(void **state)
+{
+	struct ruleset *rs;
+	const struct rule_target *t;
+
+	(void)state;
+	/* MaxConcurrency: 1 to 1000, 0 (the config's) when absent */
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"MaxConcurrency\": 1000"));
+	assert_int_equal(rs->rules[0].targets[0].max_concurrency, 1000);
+	ruleset_unref(rs);
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\""));
+	assert_int_equal(rs->rules[0].targets[0].max_concurrency, 0);
+	ruleset_unref(rs);
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"MaxConcurrency\": 1001"), NULL,
+			     MSGS("mem.json: /Targets/0/MaxConcurrency: must be an integer from 1 to 1000"));
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"MaxConcurrency\": 0"), NULL,
+			     MSGS("mem.json: /Targets/0/MaxConcurrency: must be an integer from 1 to 1000"));
+
+	/* HttpParameters.Method */
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Method\": \"PATCH\"}"));
+	ruleset_unref(rs);
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Method\": \"post\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/HttpParameters/Method: must be one of POST, GET, PUT, PATCH, DELETE"));
+	/* HttpParameters.Connection: a connection's name */
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Connection\": \"ops.hook-1\"}"));
+	ruleset_unref(rs);
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"http://localhost:1/x\", \"HttpParameters\": {\"Connection\": \"a b\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/HttpParameters/Connection: must be a connection's name: 1 to 64 characters of A-Z a-z 0-9 . _ -"));
+
+	/* StopTask's Reason */
+	rs = text_ok(TASK_TARGET("\"Action\": \"StopTask\", \"Group\": \"g\", \"Reason\": \"rule said so\""));
+	assert_int_equal(rs->rules[0].targets[0].action, TARGET_ACTION_STOP_TASK);
+	ruleset_unref(rs);
+	char text[1024], reason[300];
+	memset(reason, 'x', 256);
+	reason[256] = '\0';
+	snprintf(text, sizeof(text), TASK_TARGET("\"Action\": \"StopTask\", \"Group\": \"g\", \"Reason\": \"%s\""), reason);
+	expect_text_rejected(text, NULL, MSGS("mem.json: /Targets/0/EcsParameters/Reason: must be at most 255 characters"));
+	expect_text_rejected(TASK_TARGET("\"TaskDefinitionArn\": \"hello\", \"Reason\": \"r\""), NULL,
+			     MSGS("mem.json: /Targets/0/EcsParameters/Reason: cannot be used with Action RunTask"));
+
+	/* UpdateService: MinCapacity, MaxCapacity, ForceNewDeployment; DesiredCount up to the core's limit */
+	rs = text_ok(TASK_TARGET("\"Action\": \"UpdateService\", \"Service\": \"web\", \"DesiredCount\": \"+2\","
+				 " \"MinCapacity\": 0, \"MaxCapacity\": 1000, \"ForceNewDeployment\": true"));
+	ruleset_unref(rs);
+	rs = text_ok(TASK_TARGET("\"Action\": \"UpdateService\", \"Service\": \"web\", \"DesiredCount\": 1000,"
+				 " \"MinCapacity\": 3, \"MaxCapacity\": 3"));
+	ruleset_unref(rs);
+	expect_text_rejected(TASK_TARGET("\"Action\": \"UpdateService\", \"Service\": \"web\", \"DesiredCount\": 1001"), NULL,
+			     MSGS("mem.json: /Targets/0/EcsParameters/DesiredCount: must be an integer from 0 to 1000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\""));
+	expect_text_rejected(TASK_TARGET("\"Action\": \"UpdateService\", \"Service\": \"web\", \"DesiredCount\": \"+1001\""), NULL,
+			     MSGS("mem.json: /Targets/0/EcsParameters/DesiredCount: must be an integer from 0 to 1000, a change such as \"+2\" or \"-1\", or a JSONPath such as \"$.detail.count\""));
+	expect_text_rejected(TASK_TARGET("\"Action\": \"UpdateService\", \"Service\": \"web\", \"DesiredCount\": 1,"
+					 " \"MinCapacity\": 5, \"MaxCapacity\": 4, \"ForceNewDeployment\": \"yes\""), NULL,
+			     MSGS("mem.json: /Targets/0/EcsParameters/MinCapacity: must not be more than MaxCapacity (4)",
+				  "mem.json: /Targets/0/EcsParameters/ForceNewDeployment: must be true or false"));
+	expect_text_rejected(TASK_TARGET("\"Action\": \"UpdateService\", \"Service\": \"web\", \"DesiredCount\": 1,"
+					 " \"MinCapacity\": -1, \"MaxCapacity\": 1001"), NULL,
+			     MSGS("mem.json: /Targets/0/EcsParameters/MinCapacity: must be an integer from 0 to 1000",
+				  "mem.json: /Targets/0/EcsParameters/MaxCapacity: must be an integer from 0 to 1000"));
+	expect_text_rejected(TASK_TARGET("\"TaskDefinitionArn\": \"hello\", \"MinCapacity\": 1, \"ForceNewDeployment\": true"), NULL,
+			     MSGS("mem.json: /Targets/0/EcsParameters/MinCapacity: cannot be used with Action RunTask",
+				  "mem.json: /Targets/0/EcsParameters/ForceNewDeployment: cannot be used with Action RunTask"));
+
+	/* dead letters: file and http(s) accepted, kafka refused until it is implemented */
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"DeadLetterConfig\": {\"Arn\": \"https://dlq.example/in\"}"));
+	t = &rs->rules[0].targets[0];
+	assert_string_equal(t->dead_letter_arn, "https://dlq.example/in");
+	ruleset_unref(rs);
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"DeadLetterConfig\": {\"Arn\": \"kafka:dlq\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/DeadLetterConfig/Arn: kafka dead-letter destinations are not implemented yet: use file:PATH or an http(s):// URL"));
+	/* a kafka target still loads here (the daemon refuses it: no target ops) */
+	rs = text_ok(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"kafka:topic\""));
+	assert_int_equal(rs->rules[0].targets[0].kind, TARGET_KAFKA);
+	ruleset_unref(rs);
+}
+
+static void test_target_transform(void **state)
+{
+	struct ruleset *rs;
+	char *out;
+	size_t len;
+	static const char ev[] = "{\"id\":\"1\",\"detail\":{\"k\":\"v\",\"n\":3}}";
+	struct transform_ctx ctx = {.event = ev, .event_len = sizeof(ev) - 1, .rule_name = "r"};
+
+	(void)state;
+	/* every loaded target has its input compiled, the event itself when none is given */
+	rs = text_ok("{\"Name\": \"r\", \"EventPattern\": {\"source\": [\"s\"]}, \"Targets\": ["
+		     "{\"Id\": \"a\", \"Arn\": \"file:/tmp/a\"},"
+		     "{\"Id\": \"b\", \"Arn\": \"file:/tmp/a\", \"Input\": \"{ \\\"x\\\": [1, 2] }\"},"
+		     "{\"Id\": \"c\", \"Arn\": \"file:/tmp/a\", \"InputPath\": \"$.detail.n\"},"
+		     "{\"Id\": \"d\", \"Arn\": \"file:/tmp/a\", \"InputTransformer\": {\"InputPathsMap\": {\"k\": \"$.detail.k\"},"
+		     " \"InputTemplate\": \"<aws.events.rule-name> saw <k>\"}}]}");
+	static const char *const want[] = {ev, "{\"x\":[1,2]}", "3", "r saw v"};
+	static const enum transform_shape shapes[] = {TRANSFORM_SHAPE_OBJECT, TRANSFORM_SHAPE_OBJECT,
+						      TRANSFORM_SHAPE_DEPENDS, TRANSFORM_SHAPE_TEXT};
+	for (size_t i = 0; i < 4; i++) {
+		const struct rule_target *t = &rs->rules[0].targets[i];
+		assert_non_null(t->transform);
+		assert_int_equal(transform_shape(t->transform), shapes[i]);
+		assert_int_equal(transform_render(t->transform, &ctx, &out, &len), 0);
+		assert_string_equal(out, want[i]);
+		free(out);
+	}
+	ruleset_unref(rs);
+
+	/* what the compiler refuses is a rule-file error at the template */
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"InputTransformer\": {"
+					"\"InputPathsMap\": {\"k\": \"$.k\"}, \"InputTemplate\": \"{\\\"a\\\": <k> <k>}\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/InputTransformer/InputTemplate: starts with '{' but is not JSON: expected ',' or '}' in object at offset 10 (a placeholder may stand where a value can, or inside a string)"));
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"InputTransformer\": {"
+					"\"InputPathsMap\": {\"k\": \"$.k\"}, \"InputTemplate\": \"{<k>: 1}\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/InputTransformer/InputTemplate: starts with '{' but is not JSON: a placeholder cannot be used as an object key at offset 1 (a placeholder may stand where a value can, or inside a string)"));
+	/* JSONPath wildcards are not followed: refused where they are written */
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"InputPath\": \"$.detail.*\""), NULL,
+			     MSGS("mem.json: /Targets/0/InputPath: invalid JSONPath: wildcards (*) are not supported: name each key, as in $.detail.key"));
+	expect_text_rejected(ONE_TARGET("\"Id\": \"t\", \"Arn\": \"file:/tmp/x\", \"InputTransformer\": {"
+					"\"InputPathsMap\": {\"k\": \"$.*.k\"}, \"InputTemplate\": \"<k>\"}"), NULL,
+			     MSGS("mem.json: /Targets/0/InputTransformer/InputPathsMap/k: invalid JSONPath: wildcards (*) are not supported: name each key, as in $.detail.key"));
+}
+
 static void test_io_errors(void **state)
 {
 	(void)state;
@@ -860,6 +993,8 @@ int main(void)
 		cmocka_unit_test(test_from_text),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_io_errors),
+		cmocka_unit_test(test_target_extensions),
+		cmocka_unit_test(test_target_transform),
 		cmocka_unit_test(test_directory_walk),
 	};
 
