@@ -71,6 +71,7 @@ struct api {
 	struct taskdef_registry *taskdefs;   /* borrowed */
 	struct orch *orch;                   /* borrowed; NULL: no task operations */
 	struct api_events_env events;        /* what it points to is borrowed */
+	struct api_dlq_env dlq;              /* Tripline.RedriveDeadLetter's; borrowed the same way */
 	struct api_key *keys;
 	size_t nkeys;
 	struct api_count (*counts)[API_STATUS_SLOTS];   /* [op index + 1]; [0]: unknown */
@@ -131,6 +132,11 @@ int api_new(const struct tripline_config *cfg, struct taskdef_registry *taskdefs
 void api_set_events(struct api *a, const struct api_events_env *env)
 {
 	a->events = *env;
+}
+
+void api_set_dlq(struct api *a, const struct api_dlq_env *env)
+{
+	a->dlq = *env;
 }
 
 void api_free(struct api *a)
@@ -206,6 +212,7 @@ static const struct {
 } op_tables[] = {
 	{api_ecs_ops, &api_ecs_n_ops},
 	{api_events_ops, &api_events_n_ops},
+	{api_dlq_ops, &api_dlq_n_ops},
 };
 
 static size_t n_ops(void)
@@ -449,7 +456,7 @@ static void handle(struct api *a, const struct http_request *req, struct http_re
 		reply_error(resp, 503, "ServerException", "the orchestrator is not running");
 		return;
 	}
-	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch, &a->events};
+	struct api_ctx ctx = {a->cfg, a->taskdefs, a->orch, &a->events, &a->dlq};
 	struct api_exchange ex = {a, resp, *slot};
 	struct api_answer ans = {.status = 500, .priv = &ex};
 	op->run(&ctx, req->body, req->body_len, jdoc_root(doc), &ans);

@@ -16,6 +16,7 @@
 #include "ingest.h"
 
 struct api;
+struct dispatch;
 struct event;
 struct ingest;
 struct metrics;
@@ -45,6 +46,15 @@ struct api_events_env {
 	void *rules_arg;
 };
 void api_set_events(struct api *a, const struct api_events_env *env);
+/* Tripline.RedriveDeadLetter (api_dlq.c): dispatch_redrive() and its
+ * dispatcher, given the same way (unset: the operation answers 503); the
+ * generation is the events environment's rules(). Copied. */
+struct api_dlq_env {
+	int (*redrive)(struct dispatch *d, struct rulegen *gen, struct event *ev, const char *rule,
+		       const char *target_id);
+	struct dispatch *dispatch;
+};
+void api_set_dlq(struct api *a, const struct api_dlq_env *env);
 void api_handle(struct api *a, const struct http_request *req, struct http_response *resp);
 /* Registers tripline_api_requests_total{operation, code} and
  * tripline_api_auth_failures_total{reason} in m (the same families on every

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "json.h"
 
+struct api_dlq_env;
 struct api_events_env;
 struct orch;
 struct taskdef_registry;
@@ -29,6 +30,7 @@ struct api_ctx {
 	struct taskdef_registry *taskdefs;
 	struct orch *orch;
 	const struct api_events_env *events;     /* EventBridge's (api.h); never NULL */
+	const struct api_dlq_env *dlq;           /* Tripline.RedriveDeadLetter's (api.h); never NULL */
 };
 
 struct api_later;
@@ -70,5 +72,9 @@ extern const size_t api_ecs_n_ops;
 /* api_events.c: EventBridge's operations. */
 extern const struct api_op api_events_ops[];
 extern const size_t api_events_n_ops;
+
+/* api_dlq.c: Tripline.RedriveDeadLetter. */
+extern const struct api_op api_dlq_ops[];
+extern const size_t api_dlq_n_ops;
 
 #endif

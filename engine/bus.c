@@ -264,7 +264,7 @@ static int grow(struct bus *b)
 	return 0;
 }
 
-static int put(struct bus *b, struct event *ev)
+int bus_check(struct bus *b, const struct event *ev)
 {
 	if (!bus_exists(b, ev->bus))
 		return -ENOENT;
@@ -275,6 +275,15 @@ static int put(struct bus *b, struct event *ev)
 		metric_add(b->m_dropped, (const char *const[]){"loop"}, 1);
 		return -ELOOP;
 	}
+	return 0;
+}
+
+static int put(struct bus *b, struct event *ev)
+{
+	int r = bus_check(b, ev);
+
+	if (r < 0)
+		return r;
 	if (b->len == b->cap && grow(b) < 0)
 		return -ENOMEM;
 	b->ring[(b->head + b->len) % b->cap] = event_ref(ev);

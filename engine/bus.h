@@ -62,6 +62,10 @@ struct rulegen *bus_rules(const struct bus *b);   /* borrowed */
 /* Whether a bus of that name exists now. */
 bool bus_exists(const struct bus *b, const char *name);
 
+/* What bus_put() would say about ev but for room: 0, -ENOENT, or -ELOOP
+ * (counted and logged, as bus_put() does). */
+int bus_check(struct bus *b, const struct event *ev);
+
 /* Queues ev (a reference taken). 0; -ENOENT no such bus; -EAGAIN the queue
  * is full; -ELOOP deeper than max_depth (counted and logged here). */
 int bus_put(struct bus *b, struct event *ev);

@@ -206,6 +206,8 @@ static const struct command commands[] = {
 	 cli_remote_put_events_usage},
 	{"rules", cli_remote_rules, "list and describe the daemon's rules (EventBridge API)",
 	 cli_remote_rules_usage},
+	{"dlq", cli_remote_dlq, "list a dead-letter file, redrive its dead letters (daemon API)",
+	 cli_remote_dlq_usage},
 	{"help", cmd_help, "show help for tripline or one command",
 	 "usage: tripline help [COMMAND]\n"},
 	{"version", cmd_version, "print the version", "usage: tripline version\n"},

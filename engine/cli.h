@@ -35,10 +35,12 @@ int cli_remote_service(int argc, char **argv);
 int cli_remote_taskdef(int argc, char **argv);
 int cli_remote_put_events(int argc, char **argv);
 int cli_remote_rules(int argc, char **argv);
+int cli_remote_dlq(int argc, char **argv);
 extern const char cli_remote_task_usage[];
 extern const char cli_remote_service_usage[];
 extern const char cli_remote_taskdef_usage[];
 extern const char cli_remote_put_events_usage[];
 extern const char cli_remote_rules_usage[];
+extern const char cli_remote_dlq_usage[];
 
 #endif

@@ -10,6 +10,7 @@
 #include "event.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,11 +135,18 @@ static bool valid_utf8_text(const char *s)
 
 void event_time_text(int64_t s, char buf[32])
 {
+	/* most events of a second share its text: the last one is kept */
+	static _Thread_local int64_t last_s = INT64_MIN;
+	static _Thread_local char last[32];
 	time_t t = (time_t)s;
 	struct tm tm;
 
-	if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, 32, "1970-01-01T00:00:00Z");
+	if (s != last_s) {
+		if (!gmtime_r(&t, &tm) || strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(last, sizeof(last), "1970-01-01T00:00:00Z");
+		last_s = s;
+	}
+	memcpy(buf, last, sizeof(last));
 }
 
 static void uuid_shape(const unsigned char b[16], unsigned version, char out[37])
@@ -153,16 +161,29 @@ static void uuid_shape(const unsigned char b[16], unsigned version, char out[37]
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
+/* Random bytes drawn from getrandom() 4 KiB at a time (one system call per
+ * 256 ids); thread-local, so any thread may make ids. */
 void event_uuid4(char out[37])
 {
+	static _Thread_local unsigned char pool[4096];
+	static _Thread_local size_t used = sizeof(pool);
 	unsigned char b[16];
 
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		/* not before the pool is ready at boot; a clock-derived id then */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
+	if (used + sizeof(b) > sizeof(pool)) {
+		if (getrandom(pool, sizeof(pool), 0) != (ssize_t)sizeof(pool)) {
+			/* not before the kernel's pool is ready at boot: a clock-derived id */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			memset(b, 0, sizeof(b));
+			memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
+			uuid_shape(b, 4, out);
+			return;
+		}
+		used = 0;
 	}
+	memcpy(b, pool + used, sizeof(b));
+	explicit_bzero(pool + used, sizeof(b));
+	used += sizeof(b);
 	uuid_shape(b, 4, out);
 }
 

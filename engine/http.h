@@ -53,7 +53,7 @@
 #define HTTP_MAX_CONNECTIONS_PER_CLIENT 32 /* open connections from one address, when http_limits says 0 */
 #define HTTP_REQUEST_HEAD_TIMEOUT_S 10    /* request head deadline, when http_limits says 0 */
 #define HTTP_CONNECTION_TIMEOUT_S 30      /* idle seconds before a connection is closed */
-#define HTTP_CONNECTION_MEMORY (128 * 1024) /* bytes per connection for the request line and headers */
+#define HTTP_CONNECTION_MEMORY (32 * 1024)  /* bytes per connection for the request line and headers */
 #define HTTP_DRAIN_MAX (1024 * 1024)      /* body bytes read and dropped past max_body before giving up on a connection */
 
 /* One request header, as received (name in the client's case). */

@@ -26,6 +26,7 @@
 #include "logger.h"
 
 struct batch {
+	struct batch *prev, *next;   /* the ingest's batches not answered yet */
 	struct ingest *in;
 	uv_timer_t timer;            /* answers a batch that needs no journal */
 	ingest_done_fn done;
@@ -63,6 +64,17 @@ void ingest_journal_hooks(struct ingest *in, struct event *ev)
 	ev->hooks.arg = in;
 }
 
+static void unlink_batch(struct batch *bt)
+{
+	if (bt->prev)
+		bt->prev->next = bt->next;
+	else
+		bt->in->batches = bt->next;
+	if (bt->next)
+		bt->next->prev = bt->prev;
+	bt->prev = bt->next = NULL;
+}
+
 static void batch_free(struct batch *bt)
 {
 	for (size_t i = 0; i < bt->n; i++)
@@ -81,6 +93,7 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void finish(struct batch *bt)
 {
+	unlink_batch(bt);
 	bus_unreserve(bt->in->bus, bt->n_reserved);
 	bt->n_reserved = 0;
 	bt->done(bt->arg, bt->results, bt->n);
@@ -152,6 +165,10 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 		return;
 	}
 	bt->in = in;
+	bt->next = in->batches;
+	if (bt->next)
+		bt->next->prev = bt;
+	in->batches = bt;
 	bt->done = done;
 	bt->arg = arg;
 	bt->n = n;
@@ -160,8 +177,9 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 	bt->timer.data = bt;
 	for (size_t i = 0; i < n; i++) {
 		struct event *ev = bt->evs[i] = event_ref(evs[i]);
-		if (!bus_exists(in->bus, ev->bus)) {
-			bt->results[i] = -ENOENT;
+		int bad = bus_check(in->bus, ev);
+		if (bad < 0) {
+			bt->results[i] = bad;
 			continue;
 		}
 		if (!force) {
@@ -226,7 +244,22 @@ int ingest_new(uv_loop_t *loop, struct bus *bus, struct journal *journal, struct
 	return 0;
 }
 
+static void on_abandoned(uv_handle_t *h)
+{
+	batch_free(h->data);
+}
+
 void ingest_free(struct ingest *in)
 {
+	if (!in)
+		return;
+	/* batches not answered: dropped without their callbacks (the journal
+	 * being freed next calls none either) */
+	while (in->batches) {
+		struct batch *bt = in->batches;
+		unlink_batch(bt);
+		bus_unreserve(in->bus, bt->n_reserved);
+		uv_close((uv_handle_t *)&bt->timer, on_abandoned);
+	}
 	free(in);
 }

@@ -8,6 +8,7 @@
  * Per event, the result is
  *   0          accepted: durable, and queued for matching;
  *   -ENOENT    no bus of that name;
+ *   -ELOOP     deeper than limits.max_event_depth (counted and logged);
  *   -EAGAIN    the bus's queue is full (PutEvents: a ThrottlingException
  *              entry; a webhook: 503 with Retry-After);
  *   -ENOSPC    the journal is full;

@@ -10,6 +10,7 @@
 
 #include "ingest.h"
 
+struct batch;
 struct bus;
 struct journal;
 
@@ -17,10 +18,13 @@ struct ingest {
 	uv_loop_t *loop;
 	struct bus *bus;
 	struct journal *journal;     /* NULL: nothing is journalled (unit tests) */
+	struct batch *batches;       /* not answered yet */
 };
 
 /* 0 and *ret, or -ENOMEM. bus and journal are borrowed. */
 int ingest_new(uv_loop_t *loop, struct bus *bus, struct journal *journal, struct ingest **ret);
+/* Batches not answered yet are dropped without their callbacks; the loop
+ * must run once more. Before the journal is freed. NULL is fine. */
 void ingest_free(struct ingest *in);
 
 /* The orchestration core's own events: journalled, then put on the bus

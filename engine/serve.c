@@ -35,15 +35,18 @@
 
 #include "api.h"
 #include "config.h"
+#include "dispatch.h"
 #include "dirwalk.h"
 #include "http.h"
+#include "ingest.h"
 #include "logger.h"
 #include "logmon.h"
 #include "metrics.h"
 #include "orch.h"
+#include "pipeline.h"
 #include "readfile.h"
+#include "rulegen.h"
 #include "statefile.h"
-#include "ruleset.h"
 #include "services_load.h"
 #include "taskdef.h"
 
@@ -53,7 +56,10 @@
 struct daemon {
 	uv_loop_t loop;
 	struct tripline_config *cfg;
-	struct ruleset *rules;
+	struct rulegen *gen;       /* the first rules, until the pipeline has them */
+	struct pipeline *pipeline; /* bus, journal, dispatch, targets, reloads */
+	const char **rule_paths;   /* the rules paths that exist (a missing default skipped) */
+	size_t n_rule_paths;
 	struct http_server *http;
 	struct api *api;
 	struct taskdef_registry *taskdefs;
@@ -66,7 +72,6 @@ struct daemon {
 	bool stopping;
 	/* metrics */
 	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
-	uint64_t reloads_ok, reloads_failed;
 	struct config_strv secret_env_names;   /* the orchestrator's secrets_env_deny */
 };
 
@@ -186,26 +191,24 @@ static int lock_data_dir(const char *data_dir, long *other)
 	return fd;
 }
 
-static int load_rules(const struct tripline_config *cfg, struct ruleset **ret)
+/* The first generation of rules, loaded before anything starts: invalid
+ * rules keep the daemon from starting. */
+static int load_rules(struct daemon *d)
 {
+	const struct tripline_config *cfg = d->cfg;
 	struct errlist errs = ERRLIST_INIT;
-	struct ruleset_options opt = {0};
-	const char **paths = calloc(cfg->rules.n + 1, sizeof(*paths));
-	size_t n = 0;
 
-	if (!paths)
+	if (!(d->rule_paths = calloc(cfg->rules.n + 1, sizeof(*d->rule_paths))))
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->rules.n; i++)
 		if (!skip_missing_default("rules", cfg->rules.v[i], CONFIG_DEFAULT_RULES))
-			paths[n++] = cfg->rules.v[i];
-	opt.matcher.max_event_bytes = (size_t)cfg->limits.max_event_bytes;
-	int r = ruleset_load(paths, n, &opt, ret, &errs);
+			d->rule_paths[d->n_rule_paths++] = cfg->rules.v[i];
+	int r = rulegen_build(cfg, d->rule_paths, d->n_rule_paths, &d->gen, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_error("rules", "%s", errs.msgs[i]);
 	errlist_clear(&errs);
-	free(paths);
-	if (r == 0 && n)
-		warn_if_none("rules", (*ret)->n, &cfg->rules);
+	if (r == 0 && d->n_rule_paths)
+		warn_if_none("rules", d->gen->rs->n, &cfg->rules);
 	return r;
 }
 
@@ -317,11 +320,8 @@ static void metrics_update(void *arg, struct metrics *m)
 	metric_set(metrics_gauge(m, "tripline_start_time_seconds", "When the daemon started (Unix time).", NULL),
 		   NULL, (double)d->started);
 	metric_set(metrics_gauge(m, "tripline_rules", "Rules loaded.", NULL), NULL,
-		   d->rules ? (double)d->rules->n : 0);
-	struct metric *f = metrics_counter(m, "tripline_rule_reloads_total", "Rule reloads by result.", "result");
-	metric_set(f, (const char *[]){"ok"}, (double)d->reloads_ok);
-	metric_set(f, (const char *[]){"failed"}, (double)d->reloads_failed);
-	f = metrics_counter(m, "tripline_http_requests_total", "HTTP requests by status class.", "code");
+		   d->pipeline ? (double)pipeline_rules(d->pipeline)->rs->n : 0);
+	struct metric *f = metrics_counter(m, "tripline_http_requests_total", "HTTP requests by status class.", "code");
 	for (int i = 1; i < 6; i++)
 		metric_set(f, &classes[i], (double)d->http_requests[i]);
 	http_server_metrics(d->http, m);
@@ -380,6 +380,8 @@ static void on_closed(uv_handle_t *h)
  * keep running; a restart re-adopts them) and the handles close. */
 static void finish_stop(struct daemon *d)
 {
+	pipeline_free(d->pipeline);
+	d->pipeline = NULL;
 	orch_free(d->orch);
 	d->orch = NULL;
 	uv_close((uv_handle_t *)&d->drain, on_closed);
@@ -421,17 +423,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct daemon *d = h->data;
 
 	if (signum == SIGHUP) {
-		struct ruleset *rs = NULL;
-		if (load_rules(d->cfg, &rs) == 0) {
-			ruleset_unref(d->rules);
-			d->rules = rs;
-			d->reloads_ok++;
-			log_info("rules", "reloaded: %zu rules", rs->n);
-		} else {
-			d->reloads_failed++;
-			log_error("rules", "reload failed; keeping the %zu rules loaded before",
-				  d->rules ? d->rules->n : (size_t)0);
-		}
+		pipeline_reload(d->pipeline, "SIGHUP");
 		return;
 	}
 	stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -473,12 +465,26 @@ int serve_main(const struct serve_options *opt)
 		rc = EXIT_FAILURE_OTHER;
 		goto out_config;
 	}
-	if ((r = load_rules(d.cfg, &d.rules)) < 0) {
+	{
+		/* a connection's secret that cannot be read stops the start here,
+		 * not a delivery later (the HTTP targets read them again when used) */
+		char **secrets = NULL;
+		if ((r = config_resolve_connection_secrets(d.cfg, &secrets, &errs)) < 0) {
+			for (size_t i = 0; i < errs.n; i++)
+				log_error("serve", "%s", errs.msgs[i]);
+			errlist_clear(&errs);
+			log_error("serve", "not starting: a connection's secret cannot be read");
+			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			goto out_config;
+		}
+		config_secrets_free(secrets, d.cfg->n_connections);
+	}
+	if ((r = load_rules(&d)) < 0) {
 		log_error("serve", "not starting: the rules are invalid");
 		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 		goto out_config;
 	}
-	log_info("rules", "loaded %zu rules", d.rules->n);
+	log_info("rules", "loaded %zu rules", d.gen->rs->n);
 	{
 		char dir[4096];
 		snprintf(dir, sizeof(dir), "%s/taskdefs", d.cfg->data_dir);
@@ -511,8 +517,17 @@ int serve_main(const struct serve_options *opt)
 		rc = EXIT_FAILURE_OTHER;
 		goto out_loop;
 	}
+	metrics_update(&d, d.metrics);   /* the daemon's families first, in /metrics' order */
 	{
 		char why[600] = "", monitor[4200];
+		if ((r = pipeline_new(&d.loop, d.cfg, d.metrics, d.gen, d.rule_paths, d.n_rule_paths, &d.pipeline,
+				      why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why);
+			rc = EXIT_FAILURE_OTHER;
+			goto out_loop;
+		}
+		rulegen_unref(d.gen);   /* the pipeline's now */
+		d.gen = NULL;
 		struct orch_config oc = {
 			.cluster_name = d.cfg->cluster.name,
 			.region = d.cfg->region,
@@ -535,11 +550,19 @@ int serve_main(const struct serve_options *opt)
 			.process_allow_root = d.cfg->drivers.process_allow_root,
 			.docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.v,
 			.n_docker_allowed_host_paths = d.cfg->drivers.docker_allowed_host_paths.n,
+			.max_client_tokens = d.cfg->delivery.max_client_tokens,
+			.on_event = pipeline_core_event,
+			.userdata = d.pipeline,
 		};
 		if ((r = orch_new(&d.loop, &oc, d.taskdefs, &d.orch, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: the orchestrator: %s", why[0] ? why : strerror(-r));
 			rc = EXIT_FAILURE_OTHER;
-			goto out_loop;
+			goto out_orch;
+		}
+		if ((r = pipeline_attach_orch(d.pipeline, d.orch, why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why);
+			rc = EXIT_FAILURE_OTHER;
+			goto out_orch;
 		}
 		/* deleted revisions go once no task or service loaded above holds them */
 		taskdef_registry_set_in_use(d.taskdefs, orch_holds_taskdef, d.orch);
@@ -551,17 +574,24 @@ int serve_main(const struct serve_options *opt)
 			log_error("serve", "not starting: the services files %s",
 				  r == -EIO ? "cannot be stored" : "are invalid");
 			rc = r == -ENOMEM || r == -EIO ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-			orch_free(d.orch);
-			d.orch = NULL;
-			goto out_loop;
+			goto out_orch;
 		}
 		if ((r = api_new(d.cfg, d.taskdefs, d.orch, &d.api, why, sizeof(why))) < 0) {
 			log_error("serve", "not starting: %s", why[0] ? why : strerror(-r));
 			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-			orch_free(d.orch);
-			d.orch = NULL;
-			goto out_loop;
+			goto out_orch;
 		}
+		api_set_events(d.api, &(struct api_events_env){
+			.ingest = pipeline_ingest(d.pipeline),
+			.submit = ingest_submit,
+			.bus_exists = ingest_bus_exists,
+			.rules = pipeline_rules,
+			.rules_arg = d.pipeline,
+		});
+		api_set_dlq(d.api, &(struct api_dlq_env){
+			.redrive = dispatch_redrive,
+			.dispatch = pipeline_dispatch(d.pipeline),
+		});
 	}
 	d.started = time(NULL);
 	metrics_update(&d, d.metrics);   /* the families in order; the core observes launches from here */
@@ -586,6 +616,8 @@ int serve_main(const struct serve_options *opt)
 		log_error("serve", "cannot listen on %s: %s", d.cfg->listen, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;
 		d.stopping = true;
+		pipeline_free(d.pipeline);
+		d.pipeline = NULL;
 		orch_free(d.orch);
 		d.orch = NULL;
 		uv_close((uv_handle_t *)&d.drain, on_closed);
@@ -598,15 +630,26 @@ int serve_main(const struct serve_options *opt)
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	if (rc == 0)
 		log_info("serve", "stopped");
+	if (0) {
+out_orch:
+		pipeline_free(d.pipeline);   /* before the core its targets use */
+		d.pipeline = NULL;
+		orch_free(d.orch);
+		d.orch = NULL;
+	}
 out_loop:
-	uv_run(&d.loop, UV_RUN_NOWAIT);   /* let closing handles finish */
+	/* let closing handles and threadpool work (old rules being freed) finish */
+	for (int i = 0; i < 5000 && uv_loop_alive(&d.loop); i++)
+		if (uv_run(&d.loop, UV_RUN_NOWAIT))
+			usleep(1000);
 	if (uv_loop_close(&d.loop) != 0)
 		log_warn("serve", "the event loop still had open handles at exit");
 out_rules:
 	api_free(d.api);
 	metrics_free(d.metrics);
 	taskdef_registry_free(d.taskdefs);
-	ruleset_unref(d.rules);
+	rulegen_unref(d.gen);
+	free(d.rule_paths);
 	strv_clear(&d.secret_env_names);
 out_config:
 	if (lock_fd >= 0)

@@ -14,19 +14,23 @@
  * target (the same on every attempt and replay). An input that is not a
  * JSON object cannot be an event: not retryable (INVALID_JSON).
  *
- * Outcomes: a full bus queue is THROTTLING (retryable); no such bus is
+ * The event is journalled (through the ingest, as PutEvents' are) before
+ * the delivery counts as done, so a forward that succeeded survives a
+ * crash. Outcomes: a full bus queue (or journal) is THROTTLING (retryable); no such bus is
  * NO_RESOURCE and an event past limits.max_event_depth is LOOP_DETECTED
  * (tripline's code), neither retryable.
  */
 #include "targets_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
 #include "config.h"
 #include "event.h"
+#include "ingest.h"
 
 static int bus_prepare(const struct tripline_config *cfg, const struct rule *rule, size_t i, void **ret,
 		       struct errlist *errs)
@@ -35,6 +39,22 @@ static int bus_prepare(const struct tripline_config *cfg, const struct rule *rul
 	return tgt_prepare_resource(rule, i,
 				    "an event bus target needs a bus name: arn:aws:events:REGION:ACCOUNT:event-bus/NAME",
 				    ret, errs);
+}
+
+/* A forward through the ingest (journalled before it is answered). */
+struct forward {
+	target_done_fn done;
+	void *arg;
+	unsigned depth;
+	char bus[BUS_MAX_NAME + 1];
+};
+
+static void outcome(target_done_fn done, void *arg, const char *bus, unsigned depth, int r);
+static void forwarded(void *arg, const int *results, size_t n);
+
+static unsigned ev_depth_after(const struct target_call *call)
+{
+	return call->ev->depth + 1;
 }
 
 static bool is_envelope(const json_t *j)
@@ -102,8 +122,28 @@ static void bus_invoke(const struct target_env *env, const struct target_call *c
 		return;
 	}
 	ev->depth = call->ev->depth + 1;
+	if (env->ingest) {
+		struct forward *fw = malloc(sizeof(*fw));
+		if (!fw) {
+			event_unref(ev);
+			tgt_finish(done, arg, TARGET_RETRY, "INTERNAL_ERROR", "out of memory");
+			return;
+		}
+		*fw = (struct forward){.done = done, .arg = arg};
+		snprintf(fw->bus, sizeof(fw->bus), "%s", bus);
+		fw->depth = ev->depth;
+		ingest_submit(env->ingest, &ev, 1, forwarded, fw);
+		event_unref(ev);
+		return;
+	}
 	r = bus_put(env->bus, ev);
 	event_unref(ev);
+	outcome(done, arg, bus, ev_depth_after(call), r);
+}
+
+/* How a forward ended, from bus_put()'s or the ingest's answer. */
+static void outcome(target_done_fn done, void *arg, const char *bus, unsigned depth, int r)
+{
 	if (r == 0)
 		tgt_ok(done, arg);
 	else if (r == -EAGAIN)
@@ -113,9 +153,19 @@ static void bus_invoke(const struct target_env *env, const struct target_call *c
 	else if (r == -ELOOP)
 		tgt_finish(done, arg, TARGET_FAIL, "LOOP_DETECTED",
 			   "event bus %s: the event would be %u levels deep, past limits.max_event_depth (a rule "
-			   "reacting to what its own targets cause)", bus, call->ev->depth + 1);
+			   "reacting to what its own targets cause)", bus, depth);
+	else if (r == -ENOSPC)
+		tgt_finish(done, arg, TARGET_RETRY, "THROTTLING", "event bus %s: the journal is full", bus);
 	else
 		tgt_finish(done, arg, TARGET_RETRY, "INTERNAL_ERROR", "event bus %s: %s", bus, strerror(-r));
+}
+
+static void forwarded(void *arg, const int *results, size_t n)
+{
+	struct forward *fw = arg;
+
+	outcome(fw->done, fw->arg, fw->bus, fw->depth, n ? results[0] : -EIO);
+	free(fw);
 }
 
 const struct target_ops target_bus_ops = {

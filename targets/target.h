@@ -39,6 +39,7 @@
 struct bus;
 struct curl_uv;
 struct event;
+struct ingest;
 struct metrics;
 struct orch;
 struct tripline_config;
@@ -50,6 +51,8 @@ struct target_env {
 	struct orch *orch;                   /* the embedded cluster; NULL: none */
 	struct curl_uv *http;                /* HTTP targets, remote clusters */
 	struct bus *bus;                     /* bus targets; causes of the core's events */
+	struct ingest *ingest;               /* bus targets: journalled before they answer;
+						NULL: straight onto the bus (unit tests) */
 	struct metrics *metrics;             /* may be NULL */
 	const char *data_dir;
 };

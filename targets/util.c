@@ -13,6 +13,7 @@
 
 #include "event.h"
 #include "json.h"
+#include "json_lex.h"
 
 json_t *tgt_target_json(const struct rule *rule, size_t i, struct errlist *errs)
 {
@@ -129,15 +130,11 @@ void tgt_ok(target_done_fn done, void *arg)
 
 bool tgt_is_json(const char *text, size_t len)
 {
-	struct jdoc *doc = NULL;
-	struct json_error err;
-	struct json_limits lim = {0};
+	/* the reader's own grammar, validated without building a tree */
+	struct json_lexerr lx;
+	const char *end = text + len, *p = json_lex_skip(text, end, JSON_DEFAULT_MAX_DEPTH, &lx);
 
-	lim.max_bytes = len + 1;
-	if (jdoc_parse(text, len, &lim, &doc, &err) < 0)
-		return false;
-	jdoc_free(doc);
-	return true;
+	return p && json_lex_ws(p, end) == end;
 }
 
 size_t tgt_compact_json(const char *text, size_t len, char *out)

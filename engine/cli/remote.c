@@ -73,6 +73,7 @@ static const struct opt_def opt_defs[OPT__N] = {
 	[OPT_BUS] = {"bus", true, false},
 	[OPT_RESOURCES] = {"resources", true, true},
 	[OPT_NAME_PREFIX] = {"name-prefix", true, false},
+	[OPT_RULE] = {"rule", true, false},
 };
 
 /* ------------------------------------------------------------ messages */
@@ -125,7 +126,7 @@ static bool is_help(const char *t)
 }
 
 /* The option named by t ("--name" or "--name=value") among allowed, or -1. */
-static int find_opt(const char *t, uint32_t allowed)
+static int find_opt(const char *t, uint64_t allowed)
 {
 	const char *name = t + 2, *eq = strchr(name, '=');
 	size_t n = eq ? (size_t)(eq - name) : strlen(name);
@@ -196,7 +197,7 @@ static const struct remote_subcmd *parse_args(const struct remote_group *g, stru
 		return parse_stop(ret_exit, remote_usage(rc, "unknown subcommand '%s'", argv[sub_at]));
 	rc->sub = sub->name;
 
-	uint32_t allowed = OPTS_COMMON | sub->opts;
+	uint64_t allowed = OPTS_COMMON | sub->opts;
 	for (int i = 1; i < argc; i++) {
 		const char *t = argv[i];
 		if (i == sub_at)

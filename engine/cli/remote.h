@@ -86,10 +86,11 @@ enum opt_id {
 	OPT_BUS,
 	OPT_RESOURCES,
 	OPT_NAME_PREFIX,
+	OPT_RULE,
 	OPT__N,
 };
 
-#define OPTBIT(o) ((uint32_t)1 << (o))
+#define OPTBIT(o) ((uint64_t)1 << (o))
 #define OPTS_COMMON (OPTBIT(OPT_ENDPOINT) | OPTBIT(OPT_CONFIG) | OPTBIT(OPT_OUTPUT) | OPTBIT(OPT_CLUSTER))
 
 /* The parsed command line; every pointer points into argv. */
@@ -122,7 +123,7 @@ struct remote {
 struct remote_subcmd {
 	const char *name;       /* NULL: the group is the command (`tripline put-events`), its only row */
 	int (*run)(struct remote *rc, const struct remote_args *a);
-	uint32_t opts;          /* OPTBITs besides the common ones */
+	uint64_t opts;          /* OPTBITs besides the common ones */
 	size_t min_pos, max_pos;
 	bool takes_command;     /* "-- COMMAND ARGS..." */
 	const char *pos_name;   /* for the "... is needed" message */

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "dynuser.h"
+#include "event.h"
 #include "logger.h"
 #include "metrics.h"
 #include "orch_json.h"
@@ -294,30 +295,44 @@ void orch_iso_time(uint64_t wall_ms, char buf[32])
 	snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)(wall_ms % 1000));
 }
 
+/* An event about the core's tasks and services, built by the envelope
+ * builder every producer uses (event.h): ECS's detail shapes, "time" in
+ * whole seconds as EventBridge writes it. */
 void orch_emit(struct orch *o, const char *detail_type, json_t *resources, json_t *detail)
 {
-	char id[33], uuid[37], when[32];
+	if (!detail)
+		detail = json_object();
+	char *detail_text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	size_t n = resources ? json_array_size(resources) : 0;
+	const char **res = calloc(n + 1, sizeof(*res));
+	struct event *ev = NULL;
 
-	orch_random_hex(id, 16);
-	snprintf(uuid, sizeof(uuid), "%.8s-%.4s-4%.3s-a%.3s-%.12s", id, id + 8, id + 13, id + 17, id + 20);
-	orch_iso_time(orch_wall_ms(o), when);
-	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", uuid,
-			       "detail-type", detail_type, "source", "aws.ecs", "account", o->account,
-			       "time", when, "region", o->region, "resources",
-			       resources ? resources : json_array(), "detail", detail ? detail : json_object());
-	if (!ev)
-		return;
-	o->m.events_emitted++;
-	if (o->cfg.on_event || logger_enabled(LOG_LEVEL_DEBUG)) {
-		char *text = json_dumps(ev, JSON_COMPACT);
-		if (text) {
-			log_debug("events", "%s", text);
-			if (o->cfg.on_event)
-				o->cfg.on_event(o->cfg.userdata, text, strlen(text));
-		}
-		free(text);
+	for (size_t i = 0; res && i < n; i++)
+		res[i] = json_string_value(json_array_get(resources, i));
+	struct event_fields f = {
+		.source = "aws.ecs",
+		.detail_type = detail_type,
+		.detail = detail_text,
+		.detail_len = detail_text ? strlen(detail_text) : 0,
+		.resources = res,
+		.n_resources = n,
+		.time_s = (int64_t)(orch_wall_ms(o) / 1000),
+		.account = o->account,
+		.region = o->region,
+	};
+	if (detail_text && res && event_build(&f, "default", &ev) == 0) {
+		o->m.events_emitted++;
+		log_debug("events", "%s", ev->json);
+		if (o->cfg.on_event)
+			o->cfg.on_event(o->cfg.userdata, ev->json, ev->len);
+	} else {
+		log_error("events", "an ECS event (%s) could not be built: out of memory", detail_type);
 	}
-	json_decref(ev);
+	event_unref(ev);
+	free(res);
+	free(detail_text);
+	json_decref(resources);
+	json_decref(detail);
 }
 
 /* ------------------------------------------------------------ the loop */

@@ -228,6 +228,38 @@ static void test_file_appends_one_json_line_per_delivery(void **state)
 	event_unref(ev);
 }
 
+/* The file stays open between deliveries and is opened again once a second
+ * old, so a file moved away (logrotate) is followed. */
+static void test_file_follows_a_rotation(void **state)
+{
+	struct fx *f = *state;
+	struct tf_rule r;
+	struct tf_result res;
+	struct event *ev = tf_event(event_json, 0);
+	struct errlist errs = ERRLIST_INIT;
+	void *st = NULL;
+	char path[128], moved[160];
+
+	snprintf(path, sizeof(path), "%s/audit.jsonl", f->dir);
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	tf_rule_init(&r, "audit", TARGET_FILE, path, "{\"Id\":\"t\",\"Arn\":\"file:x\"}", TARGET_INPUT_EVENT);
+	assert_int_equal(target_file_ops.prepare(&f->cfg, &r.rule, 0, &st, &errs), 0);
+	tf_invoke(&f->env, &r, st, ev, "{\"n\":1}", NULL, &res);
+	assert_int_equal(res.outcome, TARGET_OK);
+	assert_int_equal(rename(path, moved), 0);
+	tf_invoke(&f->env, &r, st, ev, "{\"n\":2}", NULL, &res);   /* the open file: the moved one */
+	assert_int_equal(res.outcome, TARGET_OK);
+	assert_string_equal(read_all(moved), "{\"n\":1}\n{\"n\":2}\n");
+	usleep(1100 * 1000);
+	uv_update_time(&f->loop);
+	tf_invoke(&f->env, &r, st, ev, "{\"n\":3}", NULL, &res);   /* a second later: the path again */
+	assert_int_equal(res.outcome, TARGET_OK);
+	assert_string_equal(read_all(path), "{\"n\":3}\n");
+	target_file_ops.release(st);
+	errlist_clear(&errs);
+	event_unref(ev);
+}
+
 /* ------------------------------------------------------------ http */
 
 static void http_rule(struct fx *f, struct tf_rule *r, char *url, size_t cap, const char *path,
@@ -476,6 +508,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_for_each_kind),
 		cmocka_unit_test_setup_teardown(test_file_appends_one_json_line_per_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_follows_a_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_parameters_body_and_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_statuses_and_network_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_unknown_connection_is_a_load_error, setup, teardown),
