@@ -7,30 +7,40 @@ PutEvents: a good entry is accepted (an EventId), a bad one fails alone
 with AWS's code and message, the whole request fails past 10 entries.
 TestEventPattern answers {"Result": …}. ListRules, DescribeRule,
 ListTargetsByRule and ListEventBuses print the daemon's rule files as
-`aws events` prints EventBridge's rules.
+`aws events` prints EventBridge's rules. An accepted event reaches its
+rule's file target (the rule's InputPath applied).
 """
 import json
 
 import pytest
 
-from tripline_test import aws_cli, table, url
+from tripline_test import aws_cli, table, url, wait_for
 
 AUTH = {"auth": {"keys": {"AKIDCLI": "value:cli-secret"}}}
-RULES = {"orders.json": {"Rules": [
-    {"Name": "order-placed", "Description": "orders to the audit file",
-     "EventPattern": {"source": ["com.example.orders"], "detail-type": ["Order Placed"]},
-     "Targets": [{"Id": "audit", "Arn": "file:/tmp/tripline-test-events-audit.jsonl", "InputPath": "$.detail"}]},
-    {"Name": "shop-rule", "EventBusName": "shop", "EventPattern": {"source": ["shop"]},
-     "Targets": [{"Id": "t", "Arn": "file:/tmp/tripline-test-events-shop.jsonl"}]},
-]}}
+
+
+def rules(tmp_path):
+    return {"orders.json": {"Rules": [
+        {"Name": "order-placed", "Description": "orders to the audit file",
+         "EventPattern": {"source": ["com.example.orders"], "detail-type": ["Order Placed"]},
+         "Targets": [{"Id": "audit", "Arn": "file:%s" % (tmp_path / "audit.jsonl"), "InputPath": "$.detail"}]},
+        {"Name": "shop-rule", "EventBusName": "shop", "EventPattern": {"source": ["shop"]},
+         "Targets": [{"Id": "t", "Arn": "file:%s" % (tmp_path / "shop.jsonl")}]},
+    ]}}
 
 
 @pytest.fixture(params=["auth", "noauth"])
-def events_daemon(request, daemon):
-    d = daemon(config=AUTH if request.param == "auth" else {}, rules=RULES)
+def events_daemon(request, daemon, tmp_path):
+    d = daemon(config=AUTH if request.param == "auth" else {}, rules=rules(tmp_path))
     d.signed = request.param == "auth"
+    d.audit = tmp_path / "audit.jsonl"
+    d.shop = tmp_path / "shop.jsonl"
     yield d
     assert d.stop() == 0
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
 
 
 def aws(d, *args):
@@ -63,6 +73,12 @@ def test_put_events(events_daemon):
                     "ErrorMessage": "Parameter Source is not valid. Reason: Source is a required argument."}
     assert len(e[3]["EventId"]) == 36
     assert e[4] == {"ErrorCode": "ResourceNotFoundException", "ErrorMessage": "Event bus nope does not exist."}
+    # the accepted ones reach their rules' targets: the detail (InputPath), the whole event
+    wait_for(lambda: lines(d.audit) == [{"id": 1}], "the order in the audit file")
+    wait_for(lambda: len(lines(d.shop)) == 1, "the shop event in its file")
+    shop = lines(d.shop)[0]
+    assert shop["id"] == e[3]["EventId"] and shop["time"] == "2026-12-07T08:47:06Z"
+    assert shop["resources"] == ["arn:aws:s3:::bucket"] and shop["region"] == "local"
 
     eleven = [{"Source": "s", "DetailType": "t", "Detail": "{}"}] * 11
     r = aws(d, "put-events", "--entries", json.dumps(eleven))
@@ -99,7 +115,7 @@ def test_rules_as_aws_prints_them(events_daemon):
     assert r.returncode != 0
     assert "ResourceNotFoundException" in r.stderr and "Rule nope does not exist on EventBus default." in r.stderr
     targets = aws_json(d, "list-targets-by-rule", "--rule", "order-placed")["Targets"]
-    assert targets == [{"Id": "audit", "Arn": "file:/tmp/tripline-test-events-audit.jsonl", "InputPath": "$.detail"}]
+    assert targets == [{"Id": "audit", "Arn": "file:%s" % d.audit, "InputPath": "$.detail"}]
     buses = aws_json(d, "list-event-buses")["EventBuses"]
     assert [b["Name"] for b in buses] == ["default", "shop"]
     assert buses[0]["Arn"] == "arn:aws:events:local:000000000000:event-bus/default"
@@ -113,6 +129,7 @@ def test_tripline_cli_on_the_daemon(events_daemon, cli):
             "--detail", '{"id": 2}', env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["FailedEntryCount"] == 0
+    wait_for(lambda: lines(d.audit) == [{"id": 2}], "the order in the audit file")
     r = cli("put-events", *ep, "--source", "s", "--detail-type", "t", "--detail", "{}", "--bus", "nope", env=env)
     assert r.returncode == 1
     assert json.loads(r.stdout)["Entries"][0]["ErrorCode"] == "ResourceNotFoundException"
@@ -121,5 +138,5 @@ def test_tripline_cli_on_the_daemon(events_daemon, cli):
     assert [row[0] for row in table(r.stdout)] == ["NAME", "order-placed"]
     r = cli("rules", "describe", "shop-rule", "--bus", "shop", *ep, env=env)
     assert r.returncode == 0, r.stderr
-    assert "file:/tmp/tripline-test-events-shop.jsonl" in r.stdout
+    assert "file:%s" % d.shop in r.stdout
     assert cli("rules", "describe", "nope", *ep, env=env).returncode == 1
