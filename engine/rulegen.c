@@ -107,8 +107,8 @@ int rulegen_from_ruleset(const struct tripline_config *cfg, struct ruleset *rs, 
 			const struct target_ops *ops = target_ops_for(ru->targets[t].kind);
 			size_t slot = g->first[i] + t;
 			if (!ops) {
-				errlist_add(errs, ru->file, "/Targets/%zu/Arn: %s targets are not implemented yet",
-					    t, target_kind_name(ru->targets[t].kind));
+				errlist_add(errs, ru->file, "%s/Targets/%zu/Arn: %s targets are not implemented yet",
+					    ru->where ? ru->where : "", t, target_kind_name(ru->targets[t].kind));
 				rc = -EINVAL;
 				continue;
 			}

@@ -84,6 +84,7 @@ static void rule_free_fields(struct rule *r)
 {
 	free(r->name);
 	free(r->file);
+	free(r->where);
 	free(r->description);
 	free(r->event_bus);
 	free(r->pattern_text);
@@ -444,6 +445,7 @@ static void load_document(struct loader *ld, const char *file, const char *text,
 		}
 		rule_parse(&c, &ld->opt, obj, &tmp[ntmp - 1]);
 		tmp[ntmp - 1].rule.file = jcheck_dup(&c, file, strlen(file));
+		tmp[ntmp - 1].rule.where = jcheck_dup(&c, c.ptr.buf, c.ptr.len);
 		if (items)
 			jcheck_pop(&c, o2);
 	}

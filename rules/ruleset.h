@@ -129,6 +129,7 @@ struct rule_target {
 struct rule {
 	char *name;
 	char *file;                /* the file (or name given to ruleset_from_text) */
+	char *where;               /* its JSON pointer in the file: "" or "/Rules/N" */
 	char *description;         /* or NULL */
 	bool enabled;              /* State ENABLED (or ENABLED_WITH_ALL_…) */
 	char *event_bus;           /* EventBusName's bus name; "default" when absent */

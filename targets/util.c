@@ -34,8 +34,8 @@ void tgt_error(struct errlist *errs, const struct rule *rule, size_t i, const ch
 	char place[512];
 	va_list ap;
 
-	snprintf(place, sizeof(place), "%s: /Targets/%zu%s%s", rule->file ? rule->file : rule->name, i,
-		 *where ? "/" : "", where);
+	snprintf(place, sizeof(place), "%s: %s/Targets/%zu%s%s", rule->file ? rule->file : rule->name,
+		 rule->where ? rule->where : "", i, *where ? "/" : "", where);
 	va_start(ap, fmt);
 	errlist_addv(errs, place, fmt, ap);
 	va_end(ap);

@@ -561,6 +561,12 @@ static void test_reload_watch(void **state)
 	wait_applied(&loop, 6);
 	assert_int_equal(applied_result, -EINVAL);
 	assert_non_null(strstr(applied_err, "b.json: /Targets/0/Arn: kafka targets are not implemented yet"));
+	/* in a file of several rules, the pointer names the rule */
+	write_file(path, "{\"Rules\":[{\"Name\":\"ok\",\"EventPattern\":{\"source\":[\"y\"]}},{\"Name\":\"three\",\"EventPattern\":{\"source\":[\"x\"]},"
+			 "\"Targets\":[{\"Id\":\"k\",\"Arn\":\"kafka:topic\"}]}]}");
+	wait_applied(&loop, 7);
+	assert_int_equal(applied_result, -EINVAL);
+	assert_non_null(strstr(applied_err, "b.json: /Rules/1/Targets/0/Arn: kafka targets are not implemented yet"));
 	reload_free(rl);
 	uv_run(&loop, UV_RUN_DEFAULT);   /* the closes, and generations freed on the threadpool */
 	assert_int_equal(uv_loop_close(&loop), 0);
