@@ -10,8 +10,8 @@ packages=(
   # libraries (DESIGN.md §8)
   libuv1-dev libjansson-dev libpcre2-dev librdkafka-dev libhiredis-dev
   libcurl4-openssl-dev libmicrohttpd-dev libcmocka-dev libssl-dev
-  # benchmarks (gzip'd event streams)
-  zlib1g-dev
+  # benchmarks (gzip'd event streams; wrk drives PutEvents in events_bench.py)
+  zlib1g-dev wrk
   # tests (awscli: Debian's AWS CLI v2 at /usr/bin/aws drives the daemon's API)
   python3 python3-pytest curl redis-server awscli
   docker.io busybox-static  # docker driver tests: a private dockerd, an image without a registry
