@@ -9,9 +9,10 @@ import http.server
 import json
 import os
 import signal
+import subprocess
 import threading
 
-from tripline_test import ApiError, marked_pids, wait_for
+from tripline_test import ApiError, aws_cli, marked_pids, wait_for
 
 EVENTS = "AWSEvents."
 
@@ -90,6 +91,49 @@ def test_put_events_runs_the_task_with_the_transformed_input(daemon, mark):
     assert len(all_tasks(d, "show")) == 1
     task = d.task(arns[0])
     assert task["startedBy"], task
+
+
+def test_aws_cli_put_events_with_auth_runs_the_task_once(daemon, mark, tripline_bin):
+    rules = {"upload.json": rule_task("thumb", {"source": ["aws.s3"], "detail-type": ["Object Created"]}, "show",
+                                      InputTransformer={"InputPathsMap": {"key": "$.detail.object.key"},
+                                                        "InputTemplate": '{"containerOverrides":[{"name":"main",'
+                                                                         '"environment":[{"name":"OBJECT_KEY",'
+                                                                         '"value":<key>}]}]}'})}
+    d = daemon(config={"auth": {"keys": {"AKIDCLI": "value:cli-secret"}}}, rules=rules)
+
+    def aws(*args, **kw):
+        r = aws_cli(d.port, *args, **kw)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else {}
+
+    def stopped():
+        return aws("ecs", "list-tasks", "--family", "show", "--desired-status", "STOPPED")["taskArns"]
+
+    family, containers = env_task(mark)
+    aws("ecs", "register-task-definition", "--family", family, "--container-definitions", json.dumps(containers))
+    entries = [{"Source": "aws.s3", "DetailType": "Object Created", "Detail": '{"object": {"key": "raw/a b.jpg"}}'},
+               {"Source": "aws.s3", "DetailType": "Object Deleted", "Detail": '{"object": {"key": "raw/c.jpg"}}'},
+               {"Source": "aws.s3", "DetailType": "Object Created", "Detail": "[1, 2]"}]
+    out = aws("events", "put-events", "--entries", json.dumps(entries))
+    assert out["FailedEntryCount"] == 1
+    assert [("EventId" in e) for e in out["Entries"]] == [True, True, False]
+    assert out["Entries"][2] == {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    arns = wait_for(lambda: stopped() or None, "the task to run and stop")
+    env = dict(os.environ, TRIPLINE_ACCESS_KEY_ID="AKIDCLI", TRIPLINE_SECRET_ACCESS_KEY="cli-secret")
+
+    def output():
+        r = subprocess.run([tripline_bin, "task", "logs", arns[0], "--endpoint", d.url("")],
+                           capture_output=True, text=True, env=env, timeout=60)
+        return r.stdout if "OBJECT_KEY=" in r.stdout else None
+    assert "OBJECT_KEY=raw/a b.jpg\n" in wait_for(output, "the task's output")
+    wait_for(lambda: labelled(d, "tripline_target_invocations_total", rule="thumb", target="run",
+                              result="success") == 1, "one invocation")
+    running = aws("ecs", "list-tasks", "--family", "show")["taskArns"]
+    assert len(stopped()) + len(running) == 1   # the deleted object's event matched nothing
+    # a wrong secret is refused before anything is put
+    bad = aws_cli(d.port, "events", "put-events", "--entries", json.dumps(entries[:1]), secret="wrong")
+    assert bad.returncode != 0 and "InvalidSignatureException" in bad.stderr
+    assert len(stopped()) == 1
 
 
 # ---------------------------------------------------------------- a task's failure notifies
