@@ -96,7 +96,7 @@ struct job {
 	char *line;                  /* the dead letter, once built */
 	size_t line_len;
 	char token[DIGEST_SHA256_HEX_LEN + 1];
-	char rule_arn[600];
+	const char *rule_arn;      /* the generation's */
 };
 
 struct dispatch {
@@ -438,7 +438,7 @@ static void invoke(struct job *j)
 		.state = j->gen->state[j->slot],
 		.input = j->input,
 		.input_len = j->input_len,
-		.token = j->token,
+		.token = ops->uses_token ? j->token : NULL,
 		.attempt = j->attempt,
 		.max_age_s = j->rt->retry.max_age_s,
 	};
@@ -715,12 +715,11 @@ static int submit(struct dispatch *d, struct event *ev, struct rulegen *gen, uin
 	j->rule = r;
 	j->rt = &r->targets[target_index];
 	j->slot = slot;
-	if (make_token(ev, r, j->rt, j->token) < 0) {
+	if (gen->ops[slot]->uses_token && make_token(ev, r, j->rt, j->token) < 0) {
 		free(j);
 		return -ENOMEM;
 	}
-	if (!d->env || !d->env->cfg || rulegen_rule_arn(d->env->cfg, r, j->rule_arn, sizeof(j->rule_arn)) < 0)
-		snprintf(j->rule_arn, sizeof(j->rule_arn), "rule/%s", r->name);
+	j->rule_arn = gen->arns[rule_index];
 	uv_timer_init(d->loop, &j->timer);
 	j->timer.data = j;
 	j->ev = event_ref(ev);

@@ -26,6 +26,9 @@ static void gen_free(struct rulegen *g)
 			if (g->ops && g->ops[i] && g->ops[i]->release && g->state[i])
 				g->ops[i]->release(g->state[i]);
 	}
+	for (size_t i = 0; g->arns && g->rs && i < g->rs->n; i++)
+		free(g->arns[i]);
+	free(g->arns);
 	for (size_t i = 0; i < g->n_buses; i++)
 		free(g->buses[i]);
 	free(g->buses);
@@ -122,6 +125,17 @@ int rulegen_from_ruleset(const struct tripline_config *cfg, struct ruleset *rs, 
 	}
 	if (rc == 0)
 		rc = collect_buses(g);
+	if (rc == 0 && !(g->arns = calloc(rs->n ? rs->n : 1, sizeof(*g->arns))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < rs->n; i++) {
+		char arn[2048];
+		if (!cfg)
+			snprintf(arn, sizeof(arn), "rule/%s", rs->rules[i].name);
+		else if (rulegen_rule_arn(cfg, &rs->rules[i], arn, sizeof(arn)) < 0)
+			snprintf(arn, sizeof(arn), "rule/%.64s", rs->rules[i].name);
+		if (!(g->arns[i] = strdup(arn)))
+			rc = -ENOMEM;
+	}
 	if (rc < 0) {
 		gen_free(g);
 		return rc;

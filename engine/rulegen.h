@@ -32,6 +32,7 @@ struct rulegen {
 	size_t *first;                    /* rules[i]'s targets are slots first[i] … first[i+1]-1 */
 	const struct target_ops **ops;    /* per slot; NULL: a disabled rule's target */
 	void **state;                     /* per slot: the ops' prepare() result */
+	char **arns;                      /* each rule's ARN (rulegen_rule_arn()) */
 	char **buses;                     /* the rules' EventBusNames, sorted, unique */
 	size_t n_buses;
 	unsigned refs;                    /* private */

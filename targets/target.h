@@ -69,7 +69,8 @@ struct target_call {
 	size_t input_len;
 	const char *token;           /* 64 hex: SHA-256 of (event id, rule name, target id):
 					idempotency for RunTask's clientToken and relative
-					UpdateService; the same on every attempt and replay */
+					UpdateService; the same on every attempt and replay.
+					NULL unless the kind's uses_token */
 	uint32_t attempt;            /* 0 on the first */
 	uint32_t max_age_s;          /* the target's MaximumEventAgeInSeconds */
 };
@@ -91,6 +92,7 @@ typedef void (*target_done_fn)(void *arg, const struct target_result *res);
 
 struct target_ops {
 	const char *name;            /* "task", "http", "file", "bus" */
+	bool uses_token;             /* the call's token is made (a digest per dispatch) */
 	/* NULL: nothing to prepare (state NULL). 0, -EINVAL (errors in errs), -ENOMEM. */
 	int (*prepare)(const struct tripline_config *cfg, const struct rule *rule, size_t target_index,
 		       void **ret_state, struct errlist *errs);

@@ -654,6 +654,7 @@ static void task_invoke(const struct target_env *env, const struct target_call *
 
 const struct target_ops target_task_ops = {
 	.name = "task",
+	.uses_token = true,
 	.prepare = task_prepare,
 	.release = task_release,
 	.invoke = task_invoke,

@@ -110,7 +110,7 @@ static void test_invoke(const struct target_env *env, const struct target_call *
 	}
 }
 
-static const struct target_ops test_ops = {.name = "test", .invoke = test_invoke};
+static const struct target_ops test_ops = {.name = "test", .uses_token = true, .invoke = test_invoke};
 
 const struct target_ops *target_ops_for(enum target_kind kind)
 {
