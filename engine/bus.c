@@ -33,6 +33,10 @@
 
 #define BUS_BATCH 256u
 #define BUS_MAX_CAUSES 65536u
+/* distinct sources labelled in tripline_events_total; later ones are
+ * counted as source="_other" (a client chooses Source freely) */
+#define BUS_MAX_SOURCE_LABELS 1000u
+#define BUS_SOURCE_SLOTS 2048u
 
 struct cause {
 	struct cause *next;           /* chain */
@@ -65,6 +69,8 @@ struct bus {
 	/* metrics */
 	struct metrics *metrics;
 	struct metric *m_events, *m_matches, *m_dropped, *m_queue, *m_refused;
+	uint64_t source_hashes[BUS_SOURCE_SLOTS];   /* open addressing; 0 = empty */
+	size_t n_sources;
 	uint64_t refused_full;
 };
 
@@ -199,13 +205,36 @@ void bus_forget_cause(struct bus *b, const char *key)
 
 /* ------------------------------------------------------------ matching */
 
+/* The source label: the event's, while fewer than BUS_MAX_SOURCE_LABELS
+ * distinct ones were seen, else "_other". */
+static const char *source_label(struct bus *b, const char *source)
+{
+	uint64_t h = 1469598103934665603u;
+
+	for (const char *p = source; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	h |= 1;
+	for (size_t i = h % BUS_SOURCE_SLOTS;; i = (i + 1) % BUS_SOURCE_SLOTS) {
+		if (b->source_hashes[i] == h)
+			return source;
+		if (b->source_hashes[i] == 0) {
+			if (b->n_sources >= BUS_MAX_SOURCE_LABELS)
+				return "_other";
+			b->source_hashes[i] = h;
+			b->n_sources++;
+			return source;
+		}
+	}
+}
+
+
 static void match_one(struct bus *b, struct event *ev)
 {
 	struct rulegen *g = b->gen;
 	const uint32_t *idx = NULL;
 	int n = 0;
 
-	metric_add(b->m_events, (const char *const[]){ev->bus, ev->source ? ev->source : ""}, 1);
+	metric_add(b->m_events, (const char *const[]){ev->bus, source_label(b, ev->source ? ev->source : "")}, 1);
 	event_pending_get(ev);   /* the bus's own, while it submits */
 	if (g && g->rs->matcher) {
 		n = ruleset_match(g->rs, ev->json, ev->len, b->scratch, &idx);

@@ -202,6 +202,7 @@ def test_a_rule_that_reacts_to_its_own_tasks_is_stopped(daemon, mark):
     d = daemon(rules={"start.json": start, "again.json": again})
     d.register("loop", [{"name": "main", "image": "local", "command": ["/bin/true"],
                          "environment": [{"name": "TEST_MARK", "value": mark}]}])
+    d.expect_drops("loop")
     put(d, ("test", "go", {}))
     # task k's events are at depth k; past limits.max_event_depth (8) they are refused
     wait_for(lambda: labelled(d, "tripline_events_dropped_total", reason="loop") >= 1, "the loop to be cut")

@@ -267,6 +267,29 @@ class Daemon:
         assert out["failures"] == [], out
         return out["services"][0]
 
+    # counters that say an event was lost or refused: none is expected in a
+    # test unless it names the reason with expect_drops()
+    DROP_COUNTERS = ("tripline_events_dropped_total", "tripline_bus_refused_total",
+                     "tripline_dead_letter_failures_total")
+
+    def expect_drops(self, *reasons):
+        self.expected_drops = set(getattr(self, "expected_drops", set())) | set(reasons)
+
+    def unexpected_drops(self):
+        try:
+            text = self.metrics()
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return []
+        out = []
+        for line in text.splitlines():
+            name = line.split("{")[0].split(" ")[0]
+            if name not in self.DROP_COUNTERS or line.endswith(" 0"):
+                continue
+            reason = line.split('"')[1] if '"' in line else ""
+            if reason not in getattr(self, "expected_drops", set()):
+                out.append(line)
+        return out
+
     def stop(self, sig=signal.SIGTERM):
         """Sends sig, waits for the exit (deadline) and returns the exit status."""
         self.proc.send_signal(sig)
@@ -303,6 +326,17 @@ class Daemons:
         return d
 
     def close(self):
+        # events lost or refused are bugs unless the test said it expects
+        # them (Daemon.expect_drops): checked on every daemon still running
+        lost = []
+        for d in self.started:
+            if d.proc.poll() is None:
+                lost += ["%s: %s" % (d.log_path.name, x) for x in d.unexpected_drops()]
+        self._close()
+        if lost:
+            raise AssertionError("events were dropped or refused:\n  " + "\n  ".join(lost))
+
+    def _close(self):
         # a launch still in flight has not exec'd yet, so it carries no mark:
         # the running daemons' children are killed by parentage, and the
         # marks are looked for again for a moment, for a clone that was on

@@ -279,6 +279,39 @@ static void test_bus_matches_per_bus(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_bus_source_labels_are_bounded(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	struct bus *b = NULL;
+	struct metrics *m = metrics_new();
+	char src[32], *text = NULL;
+	size_t len = 0;
+
+	reset();
+	uv_loop_init(&loop);
+	assert_int_equal(bus_new(&loop, &(struct bus_config){.queue_max = 2000, .metrics = m}, &b), 0);
+	for (int i = 0; i < 1002; i++) {
+		snprintf(src, sizeof(src), "s%d", i % 1001 == 1000 ? 0 : i);   /* 1001 distinct, s0 again last */
+		struct event *ev = make("default", src, NULL);
+		assert_int_equal(bus_put(b, ev), 0);
+		event_unref(ev);
+	}
+	run_until_idle(&loop);
+	FILE *f = open_memstream(&text, &len);
+	metrics_render(m, f);
+	fclose(f);
+	assert_non_null(strstr(text, "tripline_events_total{bus=\"default\",source=\"s999\"} 1"));
+	assert_non_null(strstr(text, "tripline_events_total{bus=\"default\",source=\"s0\"} 2"));
+	assert_null(strstr(text, "source=\"s1001\""));
+	assert_non_null(strstr(text, "tripline_events_total{bus=\"default\",source=\"_other\"} 1"));
+	free(text);
+	bus_free(b);
+	metrics_free(m);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_bus_bound_and_reserve(void **state)
 {
 	(void)state;
@@ -585,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_skips),
 		cmocka_unit_test(test_bus_matches_per_bus),
+		cmocka_unit_test(test_bus_source_labels_are_bounded),
 		cmocka_unit_test(test_bus_bound_and_reserve),
 		cmocka_unit_test(test_bus_final_waits_for_dispatches),
 		cmocka_unit_test(test_causes),
