@@ -47,6 +47,8 @@ struct journal_rec {
 /* CRC32C (Castagnoli), the usual initial value and final xor; crc is the
  * value of the bytes before (0 to start). */
 uint32_t journal_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The same from tables (slicing by 8), what journal_crc32c() uses without SSE4.2. */
+uint32_t journal_crc32c_tables(uint32_t crc, const void *buf, size_t len);
 
 /* Record sizes, 0 when a field is over its limit. */
 size_t journal_rec_event_size(const struct journal_event *ev);
