@@ -380,6 +380,40 @@ int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wa
 	return r;
 }
 
+/*
+ * The tokens the loaded tasks carry: a token file is written after its
+ * tasks' state files, so a crash between the two leaves tasks whose token
+ * the store does not know. Each such token is remembered again with its
+ * tasks (for what is left of its lifetime, counted from the task's
+ * creation), and its file written.
+ */
+void client_tokens_from_tasks(struct orch *o, uint64_t now_wall_ms, uint64_t now_mono_ms)
+{
+	for (struct task *t = o->tasks_head; t; t = t->next) {
+		char ids[ORCH_MAX_RUN_COUNT][33];
+		size_t n = 0;
+		bool mismatch;
+		if (!t->client_token ||
+		    client_tokens_get(o->tokens, t->client_token, t->client_params, now_mono_ms, ids,
+				      ORCH_MAX_RUN_COUNT, &n, &mismatch))
+			continue;
+		uint64_t ttl_ms = t->client_ttl_s > ORCH_CLIENT_TOKEN_TTL_S ? (uint64_t)t->client_ttl_s * 1000u
+									  : TTL_MS;
+		uint64_t age = now_wall_ms > t->created_wall_ms ? now_wall_ms - t->created_wall_ms : 0;
+		if (age >= ttl_ms)
+			continue;
+		n = 0;
+		for (struct task *u = t; u && n < ORCH_MAX_RUN_COUNT; u = u->next)
+			if (u->client_token && strcmp(u->client_token, t->client_token) == 0 &&
+			    strcmp(u->client_params, t->client_params) == 0)
+				memcpy(ids[n++], u->id, 33);
+		log_warn("orch", "client token of task %s was not stored (a crash at its RunTask): remembered again",
+			 t->id);
+		client_tokens_put(o->tokens, t->client_token, t->client_params, now_mono_ms, now_wall_ms,
+				  (uint32_t)((ttl_ms - age + 999) / 1000), (const char(*)[33])ids, n);
+	}
+}
+
 bool orch_client_token_room(struct orch *o, struct orch_error *e)
 {
 	if (!client_tokens_full(o->tokens, orch_mono_ms(o)))

@@ -624,6 +624,7 @@ int orch_new(uv_loop_t *loop, const struct orch_config *cfg, struct taskdef_regi
 		snprintf(err, errlen, "loading client tokens: %s", strerror(-r));
 		goto fail_handles;
 	}
+	client_tokens_from_tasks(o, orch_wall_ms(o), orch_mono_ms(o));
 	for (struct task *t = o->tasks_head; t; t = t->next)
 		orch_task_resume(t);
 	uv_timer_start(&o->tick, on_tick, 1000, 1000);

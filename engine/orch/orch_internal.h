@@ -88,6 +88,8 @@ struct tcontainer {
 
 struct service;
 
+#define CLIENT_TOKEN_PARAMS_LEN 64     /* hex digits of a SHA-256 */
+
 struct task {
 	struct orch *orch;
 	struct task *prev, *next;
@@ -95,6 +97,11 @@ struct task {
 	char *arn;
 	const struct taskdef *td;
 	char *group, *started_by;
+	/* the RunTask clientToken that started it (kept in its state file, which
+	 * is written before it runs: the token survives a crash however early) */
+	char *client_token;
+	char client_params[CLIENT_TOKEN_PARAMS_LEN + 1];
+	uint32_t client_ttl_s;
 	struct service *service;       /* NULL for a standalone task */
 	char *deployment_id;           /* the service deployment it belongs to */
 	enum task_status last, desired;
@@ -137,6 +144,9 @@ struct orch {
 	struct service *services;      /* singly linked, creation order */
 	size_t n_services;
 	struct client_tokens *tokens;
+	/* set by orch_run_task() around its launches: the token they carry */
+	const char *launch_token, *launch_params;
+	uint32_t launch_ttl_s;
 	struct dynuser *uids;          /* process tasks' dynamic uids */
 	char *default_user;            /* copies behind cfg.process_default_user, */
 	char **host_paths;             /* cfg.docker_allowed_host_paths */
@@ -229,7 +239,6 @@ int orch_secrets_resolve(const struct orch *o, const struct secret_store *st, co
 void orch_secrets_close(struct secret_store *st);
 
 /* client_token.c */
-#define CLIENT_TOKEN_PARAMS_LEN 64     /* hex digits of a SHA-256 */
 /* dir: where each token is kept as a file (NULL: memory only); max: how
  * many are kept at once (0: ORCH_MAX_CLIENT_TOKENS). */
 struct client_tokens *client_tokens_new(const char *dir, size_t max);
@@ -238,6 +247,9 @@ void client_tokens_free(struct client_tokens *ct);
  * (removes the older ones; sets aside those that cannot be loaded; keeps
  * them all even over max). 0 or -errno. */
 int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wall_ms, uint64_t now_mono_ms);
+/* After the tasks and the token files are loaded: the tokens tasks carry
+ * that no file recorded (a crash between a task's state and its token). */
+void client_tokens_from_tasks(struct orch *o, uint64_t now_wall_ms, uint64_t now_mono_ms);
 /* Whether token is remembered (not older than its lifetime): true, its task
  * ids in ids (*ret_n of them; none for an UpdateService token) and
  * *ret_mismatch when it was remembered with other params (a digest). */

@@ -261,6 +261,7 @@ void orch_task_free(struct task *t)
 	free(t->arn);
 	free(t->group);
 	free(t->started_by);
+	free(t->client_token);
 	free(t->deployment_id);
 	free(t->stopped_reason);
 	free(t->launch_type);
@@ -957,6 +958,12 @@ struct task *orch_launch_task(struct orch *o, const struct taskdef *td, const ch
 	t->group = group ? strdup(group) : svc ? orch_strdupf("service:%s", service_name(svc)) : NULL;
 	t->started_by = started_by ? strdup(started_by) : NULL;
 	t->deployment_id = deployment_id ? strdup(deployment_id) : NULL;
+	if (o->launch_token && !svc) {
+		if (!(t->client_token = strdup(o->launch_token)))
+			goto nomem_task;
+		snprintf(t->client_params, sizeof(t->client_params), "%s", o->launch_params);
+		t->client_ttl_s = o->launch_ttl_s;
+	}
 	if (!t->arn || !t->launch_type || (group && !t->group) || (started_by && !t->started_by) ||
 	    (deployment_id && !t->deployment_id) || orch_overrides_copy(overrides, &t->overrides) < 0)
 		goto nomem_task;

@@ -115,12 +115,20 @@ int orch_run_task(struct orch *o, const struct run_task_request *req, struct run
 		}
 		return 0;
 	}
+	if (req->client_token) {
+		o->launch_token = req->client_token;
+		o->launch_params = params;
+		o->launch_ttl_s = req->client_token_ttl_s;
+	}
+	bool failed = false;
 	for (int64_t i = 0; i < count; i++) {
 		const char *failure = NULL;
 		struct task *t = orch_launch_task(o, td, req->group, req->started_by, NULL, NULL, &req->overrides,
 						  req->launch_type, e, &failure);
-		if (!t && !failure)
-			return ret->n_tasks ? 0 : -1;   /* what was launched stays launched */
+		if (!t && !failure) {
+			failed = true;   /* what was launched stays launched */
+			break;
+		}
 		if (!t) {
 			ret->failures[ret->n_failures++] = (struct orch_failure){o->instance_arn, failure, no_capacity};
 			continue;
@@ -129,6 +137,9 @@ int orch_run_task(struct orch *o, const struct run_task_request *req, struct run
 		memcpy(ids[ret->n_tasks], t->id, sizeof(ids[0]));
 		ret->tasks[ret->n_tasks++] = t;
 	}
+	o->launch_token = o->launch_params = NULL;
+	if (failed && ret->n_tasks == 0)
+		return -1;   /* nothing launched, for the reason in e */
 	if (req->client_token && ret->n_tasks) {
 		client_tokens_put(o->tokens, req->client_token, params, now, orch_wall_ms(o),
 				  req->client_token_ttl_s, (const char(*)[33])ids, ret->n_tasks);

@@ -264,6 +264,11 @@ static json_t *task_state(const struct task *t)
 		goto fail;
 	if (t->uid)
 		json_object_set_new(priv, "uid", json_integer(t->uid));   /* its dynamic uid */
+	if (t->client_token) {   /* the RunTask clientToken that started it */
+		json_object_set_new(priv, "clientToken", json_string(t->client_token));
+		json_object_set_new(priv, "clientParams", json_string(t->client_params));
+		json_object_set_new(priv, "clientTokenTtl", json_integer(t->client_ttl_s));
+	}
 	if (t->service) {
 		json_object_set_new(priv, "service", json_string(service_name(t->service)));
 		set_opt(priv, "deployment", str_or_null(t->deployment_id));
@@ -424,6 +429,13 @@ static int load_task(struct orch *o, const char *path)
 	t->ever_healthy = json_is_true(json_object_get(priv, "everHealthy"));
 	t->counted_failure = json_is_true(json_object_get(priv, "countedFailure"));
 	t->uid = (uint32_t)json_integer_value(json_object_get(priv, "uid"));
+	const char *ctok = json_string_value(json_object_get(priv, "clientToken"));
+	const char *cpar = json_string_value(json_object_get(priv, "clientParams"));
+	if (ctok && cpar && strlen(cpar) == CLIENT_TOKEN_PARAMS_LEN) {
+		t->client_token = strdup(ctok);
+		memcpy(t->client_params, cpar, CLIENT_TOKEN_PARAMS_LEN + 1);
+		t->client_ttl_s = (uint32_t)json_integer_value(json_object_get(priv, "clientTokenTtl"));
+	}
 	const char *last = json_string_value(json_object_get(j, "lastStatus"));
 	t->last = TS_PENDING;
 	for (int s = 0; s <= TS_STOPPED; s++)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -468,6 +469,31 @@ static void test_rule_token_outlives_the_hour_and_a_restart(void **state)
 	event_unref(ev);
 }
 
+/* A crash after a task's state file and before its token's file: the
+ * token, kept in the task's state, is remembered again at the restart, so
+ * the replayed RunTask launches nothing. */
+static void test_token_lost_in_a_crash_is_taken_from_its_task(void **state)
+{
+	struct fx *f = *state;
+	struct tf_rule r;
+	struct tf_result res;
+	struct event *ev = event_with(NULL, 0);
+	char path[128];
+
+	start_orch(f);
+	tf_rule_init(&r, "crash", TARGET_TASK, "default",
+		     "{\"Id\":\"t\",\"Arn\":\"cluster/default\",\"EcsParameters\":{\"TaskDefinitionArn\":\"sleeper\"}}",
+		     TARGET_INPUT_EVENT);
+	tf_run(&f->env, &r, ev, NULL, TOKEN("9"), &res);
+	assert_int_equal(res.outcome, TARGET_OK);
+	snprintf(path, sizeof(path), "%s/tokens", f->dir);
+	assert_int_equal(statefile_remove_tree(path), 0);   /* the token's file never made it */
+	assert_int_equal(mkdir(path, 0700), 0);
+	restart_orch(f);
+	run_counting(f, &r, ev, NULL, TOKEN("9"), f->o, "events-rule/crash", 1);
+	event_unref(ev);
+}
+
 static void test_full_token_store_refuses_new_tokens(void **state)
 {
 	struct fx *f = *state;
@@ -773,6 +799,7 @@ static void test_prepare_refuses_what_cannot_work(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_token_lost_in_a_crash_is_taken_from_its_task, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_task_overrides_started_by_and_token, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_task_without_input_runs_without_overrides, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_task_errors_map_to_eventbridge_codes, setup, teardown),
