@@ -61,6 +61,8 @@ struct client_tokens {
 	size_t n, max;
 	struct token_entry **heap;     /* by at_mono_ms + ttl_ms, soonest first */
 	size_t heap_cap;
+	char **expired;                /* tokens whose files said expired at load: not */
+	size_t n_expired;              /* taken again from their tasks */
 };
 
 static uint64_t hash(const char *s)
@@ -176,6 +178,9 @@ void client_tokens_free(struct client_tokens *ct)
 		free(ct->heap[i]);
 	free(ct->heap);
 	free(ct->buckets);
+	for (size_t i = 0; i < ct->n_expired; i++)
+		free(ct->expired[i]);
+	free(ct->expired);
 	free(ct->dir);
 	free(ct);
 }
@@ -348,8 +353,14 @@ static int load_one(struct orch *o, struct client_tokens *ct, const char *path, 
 	if (!token || !params || strlen(params) != CLIENT_TOKEN_PARAMS_LEN || !json_is_array(tasks) ||
 	    json_array_size(tasks) != n || strlen(token) > ORCH_MAX_CLIENT_TOKEN || !at_wall)
 		orch_state_set_aside(o, path, why);
-	else if (age > ttl_ms)
+	else if (age > ttl_ms) {
+		char **v = realloc(ct->expired, (ct->n_expired + 1) * sizeof(*v));
+		if (v && (v[ct->n_expired] = strdup(token)))
+			ct->n_expired++;
+		if (v)
+			ct->expired = v;
 		unlink(path);
+	}
 	else if ((r = add(ct, token, params, now_mono_ms > age ? now_mono_ms - age : 0, ttl_ms,
 			  (const char(*)[33])ids, n, true, &e)) < 0)
 		err = r;   /* over a bound made smaller meanwhile they are all kept: new ones wait */
@@ -385,15 +396,20 @@ int client_tokens_load(struct orch *o, struct client_tokens *ct, uint64_t now_wa
  * tasks' state files, so a crash between the two leaves tasks whose token
  * the store does not know. Each such token is remembered again with its
  * tasks (for what is left of its lifetime, counted from the task's
- * creation), and its file written.
+ * creation), and its file written — unless its file was there and said it
+ * had expired.
  */
 void client_tokens_from_tasks(struct orch *o, uint64_t now_wall_ms, uint64_t now_mono_ms)
 {
+	struct client_tokens *ct = o->tokens;
+
 	for (struct task *t = o->tasks_head; t; t = t->next) {
 		char ids[ORCH_MAX_RUN_COUNT][33];
 		size_t n = 0;
-		bool mismatch;
-		if (!t->client_token ||
+		bool mismatch, gone = false;
+		for (size_t i = 0; t->client_token && i < ct->n_expired; i++)
+			gone = gone || strcmp(ct->expired[i], t->client_token) == 0;
+		if (!t->client_token || gone ||
 		    client_tokens_get(o->tokens, t->client_token, t->client_params, now_mono_ms, ids,
 				      ORCH_MAX_RUN_COUNT, &n, &mismatch))
 			continue;
@@ -412,6 +428,11 @@ void client_tokens_from_tasks(struct orch *o, uint64_t now_wall_ms, uint64_t now
 		client_tokens_put(o->tokens, t->client_token, t->client_params, now_mono_ms, now_wall_ms,
 				  (uint32_t)((ttl_ms - age + 999) / 1000), (const char(*)[33])ids, n);
 	}
+	for (size_t i = 0; i < ct->n_expired; i++)
+		free(ct->expired[i]);
+	free(ct->expired);
+	ct->expired = NULL;
+	ct->n_expired = 0;
 }
 
 bool orch_client_token_room(struct orch *o, struct orch_error *e)
