@@ -29,13 +29,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_local.h"
 #include "lines.h"
 #include "matcher.h"
 #include "pattern.h"
 #include "readfile.h"
 #include "ruleset.h"
 #include "serve.h"
-#include "transform.h"
 
 #define EXIT_NEGATIVE CLI_EXIT_NEGATIVE
 #define EXIT_BADINPUT CLI_EXIT_BADINPUT
@@ -48,10 +48,8 @@
 /* Newlines the reader indexes per block (beyond, the main thread searches). */
 #define CLI_MATCH_BLOCK_LINES 8192u
 #define CLI_MATCH_OUT_BLOCK ((size_t)64 << 10)
-/* `transform`'s rule name when --rule-name is not given. */
-#define CLI_TRANSFORM_RULE "transform-preview"
 
-static const char *prog = "tripline";
+const char *const cli_prog = "tripline";
 
 /* ------------------------------------------------------------ input */
 
@@ -102,12 +100,12 @@ int cli_read_input(const char *path, char **ret, size_t *ret_len)
 }
 
 /* A command-line argument that is JSON text, or @path for a file's content. */
-static int load_arg(const char *what, const char *arg, char **ret, size_t *ret_len)
+int cli_load_arg(const char *what, const char *arg, char **ret, size_t *ret_len)
 {
 	if (arg[0] == '@') {
 		int r = cli_read_input(arg + 1, ret, ret_len);
 		if (r < 0) {
-			fprintf(stderr, "%s: %s: %s: %s\n", prog, what, arg + 1,
+			fprintf(stderr, "%s: %s: %s: %s\n", cli_prog, what, arg + 1,
 				r == -E2BIG ? "larger than " CLI_MAX_INPUT_TEXT : readfile_strerror(r));
 			return EXIT_BADINPUT;
 		}
@@ -120,18 +118,10 @@ static int load_arg(const char *what, const char *arg, char **ret, size_t *ret_l
 
 /* ------------------------------------------------------------ help */
 
-struct command {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *summary;
-	const char *usage;
-};
-
 static int cmd_serve(int argc, char **argv);
 static int cmd_test_pattern(int argc, char **argv);
 static int cmd_match(int argc, char **argv);
 static int cmd_validate(int argc, char **argv);
-static int cmd_transform(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -173,7 +163,7 @@ static const struct command commands[] = {
 	 "Checks every rule file (a file, or a directory of *.json files). Prints a\n"
 	 "one-line summary and exits 0 when all are valid; otherwise prints every\n"
 	 "error as FILE: /json/pointer: message and exits 2.\n"},
-	{"transform", cmd_transform, "preview what a rule target receives for an event",
+	{"transform", cli_cmd_transform, "preview what a rule target receives for an event",
 	 "usage: tripline transform --event EVENT [--input JSON | --input-path PATH |\n"
 	 "                          --input-paths-map JSON --input-template TEMPLATE]\n"
 	 "                          [--rule-name NAME] [--rule-arn ARN]\n"
@@ -215,7 +205,7 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-static const struct command *find_command(const char *name)
+const struct command *cli_find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, name) == 0)
@@ -234,14 +224,11 @@ static void print_overview(FILE *f)
 		   "Exit codes: 0 ok, 1 a negative answer, 2 bad input, 3 other failures.\n");
 }
 
-static int usage_error(const struct command *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int usage_error(const struct command *c, const char *fmt, ...)
+int cli_usage_error(const struct command *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s %s: ", prog, c->name);
+	fprintf(stderr, "%s %s: ", cli_prog, c->name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -252,13 +239,13 @@ static int usage_error(const struct command *c, const char *fmt, ...)
 static int cmd_help(int argc, char **argv)
 {
 	if (argc > 2) {
-		fprintf(stderr, "%s help: too many arguments\nusage: tripline help [COMMAND]\n", prog);
+		fprintf(stderr, "%s help: too many arguments\nusage: tripline help [COMMAND]\n", cli_prog);
 		return EXIT_BADINPUT;
 	}
 	if (argc == 2) {
-		const struct command *c = find_command(argv[1]);
+		const struct command *c = cli_find_command(argv[1]);
 		if (!c) {
-			fprintf(stderr, "%s help: unknown command '%s'\n", prog, argv[1]);
+			fprintf(stderr, "%s help: unknown command '%s'\n", cli_prog, argv[1]);
 			return EXIT_BADINPUT;
 		}
 		fputs(c->usage, stdout);
@@ -272,7 +259,7 @@ static int cmd_version(int argc, char **argv)
 {
 	(void)argv;
 	if (argc > 1) {
-		fprintf(stderr, "%s version: takes no arguments\n", prog);
+		fprintf(stderr, "%s version: takes no arguments\n", cli_prog);
 		return EXIT_BADINPUT;
 	}
 	printf("tripline %s\n", TRIPLINE_VERSION);
@@ -280,7 +267,7 @@ static int cmd_version(int argc, char **argv)
 }
 
 /* Handles --help/-h for a command; returns -1 when absent. */
-static int maybe_help(const struct command *c, int argc, char **argv)
+int cli_maybe_help(const struct command *c, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
@@ -297,7 +284,7 @@ static int maybe_help(const struct command *c, int argc, char **argv)
 
 static int cmd_test_pattern(int argc, char **argv)
 {
-	const struct command *c = find_command("test-pattern");
+	const struct command *c = cli_find_command("test-pattern");
 	static const struct option opts[] = {
 		{"pattern", required_argument, NULL, 'p'},
 		{"event", required_argument, NULL, 'e'},
@@ -314,7 +301,7 @@ static int cmd_test_pattern(int argc, char **argv)
 	struct match_scratch *s = NULL;
 	int opt, rc;
 
-	if ((rc = maybe_help(c, argc, argv)) >= 0)
+	if ((rc = cli_maybe_help(c, argc, argv)) >= 0)
 		return rc;
 	opterr = 0;
 	optind = 1;
@@ -323,23 +310,23 @@ static int cmd_test_pattern(int argc, char **argv)
 		case 'p': pattern_arg = optarg; break;
 		case 'e': event_arg = optarg; break;
 		case 'E': dialect = PATTERN_DIALECT_EVENTBRIDGE; break;
-		default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+		default: return cli_usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
 	if (!pattern_arg || !event_arg)
-		return usage_error(c, "%s", "both --pattern and --event are required");
+		return cli_usage_error(c, "%s", "both --pattern and --event are required");
 
-	if ((rc = load_arg("pattern", pattern_arg, &ptext, &plen)) != 0 ||
-	    (rc = load_arg("event", event_arg, &etext, &elen)) != 0)
+	if ((rc = cli_load_arg("pattern", pattern_arg, &ptext, &plen)) != 0 ||
+	    (rc = cli_load_arg("event", event_arg, &etext, &elen)) != 0)
 		goto out;
 
 	if (pattern_parse(ptext, plen, dialect, NULL, &pat, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s: invalid pattern: %s\n", prog, errs.msgs[i]);
+			fprintf(stderr, "%s: invalid pattern: %s\n", cli_prog, errs.msgs[i]);
 		if (!errs.n)
-			fprintf(stderr, "%s: invalid pattern (out of memory)\n", prog);
+			fprintf(stderr, "%s: invalid pattern (out of memory)\n", cli_prog);
 		rc = errs.n ? EXIT_BADINPUT : EXIT_FAILURE_OTHER;
 		goto out;
 	}
@@ -348,14 +335,14 @@ static int cmd_test_pattern(int argc, char **argv)
 	    !(s = match_scratch_new())) {
 		if (!b)
 			pattern_free(pat);
-		fprintf(stderr, "%s: out of memory\n", prog);
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
 		rc = EXIT_FAILURE_OTHER;
 		goto out;
 	}
 	const uint32_t *ids;
 	int n = matcher_match(m, etext, elen, s, &ids);
 	if (n < 0) {
-		fprintf(stderr, "%s: invalid event: %s\n", prog,
+		fprintf(stderr, "%s: invalid event: %s\n", cli_prog,
 			n == -ENOMEM ? "out of memory" : match_scratch_error(s));
 		rc = n == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
 		goto out;
@@ -385,9 +372,9 @@ static int load_rules(const char *const *paths, size_t n, enum pattern_dialect d
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
 		if (errs.dropped)
-			fprintf(stderr, "%s: %zu more errors not shown (out of memory)\n", prog, errs.dropped);
+			fprintf(stderr, "%s: %zu more errors not shown (out of memory)\n", cli_prog, errs.dropped);
 		if (r == -ENOMEM && !errs.n)
-			fprintf(stderr, "%s: out of memory\n", prog);
+			fprintf(stderr, "%s: out of memory\n", cli_prog);
 	}
 	errlist_clear(&errs);
 	return r;
@@ -764,7 +751,7 @@ static void match_reader_done(struct match_reader *r)
  */
 static int cmd_match(int argc, char **argv)
 {
-	const struct command *c = find_command("match");
+	const struct command *c = cli_find_command("match");
 	static const struct option opts[] = {
 		{"rules", required_argument, NULL, 'r'},
 		{"eventbridge", no_argument, NULL, 'E'},
@@ -787,7 +774,7 @@ static int cmd_match(int argc, char **argv)
 	lines_init(&in, CLI_MAX_EVENT_LINE);
 	if (!paths)
 		return EXIT_FAILURE_OTHER;
-	if ((rc = maybe_help(c, argc, argv)) >= 0)
+	if ((rc = cli_maybe_help(c, argc, argv)) >= 0)
 		goto out;
 	opterr = 0;
 	optind = 1;
@@ -796,16 +783,16 @@ static int cmd_match(int argc, char **argv)
 		case 'r': paths[npaths++] = optarg; break;
 		case 'E': dialect = PATTERN_DIALECT_EVENTBRIDGE; break;
 		default:
-			rc = usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+			rc = cli_usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
 			goto out;
 		}
 	}
 	if (optind < argc) {
-		rc = usage_error(c, "unexpected argument '%s'", argv[optind]);
+		rc = cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
 	if (!npaths) {
-		rc = usage_error(c, "%s", "at least one --rules PATH is required");
+		rc = cli_usage_error(c, "%s", "at least one --rules PATH is required");
 		goto out;
 	}
 	int r = load_rules(paths, npaths, dialect, &rs);
@@ -824,14 +811,14 @@ static int cmd_match(int argc, char **argv)
 		m = empty;
 	}
 	if (!(s = match_scratch_new()) || match_names_make(rs, &names) < 0) {
-		fprintf(stderr, "%s: out of memory\n", prog);
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
 		rc = EXIT_FAILURE_OTHER;
 		goto out;
 	}
 	out.per_line = isatty(STDOUT_FILENO);
 	in_regular = fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode);
 	if ((r = match_reader_start(&reader)) < 0) {
-		fprintf(stderr, "%s: starting the reader: %s\n", prog, strerror(-r));
+		fprintf(stderr, "%s: starting the reader: %s\n", cli_prog, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;
 		goto out;
 	}
@@ -845,7 +832,7 @@ static int cmd_match(int argc, char **argv)
 		while ((k = lines_next(&in, &line, &n)) != 0) {
 			if (k == -ENOMEM) {
 				match_out_flush(&out);
-				fprintf(stderr, "%s: out of memory\n", prog);
+				fprintf(stderr, "%s: out of memory\n", cli_prog);
 				rc = EXIT_FAILURE_OTHER;
 				goto out;
 			}
@@ -897,7 +884,7 @@ static int cmd_match(int argc, char **argv)
 		}
 		if (got < 0) {
 			match_out_flush(&out);
-			fprintf(stderr, "%s: reading stdin: %s\n", prog, strerror(-got));
+			fprintf(stderr, "%s: reading stdin: %s\n", cli_prog, strerror(-got));
 			rc = EXIT_FAILURE_OTHER;
 			goto out;
 		}
@@ -908,7 +895,7 @@ static int cmd_match(int argc, char **argv)
 	}
 	match_out_flush(&out);
 	if (out.err) {
-		fprintf(stderr, "%s: writing the output: %s\n", prog, strerror(-out.err));
+		fprintf(stderr, "%s: writing the output: %s\n", cli_prog, strerror(-out.err));
 		rc = EXIT_FAILURE_OTHER;
 		goto out;
 	}
@@ -929,7 +916,7 @@ out:
 
 static int cmd_validate(int argc, char **argv)
 {
-	const struct command *c = find_command("validate");
+	const struct command *c = cli_find_command("validate");
 	static const struct option opts[] = {
 		{"eventbridge", no_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
@@ -938,18 +925,18 @@ static int cmd_validate(int argc, char **argv)
 	struct ruleset *rs = NULL;
 	int opt, rc;
 
-	if ((rc = maybe_help(c, argc, argv)) >= 0)
+	if ((rc = cli_maybe_help(c, argc, argv)) >= 0)
 		return rc;
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'E': dialect = PATTERN_DIALECT_EVENTBRIDGE; break;
-		default: return usage_error(c, "unknown option '%s'", argv[optind - 1]);
+		default: return cli_usage_error(c, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
-		return usage_error(c, "%s", "at least one PATH is required");
+		return cli_usage_error(c, "%s", "at least one PATH is required");
 	int r = load_rules((const char *const *)argv + optind, (size_t)(argc - optind), dialect, &rs);
 	if (r < 0)
 		return r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
@@ -969,174 +956,11 @@ static int cmd_validate(int argc, char **argv)
 	return 0;
 }
 
-/* ------------------------------------------------------------ transform */
-
-/* Parses an InputPathsMap into names[] and paths[] (pointers into doc); 0,
- * or EXIT_BADINPUT with a message. */
-static int transform_map(const char *text, size_t len, struct jdoc **ret_doc,
-			 const char ***ret_names, const char ***ret_paths, size_t *ret_n)
-{
-	const struct jnode *root;
-	struct json_error je;
-	const char *why;
-
-	if (jdoc_parse(text, len, NULL, ret_doc, &je) < 0) {
-		fprintf(stderr, "%s transform: invalid --input-paths-map: invalid JSON at line %u, column %u: %s\n",
-			prog, je.line, je.column, je.message);
-		return EXIT_BADINPUT;
-	}
-	root = jdoc_root(*ret_doc);
-	if (root->type != JNODE_OBJECT) {
-		fprintf(stderr, "%s transform: invalid --input-paths-map: must be a JSON object of names to JSONPaths\n",
-			prog);
-		return EXIT_BADINPUT;
-	}
-	*ret_names = calloc(root->len + 1, sizeof(**ret_names));
-	*ret_paths = calloc(root->len + 1, sizeof(**ret_paths));
-	if (!*ret_names || !*ret_paths) {
-		fprintf(stderr, "%s: out of memory\n", prog);
-		return EXIT_FAILURE_OTHER;
-	}
-	for (size_t i = 0; i < root->len; i++) {
-		const struct jmember *m = &root->u.members[i];
-		const char *what = "";
-		/* checked here, with their lengths, in case one holds U+0000 */
-		if (!(why = transform_name_problem(m->key, m->key_len))) {
-			if (m->value->type != JNODE_STRING)
-				why = "must be a string";
-			else if ((why = transform_path_problem(m->value->u.str, m->value->len)))
-				what = "invalid JSONPath: ";
-		}
-		if (why) {
-			fprintf(stderr, "%s transform: invalid transformer: InputPathsMap: %.*s: %s%s\n",
-				prog, (int)m->key_len, m->key, what, why);
-			return EXIT_BADINPUT;
-		}
-		(*ret_names)[i] = m->key;
-		(*ret_paths)[i] = m->value->u.str;
-	}
-	*ret_n = root->len;
-	return 0;
-}
-
-static int cmd_transform(int argc, char **argv)
-{
-	const struct command *c = find_command("transform");
-	static const struct option opts[] = {
-		{"event", required_argument, NULL, 'e'},
-		{"input", required_argument, NULL, 'i'},
-		{"input-path", required_argument, NULL, 'p'},
-		{"input-paths-map", required_argument, NULL, 'm'},
-		{"input-template", required_argument, NULL, 't'},
-		{"rule-name", required_argument, NULL, 'n'},
-		{"rule-arn", required_argument, NULL, 'a'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *event_arg = NULL, *input_arg = NULL, *map_arg = NULL;
-	const char *rule_name = CLI_TRANSFORM_RULE, *rule_arn = NULL;
-	struct transform_spec spec = {0};
-	char *etext = NULL, *itext = NULL, *mtext = NULL, *out = NULL, arn[512], now[32], why[256];
-	size_t elen, ilen, mlen, olen;
-	const char **names = NULL, **paths = NULL;
-	struct jdoc *map_doc = NULL, *event_doc = NULL;
-	struct transform *t = NULL;
-	struct json_error je;
-	int opt, rc, r;
-
-	if ((rc = maybe_help(c, argc, argv)) >= 0)
-		return rc;
-	opterr = 0;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'e': event_arg = optarg; break;
-		case 'i': input_arg = optarg; break;
-		case 'p': spec.input_path = optarg; break;
-		case 'm': map_arg = optarg; break;
-		case 't':
-			spec.template_text = optarg;
-			spec.template_len = strlen(optarg);
-			break;
-		case 'n': rule_name = optarg; break;
-		case 'a': rule_arn = optarg; break;
-		default: return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
-	if (!event_arg)
-		return usage_error(c, "%s", "--event is required");
-	if (!!input_arg + !!spec.input_path + !!(map_arg || spec.template_text) > 1)
-		return usage_error(c, "%s", "use one of --input, --input-path, or --input-paths-map with --input-template");
-	if (map_arg && !spec.template_text)
-		return usage_error(c, "%s", "--input-paths-map needs --input-template");
-
-	if ((rc = load_arg("event", event_arg, &etext, &elen)) != 0 ||
-	    (input_arg && (rc = load_arg("input", input_arg, &itext, &ilen)) != 0) ||
-	    (map_arg && (rc = load_arg("input-paths-map", map_arg, &mtext, &mlen)) != 0))
-		goto out;
-	if (mtext && (rc = transform_map(mtext, mlen, &map_doc, &names, &paths, &spec.n_paths)) != 0)
-		goto out;
-	spec.names = names;
-	spec.paths = paths;
-	spec.input = itext;
-	spec.input_len = itext ? ilen : 0;
-	if ((r = transform_compile(&spec, &t, why, sizeof(why))) < 0) {
-		bool tpl = spec.template_text && strncmp(why, "Input", 5) != 0;
-		fprintf(stderr, "%s transform: invalid transformer: %s%s\n", prog,
-			tpl ? "InputTemplate: " : "", why);
-		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-		goto out;
-	}
-	/* a precise place for what is wrong with the event */
-	if ((r = jdoc_parse(etext, elen, NULL, &event_doc, &je)) < 0) {
-		if (r == -ENOMEM)
-			fprintf(stderr, "%s: out of memory\n", prog);
-		else
-			fprintf(stderr, "%s transform: invalid event: invalid JSON at line %u, column %u: %s\n",
-				prog, je.line, je.column, je.message);
-		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-		goto out;
-	}
-	if (!rule_arn) {
-		snprintf(arn, sizeof(arn), "arn:aws:events:local:000000000000:rule/%s", rule_name);
-		rule_arn = arn;
-	}
-	time_t tnow = time(NULL);
-	struct tm tm;
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&tnow, &tm));
-	struct transform_ctx ctx = {
-		.event = etext, .event_len = elen, .rule_name = rule_name, .rule_arn = rule_arn,
-		.ingestion_time = now,
-	};
-	if ((r = transform_render(t, &ctx, &out, &olen)) < 0) {
-		fprintf(stderr, "%s transform: %s\n", prog,
-			r == -E2BIG ? "the output would be larger than the limit (1 MiB, or twice the event)"
-			: r == -ENOMEM ? "out of memory" : "invalid event");
-		rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
-		goto out;
-	}
-	fwrite(out, 1, olen, stdout);
-	putchar('\n');
-	rc = fflush(stdout) == 0 ? 0 : EXIT_FAILURE_OTHER;
-out:
-	free(out);
-	transform_free(t);
-	jdoc_free(event_doc);
-	jdoc_free(map_doc);
-	free(names);
-	free(paths);
-	free(etext);
-	free(itext);
-	free(mtext);
-	return rc;
-}
-
 /* ------------------------------------------------------------ serve */
 
 static int cmd_serve(int argc, char **argv)
 {
-	const struct command *c = find_command("serve");
+	const struct command *c = cli_find_command("serve");
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"log-level", required_argument, NULL, 'l'},
@@ -1147,7 +971,7 @@ static int cmd_serve(int argc, char **argv)
 	struct serve_options so = {NULL, -1, -1};
 	int opt, rc;
 
-	if ((rc = maybe_help(c, argc, argv)) >= 0)
+	if ((rc = cli_maybe_help(c, argc, argv)) >= 0)
 		return rc;
 	opterr = 0;
 	optind = 1;
@@ -1161,7 +985,7 @@ static int cmd_serve(int argc, char **argv)
 				if (strcmp(optarg, levels[i]) == 0)
 					so.log_level = i;
 			if (so.log_level < 0)
-				return usage_error(c, "--log-level must be debug, info, warn or error, not '%s'", optarg);
+				return cli_usage_error(c, "--log-level must be debug, info, warn or error, not '%s'", optarg);
 			break;
 		case 'f':
 			if (strcmp(optarg, "text") == 0)
@@ -1169,16 +993,16 @@ static int cmd_serve(int argc, char **argv)
 			else if (strcmp(optarg, "json") == 0)
 				so.log_format = 1;
 			else
-				return usage_error(c, "--log-format must be text or json, not '%s'", optarg);
+				return cli_usage_error(c, "--log-format must be text or json, not '%s'", optarg);
 			break;
 		default:
-			return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+			return cli_usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return usage_error(c, "unexpected argument '%s'", argv[optind]);
+		return cli_usage_error(c, "unexpected argument '%s'", argv[optind]);
 	if (!so.config_path)
-		return usage_error(c, "%s", "--config FILE is required");
+		return cli_usage_error(c, "%s", "--config FILE is required");
 	return serve_main(&so);
 }
 
@@ -1194,9 +1018,9 @@ int cli_main(int argc, char **argv)
 		return cmd_version(1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(1, argv + 1);
-	const struct command *c = find_command(argv[1]);
+	const struct command *c = cli_find_command(argv[1]);
 	if (!c) {
-		fprintf(stderr, "%s: unknown command '%s' (try 'tripline help')\n", prog, argv[1]);
+		fprintf(stderr, "%s: unknown command '%s' (try 'tripline help')\n", cli_prog, argv[1]);
 		return EXIT_BADINPUT;
 	}
 	return c->run(argc - 1, argv + 1);
