@@ -21,7 +21,9 @@
  * each is one warning line. Processes and cgroups of other data directories
  * carry another instance id and are never touched.
  *
- * Limits: a process that emptied its environment (env -i) carries no mark;
+ * Processes in another pid namespace than the daemon's are a container
+ * runtime's (docker's containers carry the mark as well) and are left to
+ * their driver. Limits: a process that emptied its environment (env -i) carries no mark;
  * its cgroup still holds it where cgroups are usable. A process between its
  * clone and its execve shows the daemon's environment, not the mark: it has
  * joined its cgroup by then. Loop thread only; reading /proc costs one read
@@ -138,7 +140,23 @@ static int add(struct marks *m, pid_t pid, const char *mark)
 	return 0;
 }
 
-/* Reads /proc once: every process carrying a mark of this instance. */
+/* Whether pid lives in another pid namespace than the daemon: a container
+ * runtime's (docker's containers carry the mark too), never a process
+ * driver's container, which runs in the daemon's. */
+static bool foreign_pid_ns(pid_t pid, const char *own)
+{
+	char path[64], ns[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	if (!own[0] || (n = readlink(path, ns, sizeof(ns) - 1)) <= 0)
+		return false;
+	ns[n] = '\0';
+	return strcmp(ns, own) != 0;
+}
+
+/* Reads /proc once: every process carrying a mark of this instance, in the
+ * daemon's pid namespace. */
 static struct marks *scan(struct driver *d)
 {
 	if (d->marks)
@@ -157,9 +175,11 @@ static struct marks *scan(struct driver *d)
 		return m;
 	}
 	pid_t self = getpid();
-	char *buf = NULL;
+	char *buf = NULL, own_ns[64] = "";
 	size_t cap = 0;
 	struct dirent *de;
+	ssize_t ol = readlink("/proc/self/ns/pid", own_ns, sizeof(own_ns) - 1);
+	own_ns[ol > 0 ? ol : 0] = '\0';
 	while ((de = readdir(dir))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
@@ -167,7 +187,8 @@ static struct marks *scan(struct driver *d)
 			continue;
 		ssize_t n = read_environ((pid_t)pid, &buf, &cap);
 		const char *mark = n > 0 ? find_mark(buf, (size_t)n) : NULL;
-		if (mark && strncmp(mark, prefix, (size_t)pl) == 0 && add(m, (pid_t)pid, mark) < 0)
+		if (mark && strncmp(mark, prefix, (size_t)pl) == 0 && !foreign_pid_ns((pid_t)pid, own_ns) &&
+		    add(m, (pid_t)pid, mark) < 0)
 			break;
 	}
 	free(buf);
