@@ -38,6 +38,7 @@
 
 #include "digest.h"
 #include "logger.h"
+#include "service_internal.h"
 #include "orch_state.h"
 #include "statefile.h"
 
@@ -427,6 +428,33 @@ void client_tokens_from_tasks(struct orch *o, uint64_t now_wall_ms, uint64_t now
 			 t->id);
 		client_tokens_put(o->tokens, t->client_token, t->client_params, now_mono_ms, now_wall_ms,
 				  (uint32_t)((ttl_ms - age + 999) / 1000), (const char(*)[33])ids, n);
+	}
+	/* and the updates' tokens each service keeps with its state */
+	for (struct service *s = o->services; s; s = s->next) {
+		size_t i;
+		json_t *a;
+		json_array_foreach(s->applied_tokens, i, a) {
+			const char *tok = json_string_value(json_object_get(a, "token"));
+			const char *par = json_string_value(json_object_get(a, "params"));
+			uint64_t ttl_s = (uint64_t)json_integer_value(json_object_get(a, "ttl"));
+			uint64_t at = (uint64_t)json_integer_value(json_object_get(a, "at"));
+			char none[1][33];
+			size_t n = 0;
+			bool mismatch, gone = false;
+			if (!tok || !par || strlen(par) != CLIENT_TOKEN_PARAMS_LEN)
+				continue;
+			for (size_t k = 0; k < ct->n_expired; k++)
+				gone = gone || strcmp(ct->expired[k], tok) == 0;
+			uint64_t ttl_ms = ttl_s > ORCH_CLIENT_TOKEN_TTL_S ? ttl_s * 1000u : TTL_MS;
+			uint64_t age = now_wall_ms > at ? now_wall_ms - at : 0;
+			if (gone || age >= ttl_ms ||
+			    client_tokens_get(ct, tok, par, now_mono_ms, none, 0, &n, &mismatch))
+				continue;
+			log_warn("orch", "client token of an update of service %s was not stored (a crash at its "
+				 "UpdateService): remembered again", s->name);
+			client_tokens_put(ct, tok, par, now_mono_ms, now_wall_ms, (uint32_t)((ttl_ms - age + 999) / 1000),
+					  NULL, 0);
+		}
 	}
 	for (size_t i = 0; i < ct->n_expired; i++)
 		free(ct->expired[i]);

@@ -401,6 +401,7 @@ void service_free(struct service *s)
 	free(s->name);
 	free(s->arn);
 	free(s->placement_failure);
+	json_decref(s->applied_tokens);
 	free(s);
 }
 

@@ -220,6 +220,16 @@ int orch_update_service(struct orch *o, const struct update_service_request *req
 		}
 		service_add_event(s, "(service %s) started deployment %s of %s.", s->name, d->id, d->td->arn);
 	}
+	if (req->client_token) {   /* written with the change (service_internal.h) */
+		if (!s->applied_tokens)
+			s->applied_tokens = json_array();
+		json_array_append_new(s->applied_tokens,
+				      json_pack("{s:s,s:s,s:I,s:I}", "token", req->client_token, "params", params,
+						"ttl", (json_int_t)req->client_token_ttl_s, "at",
+						(json_int_t)orch_wall_ms(o)));
+		while (json_array_size(s->applied_tokens) > SERVICE_MAX_APPLIED_TOKENS)
+			json_array_remove(s->applied_tokens, 0);
+	}
 	int r = service_write(s);
 	orch_want_converge(o);
 	if (req->client_token)

@@ -60,7 +60,14 @@ struct service {
 	char *placement_failure;     /* the last one reported */
 	bool steady;
 	bool dirty;
+	/* the clientTokens of the updates applied (tripline's, for rules'
+	 * relative changes), the newest SERVICE_MAX_APPLIED_TOKENS: kept in the
+	 * service's state file with the change itself, so a crash between that
+	 * file and the token's own file cannot apply a change twice;
+	 * [{token, params, ttl, at}] */
+	struct json_t *applied_tokens;
 };
+#define SERVICE_MAX_APPLIED_TOKENS 64u
 
 /* service.c */
 struct service_counts {

@@ -155,6 +155,8 @@ static json_t *service_state(const struct service *s)
 		json_decref(priv);
 		return NULL;
 	}
+	if (s->applied_tokens)
+		json_object_set(priv, "appliedTokens", s->applied_tokens);
 	json_object_set_new(j, "tripline", priv);
 	return j;
 }
@@ -284,6 +286,9 @@ static int service_load(struct orch *o, const char *path)
 							     : ORCH_LAUNCH_DEFAULT;
 	load_events(s, json_object_get(j, "events"));
 	s->created_wall_ms = (uint64_t)json_integer_value(json_object_get(priv, "createdMs"));
+	json_t *applied = json_object_get(priv, "appliedTokens");
+	if (json_is_array(applied))
+		s->applied_tokens = json_incref(applied);
 	const char *lc = json_string_value(json_object_get(priv, "lastCompleted"));
 	if (lc)
 		taskdef_describe(o->taskdefs, lc, &s->last_completed);

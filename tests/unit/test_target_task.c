@@ -648,6 +648,15 @@ static void test_update_service_absolute_relative_path_clamped(void **state)
 	restart_orch(f);
 	update(f, "\"DesiredCount\":\"+2\"", TOKEN("2"), TARGET_OK);
 	assert_int_equal(desired_of(f->o, "web"), 5);
+	/* a crash after the service's state file and before the token's own
+	 * file: the service's state holds the token, so still once */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/tokens", f->dir);
+	assert_int_equal(statefile_remove_tree(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	restart_orch(f);
+	update(f, "\"DesiredCount\":\"+2\"", TOKEN("2"), TARGET_OK);
+	assert_int_equal(desired_of(f->o, "web"), 5);
 	update(f, "\"DesiredCount\":\"-10\",\"MinCapacity\":1", TOKEN("3"), TARGET_OK);
 	assert_int_equal(desired_of(f->o, "web"), 1);
 	update(f, "\"DesiredCount\":\"$.detail.count\",\"MaxCapacity\":4", TOKEN("4"), TARGET_OK);
