@@ -8,6 +8,8 @@
  */
 #include "calendar.h"
 
+#include <stdio.h>
+
 int64_t calendar_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
 	y -= m <= 2;
@@ -54,4 +56,45 @@ unsigned calendar_weekday(int64_t days)
 {
 	/* 1970-01-01 was a Thursday */
 	return (unsigned)((days % 7 + 7 + 4) % 7);
+}
+
+int calendar_parse_iso8601(const char *s, int64_t *ret)
+{
+	unsigned y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
+	int n = 0, sign = 0;
+	const char *p;
+
+	if (sscanf(s, "%4u-%2u-%2u%n", &y, &mo, &d, &n) != 3 || n != 10)
+		return -1;
+	p = s + n;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (sscanf(p + 1, "%2u:%2u:%2u%n", &h, &mi, &sec, &n) != 3 || n != 8)
+			return -1;
+		p += 1 + n;
+		if (*p == '.' || *p == ',') {
+			p++;
+			if (*p < '0' || *p > '9')
+				return -1;
+			while (*p >= '0' && *p <= '9')
+				p++;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p == '-' ? -1 : 1;
+			if (sscanf(p + 1, "%2u:%2u%n", &oh, &om, &n) == 2 && n == 5)
+				p += 1 + n;
+			else if (sscanf(p + 1, "%2u%2u%n", &oh, &om, &n) == 2 && n == 4)
+				p += 1 + n;
+			else
+				return -1;
+		} else {
+			return -1; /* a time without a zone is ambiguous */
+		}
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
+		return -1;
+	*ret = calendar_days_from_civil(y, mo, d) * CALENDAR_SECS_PER_DAY + h * 3600 + mi * 60 + sec -
+	       sign * (int64_t)(oh * 3600 + om * 60);
+	return 0;
 }

@@ -34,6 +34,12 @@ bool calendar_date_valid(int64_t y, unsigned m, unsigned d, unsigned hh, unsigne
 /* Day of the week of a day count: 0 = Sunday … 6 = Saturday. */
 unsigned calendar_weekday(int64_t days);
 
+/* Seconds since the epoch of an ISO 8601 time as AWS takes it (PutEvents'
+ * Time, the CLI's RFC 3339 options): YYYY-MM-DDTHH:MM:SS[.fraction] with Z,
+ * ±HH:MM or ±HHMM (the fraction dropped), or a date alone (midnight UTC).
+ * 0 and *ret, or -1. */
+int calendar_parse_iso8601(const char *s, int64_t *ret);
+
 /* Floor division by a positive divisor (rounds towards minus infinity). */
 static inline int64_t calendar_floor_div(int64_t a, int64_t b)
 {

@@ -56,6 +56,7 @@
 
 #include "api.h"
 #include "api_op.h"
+#include "calendar.h"
 #include "event.h"
 #include "ingest.h"
 #include "json.h"
@@ -116,60 +117,6 @@ static const char *bus_name(const char *name_or_arn)
 
 /* ------------------------------------------------------------ time */
 
-/* Seconds since the epoch of a civil UTC date (days_from_civil). */
-static int64_t civil_seconds(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= mo <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (era * 146097 + doe - 719468) * 86400 + h * 3600 + mi * 60 + s;
-}
-
-/* ISO 8601 as AWS takes it: YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM), or a date alone. */
-static int parse_iso8601(const char *s, int64_t *ret)
-{
-	unsigned y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0;
-	int n = 0, sign = 0;
-	const char *p;
-
-	if (sscanf(s, "%4u-%2u-%2u%n", &y, &mo, &d, &n) != 3 || n != 10)
-		return -1;
-	p = s + n;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		if (sscanf(p + 1, "%2u:%2u:%2u%n", &h, &mi, &sec, &n) != 3 || n != 8)
-			return -1;
-		p += 1 + n;
-		if (*p == '.' || *p == ',') {
-			p++;
-			if (*p < '0' || *p > '9')
-				return -1;
-			while (*p >= '0' && *p <= '9')
-				p++;
-		}
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			sign = *p == '-' ? -1 : 1;
-			if (sscanf(p + 1, "%2u:%2u%n", &oh, &om, &n) == 2 && n == 5)
-				p += 1 + n;
-			else if (sscanf(p + 1, "%2u%2u%n", &oh, &om, &n) == 2 && n == 4)
-				p += 1 + n;
-			else
-				return -1;
-		} else {
-			return -1; /* a time without a zone is ambiguous */
-		}
-	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
-		return -1;
-	*ret = civil_seconds(y, mo, d, h, mi, sec) - sign * (int64_t)(oh * 3600 + om * 60);
-	return 0;
-}
-
 /* Time: epoch seconds (a number, as the AWS CLI and SDKs send it, or its
  * text) or an ISO 8601 string. 0 and *ret, or -1. */
 static int parse_time(const struct jnode *n, int64_t *ret)
@@ -190,7 +137,7 @@ static int parse_time(const struct jnode *n, int64_t *ret)
 	}
 	if (n->type != JNODE_STRING)
 		return -1;
-	return parse_iso8601(text, ret);
+	return calendar_parse_iso8601(text, ret);
 }
 
 /* ------------------------------------------------------------ PutEvents */

@@ -186,6 +186,19 @@ static const struct command commands[] = {
 	 "  --rule-arn ARN        <aws.events.rule-arn>; default\n"
 	 "                        arn:aws:events:local:000000000000:rule/NAME\n"
 	 "<aws.events.event.ingestion-time> is the current time (UTC, in seconds).\n"},
+	{"schedule", cli_cmd_schedule, "the next fire times of a schedule expression",
+	 "usage: tripline schedule next EXPR [--tz TZ] [--after TIME] [--count N] [--anchor TIME]\n"
+	 "\n"
+	 "Prints the fire times of EXPR (rate(…), cron(…), at(…), as a rule's\n"
+	 "ScheduleExpression) strictly after --after (default now), one RFC 3339 UTC\n"
+	 "instant per line.\n"
+	 "  --tz TZ          ScheduleExpressionTimezone (an IANA name); default UTC\n"
+	 "  --after TIME     ISO 8601 with a zone, e.g. 2026-12-07T09:00:00Z; default now\n"
+	 "  --count N        how many, 1 to 1000; default 5\n"
+	 "  --anchor TIME    rate(): when the rule was created (not a fire: the fires\n"
+	 "                   are anchor + k·period, k >= 1); default --after\n"
+	 "Exit: 0 fire times printed; 1 none left (an at() in the past); 2 an invalid\n"
+	 "expression, zone, time or option.\n"},
 	{"task", cli_remote_task, "run, stop, list and inspect tasks, read their logs (daemon API)",
 	 cli_remote_task_usage},
 	{"service", cli_remote_service, "create, update, scale, describe, list, delete services (daemon API)",

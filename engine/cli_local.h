@@ -31,7 +31,8 @@ int cli_usage_error(const struct command *c, const char *fmt, ...) __attribute__
  * written. */
 int cli_load_arg(const char *what, const char *arg, char **ret, size_t *ret_len);
 
-/* cli_transform.c */
+/* cli_transform.c, cli_schedule.c */
 int cli_cmd_transform(int argc, char **argv);
+int cli_cmd_schedule(int argc, char **argv);
 
 #endif

@@ -121,9 +121,29 @@ static void test_http_header_names(void **state)
 	}
 }
 
+static void test_parse_iso8601(void **state)
+{
+	(void)state;
+	int64_t t = 0;
+
+	assert_int_equal(calendar_parse_iso8601("2026-12-07T08:47:06Z", &t), 0);
+	assert_int_equal(t, 1796633226);
+	assert_int_equal(calendar_parse_iso8601("2026-12-07T09:47:06.250+01:00", &t), 0);
+	assert_int_equal(t, 1796633226);
+	assert_int_equal(calendar_parse_iso8601("2026-12-07T03:47:06-0500", &t), 0);
+	assert_int_equal(t, 1796633226);
+	assert_int_equal(calendar_parse_iso8601("1969-12-31", &t), 0);
+	assert_int_equal(t, -86400);
+	assert_int_equal(calendar_parse_iso8601("2026-12-07T08:47:06", &t), -1);   /* no zone */
+	assert_int_equal(calendar_parse_iso8601("2026-13-07T08:47:06Z", &t), -1);
+	assert_int_equal(calendar_parse_iso8601("2026-12-07T08:47Z", &t), -1);
+	assert_int_equal(calendar_parse_iso8601("2026-12-07T08:47:06Zx", &t), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_iso8601),
 		cmocka_unit_test(test_fixed_points),
 		cmocka_unit_test(test_leap_years),
 		cmocka_unit_test(test_date_valid),
