@@ -647,7 +647,7 @@ static void on_timer(uv_timer_t *t)
 
 	switch (j->state) {
 	case JOB_STARTING:
-		if (event_skips(j->ev, j->rule->name, j->rt->id)) {
+		if (event_was_final(j->ev, j->rule->name, j->rt->id)) {
 			finish(j, END_SKIPPED);
 			return;
 		}

@@ -5,7 +5,7 @@
  *   dedup → rate limit → transform → invoke, retried until final.
  *
  *   - replay: a (rule, target) the event's journal already saw final
- *     (event_skips()) is not dispatched again;
+ *     (event_was_final()) is not dispatched again;
  *   - dedup: with the target's Dedup, the value at Dedup.Key in the event
  *     is claimed in the state store (store.h) for WindowSeconds, per rule
  *     and target; a value already claimed makes the dispatch final at once

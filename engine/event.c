@@ -335,9 +335,9 @@ void event_unref(struct event *ev)
 {
 	if (!ev || --ev->refs > 0)
 		return;
-	for (size_t i = 0; i < ev->n_skip; i++)
-		free(ev->skip[i]);
-	free(ev->skip);
+	for (size_t i = 0; i < ev->n_final; i++)
+		free(ev->final_before[i]);
+	free(ev->final_before);
 	free(ev->source);
 	free(ev->id);
 	free(ev->bus);
@@ -345,25 +345,37 @@ void event_unref(struct event *ev)
 	free(ev);
 }
 
-int event_add_skip(struct event *ev, const char *rule, const char *target_id)
+int event_add_final_key(struct event *ev, const char *key)
 {
-	char **v = realloc(ev->skip, (ev->n_skip + 1) * sizeof(*v));
+	char **v = realloc(ev->final_before, (ev->n_final + 1) * sizeof(*v));
 
 	if (!v)
 		return -ENOMEM;
-	ev->skip = v;
-	if (asprintf(&v[ev->n_skip], "%s\n%s", rule, target_id) < 0)
+	ev->final_before = v;
+	if (!(v[ev->n_final] = strdup(key)))
 		return -ENOMEM;
-	ev->n_skip++;
+	ev->n_final++;
 	return 0;
 }
 
-bool event_skips(const struct event *ev, const char *rule, const char *target_id)
+int event_add_final(struct event *ev, const char *rule, const char *target_id)
+{
+	char *key;
+	int r;
+
+	if (asprintf(&key, "%s\n%s", rule, target_id) < 0)
+		return -ENOMEM;
+	r = event_add_final_key(ev, key);
+	free(key);
+	return r;
+}
+
+bool event_was_final(const struct event *ev, const char *rule, const char *target_id)
 {
 	size_t rl = strlen(rule);
 
-	for (size_t i = 0; i < ev->n_skip; i++) {
-		const char *s = ev->skip[i];
+	for (size_t i = 0; i < ev->n_final; i++) {
+		const char *s = ev->final_before[i];
 		if (strncmp(s, rule, rl) == 0 && s[rl] == '\n' && strcmp(s + rl + 1, target_id) == 0)
 			return true;
 	}

@@ -55,9 +55,10 @@ struct event {
 	uint64_t ingest_mono_ms;     /* the same on the loop's clock (this process): latency */
 	uint32_t depth;              /* causal depth: 0 from outside; events a dispatch causes +1 */
 	uint64_t seq;                /* journal sequence number; 0: not journalled */
-	/* (rule, target id) pairs already final before a replay: "RULE\nTARGET" */
-	char **skip;
-	size_t n_skip;
+	/* the (rule, target id) dispatches already final before a replay, each
+	 * "RULE\nTARGET" (the journal's DONE records) */
+	char **final_before;
+	size_t n_final;
 	struct event_hooks hooks;
 	/* dispatches not yet final, plus one the bus holds while it submits
 	 * them: event_pending_get()/event_pending_put() */
@@ -103,9 +104,12 @@ int event_new(const char *id, const char *bus, const char *json, size_t len, str
 struct event *event_ref(struct event *ev);
 void event_unref(struct event *ev);   /* NULL is fine */
 
-/* Adds "RULE\nTARGET" to ev->skip. 0 or -ENOMEM. */
-int event_add_skip(struct event *ev, const char *rule, const char *target_id);
-bool event_skips(const struct event *ev, const char *rule, const char *target_id);
+/* Records that the dispatch (rule, target id) was final before a replay:
+ * event_was_final() then says so and the dispatcher leaves it. key is the
+ * journal's "RULE\nTARGET". 0 or -ENOMEM. */
+int event_add_final(struct event *ev, const char *rule, const char *target_id);
+int event_add_final_key(struct event *ev, const char *key);
+bool event_was_final(const struct event *ev, const char *rule, const char *target_id);
 
 /* "2026-12-07T08:47:06Z" for seconds since the epoch. */
 void event_time_text(int64_t s, char buf[32]);

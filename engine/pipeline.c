@@ -151,14 +151,9 @@ static void on_replay(void *arg, const struct journal_replayed *r)
 	ev->seq = r->seq;
 	ev->depth = r->ev.depth;
 	ev->ingest_wall_ms = r->ev.ingest_wall_ms;
-	for (size_t i = 0; i < r->n_done; i++) {
-		const char *nl = strchr(r->done[i], '\n');
-		if (!nl)
-			continue;
-		char rule[1024];
-		snprintf(rule, sizeof(rule), "%.*s", (int)(nl - r->done[i]), r->done[i]);
-		event_add_skip(ev, rule, nl + 1);
-	}
+	for (size_t i = 0; i < r->n_done; i++)
+		if (event_add_final_key(ev, r->done[i]) < 0)
+			log_error("journal", "event %s: out of memory: a dispatch final before may run again", ev->id);
 	ingest_journal_hooks(p->ingest, ev);
 	int rc = bus_put_force(p->bus, ev);
 	if (rc < 0) {

@@ -203,16 +203,16 @@ static void test_ids(void **state)
 	assert_string_equal(t, "2026-12-07T08:47:06Z");
 }
 
-static void test_skips(void **state)
+static void test_finals_before_a_replay(void **state)
 {
 	(void)state;
 	struct event *ev = make("default", "s", NULL);
 
-	assert_false(event_skips(ev, "r", "t"));
-	assert_int_equal(event_add_skip(ev, "r", "t"), 0);
-	assert_true(event_skips(ev, "r", "t"));
-	assert_false(event_skips(ev, "r", "t2"));
-	assert_false(event_skips(ev, "r2", "t"));
+	assert_false(event_was_final(ev, "r", "t"));
+	assert_int_equal(event_add_final(ev, "r", "t"), 0);
+	assert_true(event_was_final(ev, "r", "t"));
+	assert_false(event_was_final(ev, "r", "t2"));
+	assert_false(event_was_final(ev, "r2", "t"));
 	event_unref(ev);
 }
 
@@ -616,7 +616,7 @@ int main(void)
 		cmocka_unit_test(test_envelope_shape),
 		cmocka_unit_test(test_envelope_refusals),
 		cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_skips),
+		cmocka_unit_test(test_finals_before_a_replay),
 		cmocka_unit_test(test_bus_matches_per_bus),
 		cmocka_unit_test(test_bus_source_labels_are_bounded),
 		cmocka_unit_test(test_bus_bound_and_reserve),

@@ -638,7 +638,7 @@ static void test_concurrency_bound(void **state)
 	rulegen_unref(g);
 }
 
-static void test_replay_skip(void **state)
+static void test_replay_leaves_final_dispatches(void **state)
 {
 	struct world *w = *state;
 	struct rulegen *g = gen_from("{\"Name\":\"r1\",\"EventPattern\":{\"source\":[\"app\"]},"
@@ -646,7 +646,7 @@ static void test_replay_skip(void **state)
 				     "{\"Id\":\"t2\",\"Arn\":\"file:/tmp/out.jsonl\"}]}");
 	struct event *ev = make("e-1", NULL);
 
-	assert_int_equal(event_add_skip(ev, "r1", "t1"), 0);
+	assert_int_equal(event_add_final(ev, "r1", "t1"), 0);
 	submit(w, ev, g, 0, 0);
 	submit(w, ev, g, 0, 1);
 	run_until(w, idle);
@@ -1013,7 +1013,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_retry_delivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency_bound, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replay_skip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_leaves_final_dispatches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hooks_once_across_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_dead_letter_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_letter_write_failure, setup, teardown),
