@@ -572,22 +572,19 @@ static void claim_done(void *arg, int result)
  */
 static int dedup_key(const struct job *j, char **ret)
 {
-	struct transform_spec spec = {.input_path = j->rt->dedup.key};
 	struct transform_ctx ctx = {.event = j->ev->json, .event_len = j->ev->len, .rule_name = j->rule->name,
 				    .rule_arn = j->rule_arn, .ingestion_time = ""};
-	struct transform *t = NULL;
 	struct digest_sha256 *h;
 	unsigned char md[DIGEST_SHA256_LEN];
-	char why[128], hex[DIGEST_SHA256_HEX_LEN + 1];
+	char hex[DIGEST_SHA256_HEX_LEN + 1];
 	char *value = NULL;
 	size_t len = 0;
 	int r;
 
 	*ret = NULL;
-	if ((r = transform_compile(&spec, &t, why, sizeof(why))) < 0)
-		return r == -ENOMEM ? r : 0;   /* the loader checked the path: not reached */
-	r = transform_render(t, &ctx, &value, &len);
-	transform_free(t);
+	if (!j->rt->dedup.path)
+		return 0;
+	r = transform_render(j->rt->dedup.path, &ctx, &value, &len);   /* compiled with the rule */
 	if (r < 0)
 		return r == -ENOMEM ? r : 0;
 	if (len == 0 || (len == 4 && memcmp(value, "null", 4) == 0) || (len == 2 && memcmp(value, "\"\"", 2) == 0)) {
@@ -620,7 +617,7 @@ static void attempt_begin(struct job *j)
 	char key[512];
 	int r;
 
-	if (!j->dedup_done && rt->dedup.key) {
+	if (!j->dedup_done && rt->dedup.path) {
 		if ((r = dedup_key(j, &j->claim_key)) < 0) {
 			failure(j, true, "INTERNAL_ERROR", "out of memory", 0, false);
 			return;

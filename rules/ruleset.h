@@ -116,6 +116,7 @@ struct rule_target {
 	char *dead_letter_arn;     /* DeadLetterConfig.Arn, or NULL */
 	struct {
 		char *key;              /* Dedup.Key JSONPath, or NULL: no dedup */
+		struct transform *path; /* the same compiled (an InputPath), or NULL */
 		uint32_t window_s;      /* Dedup.WindowSeconds, default 600 */
 	} dedup;
 	uint32_t max_concurrency;  /* MaxConcurrency (extension): attempts in flight at once;

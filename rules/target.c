@@ -708,8 +708,17 @@ static void dedup(struct jcheck *c, const struct jnode *d, struct rule_target *t
 	key = rulefield_jsonpath(c, d, "Key", JCHECK_REQUIRED, &len);
 	if (jcheck_int(c, d, "WindowSeconds", 0, 1, 604800, &v) > 0)
 		t->dedup.window_s = (uint32_t)v;
-	if (key)
-		t->dedup.key = jcheck_dup(c, key, len);
+	if (!key)
+		return;
+	t->dedup.key = jcheck_dup(c, key, len);
+	char why[128];
+	int r = t->dedup.key ? transform_compile(&(struct transform_spec){.input_path = t->dedup.key},
+						 &t->dedup.path, why, sizeof(why))
+			     : -ENOMEM;
+	if (r == -ENOMEM)
+		c->nomem = true;
+	else if (r < 0)
+		jcheck_err_at(c, "Key", "%s", why);
 }
 
 static void rate_limit(struct jcheck *c, const struct jnode *rl, struct rule_target *t)
@@ -859,6 +868,7 @@ void rule_target_free_fields(struct rule_target *t)
 	free(t->json);
 	free(t->dead_letter_arn);
 	free(t->dedup.key);
+	transform_free(t->dedup.path);
 	transform_free(t->transform);
 }
 
