@@ -45,7 +45,8 @@ def tasks_of(d, family, status="STOPPED"):
 
 
 def all_tasks(d, family):
-    return tasks_of(d, family, "RUNNING") + tasks_of(d, family, "STOPPED")
+    """Every task of family, each once (one may stop between the two lists)."""
+    return sorted(set(tasks_of(d, family, "RUNNING")) | set(tasks_of(d, family, "STOPPED")))
 
 
 def logs(d, arn):
