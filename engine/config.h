@@ -51,7 +51,14 @@
 #define CONFIG_DEFAULT_TASK_DEFINITIONS "./taskdefs"
 #define CONFIG_DEFAULT_CLUSTER_NAME "default"
 #define CONFIG_DEFAULT_DOCKER_SOCKET "/var/run/docker.sock"
-#define CONFIG_DEFAULT_FILE_SOURCE "tripline.file"
+#define CONFIG_DEFAULT_FILE_SOURCE "aws.s3"
+/* sources.files[].exclude when not given: dotfiles, editors' and
+ * downloaders' temporary names */
+#define CONFIG_FS_DEFAULT_EXCLUDE {".*", "*.tmp", "*.part", "*.swp", "*~"}
+#define CONFIG_FS_DEFAULT_ETAG_MAX_BYTES ((uint64_t)16 << 20)
+#define CONFIG_FS_DEFAULT_MAX_WATCHES 8192u
+#define CONFIG_WEBHOOK_DEFAULT_DETAIL_TYPE "Webhook"
+#define CONFIG_WEBHOOK_DEFAULT_TOLERANCE_S 300u
 #define CONFIG_DEFAULT_KAFKA_GROUP "tripline"
 #define CONFIG_DEFAULT_CLUSTER_CREDENTIALS "env:AWS"
 #define CONFIG_DEFAULT_MAX_REQUEST_BYTES ((uint64_t)1 << 20)
@@ -92,6 +99,9 @@ enum config_webhook_auth {
 	CONFIG_WEBHOOK_AUTH_NONE,     /* default; no secret */
 	CONFIG_WEBHOOK_AUTH_GITHUB,   /* X-Hub-Signature-256: HMAC-SHA256 of the body */
 	CONFIG_WEBHOOK_AUTH_BEARER,   /* Authorization: Bearer <secret> */
+	CONFIG_WEBHOOK_AUTH_HMAC,     /* <signature_header>: <signature_prefix><hex HMAC-SHA256>
+					 of the body, or of "<timestamp>.<body>" with a
+					 timestamp_header (Stripe, Slack) */
 };
 
 struct config_strv {
@@ -116,11 +126,27 @@ struct config_auth_key {
 	char *secret_ref;
 };
 
+/* sources.files[].events: which S3 events a watch emits (bits). */
+#define CONFIG_FS_CREATED 1u
+#define CONFIG_FS_DELETED 2u
+
+enum config_fs_on_start {
+	CONFIG_FS_ON_START_RECONCILE,   /* default: what changed while stopped is emitted */
+	CONFIG_FS_ON_START_IGNORE,      /* the tree as found is the baseline */
+};
+
 struct config_file_source {
-	char *name;
-	char *path;
-	bool recursive;   /* default false */
-	char *source;     /* the events' "source"; default "tripline.file" */
+	char *name;                 /* the S3 bucket name in its events */
+	char *path;                 /* the watched root */
+	bool recursive;             /* default true */
+	char *source;               /* the events' "source"; default "aws.s3" */
+	struct config_strv include; /* globs; none: every name */
+	struct config_strv exclude; /* globs; default CONFIG_FS_DEFAULT_EXCLUDE */
+	unsigned events;            /* CONFIG_FS_CREATED | CONFIG_FS_DELETED (default both) */
+	enum config_fs_on_start on_start;
+	uint64_t etag_max_bytes;    /* MD5 etag up to this size; default 16 MiB */
+	uint32_t max_watches;       /* directories watched at most; default 8192 */
+	char *bus;                  /* the bus its events go on; default "default" */
 };
 
 struct config_kafka_source {
@@ -136,6 +162,14 @@ struct config_webhook {
 	char *secret_ref;           /* secret reference; NULL when auth is none */
 	char *detail_type_header;   /* header giving the events' detail-type, or NULL */
 	char *id_header;            /* header giving the events' id, or NULL */
+	char *source;               /* the events' "source"; default "webhook.<name>" */
+	char *detail_type;          /* when no detail_type_header value: default "Webhook" */
+	char *bus;                  /* the bus its events go on; default "default" */
+	/* hmac only */
+	char *signature_header;     /* required with hmac */
+	char *signature_prefix;     /* before the hex digest, e.g. "sha256=" or "v0="; default "" */
+	char *timestamp_header;     /* or NULL: the HMAC covers the body alone */
+	uint32_t tolerance_s;       /* with timestamp_header: default 300 */
 };
 
 /* connections.<name>: how an HTTP target authenticates (EventBridge's
@@ -199,6 +233,9 @@ struct tripline_config {
 		size_t n_webhooks;
 		struct config_webhook *webhooks;
 	} sources;
+	/* peers whose X-Forwarded-For is believed (webhooks' source address):
+	 * IPv4/IPv6 addresses or CIDR blocks, as written; default none */
+	struct config_strv trusted_proxies;
 	struct config_strv buses;              /* event buses besides "default" */
 	struct config_strv services;           /* files and directories of service definitions
 						  (CreateService requests), created at start */

@@ -39,6 +39,7 @@ struct batch {
 	size_t n_journalled;
 	bool no_journal;             /* put them on the bus from the timer */
 	bool force;                  /* the core's own events: past the bus's bound */
+	bool owned;                  /* the producer's own record, not the journal (hooks its own) */
 };
 
 static void on_dispatch_final(void *arg, struct event *ev, const char *rule, const char *target_id)
@@ -123,8 +124,10 @@ static void on_journalled(void *arg, int result)
 			bt->results[i] = result;
 			continue;
 		}
-		ev->seq = bt->seqs[k];
-		ingest_journal_hooks(bt->in, ev);
+		if (!bt->owned) {
+			ev->seq = bt->seqs[k];
+			ingest_journal_hooks(bt->in, ev);
+		}
 		int r = bt->force ? bus_put_force(bt->in->bus, ev) : bus_put_reserved(bt->in->bus, ev);
 		if (bt->n_reserved)
 			bt->n_reserved--;
@@ -139,8 +142,8 @@ static void on_journalled(void *arg, int result)
 	finish(bt);
 }
 
-static void submit(struct ingest *in, struct event *const *evs, size_t n, bool force, ingest_done_fn done,
-		   void *arg)
+static void submit(struct ingest *in, struct event *const *evs, size_t n, bool force, bool owned,
+		   ingest_done_fn done, void *arg)
 {
 	struct batch *bt = calloc(1, sizeof(*bt));
 	struct journal_event *jev = NULL;
@@ -173,6 +176,7 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 	bt->arg = arg;
 	bt->n = n;
 	bt->force = force;
+	bt->owned = owned;
 	uv_timer_init(in->loop, &bt->timer);
 	bt->timer.data = bt;
 	for (size_t i = 0; i < n; i++) {
@@ -193,13 +197,13 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 			.len = ev->len, .ingest_wall_ms = ev->ingest_wall_ms, .depth = ev->depth};
 		bt->journalled[bt->n_journalled++] = i;
 	}
-	if (bt->n_journalled && in->journal)
+	if (bt->n_journalled && in->journal && !owned)
 		r = journal_append(in->journal, jev, bt->n_journalled, bt->seqs, on_journalled, bt);
 	free(jev);
 	if (r < 0)
 		for (size_t k = 0; k < bt->n_journalled; k++)
 			bt->results[bt->journalled[k]] = r;
-	if (bt->n_journalled && !in->journal)
+	if (bt->n_journalled && (!in->journal || owned))
 		bt->no_journal = true;
 	else if (r == 0 && bt->n_journalled)
 		return;   /* on_journalled() answers */
@@ -208,7 +212,13 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 
 void ingest_submit(struct ingest *in, struct event *const *evs, size_t n, ingest_done_fn done, void *arg)
 {
-	submit(in, evs, n, false, done, arg);
+	submit(in, evs, n, false, false, done, arg);
+}
+
+void ingest_submit_owned(struct ingest *in, struct event *const *evs, size_t n, ingest_done_fn done,
+			 void *arg)
+{
+	submit(in, evs, n, false, true, done, arg);
 }
 
 static void internal_done(void *arg, const int *results, size_t n)
@@ -222,7 +232,7 @@ static void internal_done(void *arg, const int *results, size_t n)
 
 void ingest_internal(struct ingest *in, struct event *ev)
 {
-	submit(in, &ev, 1, true, internal_done, NULL);
+	submit(in, &ev, 1, true, false, internal_done, NULL);
 }
 
 int ingest_bus_exists(const struct ingest *in, const char *bus)

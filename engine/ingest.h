@@ -36,6 +36,16 @@ typedef void (*ingest_done_fn)(void *arg, const int *results, size_t n);
 #define INGEST_MAX_BATCH 64u
 void ingest_submit(struct ingest *in, struct event *const *evs, size_t n, ingest_done_fn done, void *arg);
 
+/*
+ * The same for events whose producer keeps its own record of what is final
+ * (a file watch's index, Kafka offsets): they are not journalled, and their
+ * hooks are left as the producer set them (hooks.final: every dispatch is
+ * final, the producer may checkpoint). Results 0, -ENOENT, -ELOOP, -EAGAIN,
+ * -ECANCELED, -ENOMEM; an event the daemon had not finished when it stopped
+ * never reaches hooks.final (the producer emits it again after a restart).
+ */
+void ingest_submit_owned(struct ingest *in, struct event *const *evs, size_t n, ingest_done_fn done,
+			 void *arg);
 /* Whether a bus of that name exists (for early answers). */
 int ingest_bus_exists(const struct ingest *in, const char *bus);
 

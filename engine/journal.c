@@ -856,6 +856,11 @@ void journal_free(struct journal *j)
 	journal_destroy(j);
 }
 
+int journal_broken(const struct journal *j)
+{
+	return j->broken;
+}
+
 uint64_t journal_live_bytes(const struct journal *j)
 {
 	return j->live_bytes;

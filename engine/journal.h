@@ -102,6 +102,8 @@ void journal_dispatch_final(struct journal *j, uint64_t seq, const char *rule, c
 void journal_complete(struct journal *j, uint64_t seq);
 
 /* Live bytes and events, for health and tests. */
+/* 0, or the -errno that makes it refuse appends until a restart (a failed fsync). */
+int journal_broken(const struct journal *j);
 uint64_t journal_live_bytes(const struct journal *j);
 size_t journal_live_events(const struct journal *j);
 

@@ -49,6 +49,8 @@ struct pipeline {
 	struct target_env env;
 	struct metric *m_reloads, *m_rules, *m_replayed;
 	size_t replayed;
+	void (*on_rules)(void *arg, struct rulegen *gen);
+	void *on_rules_arg;
 };
 
 /* ------------------------------------------------------------ rules */
@@ -69,6 +71,29 @@ static void apply_rules(void *arg, struct rulegen *gen, int result, const struct
 	bus_set_rules(p->bus, gen);
 	metric_add(p->m_reloads, (const char *const[]){"ok"}, 1);
 	log_info("rules", "reloaded: %zu rules", gen->rs->n);
+	if (p->on_rules)
+		p->on_rules(p->on_rules_arg, gen);
+}
+
+void pipeline_on_rules(struct pipeline *p, void (*fn)(void *arg, struct rulegen *gen), void *arg)
+{
+	p->on_rules = fn;
+	p->on_rules_arg = arg;
+}
+
+bool pipeline_health(struct pipeline *p, json_t *components)
+{
+	int broken = p->journal ? journal_broken(p->journal) : 0;
+	json_t *j = json_pack("{s:s,s:I,s:I}", "status", broken ? "down" : "ok",
+			      "live_events", (json_int_t)(p->journal ? journal_live_events(p->journal) : 0),
+			      "live_bytes", (json_int_t)(p->journal ? journal_live_bytes(p->journal) : 0));
+
+	if (j && broken)
+		json_object_set_new(j, "error", json_string("refusing appends until a restart: a write or fsync failed"));
+	json_object_set_new(components, "journal", j);
+	json_object_set_new(components, "bus", json_pack("{s:s,s:I,s:I}", "status", "ok",
+			    "queued", (json_int_t)bus_depth(p->bus), "room", (json_int_t)bus_room(p->bus)));
+	return !broken;
 }
 
 void pipeline_reload(struct pipeline *p, const char *why)

@@ -12,7 +12,10 @@
 #ifndef TRIPLINE_ENGINE_PIPELINE_H
 #define TRIPLINE_ENGINE_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include <uv.h>
 
@@ -35,6 +38,11 @@ void pipeline_core_event(void *p, const char *json, size_t len);
 /* SIGHUP. */
 void pipeline_reload(struct pipeline *p, const char *why);
 
+/* fn(arg, gen) after a reload put gen in effect (one listener: the sources). */
+void pipeline_on_rules(struct pipeline *p, void (*fn)(void *arg, struct rulegen *gen), void *arg);
+/* The bus's and the journal's members of /healthz's "components"; false
+ * when one is down (the journal refusing appends). */
+bool pipeline_health(struct pipeline *p, json_t *components);
 struct ingest *pipeline_ingest(struct pipeline *p);
 struct dispatch *pipeline_dispatch(struct pipeline *p);
 struct rulegen *pipeline_rules(void *p);   /* borrowed; the current generation */

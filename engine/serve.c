@@ -48,6 +48,7 @@
 #include "rulegen.h"
 #include "statefile.h"
 #include "services_load.h"
+#include "sources.h"
 #include "taskdef.h"
 
 #define EXIT_BADINPUT 2
@@ -58,6 +59,7 @@ struct daemon {
 	struct tripline_config *cfg;
 	struct rulegen *gen;       /* the first rules, until the pipeline has them */
 	struct pipeline *pipeline; /* bus, journal, dispatch, targets, reloads */
+	struct sources *sources;   /* files, schedules, webhooks */
 	const char **rule_paths;   /* the rules paths that exist (a missing default skipped) */
 	size_t n_rule_paths;
 	struct http_server *http;
@@ -327,6 +329,7 @@ static void metrics_update(void *arg, struct metrics *m)
 	http_server_metrics(d->http, m);
 	api_metrics(d->api, m);
 	orch_metrics_update(d->orch, m);
+	sources_metrics(d->sources, m);
 }
 
 static void metrics_text(struct daemon *d, struct http_response *resp)
@@ -351,6 +354,34 @@ static void metrics_text(struct daemon *d, struct http_response *resp)
 	resp->body_len = len;
 }
 
+/* GET /healthz: {"status": "ok"|"down", "components": {"journal", "bus",
+ * "<kind>/<name>"…}}, 503 when a component is down. */
+static void health(struct daemon *d, struct http_response *resp)
+{
+	json_t *components = json_object(), *doc = NULL;
+	bool ok = true;
+
+	if (!components) {
+		set_json(resp, 500, "{\"message\":\"out of memory\"}");
+		return;
+	}
+	if (d->pipeline && !pipeline_health(d->pipeline, components))
+		ok = false;
+	if (!sources_health(d->sources, components))
+		ok = false;
+	doc = json_pack("{s:s,s:o}", "status", ok ? "ok" : "down", "components", components);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text) {
+		set_json(resp, 500, "{\"message\":\"out of memory\"}");
+		return;
+	}
+	resp->status = ok ? 200 : 503;
+	resp->content_type = "application/json";
+	resp->body = text;
+	resp->body_len = strlen(text);
+}
+
 static void handle(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct daemon *d = ctx;
@@ -358,8 +389,10 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
 
 	if (strcmp(req->path, "/") == 0)
 		api_handle(d->api, req, resp);
+	else if (sources_http(d->sources, req, resp))
+		;
 	else if (strcmp(req->path, "/healthz") == 0 && get)
-		set_json(resp, 200, "{\"status\":\"ok\"}");
+		health(d, resp);
 	else if (strcmp(req->path, "/metrics") == 0 && get)
 		metrics_text(d, resp);
 	else if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/metrics") == 0)
@@ -371,6 +404,11 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
 	log_debug("http", "%s %s -> %d", req->method, req->path, resp->status);
 }
 
+static void on_rules(void *arg, struct rulegen *gen)
+{
+	sources_rules_changed(arg, gen);
+}
+
 static void on_closed(uv_handle_t *h)
 {
 	(void)h;
@@ -380,6 +418,7 @@ static void on_closed(uv_handle_t *h)
  * keep running; a restart re-adopts them) and the handles close. */
 static void finish_stop(struct daemon *d)
 {
+	sources_stop(d->sources);
 	pipeline_free(d->pipeline);
 	d->pipeline = NULL;
 	orch_free(d->orch);
@@ -592,6 +631,20 @@ int serve_main(const struct serve_options *opt)
 			.redrive = dispatch_redrive,
 			.dispatch = pipeline_dispatch(d.pipeline),
 		});
+		struct source_env senv = {
+			.loop = &d.loop,
+			.cfg = d.cfg,
+			.ingest = pipeline_ingest(d.pipeline),
+			.metrics = d.metrics,
+			.rules = pipeline_rules,
+			.rules_arg = d.pipeline,
+		};
+		if ((r = sources_start(&senv, &d.sources, why, sizeof(why))) < 0) {
+			log_error("serve", "not starting: %s", why);
+			rc = r == -ENOMEM ? EXIT_FAILURE_OTHER : EXIT_BADINPUT;
+			goto out_orch;
+		}
+		pipeline_on_rules(d.pipeline, on_rules, d.sources);
 	}
 	d.started = time(NULL);
 	metrics_update(&d, d.metrics);   /* the families in order; the core observes launches from here */
@@ -616,6 +669,7 @@ int serve_main(const struct serve_options *opt)
 		log_error("serve", "cannot listen on %s: %s", d.cfg->listen, strerror(-r));
 		rc = EXIT_FAILURE_OTHER;
 		d.stopping = true;
+		sources_stop(d.sources);
 		pipeline_free(d.pipeline);
 		d.pipeline = NULL;
 		orch_free(d.orch);
@@ -632,6 +686,7 @@ int serve_main(const struct serve_options *opt)
 		log_info("serve", "stopped");
 	if (0) {
 out_orch:
+		sources_stop(d.sources);
 		pipeline_free(d.pipeline);   /* before the core its targets use */
 		d.pipeline = NULL;
 		orch_free(d.orch);
@@ -644,6 +699,7 @@ out_loop:
 			usleep(1000);
 	if (uv_loop_close(&d.loop) != 0)
 		log_warn("serve", "the event loop still had open handles at exit");
+	sources_free(d.sources);   /* its handles closed above; after the pipeline's last callbacks */
 out_rules:
 	api_free(d.api);
 	metrics_free(d.metrics);

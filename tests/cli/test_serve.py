@@ -32,7 +32,11 @@ def test_health_metrics_and_clean_stop(daemon):
     d = daemon(rules={"a.json": RULE})
     d.wait_ready()
     code, body = curl(d.port, "/healthz")
-    assert (code, json.loads(body)) == (200, {"status": "ok"})
+    doc = json.loads(body)
+    assert (code, doc["status"]) == (200, "ok")
+    assert doc["components"]["journal"]["status"] == "ok"
+    assert doc["components"]["bus"] == {"status": "ok", "queued": 0, "room": doc["components"]["bus"]["room"]}
+    assert doc["components"]["bus"]["room"] > 0
     assert d.metric("tripline_rules") == 1
     code, body = curl(d.port, "/metrics")
     assert 'tripline_build_info{version="' in body
