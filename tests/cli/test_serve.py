@@ -9,20 +9,7 @@ import os
 import signal
 import subprocess
 
-from tripline_test import AWS, DEADLINE, ECS, Daemon, aws_cli, free_port, wait_for
-
-
-def curl(port, path, method="GET", data=None):
-    """(status, body) of a request made with the curl binary."""
-    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--max-time", "5",
-            "http://127.0.0.1:%d%s" % (port, path)]
-    if data is not None:
-        args += ["--data-binary", "@-", "-H", "Content-Type: application/json"]
-    r = subprocess.run(args, input=data, capture_output=True, text=True, timeout=15)
-    if r.returncode != 0:
-        return None, r.stderr
-    body, _, code = r.stdout.rpartition("\n")
-    return int(code), body
+from tripline_test import AWS, DEADLINE, ECS, Daemon, aws_cli, curl, free_port, wait_for
 
 
 RULE = {"Name": "uploads", "EventPattern": {"source": ["aws.s3"]}}

@@ -59,6 +59,24 @@ def dead_port():
     return free_port()
 
 
+def curl(port, path, method="GET", data=None, headers=(), content_type="application/json"):
+    """(status, body) of a request made with the curl binary; headers: "Name: value" strings.
+    (None, curl's error) when no answer came."""
+    args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--max-time", "5",
+            "http://127.0.0.1:%d%s" % (port, path)]
+    if data is not None:
+        args += ["--data-binary", "@-"]
+        if content_type:
+            args += ["-H", "Content-Type: " + content_type]
+    for h in headers:
+        args += ["-H", h]
+    r = subprocess.run(args, input=data, capture_output=True, text=True, timeout=15)
+    if r.returncode != 0:
+        return None, r.stderr
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), body
+
+
 def wait_for(cond, what, deadline=DEADLINE):
     """cond()'s first true value, polled every 50 ms; AssertionError after deadline seconds."""
     end = time.monotonic() + deadline
