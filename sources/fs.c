@@ -60,8 +60,6 @@
 #define RETRY_MS 20u               /* the bus was full: the next try */
 #define FLUSH_MS 100u              /* checkpoints buffered at most this long */
 
-static const char *const default_exclude[] = CONFIG_FS_DEFAULT_EXCLUDE;
-
 struct fs_source {
 	struct source_env env;
 	size_t n;
@@ -146,7 +144,8 @@ char *fs_make_key(struct fs_tree *t, const char *dir_rel, const char *name, size
 	size_t dlen = strlen(dir_rel), n = dlen + (dlen ? 1 : 0) + name_len;
 
 	if (!valid_utf8(name, name_len)) {
-		char *clean = utf8_clean(name, name_len, NULL);
+		size_t clen;
+		char *clean = utf8_clean(name, name_len, &clen);
 		fs_count_error(t, "utf8");
 		log_warn("fs", "%s: %s%s%s: the name is not valid UTF-8, skipped", t->name, dir_rel,
 			 dlen ? "/" : "", clean ? clean : "?");
@@ -852,13 +851,9 @@ static int tree_start(struct fs_source *s, const struct config_file_source *c, s
 	t->events = c->events ? c->events : CONFIG_FS_CREATED | CONFIG_FS_DELETED;
 	t->etag_max = c->etag_max_bytes ? c->etag_max_bytes : CONFIG_FS_DEFAULT_ETAG_MAX_BYTES;
 	t->max_watches = c->max_watches ? c->max_watches : CONFIG_FS_DEFAULT_MAX_WATCHES;
-	if (c->exclude.v) {
-		t->exclude = (const char *const *)c->exclude.v;
-		t->n_exclude = c->exclude.n;
-	} else {
-		t->exclude = default_exclude;
-		t->n_exclude = sizeof(default_exclude) / sizeof(default_exclude[0]);
-	}
+	/* the parser fills in the default excludes ([] is none) */
+	t->exclude = (const char *const *)c->exclude.v;
+	t->n_exclude = c->exclude.n;
 	t->include = (const char *const *)c->include.v;
 	t->n_include = c->include.n;
 	if (!t->name)
