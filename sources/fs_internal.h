@@ -224,9 +224,10 @@ struct fs_key *fs_key_get(struct fs_tree *t, const char *key, bool create);
 /* Drops k when nothing holds it any more. */
 void fs_key_maybe_free(struct fs_tree *t, struct fs_key *k);
 /* A file complete under key (a close after writing, a rename in, a scan's
- * second look): Created unless it is what was last emitted. */
+ * second look): Created unless it is what was last emitted (then the key
+ * may be freed, as with fs_key_maybe_free). */
 void fs_emit_created(struct fs_tree *t, const char *key, const struct fs_stat *st, bool copy);
-/* The key is gone: Deleted when it was present. */
+/* The key is gone: Deleted when it was present. k may be freed. */
 void fs_emit_deleted(struct fs_tree *t, struct fs_key *k);
 /* lstat of <root>/<rel>: 1 regular file (st filled), 0 something else or
  * gone, -errno. */

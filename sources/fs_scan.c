@@ -154,11 +154,12 @@ int fs_scan(struct fs_tree *t, const char *rel, bool baseline)
 		if (k->gen == gen)
 			continue;
 		fs_scan_drop_cand(t, k);
-		if (baseline)
+		if (baseline) {
 			fs_baseline(t, k, NULL);
-		else
-			fs_emit_deleted(t, k);
-		fs_key_maybe_free(t, k);
+			fs_key_maybe_free(t, k);
+		} else {
+			fs_emit_deleted(t, k);   /* frees k when nothing holds it */
+		}
 	}
 	free(v);
 	fs_watch_drop_unseen(t, rel, gen);

@@ -327,11 +327,11 @@ static void handle(struct fs_tree *t, const struct inotify_event *e)
 		fs_rescan(t, "overflow");
 		return;
 	}
-	struct fs_dir *d = dir_by_wd(t, e->wd);
 	bool paired = t->stash.set && (e->mask & IN_MOVED_TO) && (e->mask & IN_ISDIR) &&
 		      e->cookie == t->stash.cookie;
 	if (!paired)
-		stash_flush(t);
+		stash_flush(t);   /* may forget directories: d is looked up after */
+	struct fs_dir *d = dir_by_wd(t, e->wd);
 	if (!d)
 		return;   /* a watch already forgotten */
 	if (e->mask & IN_IGNORED) {
