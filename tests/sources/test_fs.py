@@ -420,3 +420,25 @@ def test_readme_story_upload_runs_the_thumbnailer(daemon, tree, root):
     assert d.metric('tripline_source_events_total{kind="fs",name="%s"}' % BUCKET) == 1
     assert sorted(logs(a) for a in tasks()) == ["thumbnail for raw/2026/cat.jpg\n",
                                                 "thumbnail for raw/2026/dog.jpg\n"]
+
+
+def test_etag_past_etag_max_bytes_is_derived_and_events_filter(watched, tree):
+    """A file over etag_max_bytes gets the documented derived etag (never
+    an MD5's shape); events: ["created"] emits no Deleted, now or after a
+    restart."""
+    d, out = watched(etag_max_bytes=10, events=["created"])
+    small, big = b"0123456789", b"0123456789!"
+    write(str(tree / "small"), small)
+    write(str(tree / "big"), big)
+    wait_for(lambda: sorted(created(out)) == ["big", "small"], "both files")
+    tags = {e["detail"]["object"]["key"]: e["detail"]["object"]["etag"] for e in events(out)}
+    assert tags["small"] == hashlib.md5(small).hexdigest()
+    st = os.stat(tree / "big")
+    text = "%d:%d:%d" % (st.st_ino, st.st_size, st.st_mtime_ns)
+    assert tags["big"] == hashlib.sha256(text.encode()).hexdigest()[:32] + "-1"
+    os.unlink(tree / "small")
+    write(str(tree / "after-delete"))
+    wait_for(lambda: "after-delete" in created(out), "after-delete")
+    assert d.stop() == 0
+    probe(d, tree, out, "probe")
+    assert deleted(out) == [] and sorted(created(out)) == ["after-delete", "big", "probe", "small"]
