@@ -880,6 +880,12 @@ static int tree_start(struct fs_source *s, const struct config_file_source *c, s
 		return r;
 	}
 	t->seq_reserved = t->next_seq;   /* the first sequencer reserves more */
+	/* about what a snapshot of the loaded keys takes (the file may be
+	 * much longer): the measure of when to write one */
+	t->log.live_bytes = 0;
+	for (size_t b = 0; b < t->keys.nbuckets; b++)
+		for (struct strmap_node *x = t->keys.buckets[b]; x; x = x->next)
+			t->log.live_bytes += 64 + strlen(x->key);
 	uv_timer_t *timers[] = {&t->pair_timer, &t->cand_timer, &t->retry_timer, &t->flush_timer};
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
 		uv_timer_init(t->loop, timers[i]);
