@@ -339,10 +339,22 @@ void event_unref(struct event *ev)
 		free(ev->final_before[i]);
 	free(ev->final_before);
 	free(ev->source);
+	free(ev->rule);
 	free(ev->id);
 	free(ev->bus);
 	free(ev->json);
 	free(ev);
+}
+
+int event_set_rule(struct event *ev, const char *rule)
+{
+	char *r = strdup(rule);
+
+	if (!r)
+		return -ENOMEM;
+	free(ev->rule);
+	ev->rule = r;
+	return 0;
 }
 
 int event_add_final_key(struct event *ev, const char *key)
