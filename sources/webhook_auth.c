@@ -210,6 +210,17 @@ void webhook_proxies_free(struct webhook_proxies *p)
 	p->n = 0;
 }
 
+/* "ADDRESS/32" (IPv4) or "ADDRESS/128" (IPv6): one address, which
+ * cidr_parse() refuses as event-ruler does. */
+static bool whole_address(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	uint8_t addr[16];
+	int family = ip_parse(s, (size_t)(slash - s), addr);
+
+	return (family == 4 && strcmp(slash + 1, "32") == 0) || (family == 6 && strcmp(slash + 1, "128") == 0);
+}
+
 int webhook_proxies_parse(const struct config_strv *list, struct webhook_proxies *ret, char *err, size_t errlen)
 {
 	memset(ret, 0, sizeof(*ret));
@@ -224,13 +235,13 @@ int webhook_proxies_parse(const struct config_strv *list, struct webhook_proxies
 		char why[160];
 		int family;
 
-		if (strchr(s, '/')) {
+		if (strchr(s, '/') && !whole_address(s)) {
 			if (cidr_parse(s, strlen(s), c, why, sizeof(why)) < 0) {
 				snprintf(err, errlen, "trusted_proxies: %.200s: %s", s, why);
 				webhook_proxies_free(ret);
 				return -EINVAL;
 			}
-		} else if ((family = ip_parse(s, strlen(s), addr)) != 0) {
+		} else if ((family = ip_parse(s, strcspn(s, "/"), addr)) != 0) {
 			c->family = (uint8_t)family;
 			memcpy(c->lo, addr, 16);
 			memcpy(c->hi, addr, 16);
