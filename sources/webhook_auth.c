@@ -344,10 +344,8 @@ void webhook_client_addr(const struct webhook_proxies *p, const struct http_requ
 	int family;
 
 	out[0] = '\0';
-	if (!(family = addr_parse(peer, strlen(peer), addr))) {
-		snprintf(out, WEBHOOK_ADDR_MAX, "%s", peer);   /* not an address: as the listener says */
-		return;
-	}
+	if (!(family = addr_parse(peer, strlen(peer), addr)))
+		return;   /* unknown */
 	if (p && trusted(p, family, addr))
 		walk_forwarded(p, req, &family, addr);
 	addr_text(family, addr, out);

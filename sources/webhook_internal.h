@@ -79,7 +79,7 @@ void webhook_proxies_free(struct webhook_proxies *p);
  * X-Forwarded-For (every such header, in order) that is not itself a
  * trusted proxy — an entry that is not an address stops the walk at the
  * hop that wrote it, and when every entry is trusted the left-most is
- * taken. "" when the peer is unknown.
+ * taken. "" when the peer's address is unknown (not an address).
  */
 void webhook_client_addr(const struct webhook_proxies *p, const struct http_request *req,
 			 char out[WEBHOOK_ADDR_MAX]);
@@ -144,8 +144,8 @@ void webhook_request(const struct webhook_set *set, const struct http_request *r
  * The event's extension member "tripline" as compact JSON (malloc'd):
  * {"webhook":{"name","headers":{lower-case name: value},"query","source_ip"}}
  * plus "headers_dropped": N when some were left out. Hidden headers
- * (webhook_header_hidden()) and any whose value holds the secret are never
- * in it; a repeated header is one member, its values joined by ", ". At
+ * (webhook_header_hidden()) and any whose name or value holds the secret
+ * are never in it, nor a query that holds it (the query is then ""); a repeated header is one member, its values joined by ", ". At
  * most WEBHOOK_MAX_HEADERS members of at most WEBHOOK_MAX_HEADER_VALUE
  * bytes, valid UTF-8: the others are dropped and counted. 0, -EINVAL (the
  * query is not valid UTF-8), -ENOMEM.

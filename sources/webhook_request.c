@@ -105,7 +105,8 @@ static bool add_header(json_t *headers, const char *lname, const char *value)
 int webhook_extension(const struct webhook_hook *h, const struct http_request *req, const char *source_ip,
 		      char **ret, size_t *ret_len)
 {
-	json_t *headers = json_object(), *query = json_string(req->query ? req->query : ""), *hook, *ext;
+	const char *qtext = req->query && !holds_secret(&h->auth, req->query) ? req->query : "";
+	json_t *headers = json_object(), *query = json_string(qtext), *hook, *ext;
 	size_t dropped = 0;
 	char lname[256];
 	char *text;
@@ -119,7 +120,8 @@ int webhook_extension(const struct webhook_hook *h, const struct http_request *r
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *hd = &req->headers[i];
 
-		if (webhook_header_hidden(&h->auth, hd->name) || holds_secret(&h->auth, hd->value))
+		if (webhook_header_hidden(&h->auth, hd->name) || holds_secret(&h->auth, hd->name) ||
+		    holds_secret(&h->auth, hd->value))
 			continue;
 		if (!lower_name(hd->name, lname, sizeof(lname)) || !add_header(headers, lname, hd->value))
 			dropped++;

@@ -261,6 +261,7 @@ static void test_extension_headers(void **state)
 	add(&q, "Stripe-Signature", "t=1,v1=2");
 	add(&q, "X-Api-Key", "k");
 	add(&q, "X-Echo", "prefix " SECRET " suffix");   /* holds the secret */
+	add(&q, "X-" SECRET, "v");                        /* names it */
 	add(&q, "Accept", "a/b");
 	add(&q, "accept", "c/d");                         /* a repeat: joined */
 	add(&q, "X-Bad", "\xff\xfe");                      /* not UTF-8: dropped */
@@ -300,6 +301,12 @@ static void test_extension_headers(void **state)
 	assert_int_equal(json_string_length(json_object_get(json_object_get(w, "headers"), "x-big")),
 			 WEBHOOK_MAX_HEADER_VALUE);
 	assert_null(json_object_get(w, "headers_dropped"));
+	json_decref(w);
+
+	/* a query that holds the secret is left out */
+	q.r.query = "token=" SECRET;
+	w = extension(&h, &q.r, "");
+	assert_string_equal(json_string_value(json_object_get(w, "query")), "");
 	json_decref(w);
 
 	/* a query that is not UTF-8 */
@@ -357,6 +364,7 @@ static void test_forwarded_for(void **state)
 	client(&p, "127.0.0.1", "", NULL, "127.0.0.1");
 	client(&p, "127.0.0.1", NULL, NULL, "127.0.0.1");
 	client(&p, "", "203.0.113.9", NULL, "");
+	client(&p, "not-an-address", "203.0.113.9", NULL, "");
 	webhook_proxies_free(&p);
 
 	char *bad[] = {S("10.0.0.0/33")};
