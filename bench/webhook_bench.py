@@ -18,7 +18,10 @@ random id) for --duration seconds, and prints:
   - what the daemon says it accepted (tripline_webhook_requests_total with
     code 202) and the journal's fsyncs that covered it
     (tripline_journal_fsyncs_total), so events per fsync;
-  - with the rule, how long the file target took to catch up.
+  - with the rule, how long the file target took to catch up;
+  - the same connections sending GET, answered 405 at once (no signature,
+    no journal, no event): the ceiling of the listener and the loop thread
+    on this machine, against which the figures above are read.
 
 Also one request at a time over a kept-alive connection (--samples), the
 answer's latency p50/p99, and this disk's fsync latency. Exits 0 unless the
@@ -105,8 +108,9 @@ def headers(body):
 
 
 def wrk_run(port, lua, connections, duration):
-    w = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency", "-s", lua,
-                        "http://127.0.0.1:%d/hooks/github" % port], capture_output=True, text=True)
+    script = ["-s", lua] if lua else []
+    w = subprocess.run(["wrk", "-t1", "-c%d" % connections, "-d%ds" % duration, "--latency"] + script +
+                       ["http://127.0.0.1:%d/hooks/github" % port], capture_output=True, text=True)
     rps, p50, p99, non2xx = None, None, None, 0
     for line in w.stdout.splitlines():
         parts = line.split()
@@ -205,6 +209,11 @@ def main():
                                                               "%.1f" % (accepted / fsyncs) if fsyncs else "-"))
             if non2xx:
                 sys.exit("webhook_bench: %d answers were not 202" % non2xx)
+        # the ceiling of the listener and the loop: GET answered 405 at once
+        # (no signature, no journal, no event)
+        for c in [int(x) for x in a.connections.split(",")]:
+            rps, p50, p99, _ = wrk_run(port, None, c, a.duration)
+            print("%-12d %12.0f %10s %10s   (GET -> 405 at once: the listener's ceiling)" % (c, rps, p50, p99))
         if not a.no_rule:
             total = metrics(port).get('tripline_webhook_requests_total{name="github",code="202"}', 0)
             t0 = time.monotonic()

@@ -144,7 +144,7 @@ int webhook_extension(const struct webhook_hook *h, const struct http_request *r
 
 /* ------------------------------------------------------------ the request */
 
-/* The body: a JSON object, or a 400. */
+/* Whether the body is a JSON object; if not, the 400 (500 out of memory). */
 static bool body_ok(const struct http_request *req, struct webhook_verdict *v)
 {
 	struct json_error jerr = {0};
@@ -173,9 +173,12 @@ static void build(const struct webhook_set *set, const struct webhook_hook *h, c
 	size_t ext_len = 0;
 	int r;
 
+	/* the body is read once, by event_build(); only a refusal reads it
+	 * again, for its message, and a body fault comes before the others */
 	if (id && !webhook_printable(id, EVENT_MAX_ID, false)) {
-		refuse(v, 400, "id", "the %s header must be 1 to %u printable ASCII characters without spaces",
-		       h->cfg->id_header, EVENT_MAX_ID);
+		if (body_ok(req, v))
+			refuse(v, 400, "id", "the %s header must be 1 to %u printable ASCII characters without spaces",
+			       h->cfg->id_header, EVENT_MAX_ID);
 		return;
 	}
 	if (!dt || !webhook_printable(dt, WEBHOOK_MAX_DETAIL_TYPE, true))
@@ -183,7 +186,8 @@ static void build(const struct webhook_set *set, const struct webhook_hook *h, c
 	webhook_client_addr(set->proxies, req, ip);
 	r = webhook_extension(h, req, ip, &ext, &ext_len);
 	if (r == -EINVAL) {
-		refuse(v, 400, "query", "the query string is not valid UTF-8");
+		if (body_ok(req, v))
+			refuse(v, 400, "query", "the query string is not valid UTF-8");
 		return;
 	}
 	if (r == 0) {
@@ -202,6 +206,8 @@ static void build(const struct webhook_set *set, const struct webhook_hook *h, c
 		r = event_build(&f, h->bus, &v->ev);
 	}
 	free(ext);
+	if (r == -EINVAL && !body_ok(req, v))
+		return;
 	if (r < 0) {
 		refuse(v, 500, "internal", "%s", r == -ENOMEM ? "out of memory" : "the event could not be built");
 		return;
@@ -244,7 +250,5 @@ void webhook_request(const struct webhook_set *set, const struct http_request *r
 		refuse(v, 500, "internal", "%s", "the signature could not be checked");
 		return;
 	}
-	if (!body_ok(req, v))
-		return;
 	build(set, v->hook, req, now_s, v);
 }

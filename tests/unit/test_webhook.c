@@ -506,6 +506,16 @@ static void test_request_order(void **state)
 	expect(&f.set, &q.r, 400, "json");
 	github_req(&q, "POST", "/hooks/gh", "{\"a\":1} x", sig, sizeof(sig));
 	expect(&f.set, &q.r, 400, "json");
+	/* the body before the id header and the query */
+	github_req(&q, "POST", "/hooks/gh", "[1]", sig, sizeof(sig));
+	q.h[2].value = "has space";
+	expect(&f.set, &q.r, 400, "json");
+	github_req(&q, "POST", "/hooks/gh", "{", sig, sizeof(sig));
+	q.r.query = "a=\xff";
+	expect(&f.set, &q.r, 400, "json");
+	github_req(&q, "POST", "/hooks/gh", "{}", sig, sizeof(sig));
+	q.r.query = "a=\xff";
+	expect(&f.set, &q.r, 400, "query");
 	/* the id header: present but not an id */
 	github_req(&q, "POST", "/hooks/gh", "{}", sig, sizeof(sig));
 	q.h[2].value = "has space";
