@@ -35,22 +35,15 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from events_bench import count_lines, free_port, ms, pct  # the same helpers (bench/ is on sys.path)
+
 SECRET = "bench-webhook-secret"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def metrics(port):
@@ -66,23 +59,6 @@ def metrics(port):
             if name != full:
                 out[name] = out.get(name, 0.0) + float(value)
     return out
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
-
-
-def ms(x):
-    return "%.2f ms" % (x * 1000)
-
-
-def count_lines(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 def push_body():
@@ -217,10 +193,10 @@ def main():
         if not a.no_rule:
             total = metrics(port).get('tripline_webhook_requests_total{name="github",code="202"}', 0)
             t0 = time.monotonic()
-            while count_lines(out) < total and time.monotonic() - t0 < 300:
+            while count_lines([out]) < total and time.monotonic() - t0 < 300:
                 time.sleep(0.2)
             print("file target: %d of %.0f lines written %.1f s after the load ended"
-                  % (count_lines(out), total, time.monotonic() - t0))
+                  % (count_lines([out]), total, time.monotonic() - t0))
 
         lat = []
         path = os.path.join(cfg["data_dir"], "fsync-probe")
