@@ -153,38 +153,19 @@ static void on_ingested(void *arg, const int *results, size_t n)
 	struct source_webhook *w = c->w;
 	struct http_response resp = {.status = 500};
 	int r = n ? results[0] : -EIO;
-	const char *reason = NULL;
+	struct webhook_verdict v;
 
-	switch (r) {
-	case 0:
+	webhook_ingested(r, &v);
+	if (v.status == 202)
 		answer(&resp, 202, "EventId", c->ev->id);
-		break;
-	case -EAGAIN:
-		answer(&resp, 503, "message", "the event bus is full; retry later");
+	else
+		answer(&resp, v.status, "message", v.message);
+	if (v.retry_after) {
 		resp.headers = retry_after;
 		resp.n_headers = 1;
-		reason = "bus_full";
-		break;
-	case -ENOSPC:
-	case -EIO:
-		answer(&resp, 503, "message", "the event journal cannot take the event now; retry later");
-		reason = "journal";
-		break;
-	case -ECANCELED:
-		answer(&resp, 503, "message", "the daemon is stopping; retry later");
-		reason = "stopping";
-		break;
-	case -ENOENT:
-		answer(&resp, 500, "message", "the webhook's event bus does not exist");
-		reason = "no_bus";
-		break;
-	default:
-		answer(&resp, 500, "message", "the event could not be accepted");
-		reason = "internal";
-		break;
 	}
 	if (!w->destroyed)
-		count(w, c->hook, resp.status, reason);
+		count(w, c->hook, resp.status, v.reason);
 	if (r == -ENOENT)
 		log_error("webhook", "%s: the event bus %s does not exist", c->hook->name, c->hook->bus);
 	http_pending_answer(c->pending, &resp);   /* a client gone meanwhile: dropped (it retries) */

@@ -128,6 +128,7 @@ struct webhook_verdict {
 	const char *reason;                 /* the error counter's reason ("signature", "json", …) */
 	char message[320];                  /* the answer's {"message"} */
 	struct event *ev;                   /* one reference, the caller's */
+	bool retry_after;                   /* the answer carries Retry-After: 1 */
 };
 
 /*
@@ -139,6 +140,12 @@ struct webhook_verdict {
  */
 void webhook_request(const struct webhook_set *set, const struct http_request *req, int64_t now_s,
 		     struct webhook_verdict *ret);
+
+/* The answer for the ingest's result (ingest.h) of an accepted event:
+ * status 202 for 0; 503 (with retry_after for -EAGAIN, the bus full) for
+ * -EAGAIN, -ENOSPC, -EIO, -ECANCELED; 500 for -ENOENT (no such bus) and
+ * anything else; with its reason and message. */
+void webhook_ingested(int result, struct webhook_verdict *v);
 
 /*
  * The event's extension member "tripline" as compact JSON (malloc'd):

@@ -17,7 +17,8 @@
  * detail_type_header's value when it is 1..128 printable ASCII characters
  * (else the hook's default), id from id_header (else a random UUID v4),
  * detail the body as sent (compacted), and the extension "tripline" of
- * webhook_extension().
+ * webhook_extension(). What the ingest's result becomes is
+ * webhook_ingested()'s: 202, or 503 (Retry-After for a full bus), or 500.
  */
 #include "webhook_internal.h"
 
@@ -251,4 +252,31 @@ void webhook_request(const struct webhook_set *set, const struct http_request *r
 		return;
 	}
 	build(set, v->hook, req, now_s, v);
+}
+
+void webhook_ingested(int result, struct webhook_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	switch (result) {
+	case 0:
+		v->status = 202;
+		break;
+	case -EAGAIN:
+		refuse(v, 503, "bus_full", "%s", "the event bus is full; retry later");
+		v->retry_after = true;
+		break;
+	case -ENOSPC:
+	case -EIO:
+		refuse(v, 503, "journal", "%s", "the event journal cannot take the event now; retry later");
+		break;
+	case -ECANCELED:
+		refuse(v, 503, "stopping", "%s", "the daemon is stopping; retry later");
+		break;
+	case -ENOENT:
+		refuse(v, 500, "no_bus", "%s", "the webhook's event bus does not exist");
+		break;
+	default:
+		refuse(v, 500, "internal", "%s", "the event could not be accepted");
+		break;
+	}
 }

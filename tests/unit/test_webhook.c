@@ -582,6 +582,38 @@ static void test_request_event(void **state)
 	event_unref(v.ev);
 }
 
+static void test_ingest_answers(void **state)
+{
+	static const struct {
+		int result;
+		unsigned status;
+		const char *reason;
+		bool retry_after;
+	} cases[] = {
+		{0, 202, NULL, false},
+		{-EAGAIN, 503, "bus_full", true},
+		{-ENOSPC, 503, "journal", false},
+		{-EIO, 503, "journal", false},
+		{-ECANCELED, 503, "stopping", false},
+		{-ENOENT, 500, "no_bus", false},
+		{-ENOMEM, 500, "internal", false},
+	};
+	struct webhook_verdict v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		webhook_ingested(cases[i].result, &v);
+		assert_int_equal(v.status, cases[i].status);
+		assert_int_equal(v.retry_after, cases[i].retry_after);
+		if (cases[i].reason) {
+			assert_string_equal(v.reason, cases[i].reason);
+			assert_true(v.message[0] != '\0');
+		} else {
+			assert_null(v.reason);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_small_checks),
 		cmocka_unit_test(test_request_order),
 		cmocka_unit_test(test_request_event),
+		cmocka_unit_test(test_ingest_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
