@@ -442,3 +442,34 @@ def test_etag_past_etag_max_bytes_is_derived_and_events_filter(watched, tree):
     assert d.stop() == 0
     probe(d, tree, out, "probe")
     assert deleted(out) == [] and sorted(created(out)) == ["after-delete", "big", "probe", "small"]
+
+
+def test_a_long_index_is_compacted(daemon, tree, tmp_path):
+    """An index that is mostly history (60,000 records of one key) is
+    replaced by a snapshot at the first checkpoint after the start."""
+    out = tmp_path / "events.jsonl"
+    index = tmp_path / "var" / "sources" / "fs" / (BUCKET + ".index")
+    index.parent.mkdir(parents=True)
+    with open(index, "w") as f:
+        f.write("tripline-fs-index 1\n")
+        for i in range(60000):
+            f.write("P %d 1 2 %d 5 a.txt\n" % (i, i))
+    assert index.stat().st_size > 1 << 20
+    d = daemon(watch_config(tree), rules={"all.json": file_rule(out)})
+    # a.txt is not there: Deleted, checkpointed, and the index rewritten
+    wait_for(lambda: deleted(out) == ["a.txt"], "a.txt deleted")
+    wait_for(lambda: index.stat().st_size < 1000, "the index compacted")
+    text = index.read_text()
+    assert text.startswith("tripline-fs-index 1\nS ") and "a.txt" not in text
+    assert d.stop() == 0
+    probe(d, tree, out, "probe")
+    assert deleted(out) == ["a.txt"]
+
+
+def test_root_removed_is_down(watched, tree):
+    d, out = watched()
+    assert health(d)[0] == 200
+    shutil.rmtree(tree)
+    code, doc = wait_for(lambda: (lambda h: h if h[0] == 503 else None)(health(d)), "/healthz down")
+    comp = doc["components"]["fs/" + BUCKET]
+    assert comp["status"] == "down" and str(tree) in comp["error"]
