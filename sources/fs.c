@@ -706,6 +706,9 @@ static void on_submitted(void *arg, const int *results, size_t n)
 	free(b);
 	if (t->stopped)
 		return;
+	if (retry && !t->bus_full)
+		log_warn("fs", "%s: the bus %s is full: its events wait and are retried", t->name, t->bus);
+	t->bus_full = retry;
 	if (retry)
 		uv_timer_start(&t->retry_timer, on_retry, RETRY_MS, 0);
 	else

@@ -200,6 +200,7 @@ struct fs_tree {
 
 	struct fs_pend *q_head, *q_tail;
 	bool submitting;             /* a batch is with the ingest */
+	bool bus_full;               /* the last batch met a full bus (logged once) */
 	size_t n_hashing;
 
 	struct fs_log log;

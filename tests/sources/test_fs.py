@@ -473,3 +473,26 @@ def test_root_removed_is_down(watched, tree):
     code, doc = wait_for(lambda: (lambda h: h if h[0] == 503 else None)(health(d)), "/healthz down")
     comp = doc["components"]["fs/" + BUCKET]
     assert comp["status"] == "down" and str(tree) in comp["error"]
+
+
+def test_a_full_bus_delays_events_and_loses_none(watched, tree):
+    """With room for 10 events on the bus, 500 files queued at once (the
+    daemon paused while they are written; etags derived, so none waits for
+    a hash) meet a full bus: the source keeps them and retries, and each is
+    reported once."""
+    d, out = watched(etag_max_bytes=1)
+    cfg = json.loads(d.config.read_text())
+    cfg["limits"] = {"bus_queue": 10}
+    d.config.write_text(json.dumps(cfg))
+    assert d.stop() == 0
+    d.start()
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(500):
+            write(os.path.join(str(tree), "q%03d" % i), b"xx%d" % i)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    wait_for(lambda: len(created(out)) >= 500, "500 events")
+    c = counts(created(out))
+    assert len(c) == 500 and max(c.values()) == 1
+    assert "the bus default is full: its events wait and are retried" in d.log_text()
