@@ -401,10 +401,7 @@ def test_readme_story_upload_runs_the_thumbnailer(daemon, tree, root):
         out = d.call("GetTaskLogs", {"task": arn}, target="Tripline.GetTaskLogs")
         return "".join(c["log"] for c in out["containers"])
 
-    # (the example pattern's key is [suffix .jpg, regex ^raw/YYYY/]: an OR,
-    # as EventBridge reads an array, so this .png is under raw/ but in no
-    # year's folder)
-    write(str(tree / "raw/cat.png"), b"png")
+    write(str(tree / "raw/2026/cat.png"), b"png")
     write(str(tree / "raw/2026/cat.jpg"), b"jpeg")
     arn = wait_for(tasks, "the thumbnailer task")[0]
     t = d.wait_task(arn, "STOPPED")
