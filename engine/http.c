@@ -556,10 +556,15 @@ static void server_close(struct http_server *s)
 
 static void on_timer(uv_timer_t *t);
 
+/* The timer for MHD's next timeout, unless a run is already due at once
+ * (http_run_soon(): a resumed connection, which MHD's timeout does not
+ * count, must not wait for the next timeout or I/O). */
 static void arm_timer(struct http_server *s)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (s->run_soon)
+		return;
 	if (MHD_get_timeout(s->daemon, &ms) == MHD_YES)
 		uv_timer_start(&s->timer, on_timer, (uint64_t)ms, 0);
 	else
@@ -586,13 +591,18 @@ static void server_run(struct http_server *s)
 
 static void on_timer(uv_timer_t *t)
 {
-	server_run(t->data);
+	struct http_server *s = t->data;
+
+	s->run_soon = false;
+	server_run(s);
 }
 
 void http_run_soon(struct http_server *s)
 {
-	if (!s->in_run && !s->closing)
+	if (!s->in_run && !s->closing) {
+		s->run_soon = true;
 		uv_timer_start(&s->timer, on_timer, 0, 0);
+	}
 }
 
 static void on_poll(uv_poll_t *p, int status, int events)

@@ -64,6 +64,7 @@ struct http_server {
 	bool closing;                   /* server_close() has begun */
 	bool in_run;                    /* inside MHD_run(): stop must wait */
 	bool stop_requested;
+	bool run_soon;                  /* the timer is set for a run at once (http_run_soon()) */
 };
 
 /* One request, from the URI log callback to the completion callback. */

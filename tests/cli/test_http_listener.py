@@ -8,10 +8,13 @@ Each test waits for conditions (wait_for) or for the server to close a
 socket; none measures time. A server that never answers fails a test at a
 deadline with a message saying what did not happen.
 """
+import http.client
+import json
 import os
 import signal
 import socket
 import struct
+import threading
 
 from tripline_test import DEADLINE, Daemon, tripline_bin_path, wait_for
 
@@ -174,6 +177,59 @@ def test_per_client_cap_and_another_client_still_served(daemon):
     # the address has its share back once its connections are gone
     wait_for(lambda: healthz(d.port), "a request from the first address again")
     assert d.stop() == 0             # a clean exit (under ASan: nothing leaked)
+
+
+def test_refusals_never_strand_answers_given_later(daemon):
+    """PutEvents answers once the journal has the events (a deferred answer)
+    while the listener keeps refusing the same client past its cap: every
+    answer still reaches its client, and once the clients go no connection is
+    left holding the client's share (the address is served again)."""
+    d = daemon(config={"limits": {"max_connections_per_client": 4}})
+    body = json.dumps({"Entries": [{"Source": "app", "DetailType": "t", "Detail": "{}"}]})
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSEvents.PutEvents"}
+    stop = threading.Event()
+    answered, stranded = [], []
+
+    def client():
+        while not stop.is_set():
+            c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=DEADLINE / 4)
+            try:
+                for _ in range(200):
+                    c.request("POST", "/", body, headers)
+                    r = c.getresponse()
+                    r.read()
+                    answered.append(r.status)
+            except socket.timeout:
+                stranded.append(1)   # accepted, and never answered
+            except (ConnectionError, http.client.HTTPException, OSError):
+                pass                 # refused past the cap: closed without an answer
+            finally:
+                c.close()
+
+    def knock():                     # connections past the cap, refused as they come
+        while not stop.is_set():
+            try:
+                socket.create_connection(("127.0.0.1", d.port)).close()
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(4)] + \
+        [threading.Thread(target=knock, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: len(answered) >= 5000 or stranded, "5,000 answers under refusals")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(DEADLINE)
+    assert not stranded, "%d requests were never answered" % len(stranded)
+    assert set(answered) == {200}
+    assert metric(d.port, 'tripline_http_refused_total{reason="per_client"}') > 0
+    wait_for(lambda: healthz(d.port), "the first address served again")
+    wait_for(lambda: metric(d.port, "tripline_http_connections") == 1,
+             "every client connection closed")
+    assert d.stop() == 0
 
 
 def trickle_until_cut(s):
