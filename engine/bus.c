@@ -236,6 +236,20 @@ static void match_one(struct bus *b, struct event *ev)
 
 	metric_add(b->m_events, (const char *const[]){ev->bus, source_label(b, ev->source ? ev->source : "")}, 1);
 	event_pending_get(ev);   /* the bus's own, while it submits */
+	if (ev->rule) {
+		/* a scheduled event: its own rule's targets, no matching */
+		const struct rule *ru = g ? ruleset_find(g->rs, ev->rule) : NULL;
+		if (ru && ru->enabled) {
+			uint32_t i = (uint32_t)(ru - g->rs->rules);
+			metric_add(b->m_matches, (const char *const[]){ru->name}, 1);
+			for (size_t t = 0; t < ru->ntargets; t++) {
+				event_pending_get(ev);
+				dispatch_submit(b->dispatch, ev, g, i, (uint32_t)t);
+			}
+		}
+		event_pending_put(ev);
+		return;
+	}
 	if (g && g->rs->matcher) {
 		n = ruleset_match(g->rs, ev->json, ev->len, b->scratch, &idx);
 		if (n < 0) {

@@ -339,6 +339,7 @@ void event_unref(struct event *ev)
 		free(ev->final_before[i]);
 	free(ev->final_before);
 	free(ev->source);
+	free(ev->rule);
 	free(ev->id);
 	free(ev->bus);
 	free(ev->json);

@@ -64,6 +64,7 @@ struct event {
 	 * them: event_pending_get()/event_pending_put() */
 	unsigned pending;
 	char *source;                /* the envelope's source (metrics labels); may be NULL */
+	char *rule; /* a scheduled event: the one rule it is for, or NULL */
 };
 
 /* One more dispatch of ev is under way. */
