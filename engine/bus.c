@@ -237,15 +237,19 @@ static void match_one(struct bus *b, struct event *ev)
 	metric_add(b->m_events, (const char *const[]){ev->bus, source_label(b, ev->source ? ev->source : "")}, 1);
 	event_pending_get(ev);   /* the bus's own, while it submits */
 	if (ev->rule) {
-		/* a scheduled event: its own rule's targets, no matching */
+		/* a schedule's fire: its rule's targets, if the rule is still
+		 * there and enabled (a reload may have removed it meanwhile) */
 		const struct rule *ru = g ? ruleset_find(g->rs, ev->rule) : NULL;
-		if (ru && ru->enabled) {
-			uint32_t i = (uint32_t)(ru - g->rs->rules);
+		if (ru && ru->enabled && strcmp(ru->event_bus ? ru->event_bus : "default", ev->bus) == 0) {
+			uint32_t k = (uint32_t)(ru - g->rs->rules);
 			metric_add(b->m_matches, (const char *const[]){ru->name}, 1);
 			for (size_t t = 0; t < ru->ntargets; t++) {
 				event_pending_get(ev);
-				dispatch_submit(b->dispatch, ev, g, i, (uint32_t)t);
+				dispatch_submit(b->dispatch, ev, g, k, (uint32_t)t);
 			}
+		} else {
+			log_info("bus", "event %s for rule %s: no such enabled rule on bus %s now; nothing dispatched",
+				 ev->id, ev->rule, ev->bus);
 		}
 		event_pending_put(ev);
 		return;

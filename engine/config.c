@@ -36,7 +36,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http_token.h"
 #include "jcheck.h"
 #include "json.h"
 #include "jtext.h"
@@ -46,7 +45,6 @@
 
 #define MAX_PATHS CONFIG_MAX_PATHS
 #define MAX_ITEMS CONFIG_MAX_ITEMS
-#define MAX_TOPICS 100u
 #define CPU_MAX ((int64_t)1 << 26)
 #define MEMORY_MIB_MAX ((int64_t)1 << 30)
 
@@ -98,12 +96,6 @@ static bool region_ok(const char *s, size_t n)
 static bool cluster_name_ok(const char *s, size_t n)
 {
 	return n >= 1 && n <= 255 && jtext_chars_in(s, n, "_-");
-}
-
-/* Source names: webhooks are served at /hooks/<name>. */
-static bool source_name_ok(const char *s, size_t n)
-{
-	return n >= 1 && n <= 64 && jtext_chars_in(s, n, "_.-");
 }
 
 /* RFC 1123 host name: dot-separated labels of [A-Za-z0-9-], not starting or
@@ -259,7 +251,7 @@ static bool redis_url_ok(const char *s, size_t n)
 /* ------------------------------------------------------------ member access */
 
 /* Copies a non-empty string member over *dst when present and good. */
-static void take_string(struct jcheck *c, const struct jnode *obj, const char *key,
+void config_take_string(struct jcheck *c, const struct jnode *obj, const char *key,
 			unsigned flags, char **dst)
 {
 	size_t n;
@@ -280,7 +272,7 @@ void config_take_int(struct jcheck *c, const struct jnode *obj, const char *key,
 }
 
 /* Index of the string member in names, dflt when absent or bad (reported). */
-static int get_enum(struct jcheck *c, const struct jnode *obj, const char *key,
+int config_get_enum(struct jcheck *c, const struct jnode *obj, const char *key,
 		    const char *const *names, int dflt)
 {
 	int i = jcheck_enum(c, obj, key, 0, names, dflt);
@@ -361,7 +353,6 @@ bool config_is_last(const struct jnode *obj, const struct jmember *m)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
-static const char *const webhook_auths[] = {"none", "github", "bearer", NULL};
 
 static void check_listen(struct jcheck *c, const struct jnode *root, struct tripline_config *cfg)
 {
@@ -472,7 +463,7 @@ static void docker_fn(struct jcheck *c, const struct jnode *o, struct tripline_c
 {
 	struct config_strv *v = &cfg->drivers.docker_allowed_host_paths;
 
-	take_string(c, o, "socket", 0, &cfg->drivers.docker_socket);
+	config_take_string(c, o, "socket", 0, &cfg->drivers.docker_socket);
 	config_take_string_array(c, o, "allowed_host_paths", 0, 0, MAX_PATHS, host_path_ok,
 				 "must be an absolute path without \".\" or \"..\" parts", v);
 	/* "/srv/data/" is "/srv/data"; "/" stays */
@@ -571,7 +562,7 @@ static bool env_prefix_ok(const char *s, size_t n)
 
 static void secrets_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
 {
-	take_string(c, o, "file", 0, &cfg->secrets_file);
+	config_take_string(c, o, "file", 0, &cfg->secrets_file);
 	config_take_string_array(c, o, "env_allow", 0, 0, MAX_ITEMS, env_prefix_ok,
 				 "must be a prefix of environment variable names: A-Z, a-z, 0-9 and _, "
 				 "not starting with a digit", &cfg->secrets_env_allow);
@@ -619,7 +610,7 @@ static void auth_fn(struct jcheck *c, const struct jnode *o, struct tripline_con
 
 /* The items of an optional array of objects under obj's key: NULL when absent
  * or not an array (reported); the count limit is checked here. */
-static const struct jnode *object_array(struct jcheck *c, const struct jnode *obj, const char *key)
+const struct jnode *config_object_array(struct jcheck *c, const struct jnode *obj, const char *key)
 {
 	const struct jnode *a = jcheck_member(c, obj, key, JNODE_ARRAY, 0);
 
@@ -628,159 +619,6 @@ static const struct jnode *object_array(struct jcheck *c, const struct jnode *ob
 		return NULL;
 	}
 	return a;
-}
-
-static void take_source_name(struct jcheck *c, const struct jnode *o, unsigned flags,
-			     char **dst)
-{
-	const struct jnode *n = jcheck_member(c, o, "name", JNODE_STRING, flags);
-
-	if (!n)
-		return;
-	if (source_name_ok(n->u.str, n->len))
-		config_set_str(c, dst, n->u.str, n->len);
-	else
-		jcheck_err_at(c, "name", "must be 1 to 64 characters of A-Z, a-z, 0-9, _, . and -");
-}
-
-static bool topic_ok(const char *s, size_t n)
-{
-	return n >= 1 && n <= 249 && jtext_chars_in(s, n, "._-");
-}
-
-/* sources.files[i] (a jcheck_item_fn; arg: the config). */
-static void file_source(struct jcheck *c, const struct jnode *o, size_t i, void *arg)
-{
-	static const char *const fields[] = {"name", "path", "recursive", "source", NULL};
-	struct config_file_source *f = &((struct tripline_config *)arg)->sources.files[i];
-
-	jcheck_fields(c, o, fields, NULL);
-	take_source_name(c, o, JCHECK_REQUIRED, &f->name);
-	take_string(c, o, "path", JCHECK_REQUIRED, &f->path);
-	jcheck_bool(c, o, "recursive", 0, &f->recursive);
-	f->source = jcheck_dup(c, CONFIG_DEFAULT_FILE_SOURCE, strlen(CONFIG_DEFAULT_FILE_SOURCE));
-	const struct jnode *s = jcheck_member(c, o, "source", JNODE_STRING, 0);
-	if (s && (s->len == 0 || s->len > 256 || memchr(s->u.str, '\0', s->len)))
-		jcheck_err_at(c, "source", "must be 1 to 256 characters");
-	else if (s)
-		config_set_str(c, &f->source, s->u.str, s->len);
-}
-
-/* sources.kafka[i] (a jcheck_item_fn; arg: the config). */
-static void kafka_source(struct jcheck *c, const struct jnode *o, size_t i, void *arg)
-{
-	static const char *const fields[] = {"name", "brokers", "group", "topics", NULL};
-	struct config_kafka_source *k = &((struct tripline_config *)arg)->sources.kafka[i];
-	char dflt[32];
-	int len = snprintf(dflt, sizeof(dflt), "kafka-%zu", i);
-
-	jcheck_fields(c, o, fields, NULL);
-	k->name = jcheck_dup(c, dflt, (size_t)len);
-	take_source_name(c, o, 0, &k->name);
-	take_string(c, o, "brokers", JCHECK_REQUIRED, &k->brokers);
-	k->group = jcheck_dup(c, CONFIG_DEFAULT_KAFKA_GROUP, strlen(CONFIG_DEFAULT_KAFKA_GROUP));
-	take_string(c, o, "group", 0, &k->group);
-	config_take_string_array(c, o, "topics", JCHECK_REQUIRED, 1, MAX_TOPICS, topic_ok,
-				 "must be a topic name: 1 to 249 characters of A-Z, a-z, 0-9, ., _ and -",
-				 &k->topics);
-}
-
-/* sources.webhooks[i] (a jcheck_item_fn; arg: the config). */
-static void webhook_source(struct jcheck *c, const struct jnode *o, size_t i, void *arg)
-{
-	static const char *const fields[] = {"name", "auth", "secret", "detail_type_header",
-					     "id_header", NULL};
-	static const char *const headers[] = {"detail_type_header", "id_header"};
-	struct config_webhook *w = &((struct tripline_config *)arg)->sources.webhooks[i];
-	char **header_dst[] = {&w->detail_type_header, &w->id_header};
-
-	jcheck_fields(c, o, fields, NULL);
-	take_source_name(c, o, JCHECK_REQUIRED, &w->name);
-	w->auth = (enum config_webhook_auth)get_enum(c, o, "auth", webhook_auths,
-						     CONFIG_WEBHOOK_AUTH_NONE);
-	config_take_secret_ref(c, o, "secret", 0, &w->secret_ref);
-	if (w->auth != CONFIG_WEBHOOK_AUTH_NONE && !jnode_get(o, "secret"))
-		jcheck_err_at(c, "secret", "is required when auth is %s", webhook_auths[w->auth]);
-	if (w->auth == CONFIG_WEBHOOK_AUTH_NONE && jnode_get(o, "secret"))
-		jcheck_err_at(c, "secret", "is only used when auth is github or bearer");
-	for (size_t k = 0; k < 2; k++) {
-		const struct jnode *h = jcheck_member(c, o, headers[k], JNODE_STRING, 0);
-		if (h && !http_header_name_ok(h->u.str, h->len))
-			jcheck_err_at(c, headers[k], "must be an HTTP header name");
-		else if (h)
-			config_set_str(c, header_dst[k], h->u.str, h->len);
-	}
-}
-
-/* Reports every name that an earlier item of the same kind already has. */
-static void unique_names(struct jcheck *c, const char *kind, size_t n, const char *(*name_at)(
-				 const struct tripline_config *cfg, size_t i),
-			 const struct tripline_config *cfg)
-{
-	size_t old = jcheck_push(c, kind);
-
-	for (size_t i = 1; i < n; i++) {
-		const char *a = name_at(cfg, i);
-		if (!a)
-			continue;
-		for (size_t j = 0; j < i; j++) {
-			const char *b = name_at(cfg, j);
-			if (b && strcmp(a, b) == 0) {
-				size_t o2 = jcheck_push_index(c, i);
-				jcheck_err_at(c, "name", "duplicate name \"%s\"", a);
-				jcheck_pop(c, o2);
-				break;
-			}
-		}
-	}
-	jcheck_pop(c, old);
-}
-
-static const char *file_name_at(const struct tripline_config *cfg, size_t i)
-{
-	return cfg->sources.files[i].name;
-}
-
-static const char *kafka_name_at(const struct tripline_config *cfg, size_t i)
-{
-	return cfg->sources.kafka[i].name;
-}
-
-static const char *webhook_name_at(const struct tripline_config *cfg, size_t i)
-{
-	return cfg->sources.webhooks[i].name;
-}
-
-static void sources_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
-{
-	const struct jnode *files = object_array(c, o, "files");
-	const struct jnode *kafka = object_array(c, o, "kafka");
-	const struct jnode *hooks = object_array(c, o, "webhooks");
-
-	if (files) {
-		cfg->sources.files = jcheck_calloc(c, files->len, sizeof(*cfg->sources.files));
-		if (!cfg->sources.files)
-			return;
-		cfg->sources.n_files = files->len;
-		jcheck_each_object(c, files, "files", file_source, cfg);
-		unique_names(c, "files", files->len, file_name_at, cfg);
-	}
-	if (kafka) {
-		cfg->sources.kafka = jcheck_calloc(c, kafka->len, sizeof(*cfg->sources.kafka));
-		if (!cfg->sources.kafka)
-			return;
-		cfg->sources.n_kafka = kafka->len;
-		jcheck_each_object(c, kafka, "kafka", kafka_source, cfg);
-		unique_names(c, "kafka", kafka->len, kafka_name_at, cfg);
-	}
-	if (hooks) {
-		cfg->sources.webhooks = jcheck_calloc(c, hooks->len, sizeof(*cfg->sources.webhooks));
-		if (!cfg->sources.webhooks)
-			return;
-		cfg->sources.n_webhooks = hooks->len;
-		jcheck_each_object(c, hooks, "webhooks", webhook_source, cfg);
-		unique_names(c, "webhooks", hooks->len, webhook_name_at, cfg);
-	}
 }
 
 static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg)
@@ -827,7 +665,7 @@ static void limits_fn(struct jcheck *c, const struct jnode *o, struct tripline_c
 static const char *const root_fields[] = {
 	"data_dir", "listen", "region", "account", "log_level", "log_format", "rules",
 	"task_definitions", "cluster", "drivers", "clusters", "state", "secrets", "auth",
-	"sources", "limits", CONFIG_DELIVERY_ROOT_FIELDS, NULL,
+	"sources", "trusted_proxies", "limits", CONFIG_DELIVERY_ROOT_FIELDS, NULL,
 };
 
 static void check_root(struct jcheck *c, const struct jnode *root, struct tripline_config *cfg)
@@ -847,7 +685,7 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 	const struct jnode *n;
 
 	jcheck_fields(c, root, root_fields, NULL);
-	take_string(c, root, "data_dir", 0, &cfg->data_dir);
+	config_take_string(c, root, "data_dir", 0, &cfg->data_dir);
 	check_listen(c, root, cfg);
 	if ((n = jcheck_member(c, root, "region", JNODE_STRING, 0))) {
 		if (region_ok(n->u.str, n->len))
@@ -861,9 +699,9 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 		else
 			jcheck_err_at(c, "account", "must be 12 digits");
 	}
-	cfg->log_level = (enum config_log_level)get_enum(c, root, "log_level", log_levels,
+	cfg->log_level = (enum config_log_level)config_get_enum(c, root, "log_level", log_levels,
 							  CONFIG_LOG_INFO);
-	cfg->log_format = (enum config_log_format)get_enum(c, root, "log_format", log_formats,
+	cfg->log_format = (enum config_log_format)config_get_enum(c, root, "log_format", log_formats,
 							    CONFIG_LOG_FORMAT_TEXT);
 	config_take_string_array(c, root, "rules", 0, 0, MAX_PATHS, config_path_ok,
 				 "must be a non-empty string", &cfg->rules);
@@ -875,7 +713,8 @@ static void check_root(struct jcheck *c, const struct jnode *root, struct tripli
 	config_with_object(c, root, "state", state_fields, cfg, state_fn);
 	config_with_object(c, root, "secrets", secrets_fields, cfg, secrets_fn);
 	config_with_object(c, root, "auth", auth_fields, cfg, auth_fn);
-	config_with_object(c, root, "sources", sources_fields, cfg, sources_fn);
+	config_with_object(c, root, "sources", sources_fields, cfg, config_sources_fn);
+	config_trusted_proxies(c, root, cfg);
 	config_with_object(c, root, "limits", limits_fields, cfg, limits_fn);
 	config_delivery_check(c, root, cfg);
 
@@ -1001,26 +840,7 @@ void config_free(struct tripline_config *c)
 		config_free_secret(c->auth_keys[i].secret_ref);
 	}
 	free(c->auth_keys);
-	for (size_t i = 0; i < c->sources.n_files; i++) {
-		free(c->sources.files[i].name);
-		free(c->sources.files[i].path);
-		free(c->sources.files[i].source);
-	}
-	free(c->sources.files);
-	for (size_t i = 0; i < c->sources.n_kafka; i++) {
-		free(c->sources.kafka[i].name);
-		free(c->sources.kafka[i].brokers);
-		free(c->sources.kafka[i].group);
-		config_strv_free(&c->sources.kafka[i].topics);
-	}
-	free(c->sources.kafka);
-	for (size_t i = 0; i < c->sources.n_webhooks; i++) {
-		free(c->sources.webhooks[i].name);
-		config_free_secret(c->sources.webhooks[i].secret_ref);
-		free(c->sources.webhooks[i].detail_type_header);
-		free(c->sources.webhooks[i].id_header);
-	}
-	free(c->sources.webhooks);
+	config_sources_free(c);
 	config_delivery_free(c);
 	free(c);
 }

@@ -1,8 +1,9 @@
 /*
  * config_internal.h — what the parts of the configuration parser share:
- * config.c (the document, most sections, defaults, loading) and
- * config_delivery.c (the event loop's sections: buses, services,
- * connections, journal, delivery, the bus limits). Not for other callers:
+ * config.c (the document, most sections, defaults, loading),
+ * config_sources.c (sources, trusted_proxies) and config_delivery.c (the
+ * event loop's sections: buses, services, connections, journal, delivery,
+ * the bus limits). Not for other callers:
  * config.h is the configuration's interface.
  *
  * The getters follow common/jcheck.h: each checks one member, reports what
@@ -40,11 +41,26 @@ void config_with_object(struct jcheck *c, const struct jnode *obj, const char *k
 			const char *const *known, struct tripline_config *cfg,
 			void (*each_fn)(struct jcheck *c, const struct jnode *o,
 					struct tripline_config *cfg));
+/* Copies a non-empty string member over *dst when present and good. */
+void config_take_string(struct jcheck *c, const struct jnode *obj, const char *key, unsigned flags, char **dst);
+/* Index of the string member in names, dflt when absent or bad (reported). */
+int config_get_enum(struct jcheck *c, const struct jnode *obj, const char *key, const char *const *names,
+		    int dflt);
+/* The items of an optional array of objects under obj's key: NULL when
+ * absent or not an array (reported); at most CONFIG_MAX_ITEMS. */
+const struct jnode *config_object_array(struct jcheck *c, const struct jnode *obj, const char *key);
 /* Whether m is the last member of obj with its key (earlier ones are duplicates). */
 bool config_is_last(const struct jnode *obj, const struct jmember *m);
 void config_strv_free(struct config_strv *v);
 /* free() after wiping: secret references may hold a value: literally. */
 void config_free_secret(char *s);
+
+/* config_sources.c */
+/* The sources object (config_with_object's each_fn). */
+void config_sources_fn(struct jcheck *c, const struct jnode *o, struct tripline_config *cfg);
+/* The root's trusted_proxies. */
+void config_trusted_proxies(struct jcheck *c, const struct jnode *root, struct tripline_config *cfg);
+void config_sources_free(struct tripline_config *cfg);
 
 /* config_delivery.c */
 #define CONFIG_DELIVERY_ROOT_FIELDS "buses", "services", "connections", "journal", "delivery"

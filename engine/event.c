@@ -346,6 +346,17 @@ void event_unref(struct event *ev)
 	free(ev);
 }
 
+int event_set_rule(struct event *ev, const char *rule)
+{
+	char *r = strdup(rule);
+
+	if (!r)
+		return -ENOMEM;
+	free(ev->rule);
+	ev->rule = r;
+	return 0;
+}
+
 int event_add_final_key(struct event *ev, const char *key)
 {
 	char **v = realloc(ev->final_before, (ev->n_final + 1) * sizeof(*v));

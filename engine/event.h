@@ -64,7 +64,9 @@ struct event {
 	 * them: event_pending_get()/event_pending_put() */
 	unsigned pending;
 	char *source;                /* the envelope's source (metrics labels); may be NULL */
-	char *rule; /* a scheduled event: the one rule it is for, or NULL */
+	/* a scheduled event: the one rule it is for (its targets only, never
+	 * matched against patterns), or NULL; event_set_rule() */
+	char *rule;
 };
 
 /* One more dispatch of ev is under way. */
@@ -102,6 +104,8 @@ int event_build(const struct event_fields *f, const char *bus, struct event **re
  */
 int event_new(const char *id, const char *bus, const char *json, size_t len, struct event **ret);
 
+/* Makes ev an event for one rule only (a schedule's fire). 0 or -ENOMEM. */
+int event_set_rule(struct event *ev, const char *rule);
 struct event *event_ref(struct event *ev);
 void event_unref(struct event *ev);   /* NULL is fine */
 

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,8 +198,24 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 			.len = ev->len, .ingest_wall_ms = ev->ingest_wall_ms, .depth = ev->depth};
 		bt->journalled[bt->n_journalled++] = i;
 	}
-	if (bt->n_journalled && in->journal && !owned)
+	/* an event for one rule keeps its rule with its bus (journal.h) */
+	char **directed = calloc(bt->n_journalled ? bt->n_journalled : 1, sizeof(*directed));
+	if (!directed)
+		r = -ENOMEM;
+	for (size_t k = 0; r == 0 && k < bt->n_journalled; k++) {
+		const struct event *ev = bt->evs[bt->journalled[k]];
+		if (ev->rule && asprintf(&directed[k], "%s\n%s", ev->bus, ev->rule) < 0) {
+			directed[k] = NULL;
+			r = -ENOMEM;
+		} else if (ev->rule) {
+			jev[k].bus = directed[k];
+		}
+	}
+	if (r == 0 && bt->n_journalled && in->journal && !owned)
 		r = journal_append(in->journal, jev, bt->n_journalled, bt->seqs, on_journalled, bt);
+	for (size_t k = 0; directed && k < bt->n_journalled; k++)
+		free(directed[k]);
+	free(directed);
 	free(jev);
 	if (r < 0)
 		for (size_t k = 0; k < bt->n_journalled; k++)

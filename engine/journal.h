@@ -54,7 +54,8 @@ struct journal_config {
 /* One event as the journal keeps it; strings borrowed for the call. */
 struct journal_event {
 	const char *id;
-	const char *bus;
+	const char *bus;             /* the bus, then "\n" and the rule of an event for one
+					rule (event.h: rule); opaque to the journal */
 	const char *json;
 	size_t len;
 	uint64_t ingest_wall_ms;

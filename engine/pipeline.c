@@ -168,11 +168,18 @@ static void on_replay(void *arg, const struct journal_replayed *r)
 {
 	struct pipeline *p = arg;
 	struct event *ev = NULL;
+	const char *nl = strchr(r->ev.bus, '\n');
+	char *bus = nl ? strndup(r->ev.bus, (size_t)(nl - r->ev.bus)) : NULL;
 
-	if (event_new(r->ev.id, r->ev.bus, r->ev.json, r->ev.len, &ev) < 0) {
+	/* "BUS\nRULE": an event for one rule (journal.h) */
+	if ((nl && !bus) || event_new(r->ev.id, bus ? bus : r->ev.bus, r->ev.json, r->ev.len, &ev) < 0 ||
+	    (nl && event_set_rule(ev, nl + 1) < 0)) {
 		log_error("journal", "event %s cannot be replayed: out of memory", r->ev.id);
+		free(bus);
+		event_unref(ev);
 		return;
 	}
+	free(bus);
 	ev->seq = r->seq;
 	ev->depth = r->ev.depth;
 	ev->ingest_wall_ms = r->ev.ingest_wall_ms;

@@ -514,6 +514,67 @@ static void test_ingest_journalled(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* An event for one rule (a schedule's fire) reaches that rule's targets
+ * only, whatever the patterns say, and nothing when the rule is disabled
+ * or gone; the journal keeps the rule with the bus. */
+static void test_bus_event_for_one_rule(void **state)
+{
+	(void)state;
+	static const char *text =
+		"{\"Rules\":["
+		"{\"Name\":\"a\",\"EventPattern\":{\"source\":[\"aws.events\"]},"
+		" \"Targets\":[{\"Id\":\"t1\",\"Arn\":\"file:/tmp/x\"}]},"
+		"{\"Name\":\"off\",\"State\":\"DISABLED\",\"ScheduleExpression\":\"rate(1 minute)\","
+		" \"Targets\":[{\"Id\":\"t\",\"Arn\":\"file:/tmp/z\"}]},"
+		"{\"Name\":\"s\",\"ScheduleExpression\":\"rate(1 minute)\","
+		" \"Targets\":[{\"Id\":\"t\",\"Arn\":\"file:/tmp/z\"},{\"Id\":\"u\",\"Arn\":\"file:/tmp/w\"}]}]}";
+	char dir[] = "/tmp/test_bus_rule_XXXXXX", why[256];
+	uv_loop_t loop;
+	struct bus *b = NULL;
+	struct ingest *in = NULL;
+	struct journal *j = NULL;
+	struct rulegen *g = gen_from(text);
+	struct event *ev[3] = {make("default", "aws.events", NULL), make("default", "aws.events", NULL),
+			       make("default", "aws.events", NULL)};
+
+	reset();
+	assert_non_null(mkdtemp(dir));
+	uv_loop_init(&loop);
+	assert_int_equal(bus_new(&loop, &(struct bus_config){0}, &b), 0);
+	bus_set_rules(b, g);
+	rulegen_unref(g);
+	assert_int_equal(journal_open(&loop, &(struct journal_config){.dir = dir, .no_fsync = true}, NULL, NULL, &j,
+				      why, sizeof(why)), 0);
+	assert_int_equal(ingest_new(&loop, b, j, &in), 0);
+	assert_int_equal(event_set_rule(ev[0], "s"), 0);
+	assert_int_equal(event_set_rule(ev[1], "off"), 0);
+	assert_int_equal(event_set_rule(ev[2], "gone"), 0);
+	answered = false;
+	ingest_submit(in, ev, 3, on_ingested, NULL);
+	while (!answered)
+		uv_run(&loop, UV_RUN_ONCE);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(results[i], 0);
+	run_until_idle(&loop);
+	/* "a"'s pattern matches the envelope, but the events are for one rule */
+	assert_int_equal(n_subs, 2);
+	assert_string_equal(subs[0].rule, "s");
+	assert_int_equal(subs[0].target, 0);
+	assert_string_equal(subs[1].rule, "s");
+	assert_int_equal(subs[1].target, 1);
+	assert_int_equal(journal_live_events(j), 0);   /* all three final */
+	for (int i = 0; i < 3; i++)
+		event_unref(ev[i]);
+	ingest_free(in);
+	bus_free(b);
+	journal_free(j);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* ------------------------------------------------------------ reload */
 
 static struct rulegen *applied;
@@ -618,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_finals_before_a_replay),
 		cmocka_unit_test(test_bus_matches_per_bus),
+		cmocka_unit_test(test_bus_event_for_one_rule),
 		cmocka_unit_test(test_bus_source_labels_are_bounded),
 		cmocka_unit_test(test_bus_bound_and_reserve),
 		cmocka_unit_test(test_bus_final_waits_for_dispatches),

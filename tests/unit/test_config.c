@@ -337,8 +337,56 @@ static void test_values(void **state)
 	assert_null(c->sources.webhooks[0].secret_ref);
 	assert_null(c->sources.webhooks[0].id_header);
 	assert_int_equal(c->sources.webhooks[1].auth, CONFIG_WEBHOOK_AUTH_BEARER);
-	assert_false(c->sources.files[0].recursive);
-	assert_string_equal(c->sources.files[0].source, "tripline.file");
+	/* a watch: S3's defaults (DESIGN.md §3) */
+	const struct config_file_source *fs = &c->sources.files[0];
+	assert_true(fs->recursive);
+	assert_string_equal(fs->source, "aws.s3");
+	assert_string_equal(fs->bus, "default");
+	assert_int_equal(fs->include.n, 0);
+	assert_int_equal(fs->exclude.n, 5);
+	assert_string_equal(fs->exclude.v[0], ".*");
+	assert_string_equal(fs->exclude.v[4], "*~");
+	assert_int_equal(fs->events, CONFIG_FS_CREATED | CONFIG_FS_DELETED);
+	assert_int_equal(fs->on_start, CONFIG_FS_ON_START_RECONCILE);
+	assert_int_equal(fs->etag_max_bytes, 16 << 20);
+	assert_int_equal(fs->max_watches, 8192);
+	/* a webhook's source, detail-type and bus */
+	assert_string_equal(c->sources.webhooks[0].source, "webhook.plain");
+	assert_string_equal(c->sources.webhooks[0].detail_type, "Webhook");
+	assert_string_equal(c->sources.webhooks[0].bus, "default");
+	assert_int_equal(c->trusted_proxies.n, 0);
+	config_free(c);
+
+	/* every key of a watch and of an hmac webhook */
+	c = load_ok("{\"trusted_proxies\": [\"10.0.0.0/8\", \"::1\", \"192.168.1.7\"],"
+		    " \"sources\": {\"files\": [{\"name\": \"in\", \"path\": \"/in\", \"recursive\": false,"
+		    " \"source\": \"my.files\", \"include\": [\"*.jpg\", \"raw/*.png\"], \"exclude\": [],"
+		    " \"events\": [\"deleted\"], \"on_start\": \"ignore\", \"etag_max_bytes\": 0,"
+		    " \"max_watches\": 10, \"bus\": \"uploads\"}],"
+		    " \"webhooks\": [{\"name\": \"stripe\", \"auth\": \"hmac\", \"secret\": \"env:S\","
+		    " \"signature_header\": \"Stripe-Signature\", \"signature_prefix\": \"v1=\","
+		    " \"timestamp_header\": \"X-Ts\", \"tolerance_s\": 60, \"source\": \"stripe\","
+		    " \"detail_type\": \"Payment\"}]}}");
+	fs = &c->sources.files[0];
+	assert_false(fs->recursive);
+	assert_string_equal(fs->source, "my.files");
+	assert_int_equal(fs->include.n, 2);
+	assert_string_equal(fs->include.v[1], "raw/*.png");
+	assert_int_equal(fs->exclude.n, 0);
+	assert_int_equal(fs->events, CONFIG_FS_DELETED);
+	assert_int_equal(fs->on_start, CONFIG_FS_ON_START_IGNORE);
+	assert_int_equal(fs->etag_max_bytes, 0);
+	assert_int_equal(fs->max_watches, 10);
+	assert_string_equal(fs->bus, "uploads");
+	const struct config_webhook *w = &c->sources.webhooks[0];
+	assert_int_equal(w->auth, CONFIG_WEBHOOK_AUTH_HMAC);
+	assert_string_equal(w->signature_header, "Stripe-Signature");
+	assert_string_equal(w->signature_prefix, "v1=");
+	assert_string_equal(w->timestamp_header, "X-Ts");
+	assert_int_equal(w->tolerance_s, 60);
+	assert_string_equal(w->source, "stripe");
+	assert_string_equal(w->detail_type, "Payment");
+	assert_int_equal(c->trusted_proxies.n, 3);
 	config_free(c);
 
 	/* a remote cluster's credentials default to env:AWS */
@@ -660,10 +708,35 @@ static void test_sources_errors(void **state)
 		      " {\"name\": \"x\", \"secret\": \"env:S\"}, {\"name\": \"y\", \"auth\": \"basic\"},"
 		      " {\"name\": \"z\", \"detail_type_header\": \"X Event\", \"id_header\": \"\"}]}}",
 		      MSGS("t.json: /sources/webhooks/0/secret: is required when auth is github",
-			   "t.json: /sources/webhooks/1/secret: is only used when auth is github or bearer",
-			   "t.json: /sources/webhooks/2/auth: must be one of none, github, bearer",
+			   "t.json: /sources/webhooks/1/secret: is only used when auth is github, bearer or hmac",
+			   "t.json: /sources/webhooks/2/auth: must be one of none, github, bearer, hmac",
 			   "t.json: /sources/webhooks/3/detail_type_header: must be an HTTP header name",
 			   "t.json: /sources/webhooks/3/id_header: must be an HTTP header name"));
+	/* the new keys of watches and webhooks */
+	expect_errors("{\"trusted_proxies\": [\"10.0.0.0/33\", \"nope\"],"
+		      " \"sources\": {\"files\": [{\"name\": \"a\", \"path\": \"/p\", \"include\": [\"/abs\"],"
+		      " \"events\": [\"created\", \"renamed\"], \"on_start\": \"later\", \"max_watches\": 0,"
+		      " \"bus\": \"a b\"}, {\"name\": \"b\", \"path\": \"/q\", \"events\": []}],"
+		      " \"webhooks\": [{\"name\": \"h\", \"auth\": \"hmac\", \"secret\": \"env:S\"},"
+		      " {\"name\": \"g\", \"auth\": \"github\", \"secret\": \"env:S\", \"signature_header\": \"X-S\"},"
+		      " {\"name\": \"t\", \"auth\": \"hmac\", \"secret\": \"env:S\", \"signature_header\": \"X-S\","
+		      " \"tolerance_s\": 5}]}}",
+		      MSGS("t.json: /sources/files/0/include/0: must be a glob of 1 to 1024 characters, not starting or ending with /",
+			   "t.json: /sources/files/0/events/1: must be \"created\" or \"deleted\"",
+			   "t.json: /sources/files/0/on_start: must be reconcile or ignore",
+			   "t.json: /sources/files/0/max_watches: must be an integer from 1 to 1000000",
+			   "t.json: /sources/files/0/bus: must be an event bus name: 1 to 256 characters of A-Z, a-z, 0-9, /, ., _ and -",
+			   "t.json: /sources/files/1/events: must name at least one of \"created\" and \"deleted\"",
+			   "t.json: /sources/webhooks/0/signature_header: is required when auth is hmac",
+			   "t.json: /sources/webhooks/1/signature_header: is only used when auth is hmac",
+			   "t.json: /sources/webhooks/2/tolerance_s: is only used with timestamp_header",
+			   "t.json: /trusted_proxies/0: must be an IPv4 or IPv6 address, or a CIDR block such as \"10.0.0.0/8\"",
+			   "t.json: /trusted_proxies/1: must be an IPv4 or IPv6 address, or a CIDR block such as \"10.0.0.0/8\""));
+	/* auth none only on a loopback listener */
+	expect_errors("{\"listen\": \"0.0.0.0:8088\", \"auth\": {\"keys\": {\"AK\": \"env:K\"}},"
+		      " \"sources\": {\"webhooks\": [{\"name\": \"open\"}]}}",
+		      MSGS("t.json: /sources/webhooks/0/auth: none is refused when listen is not a loopback address: "
+			   "anyone who can reach the port could send events (use github, bearer or hmac)"));
 	/* names are unique per kind, not across kinds */
 	expect_errors("{\"sources\": {\"files\": [{\"name\": \"a\", \"path\": \"/1\"}, {\"name\": \"b\", \"path\": \"/2\"},"
 		      " {\"name\": \"a\", \"path\": \"/3\"}],"
