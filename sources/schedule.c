@@ -62,7 +62,7 @@
 #define RETRY_FULL_MS 100        /* the bus was full */
 #define RETRY_ERROR_MS 1000      /* the journal could not take it */
 #define MAX_BATCHES 64u          /* ingest batches in flight: 4,096 fires */
-#define SAVE_DELAY_MS 1000u
+#define SAVE_PHASE_MS 500      /* saves start half a second off the fires' whole seconds */
 #define SCHEDULE_RECHECK_MS 60000
 
 struct zone_ref {
@@ -171,9 +171,10 @@ static void heap_remove(struct source *s, struct sched_rule *r)
 	heap_down(s, s->heap[i]->heap_i);
 }
 
+/* Room for every rule (each is in the heap at most once) and one more. */
 static int heap_reserve(struct source *s)
 {
-	if (s->heap_n < s->heap_cap)
+	if (s->n_rules < s->heap_cap)
 		return 0;
 	size_t cap = s->heap_cap ? 2 * s->heap_cap : 64;
 	struct sched_rule **h = realloc(s->heap, cap * sizeof(*h));
@@ -185,7 +186,8 @@ static int heap_reserve(struct source *s)
 }
 
 /* Puts r in the heap at due_ms (already set), or takes it out when it has
- * no next fire. The heap has room for every rule (heap_reserve() on adding). */
+ * no next fire or is in flight. The heap has room for every rule
+ * (heap_reserve() before adding one). */
 static void place(struct source *s, struct sched_rule *r)
 {
 	if (r->next == SCHED_NONE || r->in_flight) {
@@ -235,8 +237,12 @@ static void on_save_timer(uv_timer_t *h);
 
 static void save_later(struct source *s)
 {
-	if (!s->saving && !s->stopped && !uv_is_active((uv_handle_t *)&s->save_timer))
-		uv_timer_start(&s->save_timer, on_save_timer, SAVE_DELAY_MS, 0);
+	/* within 0.5–1.5 s, at a half second: fire times are whole seconds
+	 * (retries aside), so rendering the state does not delay them */
+	if (!s->saving && !s->stopped && !uv_is_active((uv_handle_t *)&s->save_timer)) {
+		int64_t ms = wall_ms() % 1000;
+		uv_timer_start(&s->save_timer, on_save_timer, (uint64_t)(1000 + SAVE_PHASE_MS - (ms < 0 ? 0 : ms)), 0);
+	}
 }
 
 static void mark_dirty(struct source *s)
@@ -404,7 +410,7 @@ static int fire(struct source *s, struct sched_rule *r, struct batch *b, int64_t
 	};
 	if ((rc = event_build(&f, r->bus, &ev)) < 0)
 		return rc;
-	if (!(ev->rule = strdup(r->name)) || !(b->f[b->n].name = strdup(r->name))) {
+	if (event_set_rule(ev, r->name) < 0 || !(b->f[b->n].name = strdup(r->name))) {
 		event_unref(ev);
 		return -ENOMEM;
 	}
@@ -683,7 +689,8 @@ static void rules_changed(struct source *s, struct rulegen *gen)
 
 static void register_metrics(struct source *s, struct metrics *m)
 {
-	static const double late[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+	static const double late[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+				      1, 2, 5, 10, 30, 60, 300};
 	static const char *const reasons[] = {"catch_up_none", "catch_up_latest", "catch_up_bound", "refused"};
 
 	s->m_events = metrics_counter(m, "tripline_source_events_total", "Events a source emitted.", "kind,name");
