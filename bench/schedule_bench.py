@@ -190,6 +190,8 @@ def firing(binary, n, seconds, work):
           % (fires, len(first), len(seen), missed))
     p50 = histogram_percentile(text, "tripline_schedule_lateness_seconds", 0.5)
     p99 = histogram_percentile(text, "tripline_schedule_lateness_seconds", 0.99)
+    if p50 is None:
+        sys.exit("schedule_bench: no fire in %.0f s (run longer than the first fires' 15 s)" % wall)
     print("  emitted - due (histogram buckets): p50 <= %g ms, p99 <= %g ms" % (p50 * 1000, p99 * 1000))
     print("  received by the target - scheduled: p50 %.1f ms, p99 %.1f ms, max %.1f ms"
           % (pct(late, 0.5), pct(late, 0.99), max(late) if late else float("nan")))
