@@ -589,10 +589,12 @@ static void rule_drop(struct source *s, struct sched_rule *r)
  * on a reload): a rule found in it catches up on what it missed. 0 or
  * -ENOMEM (the rules that could not be added are left out, logged).
  */
-static int apply(struct source *s, struct rulegen *gen, struct strmap *saved, int64_t now)
+static int apply(struct source *s, struct rulegen *gen, struct strmap *saved, int64_t now_ms)
 {
+	/* now, and the last whole second whose times were due before it */
+	int64_t now = floor_s(now_ms), past = floor_s(now_ms + 999) - 1;
 	struct zone_ref *zones = NULL;
-	size_t n_zones = 0, added = 0, reanchored = 0;
+	size_t n_zones = 0, added = 0, restored = 0, reanchored = 0;
 	int rc = 0;
 
 	for (size_t i = 0; gen && i < gen->rs->n; i++) {
@@ -631,8 +633,8 @@ static int apply(struct source *s, struct rulegen *gen, struct strmap *saved, in
 		} else if (r) {
 			if (rule_params(r, ru, zone, gen->arns[i]) && !r->in_flight) {
 				/* no fire time of the old settings is made up for */
-				if (r->handled < now - (int64_t)r->offset_s - 1)
-					r->handled = now - (int64_t)r->offset_s - 1;
+				if (r->handled < past - (int64_t)r->offset_s)
+					r->handled = past - (int64_t)r->offset_s;
 				r->catching_up = false;
 				r->next = sched_next_after(r, r->handled);
 				place_next(s, r);
@@ -640,9 +642,12 @@ static int apply(struct source *s, struct rulegen *gen, struct strmap *saved, in
 		} else if ((r = rule_new(s, ru, saved, now))) {
 			rule_params(r, ru, zone, gen->arns[i]);
 			/* nothing is missed by a rule anchored now (handled = now) */
-			catch_up(s, r, now - (int64_t)r->offset_s - 1);
+			catch_up(s, r, past - (int64_t)r->offset_s);
 			place_next(s, r);
-			added++;
+			if (r->anchor == now && r->handled == now)
+				added++;
+			else
+				restored++;
 		} else {
 			log_error("schedule", "rule %s: out of memory: not scheduled", ru->name);
 			rc = -ENOMEM;
@@ -671,9 +676,9 @@ static int apply(struct source *s, struct rulegen *gen, struct strmap *saved, in
 	s->n_zones = n_zones;
 	rulegen_unref(s->gen);
 	s->gen = gen ? rulegen_ref(gen) : NULL;
-	if (added || removed || reanchored || saved)
-		log_info("schedule", "%zu scheduled rules (%zu new, %zu anchored anew, %zu removed)", s->n_rules,
-			 added, reanchored, removed);
+	if (added || restored || removed || reanchored || saved)
+		log_info("schedule", "%zu scheduled rules (%zu from the saved state, %zu new, %zu anchored anew, %zu removed)",
+			 s->n_rules, restored, added, reanchored, removed);
 	mark_dirty(s);
 	arm(s);
 	return rc;
@@ -682,7 +687,7 @@ static int apply(struct source *s, struct rulegen *gen, struct strmap *saved, in
 static void rules_changed(struct source *s, struct rulegen *gen)
 {
 	if (!s->stopped)
-		apply(s, gen, NULL, floor_s(wall_ms()));
+		apply(s, gen, NULL, wall_ms());
 }
 
 /* --------------------------------------------------------------- the kind */
@@ -753,7 +758,7 @@ static int start(const struct source_env *env, struct source **ret, char *err, s
 	uv_timer_init(env->loop, &s->timer);
 	uv_timer_init(env->loop, &s->save_timer);
 	s->timer.data = s->save_timer.data = s;
-	r = apply(s, env->rules(env->rules_arg), &saved, floor_s(wall_ms()));
+	r = apply(s, env->rules(env->rules_arg), &saved, wall_ms());
 	sched_state_free(&saved);
 	(void)r;   /* a rule that could not be added was logged; the others run */
 	*ret = s;

@@ -192,6 +192,17 @@ def test_reload_adds_changes_and_removes_scheduled_rules(daemon, tmp_path):
     assert lines(removed) == []
     assert d.metric("tripline_schedule_rules") == 3   # added (fired, kept), rate, probe
 
+    # other changes keep the anchor
+    anchor = state(d)["rate"]["anchor"]
+    saved = state_path(d).stat().st_ino   # a reload saves the state: a new file
+    (d.rules_dir / "rate.json").write_text(json.dumps(rule("rate", "rate(10 minutes)", tmp_path / "r.jsonl",
+                                                           ScheduleExpressionTimezone="Europe/Berlin",
+                                                           CatchUp="ALL")))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: state_path(d).stat().st_ino != saved, "the state saved after the reload")
+    assert state(d)["rate"]["anchor"] == anchor
+    assert health(d)["rules"] == 3
+
 
 def test_a_rule_with_a_pattern_and_a_schedule_fires_on_both(daemon, tmp_path):
     both, watcher = tmp_path / "both.jsonl", tmp_path / "watcher.jsonl"
@@ -220,3 +231,37 @@ def test_state_file_that_does_not_read_is_moved_aside(daemon, tmp_path):
     assert "anchored anew" in d.log_text()
     assert len(list((tmp_path / "var" / "corrupt").iterdir())) == 1
     wait_for(lambda: state(d).get("r"), "a new state")
+
+
+def test_a_full_bus_delays_fires_and_loses_none(daemon, tmp_path):
+    # 200 fires due in the same second on a bus that holds 10: the ingest
+    # answers -EAGAIN to most, and each is retried with the same event
+    out = tmp_path / "many.jsonl"
+    t = int(time.time()) + 4
+    rules = {"many.json": {"Rules": [rule("r%03d" % i, at_expr(t), out) for i in range(200)]}}
+    d = daemon(config={"limits": {"bus_queue": 10}}, rules=rules)
+    d.expect_drops("full")
+    wait_for(lambda: len(lines(out)) >= 200, "200 fires")
+    evs = lines(out)
+    assert sorted(e["id"] for e in evs) == sorted(fire_id("r%03d" % i, t) for i in range(200))
+    assert {e["time"] for e in evs} == {rfc3339(t)}
+    assert d.metric("tripline_schedule_fires_total") == 200
+    for reason in ("catch_up_none", "catch_up_latest", "catch_up_bound", "refused"):
+        assert d.metric('tripline_schedule_missed_total{reason="%s"}' % reason) == 0
+
+
+def test_kill_9_after_a_fire_does_not_fire_it_again(daemon, tmp_path):
+    out = tmp_path / "at.jsonl"
+    t = int(time.time()) + 3
+    d = daemon(rules={"at.json": rule("once", at_expr(t), out)})
+    wait_for(lambda: lines(out), "the fire")
+    d.kill()        # the state may not have recorded the fire yet: the journal has it
+    probe = tmp_path / "probe.jsonl"
+    (d.rules_dir / "probe.json").write_text(json.dumps(rule("probe", at_expr(int(time.time()) + 3), probe)))
+    d.start()
+    wait_for(lambda: lines(probe), "the probe's fire")
+    # the schedule did not fire it again (only the probe); the journal may
+    # deliver it again if its dispatch was not recorded final: the same event
+    assert d.metric("tripline_schedule_fires_total") == 1
+    assert {e["id"] for e in lines(out)} == {fire_id("once", t)}
+    assert {e["id"] for e in lines(probe)} == {e["id"] for e in lines(probe)[:1]}
