@@ -265,3 +265,23 @@ def test_kill_9_after_a_fire_does_not_fire_it_again(daemon, tmp_path):
     assert d.metric("tripline_schedule_fires_total") == 1
     assert {e["id"] for e in lines(out)} == {fire_id("once", t)}
     assert {e["id"] for e in lines(probe)} == {e["id"] for e in lines(probe)[:1]}
+
+
+def flex_offset(name, window_min):
+    """sched_flex_offset(): FNV-1a 64 of the name, modulo the window's seconds."""
+    h = 1469598103934665603
+    for c in name.encode():
+        h = ((h ^ c) * 1099511628211) % 2 ** 64
+    return h % (window_min * 60)
+
+
+def test_a_flexible_window_delays_the_fire_not_its_time(daemon, tmp_path):
+    out = tmp_path / "flex.jsonl"
+    assert flex_offset("flex-65", 1) == 2
+    t = int(time.time()) + 3
+    d = daemon(rules={"flex.json": rule("flex-65", at_expr(t), out,
+                                        FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 1})})
+    ev = wait_for(lambda: (lines(out) or [None])[0], "the fire")
+    assert ev["time"] == rfc3339(t) and ev["id"] == fire_id("flex-65", t)
+    # emitted at t + 2 s or later: the wall clock when the line was there
+    assert time.time() >= t + 2
