@@ -698,7 +698,8 @@ static void register_metrics(struct source *s, struct metrics *m)
 				      1, 2, 5, 10, 30, 60, 300};
 	static const char *const reasons[] = {"catch_up_none", "catch_up_latest", "catch_up_bound", "refused"};
 
-	s->m_events = metrics_counter(m, "tripline_source_events_total", "Events a source emitted.", "kind,name");
+	s->m_events = metrics_counter(m, "tripline_source_events_total", "Events a source put on the bus.",
+				      "kind,name");
 	s->m_fires = metrics_counter(m, "tripline_schedule_fires_total", "Scheduled rules' fires emitted.", NULL);
 	s->m_missed = metrics_counter(m, "tripline_schedule_missed_total",
 				      "Scheduled rules' fire times missed, by reason.", "reason");

@@ -285,3 +285,26 @@ def test_a_flexible_window_delays_the_fire_not_its_time(daemon, tmp_path):
     assert ev["time"] == rfc3339(t) and ev["id"] == fire_id("flex-65", t)
     # emitted at t + 2 s or later: the wall clock when the line was there
     assert time.time() >= t + 2
+
+
+def test_a_stalled_daemon_treats_its_late_fires_as_missed(daemon, tmp_path):
+    # the daemon stopped (SIGSTOP) over two fire times, for more than a minute:
+    # when it runs again they are misses, and CatchUp decides
+    first = int(time.time()) + 8
+    anchor = first - 60
+    write_state(tmp_path, {n: {"expression": "rate(1 minute)", "anchor": rfc3339(anchor)}
+                           for n in ("none", "latest")})
+    d = daemon(rules={"none.json": rule("none", "rate(1 minute)", tmp_path / "none.jsonl"),
+                      "latest.json": rule("latest", "rate(1 minute)", tmp_path / "latest.jsonl", CatchUp="LATEST")})
+    assert health(d)["next_fire"] == rfc3339(first)
+    d.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: time.time() >= first + 62, "two fire times and a minute", deadline=90)
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: lines(tmp_path / "latest.jsonl"), "LATEST's fire")
+    assert [e["time"] for e in lines(tmp_path / "latest.jsonl")] == [rfc3339(first + 60)]
+    assert d.metric('tripline_schedule_missed_total{reason="catch_up_none"}') == 2
+    assert d.metric('tripline_schedule_missed_total{reason="catch_up_latest"}') == 1
+    assert lines(tmp_path / "none.jsonl") == []
+    assert health(d)["next_fire"] == rfc3339(first + 120)
