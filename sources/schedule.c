@@ -21,8 +21,9 @@
  * rules.
  *
  * State (schedule_state.c) is written to data_dir/sources/schedule/state.json
- * at most once a second after a change, on the threadpool, and when the
- * daemon exits. Rules are matched with it by name:
+ * 0.5–1.5 s after a change, at a half second (fire times are whole seconds),
+ * on the threadpool, and when the daemon exits. Rules are matched with it by
+ * name:
  *   - a rule first seen enabled is anchored then (rate() fires at anchor +
  *     k·period, k >= 1) and has missed nothing;
  *   - a rule whose expression changed (across a reload or a restart), or
@@ -30,7 +31,8 @@
  *     moment; other changes (zone, dates, window) keep the anchor and skip
  *     any fire time they would put in the past;
  *   - a rule removed or disabled loses its state.
- * At start, fire times missed while the daemon was down follow the rule's
+ * At start, fire times due before the daemon started (to the millisecond)
+ * and not handled yet are missed; they follow the rule's
  * CatchUp (schedule_plan.c): NONE gives them up, LATEST fires the latest,
  * ALL fires each, at most SCHEDULE_CATCH_UP_MAX (the latest ones); what is
  * given up is counted in tripline_schedule_missed_total and logged. A fire
