@@ -121,8 +121,8 @@ struct sched_saved {
 int sched_state_load(const char *path, struct strmap *map, char *err, size_t errlen);
 void sched_state_free(struct strmap *map);
 
-/* The state of n rules as the file's text: 0 and *ret (malloc'd) and *ret_len,
- * or -ENOMEM. */
+/* The state of n rules as the file's text: 0 and *ret (malloc'd,
+ * NUL-terminated) and *ret_len, or -ENOMEM. */
 int sched_state_render(struct sched_rule *const *rules, size_t n, char **ret, size_t *ret_len);
 
 #endif

@@ -23,7 +23,6 @@
 #include <jansson.h>
 
 #include "calendar.h"
-#include "event.h"
 
 static void saved_free(struct sched_saved *e)
 {
@@ -135,59 +134,112 @@ int sched_state_load(const char *path, struct strmap *map, char *err, size_t err
 	return r;
 }
 
+/* The text is built in one buffer sized up front: the state of 10,000
+ * rules is ~1.5 MB, rendered on the loop thread once a second while they
+ * fire, so no stdio and no libc time formatting. */
+struct out {
+	char *p;
+	size_t len;
+};
+
 /* A JSON string of printable ASCII (rule names and schedule expressions
- * are nothing else); anything else is escaped as \u00XX. */
-static void put_string(FILE *f, const char *s)
+ * are nothing else); anything else is escaped as \u00XX: at most 6 bytes
+ * per byte, plus the quotes. */
+static void put_string(struct out *o, const char *s)
 {
-	fputc('"', f);
+	static const char hex[] = "0123456789abcdef";
+	char *p = o->p + o->len;
+
+	*p++ = '"';
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[c >> 4];
+			p[5] = hex[c & 15];
+			p += 6;
+		} else {
+			*p++ = (char)c;
+		}
 	}
-	fputc('"', f);
+	*p++ = '"';
+	o->len = (size_t)(p - o->p);
 }
 
-static void put_time(FILE *f, const char *key, int64_t t)
+static void put_lit(struct out *o, const char *s)
 {
-	char text[32];
+	size_t n = strlen(s);
 
-	event_time_text(t, text);
-	fprintf(f, ",\"%s\":\"%s\"", key, text);
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void put_digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* ,"key":"YYYY-MM-DDTHH:MM:SSZ" (years 0-9999: fire times end in 2199). */
+static void put_time(struct out *o, const char *key, int64_t t)
+{
+	int64_t days = calendar_floor_div(t, CALENDAR_SECS_PER_DAY), y;
+	unsigned secs = (unsigned)(t - days * CALENDAR_SECS_PER_DAY), m, d;
+	char *p;
+
+	calendar_civil_from_days(days, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		y = 1970, m = 1, d = 1, secs = 0;
+	put_lit(o, ",\"");
+	put_lit(o, key);
+	put_lit(o, "\":\"");
+	p = o->p + o->len;
+	put_digits(p, (unsigned)y, 4);
+	p[4] = '-';
+	put_digits(p + 5, m, 2);
+	p[7] = '-';
+	put_digits(p + 8, d, 2);
+	p[10] = 'T';
+	put_digits(p + 11, secs / 3600, 2);
+	p[13] = ':';
+	put_digits(p + 14, secs / 60 % 60, 2);
+	p[16] = ':';
+	put_digits(p + 17, secs % 60, 2);
+	memcpy(p + 19, "Z\"", 2);
+	o->len += 21;
 }
 
 int sched_state_render(struct sched_rule *const *rules, size_t n, char **ret, size_t *ret_len)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	size_t cap = 64;
+	struct out o = {NULL, 0};
 
 	*ret = NULL;
-	if (!f)
+	for (size_t i = 0; i < n; i++)   /* the names, the expressions escaped, the rest */
+		cap += 6 * (strlen(rules[i]->name) + strlen(rules[i]->expr)) + 160;
+	if (!(o.p = malloc(cap)))
 		return -ENOMEM;
-	fputs("{\"version\":1,\"rules\":{", f);
+	put_lit(&o, "{\"version\":1,\"rules\":{");
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rule *r = rules[i];
-		fputs(i ? ",\n" : "\n", f);
-		put_string(f, r->name);
-		fputs(":{\"expression\":", f);
-		put_string(f, r->expr);
-		put_time(f, "anchor", r->anchor);
-		put_time(f, "handled", r->handled);
+		put_lit(&o, i ? ",\n" : "\n");
+		put_string(&o, r->name);
+		put_lit(&o, ":{\"expression\":");
+		put_string(&o, r->expr);
+		put_time(&o, "anchor", r->anchor);
+		put_time(&o, "handled", r->handled);
 		if (r->last_fire != SCHED_NONE)
-			put_time(f, "last_fire", r->last_fire);
-		fputc('}', f);
+			put_time(&o, "last_fire", r->last_fire);
+		put_lit(&o, "}");
 	}
-	fputs("}}\n", f);
-	if (fclose(f) != 0 || !buf) {
-		free(buf);
-		return -ENOMEM;
-	}
-	*ret = buf;
-	*ret_len = len;
+	put_lit(&o, "}}\n");
+	o.p[o.len] = '\0';
+	*ret = o.p;
+	*ret_len = o.len;
 	return 0;
 }

@@ -234,6 +234,19 @@ static void test_state_round_trip(void **state)
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	assert_int_equal(sched_state_load(path, &map, err, sizeof(err)), 0);   /* none yet */
 	assert_int_equal(map.n, 0);
+	/* the times as RFC 3339 text, by the renderer's own formatter */
+	char nc[] = "c";
+	struct sched_rule c = {.name = nc, .expr = ea, .anchor = 0,
+			       .handled = calendar_days_from_civil(2028, 2, 29) * 86400 + 86399,
+			       .last_fire = calendar_days_from_civil(2199, 12, 31) * 86400 + 3600 + 62};
+	struct sched_rule *vc[] = {&c};
+	assert_int_equal(sched_state_render(vc, 1, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	assert_non_null(strstr(text, "\"anchor\":\"1970-01-01T00:00:00Z\""));
+	assert_non_null(strstr(text, "\"handled\":\"2028-02-29T23:59:59Z\""));
+	assert_non_null(strstr(text, "\"last_fire\":\"2199-12-31T01:01:02Z\""));
+	free(text);
+
 	assert_int_equal(sched_state_render(v, 2, &text, &len), 0);
 	assert_non_null(fp = fopen(path, "w"));
 	fwrite(text, 1, len, fp);
