@@ -441,6 +441,7 @@ static void on_timer(uv_timer_t *h)
 		}
 		if (!b && !(b = calloc(1, sizeof(*b)))) {
 			r->due_ms = now_ms + RETRY_ERROR_MS;
+			r->retrying = true;
 			place(s, r);
 			break;
 		}
@@ -448,6 +449,7 @@ static void on_timer(uv_timer_t *h)
 		if (fire(s, r, b, now_ms) < 0) {
 			log_warn("schedule", "rule %s: cannot build its event: retried", r->name);
 			r->due_ms = now_ms + RETRY_ERROR_MS;
+			r->retrying = true;
 			place(s, r);
 		}
 		if (b->n == INGEST_MAX_BATCH) {
