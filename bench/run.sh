@@ -12,13 +12,15 @@
 # wrk, task launches from events, ~40 s), reload_lag_bench (the loop's
 # stalls while 100,000 rules are reloaded, ~20 s), journal_bench (the
 # journal's group commit, ~15 s) and schedule_bench.py (fire lateness and
-# CPU with 10,000 scheduled rules, ~3.5 min).
+# CPU with 10,000 scheduled rules, ~3.5 min); then fs_bench.py (the file
+# source: file closed → target written, and a burst of 10,000 files, ~10 s).
 #
 #   bench/run.sh                         all sets, scaling, then the orchestration benchmarks
 #   bench/run.sh --sets EXACT,COMBO      arguments go to the set run
 #   MATCH_BENCH_SIZES=10,1000 bench/run.sh
 #   BENCH=match bench/run.sh             only the matcher (BENCH=orch: only the orchestration
-#                                        ones; BENCH=events: only the event path)
+#                                        ones; BENCH=events: only the event path;
+#                                        BENCH=fs: only the file source)
 #   ORCH_BENCH_ARGS="--runs 100 --tasks 500" bench/run.sh
 #   ORCH_LAG_BENCH_ARGS="--rounds 50 --dir /dev/shm" SPAWN_BENCH_ARGS="--rounds 10" bench/run.sh
 #   LOG_BURST_BENCH_ARGS="--rounds 5 --sizes 100,400,1000" bench/run.sh
@@ -33,8 +35,8 @@ cd "$(dirname "$0")/.."
 
 which="${BENCH:-all}"
 case "$which" in
-  all|match|orch|events) ;;
-  *) echo "run.sh: BENCH must be all, match, orch or events" >&2; exit 2 ;;
+  all|match|orch|events|fs) ;;
+  *) echo "run.sh: BENCH must be all, match, orch, events or fs" >&2; exit 2 ;;
 esac
 
 deploy/install-deps.sh
@@ -53,6 +55,7 @@ targets=()
 case "$which" in all|match) targets+=(match_bench tripline) ;; esac
 case "$which" in all|orch) targets+=(orch_bench orch_lag_bench spawn_bench logrot_bench) ;; esac
 case "$which" in all|events) targets+=(tripline reload_lag_bench journal_bench) ;; esac
+case "$which" in all|fs) targets+=(tripline) ;; esac
 cmake --preset release
 cmake --build --preset release --target "${targets[@]}"
 
@@ -96,6 +99,13 @@ if [ "$which" = all ] || [ "$which" = events ]; then
   echo
   read -ra schedule_args <<< "${SCHEDULE_BENCH_ARGS:-}"
   python3 bench/schedule_bench.py --bin build/release/engine/tripline "${schedule_args[@]}" ||
+    { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+fi
+
+if [ "$which" = all ] || [ "$which" = fs ]; then
+  [ "$which" = fs ] || echo
+  read -ra fs_args <<< "${FS_BENCH_ARGS:-}"
+  python3 bench/fs_bench.py --bin build/release/engine/tripline "${fs_args[@]}" ||
     { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 fi
 exit "$status"

@@ -77,6 +77,48 @@ void digest_sha256_free(struct digest_sha256 *d)
 	OPENSSL_free(d);
 }
 
+struct digest_md5 {
+	EVP_MD_CTX *md;
+};
+
+struct digest_md5 *digest_md5_new(void)
+{
+	struct digest_md5 *d = OPENSSL_zalloc(sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->md = EVP_MD_CTX_new();
+	if (!d->md || EVP_DigestInit_ex(d->md, EVP_md5(), NULL) != 1) {
+		digest_md5_free(d);
+		return NULL;
+	}
+	return d;
+}
+
+int digest_md5_update(struct digest_md5 *d, const void *data, size_t len)
+{
+	if (len == 0)
+		return 0;
+	return EVP_DigestUpdate(d->md, data, len) == 1 ? 0 : -EIO;
+}
+
+int digest_md5_final(struct digest_md5 *d, unsigned char out[DIGEST_MD5_LEN])
+{
+	unsigned int n = 0;
+	int r = EVP_DigestFinal_ex(d->md, out, &n) == 1 && n == DIGEST_MD5_LEN ? 0 : -EIO;
+
+	digest_md5_free(d);
+	return r;
+}
+
+void digest_md5_free(struct digest_md5 *d)
+{
+	if (!d)
+		return;
+	EVP_MD_CTX_free(d->md);
+	OPENSSL_free(d);
+}
+
 void digest_hex(const unsigned char *in, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";

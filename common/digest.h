@@ -1,8 +1,8 @@
 /*
- * digest.h — SHA-256, HMAC-SHA-256, hex and constant-time comparison over
+ * digest.h — SHA-256, HMAC-SHA-256, MD5 (streaming), hex and constant-time comparison over
  * libcrypto. The only file of tripline that includes OpenSSL is digest.c.
  *
- * Users: SigV4 request signing and verification, webhook signatures, etags
+ * Users: SigV4 request signing and verification, webhook signatures, file etags (MD5)
  * and deterministic event ids. Everything returns 0 or a negative errno
  * (-ENOMEM when libcrypto cannot allocate, -EIO when it fails otherwise);
  * nothing logs. Keys and inputs are never kept after a call returns.
@@ -34,6 +34,17 @@ struct digest_sha256 *digest_sha256_new(void);
 int digest_sha256_update(struct digest_sha256 *d, const void *data, size_t len);
 int digest_sha256_final(struct digest_sha256 *d, unsigned char out[DIGEST_SHA256_LEN]);
 void digest_sha256_free(struct digest_sha256 *d);
+
+/*
+ * Streaming MD5, for S3-style etags of files (the fs source) and nothing
+ * that needs a secure digest. The same contract as the streaming SHA-256.
+ */
+#define DIGEST_MD5_LEN 16u
+struct digest_md5;
+struct digest_md5 *digest_md5_new(void);
+int digest_md5_update(struct digest_md5 *d, const void *data, size_t len);
+int digest_md5_final(struct digest_md5 *d, unsigned char out[DIGEST_MD5_LEN]);
+void digest_md5_free(struct digest_md5 *d);
 
 /* Lower-case hex of in[0..n) into out, which holds 2n + 1 bytes (NUL-terminated). */
 void digest_hex(const unsigned char *in, size_t n, char *out);

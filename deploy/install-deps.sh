@@ -14,6 +14,7 @@ packages=(
   zlib1g-dev wrk
   # tests (awscli: Debian's AWS CLI v2 at /usr/bin/aws drives the daemon's API)
   python3 python3-pytest curl redis-server awscli
+  inotify-tools             # inotifywait: the fs source's tests' independent oracle
   docker.io busybox-static  # docker driver tests: a private dockerd, an image without a registry
   systemd                   # systemd-analyze verify of deploy/tripline.service
 )

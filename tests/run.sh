@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
-FUZZ_TARGETS="fuzz_pattern fuzz_event fuzz_rulefile fuzz_schedule fuzz_config fuzz_taskdef fuzz_sigv4 fuzz_api fuzz_ecs_request fuzz_transform fuzz_journal fuzz_webhook"
+FUZZ_TARGETS="fuzz_pattern fuzz_event fuzz_rulefile fuzz_schedule fuzz_config fuzz_taskdef fuzz_sigv4 fuzz_api fuzz_ecs_request fuzz_transform fuzz_journal fuzz_webhook fuzz_fs_index"
 PYTHON=/usr/bin/python3
 status=0
 # passed and failed, by kind

@@ -7,27 +7,43 @@ implemented or that a non-root user cannot create; and
 deploy/tripline.example.json starts as shipped."""
 import contextlib
 import glob
+import hashlib
+import hmac
 import json
 import os
 import signal
 import subprocess
 import urllib.request
 
-from tripline_test import DEADLINE, ECS, ROOT, free_port, wait_for
+from tripline_test import DEADLINE, ECS, ROOT, curl, free_port, wait_for
+
+SECRET = "example-webhook-secret"
 
 EXAMPLES = os.path.join(ROOT, "deploy", "examples")
-FAMILIES = ["hello", "ingest", "report", "thumbnailer", "ticker", "worker"]
+FAMILIES = ["deploy", "hello", "ingest", "report", "thumbnailer", "ticker", "worker"]
 
 
-def run_sh_config():
+def run_sh_config(tmp):
     """deploy/examples/tripline.json with absolute paths, without its port
-    and data directory (the test daemon picks its own)."""
+    and data directory (the test daemon picks its own); what deploy/run.sh
+    makes for its sources (the watched directory, the webhook's secret
+    file) made under tmp instead of ./var."""
     with open(os.path.join(ROOT, "deploy", "examples", "tripline.json")) as f:
         cfg = json.load(f)
     cfg = {k: v for k, v in cfg.items() if k not in ("listen", "data_dir")}
     cfg["rules"] = [os.path.join(ROOT, p) for p in cfg["rules"]]
     cfg["task_definitions"] = [os.path.join(ROOT, p) for p in cfg["task_definitions"]]
     cfg["services"] = [os.path.join(ROOT, p) for p in cfg["services"]]
+    for w in cfg["sources"]["files"]:
+        assert w["path"].startswith("./var/")
+        w["path"] = str(tmp / w["path"][len("./var/"):])
+        os.makedirs(w["path"], exist_ok=True)
+    for h in cfg["sources"]["webhooks"]:
+        assert h["secret"].startswith("file:./var/")
+        path = tmp / h["secret"][len("file:./var/"):]
+        path.write_text(SECRET)
+        path.chmod(0o600)
+        h["secret"] = "file:" + str(path)
     return cfg
 
 
@@ -50,8 +66,8 @@ def drop_workers(port):
 
 
 @contextlib.contextmanager
-def example_daemon(daemon):
-    d = daemon(run_sh_config())
+def example_daemon(daemon, tmp):
+    d = daemon(run_sh_config(tmp))
     try:
         yield d
     finally:
@@ -68,8 +84,8 @@ def example_rules():
     return rules
 
 
-def test_example_configuration_runs_hello(daemon):
-    with example_daemon(daemon) as d:
+def test_example_configuration_runs_hello(daemon, tmp_path):
+    with example_daemon(daemon, tmp_path) as d:
         fams = d.call("ListTaskDefinitionFamilies", {})["families"]
         assert fams == FAMILIES
         t = d.call("RunTask", {"taskDefinition": "hello"})["tasks"][0]
@@ -84,7 +100,7 @@ def test_example_configuration_runs_hello(daemon):
             "arn:aws:ecs:local:000000000000:task-definition/%s:1" % f for f in FAMILIES]
 
 
-def test_example_rules_name_what_exists(daemon):
+def test_example_rules_name_what_exists(daemon, tmp_path):
     """Every task an example rule runs has an example task definition, every
     service it rescales an example service file (so the example workers
     service is there for scale-workers-on-backlog), and no target or dead
@@ -101,13 +117,13 @@ def test_example_rules_name_what_exists(daemon):
                 runs.add(ecs_params["TaskDefinitionArn"])
             elif ecs_params and ecs_params["Action"] == "UpdateService":
                 scales.add(ecs_params["Service"])
-    assert runs == {"ingest", "report", "thumbnailer"}
+    assert runs == {"deploy", "ingest", "report", "thumbnailer"}
     assert scales == {"workers"}
     for arn in arns:
         assert not arn.startswith("kafka:"), arn
         if arn.startswith("file:"):
             assert not arn.startswith("file:/"), "%s: an absolute path a non-root user may not create" % arn
-    with example_daemon(daemon) as d:
+    with example_daemon(daemon, tmp_path) as d:
         families = set(d.call("ListTaskDefinitionFamilies", {})["families"])
         assert runs <= families
         for name in scales:
@@ -122,9 +138,9 @@ def test_example_rules_name_what_exists(daemon):
         assert log == "thumbnail for a/b.jpg\n"
 
 
-def test_example_service_keeps_running(daemon):
+def test_example_service_keeps_running(daemon, tmp_path):
     """The quick start's service: ticker stays RUNNING, scales, and logs."""
-    with example_daemon(daemon) as d:
+    with example_daemon(daemon, tmp_path) as d:
         d.call("CreateService", {"serviceName": "ticker", "taskDefinition": "ticker", "desiredCount": 2})
 
         def running():
@@ -143,6 +159,34 @@ def test_example_service_keeps_running(daemon):
         wait_for(lambda: not running(), "no ticker task RUNNING")
         svc = d.call("DescribeServices", {"services": ["ticker"]})["services"]
         assert not svc or svc[0]["status"] in ("DRAINING", "INACTIVE")
+
+
+def test_example_webhook_runs_the_deploy_task(daemon, tmp_path):
+    """DESIGN.md §9 story 4 with the example config, as the README's quick
+    start shows it: a GitHub-signed push to main runs the deploy task with
+    the pushed commit from the rule's transformer; a bad signature gets 401
+    and runs nothing."""
+    body = json.dumps({"ref": "refs/heads/main", "after": "9fceb02d0ae598e95dc970b74767f19372d61af8"})
+    sig = "sha256=" + hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+    with example_daemon(daemon, tmp_path) as d:
+        bad = "sha256=" + hmac.new(b"wrong", body.encode(), hashlib.sha256).hexdigest()
+        code, _ = curl(d.port, "/hooks/github", "POST", body, headers=["X-GitHub-Event: push", "X-Hub-Signature-256: " + bad])
+        assert code == 401
+        code, out = curl(d.port, "/hooks/github", "POST", body,
+                         headers=["X-GitHub-Event: push", "X-GitHub-Delivery: 72d3162e-cc78-11e3-81ab-4c9367dc0958",
+                                  "X-Hub-Signature-256: " + sig])
+        assert code == 202, out
+        assert json.loads(out)["EventId"] == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
+        def deploys():
+            return d.call("ListTasks", {"family": "deploy", "desiredStatus": "STOPPED"})["taskArns"]
+        arn = wait_for(deploys, "the deploy task")[0]
+        t = d.wait_task(arn, "STOPPED")
+        assert t["containers"][0]["exitCode"] == 0
+        log = d.call(None, {"task": arn}, target="Tripline.GetTaskLogs")["containers"][0]["log"]
+        assert log == "deploying 9fceb02d0ae598e95dc970b74767f19372d61af8\n"
+        # the refused request ran nothing: one deploy in all
+        assert len(deploys()) == 1 and not d.call("ListTasks", {"family": "deploy"})["taskArns"]
 
 
 def test_example_config_starts_as_shipped(tripline_bin, tmp_path):

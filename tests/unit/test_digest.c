@@ -1,7 +1,7 @@
 /*
  * test_digest.c — SHA-256 (FIPS 180-2 examples), HMAC-SHA-256 (RFC 4231
  * test cases), the streaming form against the one-shot form, hex and the
- * constant-time comparison.
+ * constant-time comparison, MD5 (RFC 1321's suite) fed in pieces.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +106,39 @@ static void test_hex_and_equal(void **state)
 	assert_true(digest_equal("a", "b", 0));
 }
 
+/* RFC 1321's test suite, fed in pieces of every size from 1 to 7 bytes. */
+static void test_md5_rfc1321(void **state)
+{
+	static const char *const cases[][2] = {
+		{"", "d41d8cd98f00b204e9800998ecf8427e"},
+		{"a", "0cc175b9c0f1b6a831c399e269772661"},
+		{"abc", "900150983cd24fb0d6963f7d28e17f72"},
+		{"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+		{"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+		{"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+		 "57edf4a22be3c955ac49da2e2107b67a"},
+	};
+	unsigned char h[DIGEST_MD5_LEN];
+	char hex[2 * DIGEST_MD5_LEN + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t piece = 1; piece <= 7; piece++) {
+			struct digest_md5 *d = digest_md5_new();
+			size_t len = strlen(cases[i][0]);
+			assert_non_null(d);
+			for (size_t off = 0; off < len; off += piece)
+				assert_int_equal(digest_md5_update(d, cases[i][0] + off,
+								   len - off < piece ? len - off : piece), 0);
+			assert_int_equal(digest_md5_final(d, h), 0);
+			digest_hex(h, sizeof(h), hex);
+			assert_string_equal(hex, cases[i][1]);
+		}
+	}
+	digest_md5_free(NULL);
+	digest_md5_free(digest_md5_new());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +146,7 @@ int main(void)
 		cmocka_unit_test(test_sha256_streaming),
 		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_hex_and_equal),
+		cmocka_unit_test(test_md5_rfc1321),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
