@@ -10,9 +10,10 @@
 # log_burst_bench.py (/healthz and log sizes during 100/400 MB bursts, ~30 s),
 # then the event path: events_bench.py (PutEvents latency, throughput with
 # wrk, task launches from events, ~40 s), reload_lag_bench (the loop's
-# stalls while 100,000 rules are reloaded, ~20 s) and journal_bench (the
-# journal's group commit, ~15 s); then fs_bench.py (the file source: file
-# closed → target written, and a burst of 10,000 files, ~10 s).
+# stalls while 100,000 rules are reloaded, ~20 s), journal_bench (the
+# journal's group commit, ~15 s) and schedule_bench.py (fire lateness and
+# CPU with 10,000 scheduled rules, ~3.5 min); then fs_bench.py (the file
+# source: file closed → target written, and a burst of 10,000 files, ~10 s).
 #
 #   bench/run.sh                         all sets, scaling, then the orchestration benchmarks
 #   bench/run.sh --sets EXACT,COMBO      arguments go to the set run
@@ -24,6 +25,7 @@
 #   ORCH_LAG_BENCH_ARGS="--rounds 50 --dir /dev/shm" SPAWN_BENCH_ARGS="--rounds 10" bench/run.sh
 #   LOG_BURST_BENCH_ARGS="--rounds 5 --sizes 100,400,1000" bench/run.sh
 #   EVENTS_BENCH_ARGS="--duration 30 --connections 128" RELOAD_LAG_BENCH_ARGS="--rules 10000" bench/run.sh
+#   SCHEDULE_BENCH_ARGS="--rules 1000 --duration 70" bench/run.sh
 #
 # Exits non-zero only when a match count is wrong, an orch_bench wait passes
 # its deadline or the daemon answers wrongly, or something fails to run;
@@ -94,6 +96,10 @@ if [ "$which" = all ] || [ "$which" = events ]; then
   build/release/bench/reload_lag_bench "${reload_args[@]}" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
   echo
   build/release/bench/journal_bench || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+  echo
+  read -ra schedule_args <<< "${SCHEDULE_BENCH_ARGS:-}"
+  python3 bench/schedule_bench.py --bin build/release/engine/tripline "${schedule_args[@]}" ||
+    { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 fi
 
 if [ "$which" = all ] || [ "$which" = fs ]; then
