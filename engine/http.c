@@ -492,6 +492,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *co
 		return http_pending_handler_done(call.pending);
 	}
 	status = resp.status >= 100 && resp.status <= 599 ? resp.status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+	s->answers[status / 100]++;
 	ok = http_queue_response(conn, status, http_make_response(resp.content_type, resp.headers, resp.n_headers,
 								   resp.body, resp.body_len));
 	return ok;
@@ -1040,6 +1041,9 @@ void http_server_stop(struct http_server *s)
 void http_server_metrics(const struct http_server *s, struct metrics *m)
 {
 	static const char *const reasons[] = {"per_client", "head_timeout", "reserve", "framing"};
+	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+	struct metric *answers = metrics_counter(m, "tripline_http_requests_total",
+						 "HTTP requests by status class.", "code");
 	struct metric *conns = metrics_gauge(m, "tripline_http_connections", "Open HTTP connections.", NULL);
 	struct metric *accepted = metrics_counter(m, "tripline_http_connections_accepted_total",
 						  "HTTP connections accepted and admitted.", NULL);
@@ -1048,8 +1052,12 @@ void http_server_metrics(const struct http_server *s, struct metrics *m)
 
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		metric_touch(refused, &reasons[i]);
+	for (size_t i = 1; i < 6; i++)
+		metric_touch(answers, &classes[i]);
 	if (!s)
 		return;
+	for (size_t i = 1; i < 6; i++)
+		metric_set(answers, &classes[i], (double)s->answers[i]);
 	const uint64_t counts[] = {s->refused_per_client, s->head_timeouts, s->reserve_refused, s->bad_framing};
 	metric_set(conns, NULL, s->open);
 	metric_set(accepted, NULL, (double)s->accepted);

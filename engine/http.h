@@ -140,7 +140,8 @@ int http_server_start(uv_loop_t *loop, const char *host, uint16_t port, const st
 /* The port the server is bound to (useful after port 0). */
 uint16_t http_server_port(const struct http_server *s);
 
-/* Registers the listener's metrics in m (open connections, connections
+/* Registers the listener's metrics in m (requests answered by status class,
+ * a deferred answer when it is given; open connections, connections
  * accepted, closed or refused by each limit: the same families on every
  * call) and, when s is not NULL, sets them from its counters. */
 void http_server_metrics(const struct http_server *s, struct metrics *m);

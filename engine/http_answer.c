@@ -214,6 +214,7 @@ int http_pending_answer(struct http_pending *p, struct http_response *resp)
 	p->answer = http_make_response(resp->content_type, resp->headers, resp->n_headers, body, resp->body_len);
 	p->status = p->answer ? status : MHD_HTTP_INTERNAL_SERVER_ERROR;
 	p->answered = true;
+	p->s->answers[p->status / 100]++;
 	if (!p->in_handler)
 		pending_resume(p, false);
 	return 0;

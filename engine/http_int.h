@@ -58,6 +58,8 @@ struct http_server {
 	struct http_pending *pending;   /* deferred requests still attached to a connection */
 	uint64_t accept_retry_ms;       /* 0, or when accept() may be tried again */
 	uint64_t accepted, refused_per_client, head_timeouts, reserve_refused, bad_framing;
+	uint64_t answers[6];            /* the handler's answers (deferred ones when given), by
+					   status class: [1] 1xx … [5] 5xx */
 	uint16_t port;
 	int open_handles;               /* uv handles not yet closed */
 	bool accepting;                 /* the listen handle is started */

@@ -72,8 +72,6 @@ struct daemon {
 	uint64_t drain_deadline;
 	time_t started;
 	bool stopping;
-	/* metrics */
-	uint64_t http_requests[6];   /* by status class: 1xx … 5xx, [0] other */
 	struct config_strv secret_env_names;   /* the orchestrator's secrets_env_deny */
 };
 
@@ -314,7 +312,6 @@ static void set_json(struct http_response *resp, int status, const char *body)
  * (the registry's render callback). */
 static void metrics_update(void *arg, struct metrics *m)
 {
-	static const char *const classes[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
 	struct daemon *d = arg;
 
 	metric_set(metrics_gauge(m, "tripline_build_info", "Version of the running daemon.", "version"),
@@ -323,9 +320,6 @@ static void metrics_update(void *arg, struct metrics *m)
 		   NULL, (double)d->started);
 	metric_set(metrics_gauge(m, "tripline_rules", "Rules loaded.", NULL), NULL,
 		   d->pipeline ? (double)pipeline_rules(d->pipeline)->rs->n : 0);
-	struct metric *f = metrics_counter(m, "tripline_http_requests_total", "HTTP requests by status class.", "code");
-	for (int i = 1; i < 6; i++)
-		metric_set(f, &classes[i], (double)d->http_requests[i]);
 	http_server_metrics(d->http, m);
 	api_metrics(d->api, m);
 	orch_metrics_update(d->orch, m);
@@ -399,8 +393,6 @@ static void handle(void *ctx, const struct http_request *req, struct http_respon
 		set_json(resp, 405, "{\"message\":\"method not allowed\"}");
 	else
 		set_json(resp, 404, "{\"message\":\"not found\"}");
-	int cls = resp->status >= 100 && resp->status < 600 ? resp->status / 100 : 0;
-	d->http_requests[cls]++;
 	log_debug("http", "%s %s -> %d", req->method, req->path, resp->status);
 }
 
