@@ -17,6 +17,7 @@ packages=(
   inotify-tools             # inotifywait: the fs source's tests' independent oracle
   docker.io busybox-static  # docker driver tests: a private dockerd, an image without a registry
   systemd                   # systemd-analyze verify of deploy/tripline.service
+  openssl                   # the README signs a webhook request with `openssl dgst`
 )
 
 missing=()
