@@ -31,6 +31,8 @@ struct seen {
 	int calls;
 };
 
+static void add(struct seen *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void add(struct seen *s, const char *fmt, ...)
 {
 	va_list ap;
