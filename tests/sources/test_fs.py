@@ -250,6 +250,11 @@ def test_inotifywait_oracle_on_a_mixed_workload(watched, tree, tmp_path):
         root = str(tree)
         for i in range(20):
             write(os.path.join(root, "w%02d.dat" % i), b"%d" % i)
+        # the watch looks at a file when it reads its close, and reports it
+        # as it is then: a key is changed again only once its first state
+        # was seen, as a daemon slower than the writer (under ASan) would
+        # otherwise see the later state only (sources/README.md)
+        wait_for(lambda: all("w%02d.dat" % i in created(out) for i in range(20)), "the 20 files reported")
         with open(os.path.join(root, "w00.dat"), "ab") as f:
             f.write(b" more")
         for i in range(5):
