@@ -222,6 +222,21 @@ static int reopen(struct fs_log *lg)
 	return 0;
 }
 
+/* A new index holding only its header, as dir/fname (path for the
+ * message). 0, or -errno with a reason in err. */
+static int write_empty(const char *dir, const char *fname, const char *path, char *err, size_t errlen)
+{
+	struct fs_buf b = {0};
+	int r = fs_index_header(&b);
+
+	if (r == 0)
+		r = statefile_write(dir, fname, b.p, b.len, true);
+	fs_buf_free(&b);
+	if (r < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+	return r;
+}
+
 int fs_log_open(struct fs_log *lg, const char *dir, const char *name, const struct fs_index_sink *sink,
 		char *err, size_t errlen)
 {
@@ -245,14 +260,8 @@ int fs_log_open(struct fs_log *lg, const char *dir, const char *name, const stru
 	}
 	r = readfile(path, INDEX_MAX_BYTES, NULL, &data, &len);
 	if (r == -ENOENT) {
-		struct fs_buf b = {0};
-		if ((r = fs_index_header(&b)) == 0)
-			r = statefile_write(dir, fname, b.p, b.len, true);
-		fs_buf_free(&b);
-		if (r < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		if ((r = write_empty(dir, fname, path, err, errlen)) < 0)
 			goto out;
-		}
 	} else if (r < 0) {
 		snprintf(err, errlen, "%s: %s", path, readfile_strerror(r));
 		goto out;
@@ -269,14 +278,8 @@ int fs_log_open(struct fs_log *lg, const char *dir, const char *name, const stru
 					 path, strerror(-r));
 				goto out;
 			}
-			struct fs_buf b = {0};
-			if ((r = fs_index_header(&b)) == 0)
-				r = statefile_write(dir, fname, b.p, b.len, true);
-			fs_buf_free(&b);
-			if (r < 0) {
-				snprintf(err, errlen, "%s: %s", path, strerror(-r));
+			if ((r = write_empty(dir, fname, path, err, errlen)) < 0)
 				goto out;
-			}
 		} else if (good < 0) {
 			r = (int)good;
 			goto out;
