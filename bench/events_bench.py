@@ -113,6 +113,27 @@ def count_lines(paths):
     return n
 
 
+def start_daemon(binary, tmp, cfg, port, who):
+    """`tripline serve` with cfg (written to tmp/tripline.json), its output in
+    tmp/daemon.log, once /healthz answers on port: (process, log file). Exits
+    naming the log when the daemon exits first."""
+    cfg_path = os.path.join(tmp, "tripline.json")
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+    log = open(os.path.join(tmp, "daemon.log"), "w")
+    proc = subprocess.Popen([binary, "serve", "--config", cfg_path], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(400):
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1)
+            return proc, log
+        except OSError:
+            if proc.poll() is not None:
+                sys.exit("%s: the daemon exited: see %s/daemon.log" % (who, tmp))
+            time.sleep(0.05)
+    proc.kill()
+    sys.exit("%s: the daemon did not answer /healthz: see %s/daemon.log" % (who, tmp))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.environ.get("TRIPLINE_BIN", "build/release/engine/tripline"))
@@ -149,20 +170,8 @@ def main():
            "task_definitions": [], "log_level": "warn", "auth": {"keys": {AKID: "value:" + SECRET}},
            "journal": {"fsync": not a.no_fsync},
            "limits": {"bus_queue": 100000, "max_connections": 1024, "max_connections_per_client": 1000}}
-    cfg_path = os.path.join(tmp, "tripline.json")
-    with open(cfg_path, "w") as f:
-        json.dump(cfg, f)
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    proc = subprocess.Popen([a.bin, "serve", "--config", cfg_path], stdout=log, stderr=subprocess.STDOUT)
+    proc, log = start_daemon(a.bin, tmp, cfg, port, "events_bench")
     try:
-        for _ in range(400):
-            try:
-                urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    sys.exit("events_bench: the daemon exited: see %s/daemon.log" % tmp)
-                time.sleep(0.05)
         print("events_bench: %d rules, journal %s, SigV4 on; the client shares %d cores with the daemon"
               % (a.rules + 2, "without fsync" if a.no_fsync else "fsync'd", os.cpu_count()))
 

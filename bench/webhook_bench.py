@@ -41,7 +41,7 @@ import tempfile
 import time
 import urllib.request
 
-from events_bench import count_lines, free_port, ms, pct  # the same helpers (bench/ is on sys.path)
+from events_bench import count_lines, free_port, ms, pct, start_daemon  # the same helpers (bench/ is on sys.path)
 
 SECRET = "bench-webhook-secret"
 
@@ -131,20 +131,8 @@ def main():
            "sources": {"webhooks": [{"name": "github", "auth": "github", "secret": "value:" + SECRET,
                                      "detail_type_header": "X-GitHub-Event", "id_header": "X-GitHub-Delivery"}]},
            "limits": {"bus_queue": 100000, "max_connections": 1024, "max_connections_per_client": 1000}}
-    cfg_path = os.path.join(tmp, "tripline.json")
-    with open(cfg_path, "w") as f:
-        json.dump(cfg, f)
-    log = open(os.path.join(tmp, "daemon.log"), "w")
-    proc = subprocess.Popen([a.bin, "serve", "--config", cfg_path], stdout=log, stderr=subprocess.STDOUT)
+    proc, log = start_daemon(a.bin, tmp, cfg, port, "webhook_bench")
     try:
-        for _ in range(400):
-            try:
-                urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    sys.exit("webhook_bench: the daemon exited: see %s/daemon.log" % tmp)
-                time.sleep(0.05)
         body = push_body()
         hdrs = headers(body)
         print("webhook_bench: POST /hooks/github, auth github (HMAC-SHA256 checked), %d-byte body, journal %s, %s; "
