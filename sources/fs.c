@@ -520,8 +520,8 @@ static void derived_etag(const struct fs_stat *st, char out[48])
 	snprintf(text, sizeof(text), "%" PRIu64 ":%" PRIu64 ":%" PRId64, st->inode, st->size, st->mtime_ns);
 	if (digest_sha256(text, strlen(text), h) < 0)
 		memset(h, 0, sizeof(h));
-	digest_hex(h, 16, out);
-	strcat(out, "-1");
+	digest_hex(h, 16, out);   /* 32 hex digits */
+	memcpy(out + 32, "-1", 3);
 }
 
 static bool same_file(const struct stat *sb, const struct fs_stat *st)
