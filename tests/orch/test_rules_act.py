@@ -12,7 +12,7 @@ import signal
 import subprocess
 import threading
 
-from tripline_test import ApiError, aws_cli, marked_pids, wait_for
+from tripline_test import ApiError, aws_cli, json_lines, marked_pids, wait_for
 
 EVENTS = "AWSEvents."
 
@@ -288,10 +288,7 @@ def file_rule(name, path, pattern=None, **target):
 
 
 def lines(path):
-    try:
-        return [json.loads(x) for x in path.read_text().splitlines()]
-    except FileNotFoundError:
-        return []
+    return json_lines(path)
 
 
 def test_dedup_and_rate_limit_in_memory(daemon, tmp_path):

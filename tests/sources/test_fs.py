@@ -8,12 +8,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 
 import pytest
 
-from tripline_test import curl, wait_for
+from tripline_test import curl, json_lines, wait_for
 
 BUCKET = "uploads"
 
@@ -30,10 +29,7 @@ def file_rule(out, name="all-s3", pattern=None):
 
 
 def events(out):
-    if not os.path.exists(out):
-        return []
-    with open(out) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return json_lines(out)
 
 
 def created(out):

@@ -15,7 +15,7 @@ import signal
 import time
 import uuid
 
-from tripline_test import curl, wait_for
+from tripline_test import curl, json_lines, wait_for
 
 REGION, ACCOUNT = "local", "000000000000"   # the config's defaults
 
@@ -42,10 +42,7 @@ def fire_id(rule, t):
 
 
 def lines(path):
-    try:
-        return [json.loads(x) for x in path.read_text().splitlines()]
-    except FileNotFoundError:
-        return []
+    return json_lines(path)
 
 
 def rule(name, expr, out, **extra):

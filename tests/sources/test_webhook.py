@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 
-from tripline_test import wait_for
+from tripline_test import json_lines, wait_for
 
 GH_SECRET = "gh-Secret-5c1e0a9f"
 TOKEN = "tok-Secret-8d2b41"
@@ -69,10 +69,7 @@ def burst_at_once(port, path, bodies):
 
 
 def lines(path):
-    try:
-        return [json.loads(x) for x in path.read_text().splitlines()]
-    except FileNotFoundError:
-        return []
+    return json_lines(path)
 
 
 def labelled(d, family, **labels):

@@ -77,6 +77,18 @@ def curl(port, path, method="GET", data=None, headers=(), content_type="applicat
     return int(code), body
 
 
+def json_lines(path):
+    """The JSON objects of a JSON-lines file a daemon is writing (a file
+    target, a dead-letter file): complete lines only, so a line being
+    written is read next time; [] while the file does not exist."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    return [json.loads(x) for x in text.split("\n")[:-1] if x.strip()]
+
+
 def wait_for(cond, what, deadline=DEADLINE):
     """cond()'s first true value, polled every 50 ms; AssertionError after deadline seconds."""
     end = time.monotonic() + deadline
