@@ -113,6 +113,21 @@ def count_lines(paths):
     return n
 
 
+def fsync_probe(directory):
+    """This disk's fsync latency, as a line: 100 appends of 4 KiB, each fsync'd."""
+    lat = []
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for _ in range(100):
+        os.write(fd, b"x" * 4096)
+        t0 = time.perf_counter()
+        os.fsync(fd)
+        lat.append(time.perf_counter() - t0)
+    os.close(fd)
+    os.unlink(path)
+    return "this disk's fsync (4 KiB appended): p50 %s  p99 %s" % (ms(pct(lat, 50)), ms(pct(lat, 99)))
+
+
 def start_daemon(binary, tmp, cfg, port, who):
     """`tripline serve` with cfg (written to tmp/tripline.json), its output in
     tmp/daemon.log, once /healthz answers on port: (process, log file). Exits
@@ -258,17 +273,7 @@ def main():
               % (ms(pct(via, 50)), ms(pct(via, 99)), ms(pct(bare, 50))))
 
         # 4. the disk
-        lat = []
-        path = os.path.join(cfg["data_dir"], "fsync-probe")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        for _ in range(100):
-            os.write(fd, b"x" * 4096)
-            t0 = time.perf_counter()
-            os.fsync(fd)
-            lat.append(time.perf_counter() - t0)
-        os.close(fd)
-        os.unlink(path)
-        print("4. this disk's fsync (4 KiB appended): p50 %s  p99 %s" % (ms(pct(lat, 50)), ms(pct(lat, 99))))
+        print("4. " + fsync_probe(cfg["data_dir"]))
         rss = 0
         with open("/proc/%d/status" % proc.pid) as f:
             for line in f:

@@ -41,7 +41,7 @@ import tempfile
 import time
 import urllib.request
 
-from events_bench import count_lines, free_port, ms, pct, start_daemon  # the same helpers (bench/ is on sys.path)
+from events_bench import count_lines, free_port, fsync_probe, ms, pct, start_daemon  # the same helpers (bench/ is on sys.path)
 
 SECRET = "bench-webhook-secret"
 
@@ -186,17 +186,7 @@ def main():
             print("file target: %d of %.0f lines written %.1f s after the load ended"
                   % (count_lines([out]), total, time.monotonic() - t0))
 
-        lat = []
-        path = os.path.join(cfg["data_dir"], "fsync-probe")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        for _ in range(100):
-            os.write(fd, b"x" * 4096)
-            t0 = time.perf_counter()
-            os.fsync(fd)
-            lat.append(time.perf_counter() - t0)
-        os.close(fd)
-        os.unlink(path)
-        print("this disk's fsync (4 KiB appended): p50 %s  p99 %s" % (ms(pct(lat, 50)), ms(pct(lat, 99))))
+        print(fsync_probe(cfg["data_dir"]))
     finally:
         proc.terminate()
         proc.wait()
