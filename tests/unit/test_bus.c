@@ -462,36 +462,64 @@ static void test_ingest(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A bus with rules, a journal in a fresh directory and the ingest over
+ * both, on a loop of its own. */
+struct journalled {
+	char dir[64];
+	uv_loop_t loop;
+	struct bus *b;
+	struct journal *j;
+	struct ingest *in;
+};
+
+static void journalled_open(struct journalled *f, const char *rules, bool fsync)
+{
+	char why[256];
+	struct rulegen *g = gen_from(rules);
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_bus_journal_XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	uv_loop_init(&f->loop);
+	assert_int_equal(bus_new(&f->loop, &(struct bus_config){0}, &f->b), 0);
+	bus_set_rules(f->b, g);
+	rulegen_unref(g);
+	assert_int_equal(journal_open(&f->loop, &(struct journal_config){.dir = f->dir, .no_fsync = !fsync}, NULL,
+				      NULL, &f->j, why, sizeof(why)), 0);
+	assert_int_equal(ingest_new(&f->loop, f->b, f->j, &f->in), 0);
+}
+
+static void journalled_close(struct journalled *f)
+{
+	char cmd[128];
+
+	ingest_free(f->in);
+	bus_free(f->b);
+	journal_free(f->j);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_ingest_journalled(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_bus_journal_XXXXXX";
-	uv_loop_t loop;
-	struct bus *b = NULL;
-	struct ingest *in = NULL;
-	struct journal *j = NULL;
-	char why[256];
-	struct rulegen *g = gen_from(rules_text);
+	struct journalled f;
 	struct event *ev[2] = {make("default", "app", NULL), make("default", "other", NULL)};
 
 	reset();
 	finish_at_once = false;
-	assert_non_null(mkdtemp(dir));
-	uv_loop_init(&loop);
-	assert_int_equal(bus_new(&loop, &(struct bus_config){0}, &b), 0);
-	bus_set_rules(b, g);
-	rulegen_unref(g);
-	assert_int_equal(journal_open(&loop, &(struct journal_config){.dir = dir}, NULL, NULL, &j, why, sizeof(why)), 0);
-	assert_int_equal(ingest_new(&loop, b, j, &in), 0);
+	journalled_open(&f, rules_text, true);
+	struct journal *j = f.j;
 	answered = false;
-	ingest_submit(in, ev, 2, on_ingested, NULL);
+	ingest_submit(f.in, ev, 2, on_ingested, NULL);
 	assert_false(answered);
 	while (!answered)
-		uv_run(&loop, UV_RUN_ONCE);   /* the fsync, on the threadpool */
+		uv_run(&f.loop, UV_RUN_ONCE);   /* the fsync, on the threadpool */
 	assert_int_equal(results[0], 0);
 	assert_int_equal(results[1], 0);
 	assert_true(ev[0]->seq > 0 && ev[1]->seq == ev[0]->seq + 1);
-	run_until_idle(&loop);
+	run_until_idle(&f.loop);
 	assert_int_equal(journal_live_events(j), 1);   /* ev[1] matched nothing: complete */
 	assert_int_equal(n_held, 2);                    /* ev[0]'s two dispatches, open */
 	held[0]->hooks.dispatch_final(held[0]->hooks.arg, held[0], "a", "t1");
@@ -504,14 +532,7 @@ static void test_ingest_journalled(void **state)
 	event_unref(held[1]);
 	for (int i = 0; i < 2; i++)
 		event_unref(ev[i]);
-	ingest_free(in);
-	bus_free(b);
-	journal_free(j);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	journalled_close(&f);
 }
 
 /* An event for one rule (a schedule's fire) reaches that rule's targets
@@ -528,51 +549,32 @@ static void test_bus_event_for_one_rule(void **state)
 		" \"Targets\":[{\"Id\":\"t\",\"Arn\":\"file:/tmp/z\"}]},"
 		"{\"Name\":\"s\",\"ScheduleExpression\":\"rate(1 minute)\","
 		" \"Targets\":[{\"Id\":\"t\",\"Arn\":\"file:/tmp/z\"},{\"Id\":\"u\",\"Arn\":\"file:/tmp/w\"}]}]}";
-	char dir[] = "/tmp/test_bus_rule_XXXXXX", why[256];
-	uv_loop_t loop;
-	struct bus *b = NULL;
-	struct ingest *in = NULL;
-	struct journal *j = NULL;
-	struct rulegen *g = gen_from(text);
+	struct journalled f;
 	struct event *ev[3] = {make("default", "aws.events", NULL), make("default", "aws.events", NULL),
 			       make("default", "aws.events", NULL)};
 
 	reset();
-	assert_non_null(mkdtemp(dir));
-	uv_loop_init(&loop);
-	assert_int_equal(bus_new(&loop, &(struct bus_config){0}, &b), 0);
-	bus_set_rules(b, g);
-	rulegen_unref(g);
-	assert_int_equal(journal_open(&loop, &(struct journal_config){.dir = dir, .no_fsync = true}, NULL, NULL, &j,
-				      why, sizeof(why)), 0);
-	assert_int_equal(ingest_new(&loop, b, j, &in), 0);
+	journalled_open(&f, text, false);
 	assert_int_equal(event_set_rule(ev[0], "s"), 0);
 	assert_int_equal(event_set_rule(ev[1], "off"), 0);
 	assert_int_equal(event_set_rule(ev[2], "gone"), 0);
 	answered = false;
-	ingest_submit(in, ev, 3, on_ingested, NULL);
+	ingest_submit(f.in, ev, 3, on_ingested, NULL);
 	while (!answered)
-		uv_run(&loop, UV_RUN_ONCE);
+		uv_run(&f.loop, UV_RUN_ONCE);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(results[i], 0);
-	run_until_idle(&loop);
+	run_until_idle(&f.loop);
 	/* "a"'s pattern matches the envelope, but the events are for one rule */
 	assert_int_equal(n_subs, 2);
 	assert_string_equal(subs[0].rule, "s");
 	assert_int_equal(subs[0].target, 0);
 	assert_string_equal(subs[1].rule, "s");
 	assert_int_equal(subs[1].target, 1);
-	assert_int_equal(journal_live_events(j), 0);   /* all three final */
+	assert_int_equal(journal_live_events(f.j), 0);   /* all three final */
 	for (int i = 0; i < 3; i++)
 		event_unref(ev[i]);
-	ingest_free(in);
-	bus_free(b);
-	journal_free(j);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	journalled_close(&f);
 }
 
 /* ------------------------------------------------------------ reload */
