@@ -198,16 +198,19 @@ static void submit(struct ingest *in, struct event *const *evs, size_t n, bool f
 			.len = ev->len, .ingest_wall_ms = ev->ingest_wall_ms, .depth = ev->depth};
 		bt->journalled[bt->n_journalled++] = i;
 	}
-	/* an event for one rule keeps its rule with its bus (journal.h) */
-	char **directed = calloc(bt->n_journalled ? bt->n_journalled : 1, sizeof(*directed));
-	if (!directed)
-		r = -ENOMEM;
+	/* an event for one rule keeps its rule with its bus (journal.h); only
+	 * a schedule's batches have such events, so only they allocate */
+	char **directed = NULL;
 	for (size_t k = 0; r == 0 && k < bt->n_journalled; k++) {
 		const struct event *ev = bt->evs[bt->journalled[k]];
-		if (ev->rule && asprintf(&directed[k], "%s\n%s", ev->bus, ev->rule) < 0) {
+		if (!ev->rule)
+			continue;
+		if (!directed && !(directed = calloc(bt->n_journalled, sizeof(*directed)))) {
+			r = -ENOMEM;
+		} else if (asprintf(&directed[k], "%s\n%s", ev->bus, ev->rule) < 0) {
 			directed[k] = NULL;
 			r = -ENOMEM;
-		} else if (ev->rule) {
+		} else {
 			jev[k].bus = directed[k];
 		}
 	}
